@@ -1,0 +1,42 @@
+# segml developer commands. Every target creates .venv (Python 3.11) and installs segml into it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install demo test test-fast lint bench serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "segml needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install segml with its dev tools
+
+demo: install  ## synthetic data -> full pipeline -> registered champion -> report
+	$(BIN)/segml demo
+
+test: install  ## the whole test suite (slow end-to-end tests included)
+	$(BIN)/python -m pytest -q
+
+test-fast: install  ## the suite without the slow end-to-end tests
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check segml tests benchmarks pipelines
+
+bench: install  ## print the SPEC section 7 figures at 100k customers
+	$(BIN)/python benchmarks/bench_generate.py --customers 100000
+	$(BIN)/python benchmarks/bench_features.py --customers 100000
+	$(BIN)/python benchmarks/bench_segments.py --customers 100000
+	$(BIN)/python benchmarks/bench_training.py --customers 100000
+	$(BIN)/python benchmarks/bench_scoring.py --customers 100000
+
+serve: install  ## serve the registered champion on 127.0.0.1:5001
+	$(BIN)/mlflow models serve -m models:/segml-customer@champion --env-manager local --host 127.0.0.1 --port 5001
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,382 @@
+"""Configuration as data: pydantic models loaded from YAML.
+
+Every section forbids unknown keys; a loading error names the file, the dotted key and, for a
+misspelt key, the closest valid one. The defaults of :class:`SegmlConfig` *are* the embedded demo
+configuration (``configs/demo.yaml`` is their YAML rendering, checked in a test).
+
+Example
+-------
+>>> from segml.config import SegmlConfig
+>>> cfg = SegmlConfig()
+>>> cfg.time.churn_horizon_days
+90
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from segml.errors import ConfigError, Problem
+
+ATTRIBUTE_ROLES = (
+    "demographic",
+    "geographic",
+    "firmographic",
+    "technographic",
+    "psychographic",
+    "attitudinal",
+)
+TARGETS = ("churn", "purchase", "high_clv")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------- data
+class CustomersTable(_Section):
+    """Where the customers table is and which of its columns play which role."""
+
+    path: str | None = Field(None, description="CSV or Parquet file; None with --data DIR.")
+    customer_id: str = Field("customer_id", description="Column holding the customer id.")
+    signup_date: str | None = Field("signup_date", description="Signup date column, if any.")
+    attributes: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "demographic": ["age", "gender"],
+            "geographic": ["country", "region", "city"],
+            "firmographic": ["industry", "company_size"],
+            "technographic": ["device", "acquisition_channel"],
+            "attitudinal": ["nps_score"],
+        },
+        description="Attribute columns by role (demographic, geographic, firmographic, "
+        "technographic, psychographic, attitudinal).",
+    )
+    pii: list[str] = Field(
+        default_factory=lambda: ["name", "email", "phone"],
+        description="Columns never used as features, in profiles, logs or artifacts.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Explicit label columns by target (attributes mode), e.g. {churn: Churn}.",
+    )
+    positive_label: str | None = Field(
+        None,
+        description="Value counted as positive in explicit label columns when they are not "
+        "boolean or 0/1 (e.g. 'Yes').",
+    )
+    optional_columns: bool = Field(
+        True, description="Missing optional attribute columns are warnings, not errors."
+    )
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> CustomersTable:
+        unknown = sorted(set(self.attributes) - set(ATTRIBUTE_ROLES))
+        if unknown:
+            raise ValueError(
+                f"unknown attribute role(s) {unknown}; valid roles: {list(ATTRIBUTE_ROLES)}"
+            )
+        bad_targets = sorted(set(self.labels) - set(TARGETS))
+        if bad_targets:
+            raise ValueError(f"unknown label target(s) {bad_targets}; valid: {list(TARGETS)}")
+        return self
+
+    def attribute_columns(self) -> list[str]:
+        """All attribute columns in role order, PII removed."""
+        pii = set(self.pii)
+        return [c for role in ATTRIBUTE_ROLES for c in self.attributes.get(role, []) if c not in pii]
+
+
+class TransactionsTable(_Section):
+    path: str | None = None
+    customer_id: str = "customer_id"
+    timestamp: str = "timestamp"
+    amount: str = "amount"
+    order_id: str | None = "order_id"
+    quantity: str | None = "quantity"
+    category: str | None = "category"
+    product_id: str | None = None
+    channel: str | None = "channel"
+
+
+class EventsTable(_Section):
+    path: str | None = None
+    customer_id: str = "customer_id"
+    timestamp: str = "timestamp"
+    event_type: str = "event_type"
+
+
+class DataConfig(_Section):
+    """The tables and their column roles (SPEC section 1)."""
+
+    dir: str | None = Field(
+        None,
+        description="Folder in the layout `segml generate` writes; paths below override it.",
+    )
+    mode: Literal["auto", "behavioural", "attributes"] = Field(
+        "auto",
+        description="auto: behavioural when a transactions table exists, else attributes.",
+    )
+    customers: CustomersTable = Field(default_factory=CustomersTable)
+    transactions: TransactionsTable | None = Field(default_factory=TransactionsTable)
+    events: EventsTable | None = Field(default_factory=EventsTable)
+    now: date | None = Field(
+        None,
+        description="Reference 'today' for the future-timestamp check; default: the real date.",
+    )
+
+
+# --------------------------------------------------------------------------------------- time
+class TimeConfig(_Section):
+    """Cutoffs and horizons (SPEC section 2)."""
+
+    cutoff: date | None = Field(
+        None,
+        description="Scoring cutoff; default: the last transaction date in the data.",
+    )
+    activity_window_days: int = Field(
+        180, gt=0, description="A customer is active at c if they purchased in (c - w, c]."
+    )
+    churn_horizon_days: int = Field(90, gt=0)
+    purchase_horizon_days: int = Field(30, gt=0)
+    clv_horizon_days: int = Field(365, gt=0)
+    high_clv_quantile: float = Field(
+        0.8, gt=0, lt=1, description="Future spend above this quantile is high CLV (top 20%)."
+    )
+    training_cutoffs: int = Field(
+        3, ge=1, description="Number of earlier cutoffs stacked into each training set."
+    )
+    cutoff_step_days: int = Field(30, gt=0, description="Days between stacked training cutoffs.")
+
+
+# ------------------------------------------------------------------------------------ features
+class FeaturesConfig(_Section):
+    trend_windows_days: list[int] = Field(default_factory=lambda: [30, 90, 365])
+    max_categories: int = Field(
+        12, ge=1, description="Most frequent categories/channels given a share column each."
+    )
+    event_types: list[str] | None = Field(
+        None, description="Event types to count; None: every type seen in the data."
+    )
+    btyd: bool = Field(True, description="Fit BG/NBD and add P(alive) and expected purchases.")
+    engine: Literal["duckdb", "pandas"] = "duckdb"
+
+
+# ------------------------------------------------------------------------------------ segments
+class LifecycleThresholds(_Section):
+    new_days: int = Field(90, gt=0, description="Tenure below this: new.")
+    at_risk_days: int = Field(90, gt=0, description="No purchase for longer than this: at risk.")
+    lapsed_days: int = Field(180, gt=0, description="No purchase for longer than this: lapsed.")
+    loyal_min_orders: int = Field(5, gt=0, description="Orders in the last year to be loyal.")
+
+
+class GuidedLevel(_Section):
+    """A level placed above the discovered ones: an attribute or a rule segment column."""
+
+    column: str = Field(..., description="Attribute column or rule column (e.g. lifecycle_stage).")
+    max_values: int = Field(8, ge=1, description="Rarer values are pooled into 'Other'.")
+
+
+class SegmentsConfig(_Section):
+    """Discovered hierarchy and rule segments (SPEC section 3)."""
+
+    features: list[str] | None = Field(
+        None, description="Feature subset for clustering; None: the default behavioural set."
+    )
+    sample_size: int = Field(20000, ge=100, description="Stratified sample HDBSCAN is fitted on.")
+    min_cluster_size: int | None = Field(
+        None, description="HDBSCAN min_cluster_size; None: ~1% of the sample."
+    )
+    min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (cost grows with it).")
+    levels: int = Field(2, ge=1, le=5, description="Discovered levels including the leaves.")
+    level_sizes: list[int] | None = Field(
+        None, description="Segments per level above the leaves; None: automatic."
+    )
+    linkage: Literal["ward", "average", "complete"] = "ward"
+    min_segment_size: int = Field(50, ge=1)
+    min_segment_share: float = Field(0.01, ge=0, lt=1)
+    max_segments_per_level: int = Field(12, ge=2)
+    guided_levels: list[GuidedLevel] = Field(default_factory=list)
+    min_profile_size: int = Field(50, ge=1)
+    lifecycle: LifecycleThresholds = Field(default_factory=LifecycleThresholds)
+
+
+# -------------------------------------------------------------------------------------- models
+class ModelsConfig(_Section):
+    targets: list[Literal["churn", "purchase", "high_clv", "spend"]] = Field(
+        default_factory=lambda: ["churn", "purchase", "high_clv", "spend"]
+    )
+    n_estimators: int = Field(400, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(20, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    cv_folds: int = Field(5, ge=2, description="Stratified folds in attributes mode.")
+    tuning_trials: int = Field(0, ge=0, description="Random-search trials; 0 disables tuning.")
+    lgbm_params: dict[str, Any] = Field(
+        default_factory=dict, description="Extra LightGBM parameters, passed through unchanged."
+    )
+
+
+class ReadinessConfig(_Section):
+    min_positives: int = Field(50, ge=1, description="Fewer positives than this blocks training.")
+    recommended_positives: int = Field(500, ge=1, description="Fewer: a warning.")
+    min_history_days: int = Field(90, ge=0)
+    leakage_auc: float = Field(0.95, gt=0.5, le=1.0)
+
+
+class TrackingConfig(_Section):
+    tracking_uri: str | None = Field(
+        None, description="None: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the cwd."
+    )
+    experiment_name: str = "segml"
+    registered_model_name: str = "segml-customer"
+
+
+class SegmlConfig(_Section):
+    """The whole configuration. Its defaults are the embedded demo configuration."""
+
+    seed: int = 42
+    data: DataConfig = Field(default_factory=DataConfig)
+    time: TimeConfig = Field(default_factory=TimeConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    def resolved_tracking_uri(self) -> str:
+        return (
+            self.tracking.tracking_uri
+            or os.environ.get("MLFLOW_TRACKING_URI")
+            or "sqlite:///mlflow.db"
+        )
+
+
+# ------------------------------------------------------------------------------------- loading
+def _closest_key(model: type[BaseModel], loc: tuple[Any, ...], key: str) -> str | None:
+    """The valid key nearest to ``key`` in the section ``loc`` points into."""
+    section: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue
+        field = section.model_fields.get(part)
+        if field is None:
+            return None
+        section = _unwrap_model(field.annotation)
+        if section is None:
+            return None
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return None
+    match = difflib.get_close_matches(key, list(section.model_fields), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def config_problems(error: ValidationError, source: str) -> list[Problem]:
+    """Turn a pydantic error into one :class:`Problem` per bad key."""
+    problems = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "<root>"
+        if err["type"] == "extra_forbidden":
+            hint = _closest_key(SegmlConfig, loc, str(loc[-1]))
+            message = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+        else:
+            message = f"key '{key}': {err['msg']}"
+        problems.append(Problem(message=message, file=source, key=key))
+    return problems
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> SegmlConfig:
+    """Load a YAML config; ``None`` gives the embedded demo defaults.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        YAML file. Relative table paths inside it are resolved against the file's folder.
+    **overrides
+        Top-level sections or keys replacing what the file says (e.g. ``seed=7``).
+
+    Raises
+    ------
+    ConfigError
+        With one problem per unknown or invalid key, each naming the file and dotted key.
+
+    Examples
+    --------
+    >>> cfg = load_config(None, seed=7)
+    >>> cfg.seed
+    7
+    """
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError([Problem(message="config file not found", file=source)])
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError([Problem(message=f"invalid YAML: {exc}", file=source)]) from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError([Problem(message="top level must be a mapping", file=source)])
+        raw = _resolve_paths(loaded, file.parent)
+    raw.update(overrides)
+    try:
+        return SegmlConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(config_problems(exc, source)) from None
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw
+    if isinstance(data.get("dir"), str) and not os.path.isabs(data["dir"]):
+        data["dir"] = str((base / data["dir"]).resolve())
+    for table in ("customers", "transactions", "events"):
+        spec = data.get(table)
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            if not os.path.isabs(spec["path"]):
+                spec["path"] = str((base / spec["path"]).resolve())
+    return raw
+
+
+def dump_config(config: SegmlConfig) -> str:
+    """YAML text of a config (``None`` values kept so every key is documented)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def flatten_config(config: SegmlConfig) -> dict[str, str]:
+    """Dotted ``key -> value`` pairs, e.g. for MLflow params."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", config.model_dump(mode="json"))
+    return flat

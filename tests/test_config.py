@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segml.config import SegmlConfig, dump_config, flatten_config, load_config
+from segml.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_demo_config():
+    demo = load_config(REPO / "configs" / "demo.yaml")
+    assert demo == SegmlConfig()
+
+
+def test_unknown_top_level_key_names_key_file_and_suggestion(tmp_path):
+    path = write(tmp_path, "seed: 1\nsegmets: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert problem.file == str(path)
+    assert problem.key == "segmets"
+    assert "did you mean 'segments'" in problem.message
+
+
+def test_unknown_nested_key_suggests_closest(tmp_path):
+    path = write(tmp_path, "time:\n  churn_horizon: 60\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    messages = [p.message for p in info.value.problems]
+    assert any("time.churn_horizon" in m and "churn_horizon_days" in m for m in messages)
+
+
+def test_invalid_value_names_key(tmp_path):
+    path = write(tmp_path, "time:\n  churn_horizon_days: -3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems[0].key == "time.churn_horizon_days"
+
+
+def test_every_problem_reported_at_once(tmp_path):
+    path = write(tmp_path, "foo: 1\nbar: 2\ntime:\n  cutoff_step_days: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert {p.key for p in info.value.problems} == {"foo", "bar", "time.cutoff_step_days"}
+
+
+def test_unknown_attribute_role_rejected(tmp_path):
+    path = write(tmp_path, "data:\n  customers:\n    attributes: {astrological: [sign]}\n")
+    with pytest.raises(ConfigError, match="astrological"):
+        load_config(path)
+
+
+def test_relative_paths_resolve_against_config_folder(tmp_path):
+    path = write(tmp_path, "data:\n  customers:\n    path: sub/customers.csv\n")
+    cfg = load_config(path)
+    assert cfg.data.customers.path == str(tmp_path / "sub" / "customers.csv")
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(write(tmp_path, "a: [1,\n"))
+
+
+def test_dump_round_trips_and_flatten(tmp_path):
+    cfg = SegmlConfig(seed=9)
+    again = load_config(write(tmp_path, dump_config(cfg)))
+    assert again == cfg
+    flat = flatten_config(cfg)
+    assert flat["seed"] == "9" and flat["time.churn_horizon_days"] == "90"
+    assert yaml.safe_load(dump_config(cfg))["tracking"]["registered_model_name"] == "segml-customer"
