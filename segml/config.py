@@ -240,6 +240,23 @@ class TrackingConfig(_Section):
     registered_model_name: str = "segml-customer"
 
 
+class RetrainConfig(_Section):
+    """Promotion gates for scheduled retraining (SPEC section 5)."""
+
+    max_auc_drop: float = Field(
+        0.01, ge=0, description="A target's ROC AUC may fall at most this much below the champion's."
+    )
+    max_ece: float = Field(0.05, gt=0, description="Calibration error above this fails the gate.")
+    max_spearman_drop: float = Field(0.02, ge=0, description="Spend model Spearman tolerance.")
+    min_segment_stability: float = Field(
+        0.8, ge=0, le=1, description="Share of customers keeping their leaf id after matching."
+    )
+    psi_warning: float = Field(0.25, gt=0, description="Feature PSI above this is reported.")
+    lock_timeout_seconds: float = Field(
+        0, ge=0, description="How long a retrain waits for another one holding the lock."
+    )
+
+
 class SegmlConfig(_Section):
     """The whole configuration. Its defaults are the embedded demo configuration."""
 
@@ -251,6 +268,7 @@ class SegmlConfig(_Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
     def resolved_tracking_uri(self) -> str:
         return (

@@ -1,0 +1,83 @@
+import multiprocessing as mp
+import time
+
+import pytest
+
+from segml.config import RetrainConfig
+from segml.monitor.gates import evaluate_gates, promotion_decision
+from segml.monitor.lock import LockHeld, retrain_lock
+
+CHAMPION = {"churn_roc_auc": 0.80, "purchase_roc_auc": 0.70, "spend_spearman": 0.5}
+
+
+def test_all_gates_pass_for_an_equal_or_better_challenger():
+    challenger = {**CHAMPION, "churn_roc_auc": 0.81, "churn_ece": 0.01}
+    gates = evaluate_gates(CHAMPION, challenger, RetrainConfig(), segment_stability=0.99)
+    promote, reasons = promotion_decision(gates)
+    assert promote and reasons == []
+    assert {g.name for g in gates} == {
+        "churn_roc_auc_drop", "churn_ece", "purchase_roc_auc_drop", "spend_spearman_drop",
+        "segment_stability", "readiness",
+    }
+
+
+@pytest.mark.parametrize(
+    ("challenger", "kwargs", "failed"),
+    [
+        ({**CHAMPION, "churn_roc_auc": 0.78}, {}, "churn_roc_auc_drop"),
+        ({**CHAMPION, "purchase_ece": 0.2}, {}, "purchase_ece"),
+        ({**CHAMPION, "spend_spearman": 0.4}, {}, "spend_spearman_drop"),
+        (dict(CHAMPION), {"segment_stability": 0.5}, "segment_stability"),
+        (dict(CHAMPION), {"readiness_passed": False}, "readiness"),
+        ({"purchase_roc_auc": 0.7, "spend_spearman": 0.5}, {}, "churn_roc_auc_drop"),
+    ],
+)
+def test_each_gate_blocks_promotion(challenger, kwargs, failed):
+    promote, reasons = promotion_decision(evaluate_gates(CHAMPION, challenger, RetrainConfig(), **kwargs))
+    assert not promote
+    assert [r.split(":")[0] for r in reasons] == [failed]
+
+
+def test_tolerance_from_config():
+    challenger = {**CHAMPION, "churn_roc_auc": 0.78}
+    gates = evaluate_gates(CHAMPION, challenger, RetrainConfig(max_auc_drop=0.05))
+    assert promotion_decision(gates)[0]
+
+
+def _hold(lock_dir, ready, release):
+    with retrain_lock("m", "sqlite:///x.db", lock_dir=lock_dir):
+        ready.set()
+        release.wait(10)
+
+
+def test_second_retrain_is_refused_while_first_holds_lock(tmp_path):
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold, args=(tmp_path, ready, release))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(LockHeld, match="another retrain of 'm'"):
+            with retrain_lock("m", "sqlite:///x.db", lock_dir=tmp_path):
+                pass
+        with retrain_lock("other-model", "sqlite:///x.db", lock_dir=tmp_path):
+            pass
+    finally:
+        release.set()
+        proc.join(10)
+    with retrain_lock("m", "sqlite:///x.db", lock_dir=tmp_path):
+        pass
+
+
+def test_lock_released_when_holder_dies(tmp_path):
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold, args=(tmp_path, ready, release))
+    proc.start()
+    assert ready.wait(10)
+    proc.kill()
+    proc.join(10)
+    start = time.monotonic()
+    with retrain_lock("m", "sqlite:///x.db", lock_dir=tmp_path, timeout_seconds=5):
+        pass
+    assert time.monotonic() - start < 5
