@@ -1,0 +1,397 @@
+"""The one servable unit: a composite pyfunc model around a fitted *scorer*.
+
+The scorer (``segml.scoring``) holds the feature settings, the segment hierarchy, the rule
+segmenter and the four boosters. This module only needs its duck-typed protocol::
+
+    scorer.input_schema -> list[tuple[str, str]]   # (column, kind); kind in KINDS
+    scorer.score(features, reasons=False) -> pd.DataFrame
+    scorer.example_input(n=3) -> pd.DataFrame      # PII-free rows
+
+:class:`SegmlModel` validates every request before scoring: an empty frame, a missing column or a
+value of the wrong type raises :class:`~mlflow.exceptions.MlflowException` with
+``INVALID_PARAMETER_VALUE`` naming the column, which the scoring server turns into HTTP 400.
+
+Example
+-------
+>>> import pandas as pd
+>>> class Tiny:
+...     input_schema = [("customer_id", "string"), ("recency_days", "double")]
+...     def score(self, features, reasons=False):
+...         return pd.DataFrame({"customer_id": features["customer_id"],
+...                              "churn_probability": features["recency_days"] / 365})
+...     def example_input(self, n=3):
+...         return pd.DataFrame({"customer_id": ["a"], "recency_days": [10.0]})
+>>> model = SegmlModel.from_scorer(Tiny())
+>>> model.predict(None, pd.DataFrame({"customer_id": ["c1"], "recency_days": [73]}))
+  customer_id  churn_probability
+0          c1                0.2
+>>> model.predict(None, pd.DataFrame({"customer_id": ["c1"]}))
+Traceback (most recent call last):
+...
+mlflow.exceptions.MlflowException: missing required column(s) ['recency_days']; ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+from segml.errors import SegmlError
+
+log = logging.getLogger(__name__)
+
+KINDS = {"string": "string", "category": "string", "double": "double", "long": "long",
+         "boolean": "boolean"}
+SCORER_ARTIFACT = "scorer"
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
+                "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")
+
+
+def _invalid(message: str) -> MlflowException:
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _invalid(f"param '{name}' must be a boolean, got {value!r}")
+
+
+def validate_input(model_input: Any, schema: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Check and coerce one request to the scorer's input schema.
+
+    Returns a new frame with exactly the schema's columns in schema order: numbers as float64
+    (``long`` as int64 when complete), booleans as bool, strings as ``category`` (``customer_id``
+    is left as given). Raises ``MlflowException(INVALID_PARAMETER_VALUE)`` naming the column.
+
+    Examples
+    --------
+    >>> validate_input(pd.DataFrame({"x": ["1.5"]}), [("x", "double")]).dtypes["x"]
+    dtype('float64')
+    >>> validate_input(pd.DataFrame({"x": ["abc"]}), [("x", "double")])
+    Traceback (most recent call last):
+    ...
+    mlflow.exceptions.MlflowException: column 'x' must be numeric (double); got non-numeric value(s) ['abc']
+    """
+    if isinstance(model_input, dict | list):
+        try:
+            model_input = pd.DataFrame(model_input)
+        except (ValueError, TypeError) as exc:
+            raise _invalid(f"input cannot be read as a table: {exc}") from None
+    if not isinstance(model_input, pd.DataFrame):
+        raise _invalid(f"input must be a DataFrame, got {type(model_input).__name__}")
+    if len(model_input) == 0:
+        raise _invalid("input has no rows: send at least one customer")
+    index = model_input.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        model_input = model_input.reset_index(drop=True)
+    missing = [name for name, _ in schema if name not in model_input.columns]
+    if missing:
+        raise _invalid(f"missing required column(s) {missing}; expected columns "
+                       f"{[name for name, _ in schema]}")
+    out = {}
+    for name, kind in schema:
+        column = model_input[name]
+        dtype = column.dtype
+        if kind not in KINDS:
+            raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
+        if kind == "double" and dtype == np.float64:  # the common case: no copy
+            out[name] = column
+        elif kind in ("double", "long"):
+            out[name] = _numeric(column, name, kind)
+        elif kind == "boolean":
+            out[name] = _boolean(column, name)
+        elif name == "customer_id" or isinstance(dtype, pd.CategoricalDtype):
+            out[name] = column
+        elif isinstance(dtype, pd.StringDtype):
+            out[name] = column.astype("category")
+        else:
+            out[name] = column.astype("str").where(column.notna()).astype("category")
+    return pd.DataFrame(out, copy=False)
+
+
+def _numeric(column: pd.Series, name: str, kind: str) -> pd.Series:
+    if column.dtype == bool or pd.api.types.is_bool_dtype(column.dtype):
+        values = column.astype("float64")
+    elif pd.api.types.is_numeric_dtype(column.dtype):
+        values = column.astype("float64")
+    else:
+        values = pd.to_numeric(column, errors="coerce").astype("float64")
+        bad = values.isna() & column.notna() & (column.astype("str").str.strip() != "")
+        if bad.any():
+            shown = column[bad].astype("str").unique()[:3].tolist()
+            raise _invalid(f"column '{name}' must be numeric ({kind}); got non-numeric value(s) "
+                           f"{shown}")
+    if kind == "long":
+        finite = values.dropna()
+        if (finite != np.round(finite)).any():
+            raise _invalid(f"column '{name}' must hold whole numbers (long)")
+        if not values.isna().any():
+            values = values.astype("int64")
+    return values
+
+
+def _boolean(column: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.astype(bool)
+    text = column.astype("str").str.strip().str.lower()
+    ok = text.isin(_TRUE | _FALSE) & column.notna()
+    if not ok.all():
+        shown = column[~ok].astype("str").unique()[:3].tolist()
+        raise _invalid(f"column '{name}' must be boolean; got {shown}")
+    return text.isin(_TRUE)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def serialise_output(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding lists/dicts (the ``*_reasons``) become JSON strings.
+
+    Examples
+    --------
+    >>> serialise_output(pd.DataFrame({"r": [[("recency_days", 0.25)]]}))["r"][0]
+    '[["recency_days", 0.25]]'
+    """
+    nested = [
+        name for name in frame.columns
+        if frame[name].dtype == object and len(frame)
+        and isinstance(frame[name].iloc[0], list | tuple | dict | np.ndarray)
+    ]
+    if not nested:
+        return frame
+    out = frame.copy(deep=False)
+    for name in nested:  # JSON per row, only when reasons were asked for
+        out[name] = [v if v is None or isinstance(v, str) else json.dumps(v, default=_jsonable)
+                     for v in frame[name].tolist()]
+    return out
+
+
+class SegmlModel(mlflow.pyfunc.PythonModel):
+    """Composite pyfunc: validated features in, segments + scores (+ reasons) out.
+
+    The scorer is not pickled with this object: :func:`log_segml_model` stores it as the
+    ``scorer`` artifact and :meth:`load_context` loads it. ``params={"reasons": True}`` adds the
+    ``*_reasons`` columns as JSON strings.
+    """
+
+    def __init__(self) -> None:
+        self._scorer: Any = None
+        self._schema: list[tuple[str, str]] = []
+
+    @classmethod
+    def from_scorer(cls, scorer: Any) -> SegmlModel:
+        """A ready model around an in-memory scorer (no MLflow artifact needed)."""
+        model = cls()
+        model._attach(scorer)
+        return model
+
+    def _attach(self, scorer: Any) -> None:
+        self._scorer = scorer
+        self._schema = [(str(c), str(k)) for c, k in scorer.input_schema]
+
+    def __getstate__(self) -> dict[str, Any]:  # never pickle the scorer twice
+        return {"_scorer": None, "_schema": []}
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
+            self._attach(cloudpickle.load(handle))
+
+    @property
+    def scorer(self) -> Any:
+        return self._scorer
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Score ``model_input`` (one row per customer); ``params={"reasons": bool}``."""
+        if self._scorer is None:
+            raise MlflowException("SegmlModel has no scorer: load it through MLflow")
+        reasons = _as_bool((params or {}).get("reasons", False), "reasons")
+        features = validate_input(model_input, self._schema)
+        try:
+            scored = self._scorer.score(features, reasons=reasons)
+        except SegmlError as exc:  # bad values the scorer found: a 4xx naming them, not a 500
+            raise _invalid(str(exc)) from None
+        return serialise_output(scored.reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------------------- logging
+def input_signature_schema(input_schema: Sequence[tuple[str, str]]) -> Schema:
+    """MLflow input schema from the scorer's ``(column, kind)`` pairs.
+
+    Examples
+    --------
+    >>> input_signature_schema([("customer_id", "string"), ("age", "double")]).input_names()
+    ['customer_id', 'age']
+    """
+    specs = []
+    for name, kind in input_schema:
+        if kind not in KINDS:
+            raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
+        specs.append(ColSpec(KINDS[kind], name))
+    return Schema(specs)
+
+
+def default_requirements() -> list[str]:
+    """Pinned versions of what the composite needs, as installed here (segml included)."""
+    reqs = []
+    for name in ("segml", *REQUIREMENTS):
+        try:
+            reqs.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+def _infer_columns(frame: pd.DataFrame) -> list[ColSpec]:
+    import warnings
+
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        return list(infer_signature(frame).inputs.inputs)
+
+
+def build_signature(scorer: Any, example: pd.DataFrame) -> ModelSignature:
+    """Input from ``scorer.input_schema``; output inferred from scoring ``example``."""
+    model = SegmlModel.from_scorer(scorer)
+    plain = model.predict(None, example)
+    output = _infer_columns(plain)
+    specs = list(output)
+    try:
+        with_reasons = model.predict(None, example, params={"reasons": True})
+        extra = with_reasons[[c for c in with_reasons.columns if c not in plain.columns]]
+        if len(extra.columns):
+            specs += [ColSpec(s.type, s.name, required=False)
+                      for s in _infer_columns(extra)]
+    except Exception:  # noqa: BLE001 - reasons are optional in the output schema
+        log.debug("no reasons output for the signature", exc_info=True)
+    params = ParamSchema([ParamSpec("reasons", "boolean", False)])
+    return ModelSignature(inputs=input_signature_schema(model._schema), outputs=Schema(specs),
+                          params=params)
+
+
+def safe_example(scorer: Any, n: int = 3) -> pd.DataFrame:
+    """``scorer.example_input(n)`` restricted to the schema columns (nothing else can leak).
+
+    Category columns become strings: MLflow's schema enforcement rejects the category dtype for
+    ``string`` columns (so in-process ``pyfunc.predict`` callers must send strings too).
+    """
+    example = scorer.example_input(n)
+    columns = [name for name, _ in scorer.input_schema]
+    missing = [c for c in columns if c not in example.columns]
+    if missing:
+        raise ValueError(f"scorer.example_input() lacks schema column(s) {missing}")
+    example = example.loc[:, columns].head(n).reset_index(drop=True)
+    for name, kind in scorer.input_schema:  # MLflow's string columns refuse the category dtype
+        if KINDS.get(kind) == "string" and isinstance(example[name].dtype, pd.CategoricalDtype):
+            example[name] = example[name].astype("str").where(example[name].notna())
+    return example
+
+
+def log_segml_model(
+    scorer: Any,
+    name: str = "model",
+    registered_model_name: str | None = None,
+    pip_requirements: list[str] | None = None,
+    code_paths: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Any:
+    """Log the composite model in the active run (or a new one); returns MLflow's ``ModelInfo``.
+
+    Parameters
+    ----------
+    scorer : object
+        Fitted scorer (see the module docstring). Pickled with cloudpickle; when its class lives
+        outside ``segml`` (a test fake, a notebook) it is pickled by value so serving only needs
+        segml and its dependencies.
+    name : str
+        Model name inside the run.
+    registered_model_name : str, optional
+        Also register a new version under this name (no alias is set here).
+    pip_requirements : list of str, optional
+        Default: the installed versions of segml and its dependencies, which is what
+        ``mlflow models serve --env-manager local`` in this environment needs.
+
+    Examples
+    --------
+    >>> info = log_segml_model(scorer, registered_model_name="segml-customer")  # doctest: +SKIP
+    >>> info.model_uri  # doctest: +SKIP
+    'models:/m-...'
+    """
+    import sys
+
+    example = safe_example(scorer)
+    signature = build_signature(scorer, example)
+    module = sys.modules.get(type(scorer).__module__)
+    by_value = (module is not None and module.__name__ != "__main__"
+                and not module.__name__.split(".")[0] == "segml")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scorer.pkl"
+        if by_value:
+            cloudpickle.register_pickle_by_value(module)
+        try:
+            path.write_bytes(cloudpickle.dumps(scorer))
+        finally:
+            if by_value:
+                cloudpickle.unregister_pickle_by_value(module)
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=SegmlModel(),
+            artifacts={SCORER_ARTIFACT: str(path)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements or default_requirements(),
+            code_paths=code_paths,
+            registered_model_name=registered_model_name,
+            metadata={"segml_columns": [c for c, _ in scorer.input_schema], **(metadata or {})},
+        )
+
+
+def load_scorer(model_uri: str, tracking: Any = None) -> Any:
+    """The fitted scorer inside a logged composite (e.g. ``models:/segml-customer@champion``).
+
+    ``tracking`` is a TrackingConfig, a SegmlConfig, an URI or None (see ``resolve_tracking_uri``).
+    """
+    from segml.tracking.runs import resolve_tracking_uri, using_tracking_uri
+
+    with using_tracking_uri(resolve_tracking_uri(tracking)):
+        try:
+            loaded = mlflow.pyfunc.load_model(model_uri)
+        except MlflowException as exc:
+            from segml.errors import Problem
+
+            raise SegmlError([Problem(f"cannot load model {model_uri}: {exc.message}",
+                                      key="model")]) from None
+    model = loaded.unwrap_python_model()
+    if not isinstance(model, SegmlModel):
+        raise TypeError(f"{model_uri} is not a segml composite model")
+    return model.scorer

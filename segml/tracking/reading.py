@@ -1,0 +1,57 @@
+"""Read back what a run logged (for the report and for champion-vs-challenger comparisons).
+
+Example
+-------
+>>> from segml.config import TrackingConfig
+>>> summary = run_summary("0" * 32, TrackingConfig(tracking_uri="sqlite:////nonexistent/x.db"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from segml.config import TrackingConfig
+from segml.errors import Problem, SegmlError
+
+
+def _client(tracking: TrackingConfig) -> MlflowClient:
+    return MlflowClient(tracking_uri=tracking.resolved_uri())
+
+
+def run_summary(run_id: str, tracking: TrackingConfig) -> dict[str, Any]:
+    """Status, params, metrics and tags of one run; a clear error when it does not exist."""
+    try:
+        run = _client(tracking).get_run(run_id)
+    except MlflowException:
+        raise SegmlError(
+            [Problem(f"no MLflow run {run_id!r} in {tracking.resolved_uri()}", key="run-id")]
+        ) from None
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+    }
+
+
+def download_run_artifacts(run_id: str, tracking: TrackingConfig, destination: str | Path) -> Path:
+    """Copy every artifact of a run (not the model) into ``destination``."""
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    client = _client(tracking)
+    for item in client.list_artifacts(run_id):
+        if item.path in ("model", "segml_model"):
+            continue
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=item.path, dst_path=str(destination),
+            tracking_uri=tracking.resolved_uri(),
+        )  # fmt: skip
+    return destination

@@ -1,0 +1,40 @@
+"""A fresh SQLite tracking store per test, copied from one migrated template (migrations are slow)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fake_scorer import FakeScorer, pii_free, raw_customers
+from mlflow.tracking import MlflowClient
+
+from segml.tracking.runs import using_tracking_uri
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    uri = f"sqlite:///{folder}/mlflow.db"
+    with using_tracking_uri(uri):
+        MlflowClient(uri).search_experiments()  # creates and migrates the tables
+    return folder / "mlflow.db"
+
+
+def fresh_store(folder, template_db) -> str:
+    shutil.copy(template_db, folder / "mlflow.db")
+    return f"sqlite:///{folder}/mlflow.db"
+
+
+@pytest.fixture
+def store(tmp_path, template_db) -> str:
+    return fresh_store(tmp_path, template_db)
+
+
+@pytest.fixture(scope="module")
+def module_store(tmp_path_factory, template_db) -> str:
+    return fresh_store(tmp_path_factory.mktemp("store"), template_db)
+
+
+@pytest.fixture(scope="session")
+def scorer() -> FakeScorer:
+    return FakeScorer(pii_free(raw_customers(2000, seed=1)))
