@@ -150,6 +150,191 @@ def validate(config: ConfigOpt = None, data: DataOpt = None, quiet: QuietOpt = F
         )
 
 
+CutoffOpt = Annotated[
+    str | None, typer.Option("--cutoff", help="Treat this date (YYYY-MM-DD) as the end of the data.")
+]
+EXIT_NOT_PROMOTED, EXIT_LOCKED = 3, 4
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    return (lambda _msg: None) if quiet else (lambda msg: err_console.print(f"[dim]- {msg}[/dim]"))
+
+
+def _with_cutoff(cfg: SegmlConfig, cutoff: str | None) -> SegmlConfig:
+    if cutoff is None:
+        return cfg
+    try:
+        return cfg.model_copy(update={"time": cfg.time.model_copy(update={"cutoff": cutoff})})
+    except ValueError as exc:  # pragma: no cover - pydantic validates lazily on copy
+        raise SegmlError([Problem(f"invalid --cutoff {cutoff!r}: {exc}", key="cutoff")]) from None
+
+
+def _parse_cutoff(cutoff: str | None) -> str | None:
+    if cutoff is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(cutoff).isoformat()
+    except ValueError:
+        raise SegmlError([Problem(f"--cutoff must be a date YYYY-MM-DD, got {cutoff!r}", key="cutoff")]) from None
+
+
+def _print_result(result: Any) -> None:
+    summary = result.summary()
+    table = Table(title=f"run {result.run_id}: model {result.model_uri} ({result.alias or 'no alias'})")
+    for column in ["target", "scorer", *[c for c in summary.columns if c not in ("target", "scorer")]]:
+        if column in summary.columns or column == "scorer":
+            table.add_column(column, justify="left" if column in ("target", "scorer") else "right")
+    frame = summary.reset_index(names="scorer") if "scorer" not in summary.columns else summary
+    columns = [c for c in ["target", "scorer"] if c in frame.columns]
+    columns += [c for c in frame.columns if c not in ("target", "scorer")]
+    for _, row in frame[columns].iterrows():
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+@handles_user_errors
+def train(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    cutoff: CutoffOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Full pipeline: features, segments, predictors, evaluation; tracked and registered as champion.
+
+    Example: segml train --data data   |   segml train --config configs/telco.yaml
+    """
+    from segml.pipeline import train as run_train
+
+    _setup_logging(quiet, verbose)
+    cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
+    result = run_train(cfg, progress=_progress(quiet))
+    if not quiet:
+        _print_result(result)
+    console.print(f"registered {result.model_uri} as @{result.alias}; run {result.run_id}")
+
+
+@app.command()
+@handles_user_errors
+def score(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv file.")],
+    data: DataOpt = None,
+    config: ConfigOpt = None,
+    cutoff: CutoffOpt = None,
+    reasons: Annotated[bool, typer.Option("--reasons", help="Add top 3 SHAP reasons per score.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Batch scoring with the model's own feature settings, written atomically to Parquet or CSV.
+
+    Example: segml score --model models:/segml-customer@champion --data data --out scores.parquet
+    """
+    from segml.data.io import write_frame_atomic
+    from segml.pipeline import score as run_score
+
+    _setup_logging(quiet, verbose)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise SegmlError([Problem(f"--out must end in .parquet or .csv, got {out.name!r}", key="out")])
+    cfg = resolve_config(config, data)
+    scores = run_score(model, config=cfg, cutoff=_parse_cutoff(cutoff), reasons=reasons)
+    write_frame_atomic(scores, out)
+    console.print(f"scored {len(scores):,} customers -> {out}")
+
+
+@app.command()
+@handles_user_errors
+def demo(
+    customers: Annotated[int, typer.Option("--customers", "-n", min=500, help="Synthetic customers.")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", "-s")] = 42,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where data and the report go.")] = Path("demo"),
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Synthetic data -> full training pipeline -> registered champion -> report.
+
+    Uses the embedded configuration (configs/demo.yaml) and MLflow's local SQLite store (mlflow.db).
+    """
+    import time
+
+    from segml.datasets import make_customers
+    from segml.pipeline import train as run_train
+    from segml.report import write_report
+
+    _setup_logging(quiet, verbose)
+    started = time.perf_counter()
+    progress = _progress(quiet)
+    progress(f"generating {customers:,} synthetic customers (seed {seed})")
+    data_dir = workdir / "data"
+    make_customers(customers, seed=seed).write(data_dir)
+    cfg = load_config(None)
+    cfg.data.dir = str(data_dir.resolve())
+    cfg.seed = seed
+    result = run_train(cfg, run_name="demo", progress=progress)
+    report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
+    if not quiet:
+        _print_result(result)
+    console.print(
+        f"champion {result.model_uri}; report {report}; {time.perf_counter() - started:.0f} s\n"
+        f"serve it: mlflow models serve -m models:/{cfg.tracking.registered_model_name}@champion "
+        "--env-manager local -p 5001"
+    )
+
+
+@app.command()
+@handles_user_errors
+def report(
+    run_id: Annotated[str, typer.Option("--run-id", help="MLflow run id of a train/retrain run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file.")] = Path("report.html"),
+    config: ConfigOpt = None,
+) -> None:
+    """Write the HTML report of a run (segments, profiles, model vs baselines, drivers).
+
+    Example: segml report --run-id 3f2a... --out report.html
+    """
+    from segml.report import write_report
+
+    cfg = load_config(config)
+    path = write_report(run_id, out, tracking=cfg.tracking)
+    console.print(f"report -> {path}")
+
+
+@app.command()
+@handles_user_errors
+def retrain(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    cutoff: CutoffOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates, register nothing.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train a challenger, gate it against the champion on the same window, promote if it holds.
+
+    Exit codes: 0 promoted (or nothing to do), 1 data/config problem, 3 not promoted, 4 locked.
+    Example: segml retrain --data data --cutoff 2025-06-30
+    """
+    from segml.monitor.lock import LockHeld
+    from segml.retrain import retrain as run_retrain
+
+    _setup_logging(quiet, verbose)
+    cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
+    try:
+        outcome = run_retrain(cfg, dry_run=dry_run, progress=_progress(quiet))
+    except LockHeld as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_LOCKED) from None
+    for gate in outcome.gates:
+        mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
+    console.print(outcome.message)
+    if not outcome.promoted and not outcome.reused and not dry_run:
+        raise typer.Exit(EXIT_NOT_PROMOTED)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

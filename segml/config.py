@@ -239,6 +239,10 @@ class TrackingConfig(_Section):
     experiment_name: str = "segml"
     registered_model_name: str = "segml-customer"
 
+    def resolved_uri(self) -> str:
+        """The configured URI, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` here."""
+        return self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+
 
 class RetrainConfig(_Section):
     """Promotion gates for scheduled retraining (SPEC section 5)."""
@@ -271,11 +275,7 @@ class SegmlConfig(_Section):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
     def resolved_tracking_uri(self) -> str:
-        return (
-            self.tracking.tracking_uri
-            or os.environ.get("MLFLOW_TRACKING_URI")
-            or "sqlite:///mlflow.db"
-        )
+        return self.tracking.resolved_uri()
 
 
 # ------------------------------------------------------------------------------------- loading

@@ -78,3 +78,14 @@ def test_dump_round_trips_and_flatten(tmp_path):
     flat = flatten_config(cfg)
     assert flat["seed"] == "9" and flat["time.churn_horizon_days"] == "90"
     assert yaml.safe_load(dump_config(cfg))["tracking"]["registered_model_name"] == "segml-customer"
+
+
+def test_configuration_reference_is_current():
+    from pathlib import Path
+
+    from segml.config_reference import config_reference
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert page.read_text() == config_reference(), (
+        "docs/configuration.md is stale: python -m segml.config_reference > docs/configuration.md"
+    )

@@ -1,0 +1,310 @@
+"""train / score: the stages of :mod:`segml.stages` in order, inside one tracked MLflow run.
+
+The CLI and the scheduled jobs in ``pipelines/`` are thin layers over these functions; a notebook
+can call them directly.
+
+Example
+-------
+>>> from segml.pipeline import train, score          # doctest: +SKIP
+>>> result = train(load_config("configs/demo.yaml"), data_dir="data")   # doctest: +SKIP
+>>> result.summary()                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segml.config import SegmlConfig
+from segml.data.contract import Tables
+from segml.data.io import fingerprint, write_frame_atomic
+from segml.errors import DataError, Problem
+from segml.stages import (
+    Datasets,
+    Predictions,
+    Progress,
+    Segmentation,
+    _noop,
+    build_datasets,
+    build_scorer,
+    discover_segments,
+    drift_reference,
+    fit_and_evaluate,
+    keep_segment_ids,
+    load,
+    profile_with_predictions,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced; displays as a summary in a notebook."""
+
+    run_id: str | None
+    model_uri: str | None
+    model_version: str | None
+    alias: str | None
+    cutoff: pd.Timestamp | None
+    segmentation: Segmentation | None
+    metrics: dict[str, float]
+    comparison: dict[str, pd.DataFrame]
+    warnings: list[Problem] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Model vs baselines: one row per (target, scorer), the headline metrics as columns."""
+        frames = []
+        for target, table in self.comparison.items():
+            frame = table.copy()
+            frame.insert(0, "target", target)
+            frames.append(frame)
+        return pd.concat(frames) if frames else pd.DataFrame()
+
+    def _repr_html_(self) -> str:  # pragma: no cover - notebook display
+        head = (
+            f"<h4>segml run {self.run_id}</h4><p>model {self.model_uri} "
+            f"(alias {self.alias}), cutoff {self.cutoff}</p>"
+        )
+        return head + self.summary().to_html(float_format=lambda v: f"{v:.3f}")
+
+
+def data_fingerprints(tables: Tables) -> dict[str, Any]:
+    """Row counts, date ranges and content hashes of the loaded tables (logged with every run)."""
+    prints: dict[str, Any] = {"customers": fingerprint(tables.customers)}
+    if tables.transactions is not None:
+        prints["transactions"] = fingerprint(tables.transactions, timestamp="timestamp")
+    if tables.events is not None:
+        prints["events"] = fingerprint(tables.events, timestamp="timestamp")
+    return prints
+
+
+def fit_all(
+    tables: Tables,
+    config: SegmlConfig,
+    progress: Progress = _noop,
+    run: Any = None,
+    previous_hierarchy: Any = None,
+) -> tuple[Datasets, Segmentation, Predictions, Any]:
+    """Features -> segments -> predictors -> the composite scorer, each stage timed in ``run``.
+
+    With ``previous_hierarchy`` (the champion's), matched segments keep their ids and names and
+    ``segmentation.extras`` holds the stability score and the migration matrix.
+    """
+    from contextlib import nullcontext
+
+    def stage(name: str):
+        return run.stage(name) if run is not None else nullcontext()
+
+    with stage("features"):
+        progress("building point-in-time features")
+        data = build_datasets(tables, config)
+    with stage("segments"):
+        progress("discovering segments")
+        segmentation = discover_segments(data.current_X, config)
+        if previous_hierarchy is not None:
+            segmentation = keep_segment_ids(
+                segmentation, previous_hierarchy, data.current_X, config
+            )
+    with stage("predictors"):
+        progress("training predictors")
+        predictions = fit_and_evaluate(data, config, progress)
+    scorer = build_scorer(data, segmentation, predictions)
+    scored = scorer.score(data.current_X).set_index("customer_id")
+    segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
+    scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
+    return data, segmentation, predictions, scorer
+
+
+def write_artifacts(
+    out: Path, data: Datasets, segmentation: Segmentation, predictions: Predictions, config: SegmlConfig
+) -> None:
+    """Profiles, hierarchy, comparisons, drivers and plots into ``out`` (then logged)."""
+    from segml.predict import drivers_by_segment, explain_global
+    from segml.predict.explain import plot_beeswarm, plot_importance_bar
+    from segml.segments import plots
+
+    floor = config.segments.min_profile_size
+    for folder in ("segments", "evaluation", "explain", "plots"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for level, profile in segmentation.profiles.items():
+        frame = profile.reset_index()
+        frame.insert(1, "name", frame.iloc[:, 0].astype(str).map(segmentation.hierarchy.names_.get(level, {})))
+        write_frame_atomic(_flat(frame), out / f"segments/profile_level_{level}.csv")
+    write_frame_atomic(_flat(segmentation.hierarchy.hierarchy_.reset_index()), out / "segments/hierarchy.csv")
+    rules = segmentation.rule_segments.drop(columns=["rfm_r", "rfm_f", "rfm_m", "rfm_score"], errors="ignore")
+    counts = rules.astype("object").melt(var_name="rule", value_name="segment").value_counts()
+    counts = counts.rename("customers").reset_index()
+    write_frame_atomic(counts[counts["customers"] >= floor], out / "segments/rule_segments.csv")
+    if "migration" in segmentation.extras:
+        write_frame_atomic(segmentation.extras["migration"].reset_index(), out / "segments/migration.csv")
+    for target, table in predictions.comparison.items():
+        write_frame_atomic(table.reset_index(names="scorer"), out / f"evaluation/{target}_comparison.csv")
+    for name, table in predictions.extras.items():
+        write_frame_atomic(table.reset_index(), out / f"evaluation/{name}.csv")
+    X = data.current_X
+    sample = X.sample(min(len(X), 2000), random_state=config.seed)
+    leaf_level = segmentation.depth
+    for target, predictor in predictions.predictors.items():
+        importance = explain_global(predictor, sample)
+        write_frame_atomic(importance, out / f"explain/{target}_importance.csv")
+        plot_importance_bar(importance, out / f"plots/{target}_importance.png", title=f"{target}: mean |SHAP|")
+        plot_beeswarm(predictor, sample, out / f"plots/{target}_beeswarm.png", seed=config.seed)
+        segments = segmentation.assignments.loc[sample.index, "segment_level_1"]
+        drivers = drivers_by_segment(predictor, sample, segments, k=3, min_size=floor)
+        write_frame_atomic(drivers, out / f"explain/{target}_drivers_by_segment.csv")
+    a = segmentation.assignments
+    plots.plot_dendrogram(segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor)
+    plots.plot_segment_sizes(a, out / "plots/segment_sizes.png", level=1, min_profile_size=floor)
+    plots.plot_segment_sizes(a, out / "plots/leaf_sizes.png", level=leaf_level, min_profile_size=floor)
+    plots.plot_projection(
+        segmentation.hierarchy, X, a, out / "plots/segment_projection.png",
+        min_profile_size=floor, random_state=config.seed,
+    )  # fmt: skip
+    plots.plot_profile_heatmap(X, a, out / "plots/profile_heatmap.png", level=1, min_profile_size=floor)
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists and dicts (distinguishing features, centroids) as JSON text for CSV artifacts."""
+    import json
+
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object and out[column].map(lambda v: isinstance(v, list | dict | tuple)).any():
+            out[column] = out[column].map(lambda v: json.dumps(v, default=str))
+    return out
+
+
+def train(
+    config: SegmlConfig | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    tables: Tables | None = None,
+    alias: str | None = "auto",
+    run_name: str = "train",
+    progress: Progress = _noop,
+) -> TrainResult:
+    """The full pipeline, tracked in one MLflow run and registered as one composite model.
+
+    Parameters
+    ----------
+    config : SegmlConfig, optional
+        Defaults to the embedded demo configuration.
+    data_dir, tables :
+        Where the data comes from (a folder in the ``segml generate`` layout, or loaded tables).
+    alias : str or None
+        Registry alias the new version gets. ``"auto"`` (default): ``champion`` when the model has
+        none yet, else ``challenger`` (promote it with ``segml promote`` or a gated retrain).
+        None only registers.
+
+    Returns
+    -------
+    TrainResult
+        Run id, model URI and version, metrics and model-vs-baseline tables.
+    """
+    from segml.tracking import model as tracked_model
+    from segml.tracking import registry, runs
+
+    config = config or SegmlConfig()
+    name = config.tracking.registered_model_name
+    with runs.pipeline_run(config.tracking, run_name=run_name) as run:
+        runs.log_config(config)
+        with run.stage("load"):
+            progress("loading and validating data")
+            tables = tables if tables is not None else load(config, data_dir)
+            runs.log_data_fingerprints(data_fingerprints(tables))
+            runs.log_problems(tables.warnings, name="validation_warnings.json")
+        data, segmentation, predictions, scorer = fit_all(tables, config, progress, run)
+        run.set_tags({"mode": data.mode, "cutoff": data.cutoffs.get("scoring", "")})
+        runs.log_dict(data.cutoffs, "cutoffs.json")
+        runs.log_dict(predictions.readiness.to_dict(), "readiness.json")
+        runs.log_metrics(predictions.metrics)
+        runs.log_metrics(segment_metrics(segmentation))
+        with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
+            progress("explaining and writing artifacts")
+            write_artifacts(Path(tmp), data, segmentation, predictions, config)
+            runs.log_artifacts(tmp)
+        with run.stage("register"):
+            progress("registering the composite model")
+            info = tracked_model.log_segml_model(scorer, registered_model_name=name)
+            version = str(info.registered_model_version)
+            if alias == "auto":
+                uri = config.tracking.resolved_uri()
+                has_champion = registry.get_alias_version(name, "champion", uri) is not None
+                alias = "challenger" if has_champion else "champion"
+            if alias == "champion":
+                # Only once the whole run has ended cleanly does the new version serve.
+                run.on_success(lambda: registry.promote(name, version))
+            elif alias:
+                registry.set_alias(name, alias, version)
+        return TrainResult(
+            run_id=run.run_id,
+            model_uri=f"models:/{name}/{version}",
+            model_version=version,
+            alias=alias,
+            cutoff=data.data_end,
+            segmentation=segmentation,
+            metrics=predictions.metrics,
+            comparison=predictions.comparison,
+            warnings=list(tables.warnings) + list(predictions.readiness.warnings),
+            extras={"datasets": data, "scorer": scorer},
+        )
+
+
+def segment_metrics(segmentation: Segmentation) -> dict[str, float]:
+    """Counts per level, the noise share and the sample-assignment agreement of the hierarchy."""
+    hierarchy = segmentation.hierarchy
+    assignments = segmentation.assignments
+    metrics = {
+        f"segments_level_{k}_count": float(assignments[f"segment_level_{k}"].nunique())
+        for k in range(1, hierarchy.depth_ + 1)
+        if f"segment_level_{k}" in assignments
+    }
+    metrics["segments_noise_share"] = float(assignments["segment_is_noise"].mean())
+    if getattr(hierarchy, "agreement_", None) is not None:
+        metrics["segments_approximate_predict_agreement"] = float(hierarchy.agreement_)
+    return metrics
+
+
+def score(
+    model_uri: str,
+    *,
+    config: SegmlConfig | None = None,
+    data_dir: str | Path | None = None,
+    tables: Tables | None = None,
+    cutoff: str | pd.Timestamp | None = None,
+    reasons: bool = False,
+) -> pd.DataFrame:
+    """Score every customer with a registered model, rebuilding features with its own settings.
+
+    Parameters
+    ----------
+    model_uri : str
+        e.g. ``models:/segml-customer@champion`` or ``runs:/<id>/model``.
+    cutoff : date, optional
+        Features as of this date (default: the end of the data).
+    reasons : bool
+        Add the top 3 signed SHAP reasons per score (about 100x slower than scores alone).
+    """
+    from segml.features import build_features, data_end
+    from segml.tracking.model import load_scorer
+
+    config = config or SegmlConfig()
+    scorer = load_scorer(model_uri, tracking=config.tracking)
+    tables = tables if tables is not None else load(config, data_dir)
+    if scorer.feature_spec is None:
+        raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])
+    if cutoff is not None:
+        at = pd.Timestamp(cutoff) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    elif tables.mode == "behavioural":
+        at = data_end(tables)
+    else:
+        at = None
+    features = build_features(tables, at, scorer.feature_spec)
+    return scorer.score(features, reasons=reasons, as_of=at)

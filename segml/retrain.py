@@ -1,0 +1,220 @@
+"""Gated retraining: a challenger must hold every gate against the champion to replace it.
+
+The flow (``segml retrain`` and ``pipelines/retrain.py``):
+
+1. take the per-model retrain lock (a second retrain of the same model exits with code 4);
+2. load the data; when a finished retrain already ran on the same data, config and cutoff, return
+   its decision (re-running a scheduled job is idempotent);
+3. fit the challenger (features, segments, predictors) in a tracked run; segment ids are matched
+   to the champion's so unchanged segments keep their ids and names;
+4. score the champion on the *same* latest out-of-time window with its own feature settings;
+5. evaluate the gates (AUC/Spearman drop, calibration, segment stability, readiness), log drift;
+6. register the challenger (alias ``challenger``) and promote it to ``champion`` only when every gate
+   holds. Any failure before that leaves the champion untouched; the run is marked FAILED.
+
+Example
+-------
+>>> outcome = RetrainOutcome(promoted=False, reused=False, gates=[], message="dry run")
+>>> outcome.promoted
+False
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segml.config import SegmlConfig
+from segml.data.contract import Tables
+from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
+from segml.monitor.lock import retrain_lock
+from segml.stages import LABEL_OF, Datasets, Progress, _noop, load
+
+log = logging.getLogger(__name__)
+
+RETRAIN_KEY_TAG = "segml.retrain_key"
+DECISION_TAG = "segml.decision"
+
+
+@dataclass
+class RetrainOutcome:
+    """What a retrain decided and why."""
+
+    promoted: bool
+    reused: bool
+    gates: list[Gate]
+    message: str
+    run_id: str | None = None
+    challenger_version: str | None = None
+    champion_version: str | None = None
+    drift: dict[str, Any] = field(default_factory=dict)
+
+
+def retrain_key(tables: Tables, config: SegmlConfig) -> str:
+    """Identifies a retrain: the data's content hashes, the config and the cutoff."""
+    from segml.pipeline import data_fingerprints
+
+    payload = {
+        "data": data_fingerprints(tables),
+        "config": config.model_dump(mode="json", exclude={"tracking"}),
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def champion_metrics(champion: Any, tables: Tables, data: Datasets) -> dict[str, float]:
+    """The champion's metrics on the challenger's evaluation rows, with its own feature settings.
+
+    Attributes mode has no out-of-time window: the caller falls back to the champion's recorded
+    cross-validated metrics.
+    """
+    from segml.features import build_features
+    from segml.predict import evaluate_target
+
+    cutoff = pd.Timestamp(data.cutoffs["evaluation"]) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    features = build_features(tables, cutoff, champion.feature_spec)
+    X = champion.prepare(features.reset_index())
+    metrics: dict[str, float] = {}
+    for target, predictor in champion.predictors.items():
+        y = data.eval_Y[LABEL_OF[target]]
+        rows = y.notna() & y.index.isin(X.index)
+        result = evaluate_target(target, predictor, X.loc[y.index[rows]], y[rows], baselines={})
+        metrics.update(result.metrics)
+    return metrics
+
+
+def _previous_decision(config: SegmlConfig, key: str) -> RetrainOutcome | None:
+    from segml.tracking import runs
+
+    found = runs.find_finished_run(config.tracking, {RETRAIN_KEY_TAG: key})
+    if found is None:
+        return None
+    decision = found["tags"].get(DECISION_TAG, "unknown")
+    return RetrainOutcome(
+        promoted=decision == "promoted",
+        reused=True,
+        gates=[],
+        message=f"retrain already ran on this data and cutoff (run {found['run_id']}: {decision}); "
+        "nothing to do",
+        run_id=found["run_id"],
+    )
+
+
+def retrain(
+    config: SegmlConfig,
+    *,
+    data_dir: str | Path | None = None,
+    tables: Tables | None = None,
+    dry_run: bool = False,
+    progress: Progress = _noop,
+) -> RetrainOutcome:
+    """Train a challenger and promote it only when every gate holds (see the module docstring)."""
+    name = config.tracking.registered_model_name
+    with retrain_lock(name, timeout=config.retrain.lock_timeout_seconds):
+        tables = tables if tables is not None else load(config, data_dir)
+        key = retrain_key(tables, config)
+        if not dry_run and (previous := _previous_decision(config, key)) is not None:
+            return previous
+        return _retrain_locked(config, tables, key, dry_run, progress)
+
+
+def _retrain_locked(
+    config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress
+) -> RetrainOutcome:
+    from segml.monitor.drift import DriftReference, drift_summary
+    from segml.pipeline import data_fingerprints, fit_all, write_artifacts
+    from segml.tracking import model as tracked_model
+    from segml.tracking import registry, runs
+
+    name = config.tracking.registered_model_name
+    champion_version = registry.get_alias_version(name, "champion", config.tracking.resolved_uri())
+    champion = None
+    if champion_version is not None:
+        champion = tracked_model.load_scorer(f"models:/{name}@champion", tracking=config.tracking)
+    tags = {RETRAIN_KEY_TAG: key} if not dry_run else {"segml.dry_run": "true"}
+    with runs.pipeline_run(config.tracking, run_name="retrain", tags=tags) as run:
+        runs.log_config(config)
+        runs.log_data_fingerprints(data_fingerprints(tables))
+        previous_hierarchy = champion.hierarchy if champion is not None else None
+        data, segmentation, predictions, scorer = fit_all(
+            tables, config, progress, run, previous_hierarchy=previous_hierarchy
+        )
+        runs.log_metrics(predictions.metrics)
+        drift: dict[str, Any] = {}
+        with run.stage("compare"):
+            progress("comparing the challenger with the champion")
+            if champion is None:
+                baseline: dict[str, float] = {}
+            elif data.mode == "behavioural":
+                baseline = champion_metrics(champion, tables, data)
+            else:
+                baseline = registry.alias_metrics(name, "champion", config.tracking.resolved_uri())
+            runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()})
+            reference = (champion.metadata if champion is not None else {}).get("drift_reference")
+            if reference:
+                scored = scorer.score(data.current_X).set_index("customer_id")
+                drift = drift_summary(
+                    DriftReference.from_dict(reference), data.current_X,
+                    segments=scored.get("segment_leaf"),
+                    scores=scored[[c for c in scored if c.endswith(("_probability", "_spend"))]],
+                    psi_warn=config.retrain.psi_warning,
+                )  # fmt: skip
+                runs.log_dict(drift, "drift.json")
+                runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)})
+            stability = segmentation.extras.get("stability")
+            gates = evaluate_gates(
+                baseline, predictions.metrics, config.retrain,
+                segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
+            )  # fmt: skip
+            promote, failed = promotion_decision(gates)
+            runs.log_dict([g.to_dict() for g in gates], "gates.json")
+        if dry_run:
+            verdict = "would promote" if promote else "would not promote"
+            run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
+            return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
+                                  run.run_id, None, _version(champion_version), drift)
+        with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
+            write_artifacts(Path(tmp), data, segmentation, predictions, config)
+            runs.log_artifacts(tmp)
+        with run.stage("register"):
+            info = tracked_model.log_segml_model(scorer, registered_model_name=name)
+            version = str(info.registered_model_version)
+            registry.set_alias(name, "challenger", version)
+        decision = "promoted" if promote else "rejected"
+        run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
+
+        def finish() -> None:
+            # Promotion happens only once the run has ended cleanly: a failure while logging
+            # anything above leaves the champion as it was.
+            if promote:
+                registry.promote(name, version)
+
+        run.on_success(finish)
+        message = (
+            f"challenger v{version} promoted to champion"
+            if promote
+            else f"challenger v{version} not promoted: {len(failed)} gate(s) failed"
+        )
+        return RetrainOutcome(promote, False, gates, message, run.run_id, version,
+                              _version(champion_version), drift)  # fmt: skip
+
+
+def _version(model_version: Any) -> str | None:
+    return None if model_version is None else str(model_version.version)
+
+
+def gate_frame(gates: list[Gate]) -> pd.DataFrame:
+    """The gates as a table (for notebooks and the report)."""
+    return pd.DataFrame([g.to_dict() for g in gates]) if gates else pd.DataFrame(
+        columns=["name", "value", "threshold", "passed", "reason"]
+    )
+
+
+__all__ = ["RetrainOutcome", "champion_metrics", "gate_frame", "retrain", "retrain_key"]
