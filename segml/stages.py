@@ -146,6 +146,7 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     from segml.features import (
         FeatureSpec,
         build_features,
+        data_start,
         make_labels,
         plan_cutoffs,
         stack_training_set,
@@ -157,7 +158,7 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
         Y = make_labels(tables, None, config.time)
         return Datasets("attributes", spec, None, X, Y, None, None, None, X)
     end = cutoff_of(config, tables)
-    plan = plan_cutoffs(end, config.time)
+    plan = plan_cutoffs(end, config.time, start=data_start(tables))
     spec = FeatureSpec.fit(tables, plan.train[-1], config)
     stacked = stack_training_set(tables, plan.train, spec, config.time)
     eval_X = build_features(tables, plan.evaluation, spec)

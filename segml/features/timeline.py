@@ -1,0 +1,412 @@
+"""Cutoffs, windows and the customers known at a cutoff (SPEC section 2).
+
+Time conventions used by every feature and label module:
+
+* a cutoff is a :class:`pandas.Timestamp`; features use rows with ``timestamp <= cutoff`` and a
+  label window of ``h`` days is ``(cutoff, cutoff + h days]``;
+* a trailing window of ``w`` days is ``(cutoff - w days, cutoff]``;
+* durations are fractional days ``(later - earlier) / 1 day``;
+* the data end is the end of the last day that has a transaction (or event):
+  ``23:59:59.999999999`` of that day, the same convention as a configured ``time.cutoff``.
+
+Customer ids are hashed once per table into integer positions in ``tables.customers``
+(:func:`row_positions`, cached); every aggregate is then a vectorised ``np.bincount`` /
+``reduceat`` over those positions, so ids are never converted (string ids keep their leading
+zeros, ints stay ints) and the output index is the customers' own id column.
+
+Example
+-------
+>>> from segml.config import TimeConfig
+>>> plan = plan_cutoffs(pd.Timestamp("2025-12-31 23:59:59.999999999"), TimeConfig())
+>>> [c.date().isoformat() for c in plan.train], plan.evaluation.date().isoformat()
+(['2023-11-02', '2023-12-02', '2024-01-01'], '2024-12-31')
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from segml.config import TimeConfig
+from segml.errors import DataError, Problem
+
+if TYPE_CHECKING:
+    from segml.data.contract import Tables
+
+log = logging.getLogger(__name__)
+
+DAY = pd.Timedelta(days=1)
+DAY_NS = 86_400_000_000_000
+_END_OF_DAY = DAY - pd.Timedelta(1, "ns")
+
+
+# ------------------------------------------------------------------------------------ cutoffs
+def as_cutoff(value: object) -> pd.Timestamp:
+    """A cutoff as a naive ``Timestamp`` (dates mean their midnight, as pandas reads them).
+
+    Examples
+    --------
+    >>> as_cutoff("2024-03-01")
+    Timestamp('2024-03-01 00:00:00')
+    """
+    if value is None:
+        raise DataError([Problem("a cutoff is required in behavioural mode", key="time.cutoff")])
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.as_unit("ns")
+
+
+def end_of_day(value: object) -> pd.Timestamp:
+    """The last nanosecond of the day ``value`` falls on.
+
+    Examples
+    --------
+    >>> end_of_day("2024-03-01 10:00")
+    Timestamp('2024-03-01 23:59:59.999999999')
+    """
+    return as_cutoff(value).normalize() + _END_OF_DAY
+
+
+def data_end(tables: Tables) -> pd.Timestamp:
+    """End of the day of the last transaction (or, without transactions, the last event).
+
+    Raises
+    ------
+    DataError
+        When there is no transaction nor event to take the date from (attributes mode).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> tx = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-02-03 08:00"])})
+    >>> data_end(SimpleNamespace(transactions=tx, events=None))
+    Timestamp('2024-02-03 23:59:59.999999999')
+    """
+    for name in ("transactions", "events"):
+        frame = getattr(tables, name, None)
+        if frame is not None and len(frame):
+            return end_of_day(frame["timestamp"].max())
+    raise DataError([Problem("no transactions or events: the data end is undefined",
+                             table="transactions", column="timestamp")])
+
+
+def data_start(tables: Tables) -> pd.Timestamp | None:
+    """The first transaction (or event) timestamp, ``None`` without any.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> tx = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-05", "2024-02-03"])})
+    >>> data_start(SimpleNamespace(transactions=tx, events=None))
+    Timestamp('2024-01-05 00:00:00')
+    """
+    starts = [f["timestamp"].min() for f in (getattr(tables, "transactions", None),
+                                             getattr(tables, "events", None))
+              if f is not None and len(f)]
+    return min(starts) if starts else None
+
+
+def max_horizon(time_cfg: TimeConfig) -> int:
+    """The longest label horizon in days."""
+    return max(time_cfg.churn_horizon_days, time_cfg.purchase_horizon_days,
+               time_cfg.clv_horizon_days)
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Training cutoffs (oldest first), the out-of-time evaluation cutoff and the scoring cutoff."""
+
+    train: list[pd.Timestamp]
+    evaluation: pd.Timestamp
+    scoring: pd.Timestamp
+
+    def to_dict(self) -> dict[str, object]:
+        """ISO strings, e.g. for MLflow params."""
+        return {"train": [c.isoformat() for c in self.train],
+                "evaluation": self.evaluation.isoformat(), "scoring": self.scoring.isoformat()}
+
+
+def plan_cutoffs(end: object, time_cfg: TimeConfig, *, start: object | None = None) -> CutoffPlan:
+    """Place the training, evaluation and scoring cutoffs before the data end.
+
+    Parameters
+    ----------
+    end : Timestamp
+        The data end (:func:`data_end`). A configured ``time_cfg.cutoff`` replaces it (end of
+        that day).
+    time_cfg : TimeConfig
+        Horizons, ``training_cutoffs`` and ``cutoff_step_days``.
+    start : Timestamp, optional
+        First timestamp of the data (:func:`data_start`); training cutoffs at or before it are
+        dropped, and none left raises.
+
+    Returns
+    -------
+    CutoffPlan
+        ``evaluation = end - H`` with ``H`` the longest horizon, so every label window at the
+        evaluation cutoff is complete; ``train[k] = evaluation - H - k * step`` (listed oldest
+        first), so every training label window ends at or before the evaluation cutoff;
+        ``scoring = end``.
+
+    Raises
+    ------
+    DataError
+        Naming the date range when not even one training cutoff lies after ``start``.
+
+    Examples
+    --------
+    >>> from segml.config import TimeConfig
+    >>> cfg = TimeConfig(clv_horizon_days=60, training_cutoffs=2, cutoff_step_days=7)
+    >>> p = plan_cutoffs(pd.Timestamp("2024-12-31"), cfg)
+    >>> [c.date().isoformat() for c in p.train], p.evaluation.date().isoformat()
+    (['2024-06-27', '2024-07-04'], '2024-10-02')
+    """
+    end_ts = end_of_day(time_cfg.cutoff) if time_cfg.cutoff is not None else as_cutoff(end)
+    horizon = pd.Timedelta(days=max_horizon(time_cfg))
+    evaluation = end_ts - horizon
+    step = pd.Timedelta(days=time_cfg.cutoff_step_days)
+    train = [evaluation - horizon - k * step for k in range(time_cfg.training_cutoffs)][::-1]
+    if start is not None:
+        first = as_cutoff(start)
+        kept = [c for c in train if c > first]
+        if not kept:
+            needed = (end_ts - train[-1]).days
+            raise DataError([Problem(
+                f"history too short: data covers {first.date()}..{end_ts.date()} "
+                f"({(end_ts - first).days} days) but one training cutoff plus the evaluation "
+                f"window needs more than {needed} days (longest horizon {horizon.days} days)",
+                table="transactions", column="timestamp", key="time")])
+        if len(kept) < len(train):
+            log.warning("only %d of %d training cutoffs fit in the history starting %s",
+                        len(kept), len(train), first.date())
+        train = kept
+    return CutoffPlan(train=train, evaluation=evaluation, scoring=end_ts)
+
+
+# ---------------------------------------------------------------------------------- DuckDB glue
+def to_ns(ts: pd.Timestamp) -> int:
+    """Nanoseconds since the epoch (the unit every time comparison here uses)."""
+    return int(as_cutoff(ts).value)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB connection (no shared state between calls)."""
+    return duckdb.connect(database=":memory:")
+
+
+_CACHE: dict[tuple[str, int, int], tuple[weakref.ref, weakref.ref, int, object]] = {}
+
+
+def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
+    """``compute()`` memoised for the lifetime of the two frames (canonical tables are never
+    modified in place), so features and labels at several cutoffs share the id hashing and
+    sorting work."""
+    key = (name, id(customers), id(frame))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is customers and hit[1]() is frame and hit[2] == len(frame):
+        return hit[3]
+    value = compute()
+    store(name, customers, frame, value)
+    return value
+
+
+def store(name: str, customers: pd.DataFrame, frame: pd.DataFrame, value: object) -> None:
+    """Put ``value`` in the cache of :func:`cached` (dropping entries of collected frames)."""
+    for stale in [k for k, v in _CACHE.items() if v[0]() is None or v[1]() is None]:
+        del _CACHE[stale]
+    _CACHE[(name, id(customers), id(frame))] = (weakref.ref(customers), weakref.ref(frame),
+                                                len(frame), value)
+
+
+def _arrow_strings(values: pd.Series):
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return values.array.__arrow_array__()
+    return None
+
+
+def row_positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """Per row of ``frame``, the position of its customer in ``customers`` (-1: unknown).
+
+    One hash pass over the ids (Arrow ``index_in`` for Arrow strings, else ``pd.factorize`` of
+    both columns: customers come first and are unique, so their codes are their positions).
+    Cached for the lifetime of the two frames.
+
+    Examples
+    --------
+    >>> cust = pd.DataFrame({"customer_id": ["07", "03"]})
+    >>> row_positions(cust, pd.DataFrame({"customer_id": ["03", "03", "07", "09"]})).tolist()
+    [1, 1, 0, -1]
+    """
+
+    def compute() -> np.ndarray:
+        n = len(customers)
+        keys, values = _arrow_strings(customers["customer_id"]), _arrow_strings(frame["customer_id"])
+        if keys is not None and values is not None:
+            found = pc.index_in(values, value_set=keys.combine_chunks())
+            pos = found.fill_null(-1).to_numpy().astype(np.int64)
+        else:
+            ids = pd.concat([customers["customer_id"], frame["customer_id"]], ignore_index=True)
+            codes, _ = pd.factorize(ids)
+            pos = codes[n:].astype(np.int64)
+            pos[pos >= n] = -1
+        pos.flags.writeable = False
+        return pos
+
+    return cached("positions", customers, frame, compute)
+
+
+def sorted_purchases(customers: pd.DataFrame, tx: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """All purchases (positive amounts, known customers) sorted by (customer position, time):
+    positions, epoch-ns times and amounts. Cached, so each cutoff only masks ``ts <= c``."""
+
+    def compute() -> tuple[np.ndarray, ...]:
+        pos = row_positions(customers, tx)
+        amount = tx["amount"].to_numpy(dtype="float64")
+        keep = (amount > 0) & (pos >= 0)
+        ts = tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)[keep]
+        pos, amount = pos[keep], amount[keep]
+        order = np.lexsort((ts, pos)) if len(pos) < 100_000 else _fast_order(pos, ts)
+        return pos[order], ts[order], amount[order]
+
+    return cached("purchases", customers, tx, compute)
+
+
+def any_rows_until(customers: pd.DataFrame, frame: pd.DataFrame | None,
+                   cutoff: pd.Timestamp) -> np.ndarray:
+    """Boolean per customer row: has at least one row in ``frame`` at or before ``cutoff``."""
+    n = len(customers)
+    if frame is None or not len(frame):
+        return np.zeros(n, dtype=bool)
+    pos = row_positions(customers, frame)
+    keep = (pos >= 0) & (frame["timestamp"].to_numpy() <= np.datetime64(as_cutoff(cutoff)))
+    return np.bincount(pos[keep], minlength=n) > 0
+
+
+def purchase_gaps(positions: np.ndarray, timestamps: np.ndarray, n_customers: int,
+                  cutoff: pd.Timestamp, amounts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Gap statistics and the BG/NBD summary from purchase rows (any order) at ``cutoff``.
+
+    Parameters
+    ----------
+    positions : ndarray of int
+        Customer position per purchase row (-1 rows are ignored).
+    timestamps : ndarray of datetime64[ns]
+        Purchase times (rows after ``cutoff`` are ignored).
+    n_customers : int
+        Length of the outputs.
+    cutoff : Timestamp
+    amounts : ndarray of float, optional
+        Purchase amounts; adds ``max_amount`` (largest purchase) to the output.
+
+    Returns
+    -------
+    dict of ndarray
+        ``ipt_mean_days``, ``ipt_std_days`` (population std; NaN below two purchases),
+        ``recency_days`` / ``first_age_days`` (days since the last / first purchase) and the BG/NBD summary of
+        :func:`segml.features.btyd.btyd_summary`: ``x`` (distinct purchase days - 1), ``t_x``,
+        ``T`` in days. All NaN for customers without purchases.
+
+    Examples
+    --------
+    >>> ts = pd.to_datetime(["2024-01-11 10:00", "2024-01-01 09:00", "2024-01-01 18:00"])
+    >>> out = purchase_gaps(np.array([0, 0, 0]), ts.to_numpy(), 2, pd.Timestamp("2024-01-31"))
+    >>> out["x"].tolist(), out["t_x"].tolist(), out["T"].tolist()
+    ([1.0, nan], [10.0, nan], [30.0, nan])
+    """
+    ts = np.asarray(timestamps).astype("datetime64[ns]").view(np.int64)
+    keep = positions >= 0
+    pos, ts = positions[keep], ts[keep]
+    order = np.lexsort((ts, pos)) if len(pos) < 100_000 else _fast_order(pos, ts)
+    amount = None if amounts is None else np.asarray(amounts, dtype="float64")[keep][order]
+    return sorted_gaps(pos[order], ts[order], n_customers, cutoff, amount)
+
+
+def sorted_gaps(pos: np.ndarray, ts: np.ndarray, n_customers: int, cutoff: pd.Timestamp,
+                amount: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """:func:`purchase_gaps` on purchases already sorted by (position, time)."""
+    c = to_ns(cutoff)
+    until = ts <= c
+    if not until.all():
+        pos, ts = pos[until], ts[until]
+        amount = None if amount is None else amount[until]
+    out: dict[str, np.ndarray] = {}
+    first = np.ones(len(pos), dtype=bool)
+    first[1:] = pos[1:] != pos[:-1]
+    gap = np.zeros(len(pos))
+    gap[1:] = (ts[1:] - ts[:-1]) / DAY_NS
+    inner = ~first
+    n_gap = np.bincount(pos[inner], minlength=n_customers).astype("float64")
+    s1 = np.bincount(pos[inner], weights=gap[inner], minlength=n_customers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n_gap > 0, s1 / n_gap, np.nan)
+        dev = gap[inner] - mean[pos[inner]]
+        var = np.bincount(pos[inner], weights=dev * dev, minlength=n_customers) / n_gap
+    day = np.floor_divide(ts, DAY_NS)
+    new_day = first.copy()
+    new_day[1:] |= day[1:] != day[:-1]
+    days = np.bincount(pos[new_day], minlength=n_customers).astype("float64")
+    has = days > 0
+    first_day = np.full(n_customers, np.nan)
+    last_day = np.full(n_customers, np.nan)
+    first_day[pos[first]] = day[first]
+    last = np.ones(len(pos), dtype=bool)
+    last[:-1] = first[1:]
+    last_day[pos[last]] = day[last]
+    recency = np.full(n_customers, np.nan)
+    recency[pos[last]] = (c - ts[last]) / DAY_NS
+    first_age = np.full(n_customers, np.nan)
+    first_age[pos[first]] = (c - ts[first]) / DAY_NS
+    if amount is not None:
+        starts = np.flatnonzero(first)
+        out["max_amount"] = np.full(n_customers, np.nan)
+        if len(starts):
+            out["max_amount"][pos[starts]] = np.maximum.reduceat(amount, starts)
+    out.update({"ipt_mean_days": mean, "ipt_std_days": np.where(n_gap > 0, np.sqrt(var), np.nan),
+                "recency_days": recency, "first_age_days": first_age, "x": np.where(has, days - 1, np.nan),
+                "t_x": last_day - first_day, "T": (c - first_day * DAY_NS) / DAY_NS})
+    return out
+
+
+def _fast_order(pos: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Sort order by (position, time to the second): one int64 argsort, ~5x faster than lexsort.
+
+    Purchases of one customer within the same second keep their row order (their gaps may then
+    be off by less than a second); the order never depends on rows after any cutoff."""
+    sec = (ts - ts.min()) // 1_000_000_000
+    if sec.max() >= 2**32 or pos.max() >= 2**31:
+        return np.lexsort((ts, pos))
+    return np.argsort((pos << 32) | sec, kind="stable")
+
+
+def known_at(tables: Tables, cutoff: pd.Timestamp) -> np.ndarray:
+    """Boolean mask over ``tables.customers`` rows: customers known at ``cutoff``.
+
+    A customer is known when their signup date is at or before the cutoff, or (signup unknown or
+    later) when they have any transaction or event at or before it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cust = pd.DataFrame({"customer_id": [1, 2, 3],
+    ...                      "signup_date": pd.to_datetime(["2024-01-01", "2024-05-01", None])})
+    >>> tx = pd.DataFrame({"customer_id": [3], "timestamp": pd.to_datetime(["2024-02-01"])})
+    >>> known_at(SimpleNamespace(customers=cust, transactions=tx, events=None),
+    ...          pd.Timestamp("2024-03-01")).tolist()
+    [True, False, True]
+    """
+    customers = tables.customers
+    known = np.zeros(len(customers), dtype=bool)
+    if "signup_date" in customers.columns:
+        known |= (customers["signup_date"] <= cutoff).to_numpy(dtype=bool, na_value=False)
+    for frame in (tables.transactions, tables.events):
+        known |= any_rows_until(customers, frame, cutoff)
+    return known
