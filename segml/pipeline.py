@@ -126,7 +126,7 @@ def write_artifacts(
     out: Path, data: Datasets, segmentation: Segmentation, predictions: Predictions, config: SegmlConfig
 ) -> None:
     """Profiles, hierarchy, comparisons, drivers and plots into ``out`` (then logged)."""
-    from segml.predict import drivers_by_segment, explain_global
+    from segml.predict import contributions, drivers_by_segment, explain_global
     from segml.predict.explain import plot_beeswarm, plot_importance_bar
     from segml.segments import plots
 
@@ -149,15 +149,20 @@ def write_artifacts(
     for name, table in predictions.extras.items():
         write_frame_atomic(table.reset_index(), out / f"evaluation/{name}.csv")
     X = data.current_X
-    sample = X.sample(min(len(X), 2000), random_state=config.seed)
+    sample = X.sample(min(len(X), 1000), random_state=config.seed)
     leaf_level = segmentation.depth
     for target, predictor in predictions.predictors.items():
-        importance = explain_global(predictor, sample)
+        contrib = contributions(predictor, sample)
+        importance = explain_global(predictor, sample, contrib=contrib)
         write_frame_atomic(importance, out / f"explain/{target}_importance.csv")
         plot_importance_bar(importance, out / f"plots/{target}_importance.png", title=f"{target}: mean |SHAP|")
-        plot_beeswarm(predictor, sample, out / f"plots/{target}_beeswarm.png", seed=config.seed)
+        plot_beeswarm(
+            predictor, sample, out / f"plots/{target}_beeswarm.png", seed=config.seed, contrib=contrib
+        )
         segments = segmentation.assignments.loc[sample.index, "segment_level_1"]
-        drivers = drivers_by_segment(predictor, sample, segments, k=3, min_size=floor)
+        drivers = drivers_by_segment(
+            predictor, sample, segments, k=3, min_size=floor, contrib=contrib
+        )
         write_frame_atomic(drivers, out / f"explain/{target}_drivers_by_segment.csv")
     a = segmentation.assignments
     plots.plot_dendrogram(segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor)
@@ -168,6 +173,29 @@ def write_artifacts(
         min_profile_size=floor, random_state=config.seed,
     )  # fmt: skip
     plots.plot_profile_heatmap(X, a, out / "plots/profile_heatmap.png", level=1, min_profile_size=floor)
+
+
+def write_run_report(
+    folder: Path,
+    run_id: str,
+    run_name: str,
+    data: Datasets,
+    predictions: Predictions,
+    segmentation: Segmentation,
+    extra_metrics: dict[str, float] | None = None,
+) -> Path:
+    """Render ``report.html`` from the artifacts in ``folder`` (logged with them)."""
+    from segml.report import render_folder, write_html_atomic
+
+    summary = {
+        "run_id": run_id,
+        "run_name": run_name,
+        "status": "FINISHED",
+        "params": {},
+        "metrics": {**predictions.metrics, **segment_metrics(segmentation), **(extra_metrics or {})},
+        "tags": {"mode": data.mode, **{f"cutoff {k}": v for k, v in data.cutoffs.items()}},
+    }
+    return write_html_atomic(render_folder(summary, folder), folder / "report.html")
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,22 +242,23 @@ def train(
     config = config or SegmlConfig()
     name = config.tracking.registered_model_name
     with runs.pipeline_run(config.tracking, run_name=run_name) as run:
-        runs.log_config(config)
+        runs.log_config(config, run_id=run.run_id)
         with run.stage("load"):
             progress("loading and validating data")
             tables = tables if tables is not None else load(config, data_dir)
-            runs.log_data_fingerprints(data_fingerprints(tables))
-            runs.log_problems(tables.warnings, name="validation_warnings.json")
+            runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
+            runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
         data, segmentation, predictions, scorer = fit_all(tables, config, progress, run)
         run.set_tags({"mode": data.mode, "cutoff": data.cutoffs.get("scoring", "")})
-        runs.log_dict(data.cutoffs, "cutoffs.json")
-        runs.log_dict(predictions.readiness.to_dict(), "readiness.json")
-        runs.log_metrics(predictions.metrics)
-        runs.log_metrics(segment_metrics(segmentation))
+        runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
+        runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
+        runs.log_metrics(predictions.metrics, run_id=run.run_id)
+        runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             progress("explaining and writing artifacts")
             write_artifacts(Path(tmp), data, segmentation, predictions, config)
-            runs.log_artifacts(tmp)
+            write_run_report(Path(tmp), run.run_id, run_name, data, predictions, segmentation)
+            runs.log_artifacts(tmp, run_id=run.run_id)
         with run.stage("register"):
             progress("registering the composite model")
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)

@@ -158,7 +158,8 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
         Y = make_labels(tables, None, config.time)
         return Datasets("attributes", spec, None, X, Y, None, None, None, X)
     end = cutoff_of(config, tables)
-    plan = plan_cutoffs(end, config.time, start=data_start(tables))
+    start = data_start(tables)
+    plan = plan_cutoffs(end, config.time, start=start)
     spec = FeatureSpec.fit(tables, plan.train[-1], config)
     stacked = stack_training_set(tables, plan.train, spec, config.time)
     eval_X = build_features(tables, plan.evaluation, spec)
@@ -168,6 +169,7 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
         "train": [str(c.date()) for c in plan.train],
         "evaluation": str(plan.evaluation.date()),
         "scoring": str(plan.scoring.date()),
+        "data_start": None if start is None else str(start.date()),
     }
     return Datasets(
         "behavioural", spec, end, stacked.X, stacked.Y, stacked.cutoff,
@@ -200,11 +202,10 @@ def check_data_readiness(data: Datasets, config: SegmlConfig):
     from segml.features.readiness import check_readiness, combine_reports
 
     history = None
-    if data.mode == "behavioural" and data.train_cutoff is not None:
-        history = config.time.activity_window_days  # refined below when the spec knows the start
-        start = getattr(data.spec, "data_start", None)
-        if start is not None:
-            history = int((pd.Timestamp(data.cutoffs["evaluation"]) - pd.Timestamp(start)).days)
+    if data.mode == "behavioural" and data.cutoffs.get("data_start"):
+        # The history the earliest training cutoff can see.
+        first_train = pd.Timestamp(data.cutoffs["train"][0])
+        history = int((first_train - pd.Timestamp(data.cutoffs["data_start"])).days)
     reports = []
     for target in _targets(config, data):
         if target == "spend":
