@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -71,9 +72,10 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "numba", "shap"):
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "numba", "shap", "segml.tracking"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -180,18 +182,46 @@ def _parse_cutoff(cutoff: str | None) -> str | None:
         raise SegmlError([Problem(f"--cutoff must be a date YYYY-MM-DD, got {cutoff!r}", key="cutoff")]) from None
 
 
+HEADLINE = {  # column title -> (classifier metric, regressor metric)
+    "ROC AUC | Spearman": ("roc_auc", "spearman"),
+    "PR AUC | Gini": ("pr_auc", "gini"),
+    "lift@10%": ("lift_at_10", None),
+    "ECE": ("ece", None),
+    "rows": ("rows", "rows"),
+}
+
+
 def _print_result(result: Any) -> None:
-    summary = result.summary()
-    table = Table(title=f"run {result.run_id}: model {result.model_uri} ({result.alias or 'no alias'})")
-    for column in ["target", "scorer", *[c for c in summary.columns if c not in ("target", "scorer")]]:
-        if column in summary.columns or column == "scorer":
-            table.add_column(column, justify="left" if column in ("target", "scorer") else "right")
-    frame = summary.reset_index(names="scorer") if "scorer" not in summary.columns else summary
-    columns = [c for c in ["target", "scorer"] if c in frame.columns]
-    columns += [c for c in frame.columns if c not in ("target", "scorer")]
-    for _, row in frame[columns].iterrows():
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    """Model vs baselines per target, the headline metrics only (the rest is in MLflow)."""
+    table = Table(title=f"model vs baselines (run {result.run_id})", title_justify="left")
+    for title in ["target", "scorer", *HEADLINE]:
+        table.add_column(title, justify="left" if title in ("target", "scorer") else "right")
+    for target, frame in result.comparison.items():
+        for scorer, row in frame.iterrows():
+            cells = []
+            for classifier_metric, regressor_metric in HEADLINE.values():
+                metric = regressor_metric if target == "spend" else classifier_metric
+                value = row.get(metric) if metric else None
+                if value is None or (isinstance(value, float) and value != value):
+                    cells.append("-" if not str(row.get("note", "")) else "skipped")
+                elif metric == "rows":
+                    cells.append(f"{int(value):,}")
+                else:
+                    cells.append(f"{float(value):.3f}")
+            style = "bold" if scorer == "model" else None
+            table.add_row(target, str(scorer), *cells, style=style)
     console.print(table)
+    segmentation = result.segmentation
+    if segmentation is not None:
+        names = segmentation.hierarchy.names_.get(1, {})
+        sizes = segmentation.assignments["segment_level_1"].value_counts()
+        seg_table = Table(title="top-level segments", title_justify="left")
+        seg_table.add_column("segment")
+        seg_table.add_column("customers", justify="right")
+        seg_table.add_column("name")
+        for segment, size in sizes.items():
+            seg_table.add_row(str(segment), f"{size:,}", names.get(str(segment), ""))
+        console.print(seg_table)
 
 
 @app.command()

@@ -117,7 +117,8 @@ def retrain(
 ) -> RetrainOutcome:
     """Train a challenger and promote it only when every gate holds (see the module docstring)."""
     name = config.tracking.registered_model_name
-    with retrain_lock(name, timeout=config.retrain.lock_timeout_seconds):
+    uri = config.tracking.resolved_uri()
+    with retrain_lock(name, uri, timeout_seconds=config.retrain.lock_timeout_seconds):
         tables = tables if tables is not None else load(config, data_dir)
         key = retrain_key(tables, config)
         if not dry_run and (previous := _previous_decision(config, key)) is not None:
@@ -140,13 +141,13 @@ def _retrain_locked(
         champion = tracked_model.load_scorer(f"models:/{name}@champion", tracking=config.tracking)
     tags = {RETRAIN_KEY_TAG: key} if not dry_run else {"segml.dry_run": "true"}
     with runs.pipeline_run(config.tracking, run_name="retrain", tags=tags) as run:
-        runs.log_config(config)
-        runs.log_data_fingerprints(data_fingerprints(tables))
+        runs.log_config(config, run_id=run.run_id)
+        runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
         previous_hierarchy = champion.hierarchy if champion is not None else None
         data, segmentation, predictions, scorer = fit_all(
             tables, config, progress, run, previous_hierarchy=previous_hierarchy
         )
-        runs.log_metrics(predictions.metrics)
+        runs.log_metrics(predictions.metrics, run_id=run.run_id)
         drift: dict[str, Any] = {}
         with run.stage("compare"):
             progress("comparing the challenger with the champion")
@@ -156,7 +157,7 @@ def _retrain_locked(
                 baseline = champion_metrics(champion, tables, data)
             else:
                 baseline = registry.alias_metrics(name, "champion", config.tracking.resolved_uri())
-            runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()})
+            runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()}, run_id=run.run_id)
             reference = (champion.metadata if champion is not None else {}).get("drift_reference")
             if reference:
                 scored = scorer.score(data.current_X).set_index("customer_id")
@@ -166,15 +167,15 @@ def _retrain_locked(
                     scores=scored[[c for c in scored if c.endswith(("_probability", "_spend"))]],
                     psi_warn=config.retrain.psi_warning,
                 )  # fmt: skip
-                runs.log_dict(drift, "drift.json")
-                runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)})
+                runs.log_dict(drift, "drift.json", run_id=run.run_id)
+                runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)}, run_id=run.run_id)
             stability = segmentation.extras.get("stability")
             gates = evaluate_gates(
                 baseline, predictions.metrics, config.retrain,
                 segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
             )  # fmt: skip
             promote, failed = promotion_decision(gates)
-            runs.log_dict([g.to_dict() for g in gates], "gates.json")
+            runs.log_dict([g.to_dict() for g in gates], "gates.json", run_id=run.run_id)
         if dry_run:
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
@@ -182,7 +183,7 @@ def _retrain_locked(
                                   run.run_id, None, _version(champion_version), drift)
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             write_artifacts(Path(tmp), data, segmentation, predictions, config)
-            runs.log_artifacts(tmp)
+            runs.log_artifacts(tmp, run_id=run.run_id)
         with run.stage("register"):
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)
             version = str(info.registered_model_version)

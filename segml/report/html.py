@@ -1,8 +1,11 @@
 """Render a run's artifacts into one self-contained HTML page a marketer can read.
 
-Plots are embedded as base64 PNG so the file can be mailed or attached. Only aggregated artifacts
-are read (profiles already suppress groups under ``min_profile_size``), so no PII or single customer
-can appear in the report.
+The page (Jinja2 template ``templates/report.html.j2``, CSS inline, plots embedded as base64 PNG,
+no external reference) has: data and readiness; the segment tree; profile cards per segment; rule
+segments (RFM grid, lifecycle, ...); model vs baselines with ROC/PR/calibration/lift charts and the
+spend decile table; SHAP drivers globally and per segment; for retrains the gates, the migration
+matrix and drift; all metrics. Only aggregated artifacts are read and groups under
+``min_profile_size`` customers are hidden, so no PII or small group can appear in the report.
 
 Example
 -------
@@ -15,94 +18,122 @@ True
 
 from __future__ import annotations
 
-import base64
+import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from segml.config import TrackingConfig
+from segml.report import sections
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>segml run {{ run.run_id }}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}
-td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
-.meta{color:#666;font-size:.9rem}
-</style></head><body>
-<h1>segml run {{ run.run_name or "" }}</h1>
-<p class="meta">run {{ run.run_id }} · status {{ run.status }}
-{% for k, v in run.tags.items() %} · {{ k }} {{ v }}{% endfor %}</p>
-<h2>Headline metrics</h2>
-<table><tr><th>metric</th><th>value</th></tr>
-{% for k, v in headline %}<tr><td>{{ k }}</td><td>{{ "%.4f"|format(v) }}</td></tr>{% endfor %}
-</table>
-{% for title, table in sections %}<h2>{{ title }}</h2>{{ table|safe }}{% endfor %}
-{% for title, data in images %}<h3>{{ title }}</h3><img alt="{{ title }}" src="data:image/png;base64,{{ data }}">{% endfor %}
-</body></html>
-"""
+log = logging.getLogger(__name__)
 
-SECTION_TITLES = {
-    "segments/profile_level_": "Segment profiles, level ",
-    "evaluation/": "Model vs baselines: ",
-    "explain/": "Drivers (mean |SHAP|): ",
-    "segments/rule_segments": "Rule segments",
-}
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+JSON_DOCUMENTS = ("report/context.json", "data/fingerprints.json", "cutoffs.json", "readiness.json",
+                  "validation_warnings.json", "gates.json", "drift.json")
 
 
-def _title(relative: str) -> str:
-    stem = relative.removesuffix(".csv")
-    for prefix, title in SECTION_TITLES.items():
-        if stem.startswith(prefix):
-            return title + stem.removeprefix(prefix).replace("_", " ")
-    return stem
+def _floor(run: dict[str, Any], documents: dict[str, Any], min_profile_size: int | None) -> int:
+    if min_profile_size is not None:
+        return int(min_profile_size)
+    context = documents.get("report/context.json") or {}
+    value = context.get("min_profile_size") or (run.get("params") or {}).get("segments.min_profile_size")
+    return int(value) if value not in (None, "") else 50
 
 
 def render_report(
-    run: dict[str, Any], tables: dict[str, pd.DataFrame], images: dict[str, bytes]
+    run: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    images: dict[str, bytes],
+    documents: dict[str, Any] | None = None,
+    *,
+    min_profile_size: int | None = None,
 ) -> str:
-    """The report HTML from a run summary, its CSV artifacts and its PNG plots."""
-    headline = sorted(
-        (k, v) for k, v in run.get("metrics", {}).items() if not k.startswith("baseline_")
-    )
-    sections = [
-        (_title(name), frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
-        for name, frame in sorted(tables.items())
-    ]
-    pictures = [
-        (Path(name).stem.replace("_", " "), base64.b64encode(data).decode("ascii"))
-        for name, data in sorted(images.items())
-    ]
-    env = Environment(autoescape=select_autoescape(default=True))
-    return env.from_string(TEMPLATE).render(
-        run=run, headline=headline, sections=sections, images=pictures
-    )
+    """The report HTML from a run summary, its CSV tables, PNG plots and JSON documents.
+
+    Parameters
+    ----------
+    run : dict
+        ``run_id``, ``run_name``, ``status``, ``metrics``, ``params``, ``tags`` (as
+        :func:`segml.tracking.reading.run_summary` returns).
+    tables, images, documents : dict
+        Artifacts by their path inside the run (``segments/profile_level_1.csv``, ...).
+    min_profile_size : int, optional
+        Groups smaller than this are never described (default: from the run, else 50).
+    """
+    documents = documents or {}
+    art = sections.Artifacts(dict(tables), dict(images), dict(documents))
+    floor = _floor(run, documents, min_profile_size)
+    context = documents.get("report/context.json") or {}
+    mode = context.get("mode") or (run.get("tags") or {}).get("mode", "")
+    model_metrics, baseline_metrics = sections.metrics_rows(run)
+    page = {
+        "run": run,
+        "tags": sorted((k, v) for k, v in (run.get("tags") or {}).items() if not k.startswith("segml.")),
+        "mode": mode,
+        "floor": floor,
+        "data": sections.data_section(art, run),
+        "tree": sections.tree_section(art, floor),
+        "profiles": sections.profile_cards(art),
+        "rules": sections.rules_section(art, floor),
+        "models": sections.model_sections(art),
+        "drivers": sections.driver_sections(art),
+        "retrain": sections.retrain_section(art, floor),
+        "metrics": model_metrics,
+        "baseline_metrics": baseline_metrics,
+    }
+    page["other_tables"], page["other_images"] = sections.leftovers(art)
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(default=True))
+    return env.get_template("report.html.j2").render(**page)
 
 
-def write_report(run_id: str, out: str | Path, *, tracking: TrackingConfig) -> Path:
-    """Download a run's artifacts, render the report and write it atomically to ``out``."""
-    from segml.tracking.reading import download_run_artifacts, run_summary
+def load_folder(root: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], dict[str, Any]]:
+    """CSV tables (< 5 MB), PNG images and the known JSON documents under ``root``, by relative path."""
+    root = Path(root)
+    tables = {
+        p.relative_to(root).as_posix(): pd.read_csv(p)
+        for p in sorted(root.rglob("*.csv"))
+        if p.stat().st_size < 5_000_000
+    }
+    images = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.png"))}
+    documents = {}
+    for name in JSON_DOCUMENTS:
+        path = root / name
+        if path.exists():
+            try:
+                documents[name] = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                log.warning("report: %s is not valid JSON; skipped", name)
+    return tables, images, documents
 
+
+def render_folder(run: dict[str, Any], root: str | Path) -> str:
+    """The report of a run from a folder of its artifacts (CSV tables, PNG plots, JSON documents)."""
+    tables, images, documents = load_folder(root)
+    return render_report(run, tables, images, documents)
+
+
+def write_html_atomic(html: str, out: str | Path) -> Path:
+    """Write ``html`` to ``out`` through a temporary file, so readers never see half a report."""
     out = Path(out)
-    summary = run_summary(run_id, tracking)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = download_run_artifacts(run_id, tracking, tmp)
-        tables = {
-            str(p.relative_to(root)): pd.read_csv(p)
-            for p in root.rglob("*.csv")
-            if p.stat().st_size < 5_000_000
-        }
-        images = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*.png")}
-    html = render_report(summary, tables, images)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(html)
     os.replace(tmp_path, out)
     return out
+
+
+def write_report(run_id: str, out: str | Path, *, tracking: TrackingConfig) -> Path:
+    """Download a run's artifacts, render the report and write it atomically to ``out``."""
+    from segml.tracking.reading import download_run_artifacts, run_summary
+
+    summary = run_summary(run_id, tracking)
+    with tempfile.TemporaryDirectory() as tmp:
+        html = render_folder(summary, download_run_artifacts(run_id, tracking, tmp))
+    return write_html_atomic(html, out)

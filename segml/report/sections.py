@@ -1,0 +1,337 @@
+"""The report's sections, built from a run's artifacts (CSV tables, PNG plots, JSON documents).
+
+Each ``*_section`` function reads what it needs from :class:`Artifacts`, marks it as used and
+returns plain dicts and HTML snippets for the template; whatever no section used is listed at the
+end of the report, so nothing a run logged is lost. Privacy: every count shown is at least
+``floor`` (``segments.min_profile_size``); smaller groups are hidden, never described.
+
+Example
+-------
+>>> import pandas as pd
+>>> art = Artifacts(tables={"segments/rfm_grid.csv": pd.DataFrame({"R": [5], "1": [60.0], "2": [7.0]})})
+>>> rules_section(art, floor=50)["rfm_grid"].count("<td")
+3
+>>> "7" in rules_section(art, floor=50)["rfm_grid"]
+False
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TARGETS = ("churn", "purchase", "high_clv", "spend")
+KPIS = {  # profile column -> (label, format)
+    "share": ("share of customers", "pct"),
+    "revenue_share": ("share of revenue", "pct"),
+    "aov": ("average order value", "num"),
+    "frequency": ("orders", "num"),
+    "recency_days": ("days since last order", "num"),
+    "churn_rate": ("expected churn", "pct"),
+    "purchase_rate": ("expected purchase", "pct"),
+}
+
+
+@dataclass
+class Artifacts:
+    """A run's artifacts by relative path; ``used`` records what the sections consumed."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        if name in self.tables:
+            self.used.add(name)
+            return self.tables[name]
+        return None
+
+    def image(self, name: str) -> dict[str, str] | None:
+        if name not in self.images:
+            return None
+        self.used.add(name)
+        title = name.rsplit("/", 1)[-1].removesuffix(".png").replace("_", " ")
+        return {"title": title, "data": base64.b64encode(self.images[name]).decode("ascii")}
+
+    def document(self, name: str) -> Any:
+        if name in self.documents:
+            self.used.add(name)
+            return self.documents[name]
+        return None
+
+
+def fmt(value: Any, kind: str = "num") -> str:
+    """A cell value for people: percentages, thousands separators, 3 significant decimals.
+
+    Example
+    -------
+    >>> fmt(0.1234, "pct"), fmt(12345.0), fmt(0.8123), fmt(None), fmt("x")
+    ('12.3%', '12,345', '0.812', '', 'x')
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        if kind == "pct":
+            return f"{value:.1%}"
+        if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 1):
+            return f"{value:,.0f}"
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def html_table(frame: pd.DataFrame, highlight: str | None = None, pct: tuple[str, ...] = ()) -> str:
+    """An escaped HTML table (index dropped); rows whose first cell equals ``highlight`` in bold."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = "".join(
+            f"<td>{escape(fmt(v, 'pct' if c in pct else 'num'))}</td>"
+            for c, v in zip(frame.columns, values, strict=True)
+        )
+        cls = ' class="hl"' if highlight is not None and str(values[0]) == highlight else ""
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _json_list(value: Any) -> list:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return []
+
+
+def _levels(art: Artifacts) -> list[int]:
+    return sorted(int(n.removeprefix("segments/profile_level_").removesuffix(".csv"))
+                  for n in art.tables if n.startswith("segments/profile_level_"))
+
+
+def segment_names(art: Artifacts) -> dict[str, str]:
+    """Segment path -> name over every level (from the profile tables)."""
+    names: dict[str, str] = {}
+    for level in _levels(art):
+        frame = art.tables[f"segments/profile_level_{level}.csv"]
+        if "name" in frame:
+            names.update(zip(frame["segment"].astype(str), frame["name"].fillna("").astype(str),
+                             strict=True))
+    return names
+
+
+# ------------------------------------------------------------------------------ sections
+def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
+    """Data fingerprints, the matrices the run used and the readiness per target."""
+    context = art.document("report/context.json") or {}
+    prints = art.document("data/fingerprints.json") or {}
+    fp_rows = [{"table": t, **{k: v for k, v in d.items() if k != "columns"}} for t, d in prints.items()]
+    cutoffs = art.document("cutoffs.json") or context.get("cutoffs") or {}
+    readiness = context.get("readiness") or art.document("readiness.json") or {}
+    rows = []
+    for target, info in (readiness.get("targets") or {}).items():
+        rows.append({
+            "target": target, "history days": info.get("history_days"),
+            "labelled rows": info.get("labelled_rows"), "positives": info.get("positives"),
+            "negatives": info.get("negatives"), "label rate": info.get("label_rate"),
+            "leakage suspects": ", ".join(info.get("leakage_suspects") or []) or "none",
+            "constant / ID-like": len(info.get("constant_columns") or [])
+            + len(info.get("id_like_columns") or []),
+        })  # fmt: skip
+    problems = list(readiness.get("problems") or []) + list(art.document("validation_warnings.json") or [])
+    return {
+        "summary": [(k.replace("_", " "), fmt(v)) for k, v in (context.get("data") or {}).items()],
+        "fingerprints": html_table(pd.DataFrame(fp_rows)) if fp_rows else "",
+        "cutoffs": [(k.replace("_", " "), ", ".join(v) if isinstance(v, list) else str(v))
+                    for k, v in cutoffs.items() if v],
+        "readiness": html_table(pd.DataFrame(rows), pct=("label rate",)) if rows else "",
+        "blocking": bool(readiness.get("blocking")),
+        "problems": [_problem_text(p) for p in problems[:40]],
+        "more_problems": max(len(problems) - 40, 0),
+    }
+
+
+def _problem_text(problem: dict[str, Any]) -> str:
+    where = ", ".join(f"{k} {problem[k]}" for k in ("table", "column", "key") if problem.get(k))
+    return f"[{problem.get('severity', 'warning')}] {problem.get('message', '')}" + (f" ({where})" if where else "")
+
+
+def tree_section(art: Artifacts, floor: int) -> dict[str, Any]:
+    """The segment tree as nested boxes sized by customers, plus the dendrogram and size plots."""
+    hierarchy = art.table("segments/hierarchy.csv")
+    names = segment_names(art)
+    boxes = []
+    if hierarchy is not None and "level_1" in hierarchy and "size" in hierarchy:
+        h = hierarchy.copy()
+        h["level_1"] = h["level_1"].astype(str)
+        h["path"] = h["path"].astype(str)
+        total = float(h["size"].sum()) or 1.0
+        for top, group in h.groupby("level_1", sort=True):
+            size = int(group["size"].sum())
+            leaves = [
+                {"path": p, "name": names.get(p, ""), "size": int(s) if s >= floor else None,
+                 "weight": max(int(s), 1), "share": s / total if s >= floor else None}
+                for p, s in zip(group["path"], group["size"], strict=True) if p != top
+            ]  # fmt: skip
+            boxes.append({"path": top, "name": names.get(top, ""), "weight": max(size, 1),
+                          "size": size if size >= floor else None,
+                          "share": size / total if size >= floor else None, "leaves": leaves})
+    plots = [art.image(f"plots/{n}.png") for n in
+             ("segment_tree", "segment_sizes", "leaf_sizes", "segment_projection", "profile_heatmap")]
+    return {"boxes": boxes, "plots": [p for p in plots if p], "floor": floor}
+
+
+def profile_cards(art: Artifacts) -> list[dict[str, Any]]:
+    """One group of cards per level: name, size, KPIs and the distinguishing features."""
+    levels = []
+    for level in _levels(art):
+        frame = art.table(f"segments/profile_level_{level}.csv")
+        cards, hidden = [], 0
+        for row in frame.to_dict("records"):
+            if str(row.get("suppressed")).lower() == "true" or pd.isna(row.get("size")):
+                hidden += 1
+                continue
+            features = []
+            for item in _json_list(row.get("distinguishing")):
+                if not isinstance(item, dict):
+                    continue
+                features.append({
+                    "feature": str(item.get("feature", "")).replace("_", " "),
+                    "effect": fmt(item.get("effect")),
+                    "up": (item.get("effect") or 0) >= 0,
+                    "segment": fmt(item.get("segment_value")), "rest": fmt(item.get("rest_value")),
+                })  # fmt: skip
+            kpis = [(label, fmt(row.get(col), kind)) for col, (label, kind) in KPIS.items()
+                    if col in row and fmt(row.get(col), kind)]
+            cards.append({"segment": str(row["segment"]), "name": str(row.get("name") or ""),
+                          "size": fmt(int(row["size"])), "kpis": kpis, "features": features})
+        levels.append({"level": level, "cards": cards, "hidden": hidden})
+    return levels
+
+
+def rules_section(art: Artifacts, floor: int) -> dict[str, Any]:
+    """The RFM R x F grid (customers per cell) and the rule segments (RFM names, lifecycle, ...)."""
+    grid = art.table("segments/rfm_grid.csv")
+    grid_html = ""
+    if grid is not None and len(grid):
+        values = grid.set_index(grid.columns[0]).astype(float)
+        top = float(np.nanmax(values.to_numpy())) if values.notna().any().any() else 1.0
+        head = "".join(f"<th>F {c}</th>" for c in values.columns)
+        body = []
+        for r, row in values.iterrows():
+            cells = []
+            for v in row:
+                shown = not np.isnan(v) and v >= floor
+                alpha = 0.1 + 0.8 * (v / top) if shown else 0.0
+                cells.append(f'<td style="background:rgba(76,120,168,{alpha:.2f})">'
+                             f'{fmt(int(v)) if shown else ""}</td>')
+            body.append(f"<tr><th>R {r}</th>{''.join(cells)}</tr>")
+        grid_html = f'<table class="grid"><tr><th></th>{head}</tr>{"".join(body)}</table>'
+    rules = art.table("segments/rule_segments.csv")
+    groups = []
+    if rules is not None and len(rules):
+        rules = rules[rules["customers"] >= floor]
+        for rule, frame in rules.groupby("rule", sort=True):
+            total = float(frame["customers"].sum()) or 1.0
+            groups.append({"rule": str(rule).replace("_", " "), "rows": [
+                {"segment": str(s), "customers": fmt(int(c)), "share": c / total}
+                for s, c in zip(frame["segment"], frame["customers"], strict=True)]})
+    return {"rfm_grid": grid_html, "groups": groups}
+
+
+def model_sections(art: Artifacts) -> list[dict[str, Any]]:
+    """Per target: model vs baselines, the evaluation curves and (spend) the decile table."""
+    out = []
+    for target in TARGETS:
+        comparison = art.table(f"evaluation/{target}_comparison.csv")
+        if comparison is None:
+            continue
+        comparison = comparison.rename(columns={comparison.columns[0]: "scorer"})
+        deciles = art.table(f"evaluation/{target}_deciles.csv")
+        if deciles is not None:
+            deciles = deciles.drop(columns=[c for c in deciles if c in ("index", "Unnamed: 0")])
+        art.used.add(f"evaluation/{target}_curves.csv")
+        plots = [art.image(f"plots/{target}_evaluation.png"), art.image(f"plots/{target}_deciles.png")]
+        out.append({
+            "target": target, "comparison": html_table(comparison.fillna(""), highlight="model"),
+            "plots": [p for p in plots if p],
+            "deciles": html_table(deciles, pct=("share_of_actual", "cum_share")) if deciles is not None else "",
+        })  # fmt: skip
+    return out
+
+
+def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
+    """Per target: global SHAP importance, the beeswarm and the top drivers per top-level segment."""
+    names = segment_names(art)
+    out = []
+    for target in TARGETS:
+        plots = [art.image(f"plots/{target}_importance.png"), art.image(f"plots/{target}_beeswarm.png")]
+        art.used.add(f"explain/{target}_importance.csv")
+        drivers = art.table(f"explain/{target}_drivers_by_segment.csv")
+        table = ""
+        if drivers is not None and len(drivers):
+            d = drivers.sort_values(["segment", "rank"])
+            d = d.assign(text=d["feature"].astype(str) + " (" + d["mean_shap"].map(lambda v: f"{v:+.3f}") + ")")
+            rows = d.groupby("segment", sort=True).agg(customers=("customers", "first"),
+                                                       drivers=("text", " · ".join)).reset_index()
+            rows.insert(1, "name", rows["segment"].astype(str).map(names).fillna(""))
+            table = html_table(rows)
+        if any(plots) or table:
+            out.append({"target": target, "plots": [p for p in plots if p], "drivers": table})
+    return out
+
+
+def retrain_section(art: Artifacts, floor: int) -> dict[str, Any] | None:
+    """Gates, migration matrix (cells < floor hidden) and drift of a retrain run; None otherwise."""
+    gates = art.document("gates.json")
+    drift = art.document("drift.json")
+    migration = art.table("segments/migration.csv")
+    if gates is None and drift is None and migration is None:
+        return None
+    section: dict[str, Any] = {"gates": "", "migration": "", "drift": [], "psi": "", "scores": ""}
+    if gates:
+        frame = pd.DataFrame(gates)
+        section["gates"] = html_table(frame)
+        section["passed"] = bool(frame["passed"].all()) if "passed" in frame else None
+    if migration is not None and len(migration):
+        m = migration.set_index(migration.columns[0])
+        m = m.where(m >= floor)
+        m.index = [f"was {i}" for i in m.index]
+        section["migration"] = html_table(m.reset_index(names="previous \\ new"))
+    if drift:
+        section["drift"] = [(k.replace("_", " "), fmt(v) if not isinstance(v, list) else ", ".join(v) or "none")
+                            for k, v in drift.items() if not isinstance(v, dict)]
+        psi = pd.Series(drift.get("feature_psi") or {}, dtype=float).sort_values(ascending=False)
+        if len(psi):
+            section["psi"] = html_table(psi.head(15).rename("psi").reset_index(names="feature"))
+        scores = pd.Series(drift.get("score_psi") or {}, dtype=float)
+        if len(scores):
+            section["scores"] = html_table(scores.rename("psi").reset_index(names="score"))
+    return section
+
+
+def metrics_rows(run: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(model and segment metrics, baseline metrics) as formatted pairs, sorted by name."""
+    metrics = run.get("metrics") or {}
+    model = sorted((k, fmt(float(v))) for k, v in metrics.items() if not k.startswith("baseline_"))
+    base = sorted((k, fmt(float(v))) for k, v in metrics.items() if k.startswith("baseline_"))
+    return model, base
+
+
+def leftovers(art: Artifacts) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """Every table and image no section used (generic rendering, so nothing logged is lost)."""
+    tables = [(n, html_table(f.head(50))) for n, f in sorted(art.tables.items()) if n not in art.used]
+    images = [art.image(n) for n in sorted(art.images) if n not in art.used]
+    return tables, [i for i in images if i]

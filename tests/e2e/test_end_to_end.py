@@ -1,0 +1,186 @@
+"""End to end on generated data: train -> champion -> score -> retrain, in a tmp tracking store.
+
+One training is shared by the module (it is the expensive part); the retrain tests run after it in
+file order. Marked slow: ``make test`` runs them, ``make test-fast`` does not.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
+
+from segml.cli import app
+from segml.config import load_config
+from segml.datasets import make_customers
+from segml.pipeline import train
+from segml.tracking import registry
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+NAME = "segml-customer"
+SPEC_COLUMNS = [
+    "customer_id", "segment_leaf", "segment_path", "segment_level_1", "segment_name_level_1",
+    "segment_is_noise", "rfm_segment", "lifecycle_stage", "churn_probability",
+    "purchase_probability", "high_clv_probability", "predicted_spend", "p_alive",
+    "expected_next_purchase_date",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    data = make_customers(2500, seed=21)
+    data.write(root / "data")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.setenv("SEGML_LOCK_DIR", str(root / "locks"))
+    mp.chdir(root)  # the default ./mlartifacts lands in the tmp folder too
+    config = load_config(None)
+    config.data.dir = str(root / "data")
+    result = train(config)
+    yield {"root": root, "data": data, "uri": uri, "config": config, "result": result}
+    mp.undo()
+
+
+def test_train_registers_a_champion_with_signature_metrics_and_artifacts(workspace):
+    result = workspace["result"]
+    uri = workspace["uri"]
+    champion = registry.get_alias_version(NAME, "champion", uri)
+    assert champion is not None and str(champion.version) == result.model_version
+    info = mlflow.models.get_model_info(f"models:/{NAME}@champion")
+    assert info.signature is not None
+    assert "customer_id" in info.signature.inputs.input_names()
+    run = mlflow.MlflowClient(uri).get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("churn_roc_auc", "purchase_pr_auc", "high_clv_lift_at_10", "spend_spearman",
+                "baseline_logreg_churn_roc_auc", "baseline_bgnbd_purchase_roc_auc"):
+        assert key in run.data.metrics, key
+    artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(result.run_id)}
+    assert {"report.html", "segments", "evaluation", "plots", "explain"} <= artifacts
+
+
+def test_every_model_beats_every_baseline_on_the_same_rows(workspace):
+    for target, table in workspace["result"].comparison.items():
+        metric = "spearman" if target == "spend" else "roc_auc"
+        baselines = table.drop(index="model")[metric].dropna()
+        assert len(baselines) >= 1
+        assert (table.loc["model", metric] > baselines).all(), (target, table[metric].to_dict())
+        assert table["rows"].nunique() == 1 or table["rows"].eq(0).any()
+
+
+def test_champion_loads_in_process_and_scores_its_input_example(workspace):
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    scorer = workspace["result"].extras["scorer"]
+    example = scorer.example_input(2)
+    out = model.predict(example)
+    assert {"churn_probability", "segment_path", "rfm_segment"} <= set(out.columns)
+    assert out["churn_probability"].between(0, 1).all()
+
+
+def test_batch_scoring_with_the_cli_matches_ground_truth(workspace):
+    root = workspace["root"]
+    out = root / "scores.parquet"
+    result = runner.invoke(app, ["score", "--model", f"models:/{NAME}@champion",
+                                 "--data", str(root / "data"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    truth = workspace["data"].ground_truth
+    assert len(scores) == len(truth)
+    assert set(SPEC_COLUMNS) <= set(scores.columns)
+    assert scores["customer_id"].str.len().eq(truth["customer_id"].str.len().iloc[0]).all()
+    merged = scores.merge(truth, on="customer_id")
+    assert adjusted_rand_score(merged["true_macro"], merged["segment_level_1"]) >= 0.5
+    assert adjusted_rand_score(merged["true_leaf"], merged["segment_leaf"]) >= 0.5
+
+
+def test_scoring_with_reasons_gives_three_signed_reasons(workspace):
+    from segml.pipeline import score
+
+    scores = score(f"models:/{NAME}@champion", config=workspace["config"], reasons=True)
+    reasons = json.loads(scores["churn_reasons"].iloc[0])
+    assert len(reasons) == 3
+    assert {"feature", "contribution"} <= set(reasons[0])
+
+
+def test_no_pii_in_the_tracking_store_or_artifacts(workspace):
+    root = workspace["root"]
+    customers = workspace["data"].customers
+    blobs = []
+    for path in root.rglob("*"):
+        if path.is_file() and "data" not in path.relative_to(root).parts[:1]:
+            blobs.append(path.read_bytes())
+    haystack = b"\n".join(blobs)
+    assert len(haystack) > 10_000
+    for column in ("email", "phone", "name"):
+        values = customers[column].dropna().astype(str).unique()
+        leaked = [v for v in values[:500] if len(v) > 5 and v.encode() in haystack]
+        assert not leaked, (column, leaked[:3])
+
+
+def test_retrain_dry_run_and_bad_data_leave_the_champion(workspace):
+    root, uri = workspace["root"], workspace["uri"]
+    before = registry.get_alias_version(NAME, "champion", uri).version
+    result = runner.invoke(app, ["retrain", "--data", str(root / "data"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.output
+    bad = root / "bad"
+    shutil.copytree(root / "data", bad)
+    tx = pd.read_parquet(bad / "transactions.parquet").drop(columns="amount")
+    tx.to_parquet(bad / "transactions.parquet")
+    result = runner.invoke(app, ["retrain", "--data", str(bad)])
+    assert result.exit_code == 1
+    assert "amount" in result.output and "Traceback" not in result.output
+    assert registry.get_alias_version(NAME, "champion", uri).version == before
+
+
+def test_retrain_on_same_data_keeps_segment_ids_and_is_idempotent(workspace):
+    root, uri = workspace["root"], workspace["uri"]
+    before = registry.get_alias_version(NAME, "champion", uri).version
+    result = runner.invoke(app, ["retrain", "--data", str(root / "data")])
+    assert result.exit_code in (0, 3), result.output
+    assert "segment_stability" in result.output
+    challenger = registry.get_alias_version(NAME, "challenger", uri)
+    assert challenger is not None and challenger.version != before
+
+    def leaves(version):
+        out = root / f"scores_v{version}.parquet"
+        done = runner.invoke(app, ["score", "--model", f"models:/{NAME}/{version}",
+                                   "--data", str(root / "data"), "--out", str(out)])
+        assert done.exit_code == 0, done.output
+        return pd.read_parquet(out).set_index("customer_id")["segment_leaf"]
+
+    old, new = leaves(before), leaves(challenger.version)
+    assert np.mean(old.loc[new.index].to_numpy() == new.to_numpy()) >= 0.99
+
+    versions = len(mlflow.MlflowClient(uri).search_model_versions(f"name='{NAME}'"))
+    again = runner.invoke(app, ["retrain", "--data", str(root / "data")])
+    assert again.exit_code == 0, again.output
+    assert "already ran" in again.output
+    assert len(mlflow.MlflowClient(uri).search_model_versions(f"name='{NAME}'")) == versions
+
+
+def test_a_second_retrain_while_one_holds_the_lock_exits_4(workspace):
+    from segml.monitor.lock import retrain_lock
+
+    with retrain_lock(NAME, workspace["uri"]):
+        result = runner.invoke(app, ["retrain", "--data", str(workspace["root"] / "data")])
+    assert result.exit_code == 4
+    assert "lock" in result.output.lower()
+
+
+def test_report_command_writes_self_contained_html(workspace):
+    out = workspace["root"] / "report.html"
+    result = runner.invoke(app, ["report", "--run-id", workspace["result"].run_id, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = Path(out).read_text()
+    assert "churn_roc_auc" in html and "data:image/png;base64" in html
+    assert "http://" not in html and "https://" not in html
