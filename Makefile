@@ -35,8 +35,8 @@ bench: install  ## print the SPEC section 7 figures at 100k customers
 	$(BIN)/python benchmarks/bench_training.py --customers 100000
 	$(BIN)/python benchmarks/bench_scoring.py --customers 100000
 
-serve: install  ## serve the registered champion on 127.0.0.1:5001
-	$(BIN)/mlflow models serve -m models:/segml-customer@champion --env-manager local --host 127.0.0.1 --port 5001
+serve: install  ## serve the registered champion on 127.0.0.1:5001 (uvicorn from .venv/bin on PATH)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} $(BIN)/mlflow models serve -m models:/segml-customer@champion --env-manager local --host 127.0.0.1 --port 5001
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="data folder (generate layout)")
     parser.add_argument("--cutoff", default=None, help="treat this date as the end of the data")
     parser.add_argument("--dry-run", action="store_true", help="evaluate gates, register nothing")
+    parser.add_argument("--force", action="store_true", help="retrain even if already done")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             config = config.model_copy(
                 update={"time": config.time.model_copy(update={"cutoff": args.cutoff})}
             )
-        outcome = retrain(config, dry_run=args.dry_run)
+        outcome = retrain(config, dry_run=args.dry_run, force=args.force)
     except LockHeld as exc:
         print(json.dumps({"decision": "locked", "message": str(exc)}))
         return 4

@@ -339,6 +339,7 @@ def retrain(
     data: DataOpt = None,
     cutoff: CutoffOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates, register nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if this data and cutoff were done.")] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -353,7 +354,7 @@ def retrain(
     _setup_logging(quiet, verbose)
     cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
     try:
-        outcome = run_retrain(cfg, dry_run=dry_run, progress=_progress(quiet))
+        outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=_progress(quiet))
     except LockHeld as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EXIT_LOCKED) from None
@@ -363,6 +364,39 @@ def retrain(
     console.print(outcome.message)
     if not outcome.promoted and not outcome.reused and not dry_run:
         raise typer.Exit(EXIT_NOT_PROMOTED)
+
+
+@app.command()
+@handles_user_errors
+def promote(
+    version: Annotated[str, typer.Option("--version", help="Registered model version to serve.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Make a registered version the champion (the previous one keeps the previous_champion alias).
+
+    Example: segml promote --version 3
+    """
+    from segml.tracking import registry
+
+    cfg = load_config(config)
+    name = cfg.tracking.registered_model_name
+    registry.promote(name, version, cfg.tracking.resolved_uri())
+    console.print(f"models:/{name}@champion -> version {version}")
+
+
+@app.command()
+@handles_user_errors
+def rollback(config: ConfigOpt = None) -> None:
+    """Restore the previous champion (walks back the promotion history one step per call).
+
+    Example: segml rollback
+    """
+    from segml.tracking import registry
+
+    cfg = load_config(config)
+    name = cfg.tracking.registered_model_name
+    restored = registry.rollback(name, cfg.tracking.resolved_uri())
+    console.print(f"models:/{name}@champion -> version {restored.version} (rolled back)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -113,15 +113,19 @@ def retrain(
     data_dir: str | Path | None = None,
     tables: Tables | None = None,
     dry_run: bool = False,
+    force: bool = False,
     progress: Progress = _noop,
 ) -> RetrainOutcome:
-    """Train a challenger and promote it only when every gate holds (see the module docstring)."""
+    """Train a challenger and promote it only when every gate holds (see the module docstring).
+
+    ``force`` retrains even when a finished retrain already handled this data, config and cutoff.
+    """
     name = config.tracking.registered_model_name
     uri = config.tracking.resolved_uri()
     with retrain_lock(name, uri, timeout_seconds=config.retrain.lock_timeout_seconds):
         tables = tables if tables is not None else load(config, data_dir)
         key = retrain_key(tables, config)
-        if not dry_run and (previous := _previous_decision(config, key)) is not None:
+        if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
             return previous
         return _retrain_locked(config, tables, key, dry_run, progress)
 
@@ -129,8 +133,9 @@ def retrain(
 def _retrain_locked(
     config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress
 ) -> RetrainOutcome:
+    from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
-    from segml.pipeline import data_fingerprints, fit_all, write_artifacts
+    from segml.pipeline import data_fingerprints, fit_all, write_artifacts, write_run_report
     from segml.tracking import model as tracked_model
     from segml.tracking import registry, runs
 
@@ -182,7 +187,14 @@ def _retrain_locked(
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
                                   run.run_id, None, _version(champion_version), drift)
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
-            write_artifacts(Path(tmp), data, segmentation, predictions, config)
+            folder = Path(tmp)
+            write_artifacts(folder, data, segmentation, predictions, config)
+            write_frame_atomic(gate_frame(gates), folder / "retrain/gates.csv")
+            if drift.get("feature_psi"):
+                psi = pd.Series(drift["feature_psi"], name="psi").rename_axis("feature")
+                write_frame_atomic(psi.reset_index(), folder / "retrain/feature_psi.csv")
+            write_run_report(folder, run.run_id, "retrain", data, predictions, segmentation,
+                             {f"champion_{k}": v for k, v in baseline.items()})
             runs.log_artifacts(tmp, run_id=run.run_id)
         with run.stage("register"):
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)
