@@ -1,0 +1,495 @@
+"""Seeded synthetic customers, transactions and events with a known segment hierarchy.
+
+Customers belong to ``n_macro`` macro segments (value tiers: purchase rate, order value, dropout)
+each split into 2-4 leaf segments that differ in category mix, channel mix, engagement and a
+little in value. Purchases follow a BG/NBD-like process: a gamma-distributed Poisson rate per
+customer (with November/December seasonality) and, after each purchase, a leaf-specific chance of
+dropping out for good. Everything is vectorised NumPy/Arrow; the only loops run over leaves,
+attributes, categories or event types.
+
+Example
+-------
+>>> data = make_customers(300, seed=1)
+>>> sorted(data.ground_truth.columns[:3])
+['customer_id', 'true_leaf', 'true_macro']
+>>> data.customers["customer_id"].iloc[16]
+'0000017'
+>>> bool((data.transactions["timestamp"] <= pd.Timestamp("2025-12-31")).all())
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segml.data.io import write_frame_atomic
+from segml.errors import DataError, Problem
+
+logger = logging.getLogger(__name__)
+
+CATEGORIES = ("electronics", "fashion", "home", "beauty", "sports", "grocery")
+CHANNELS = ("web", "app", "store")
+EVENT_TYPES = ("session", "page_view", "email_open", "email_click", "cart_add", "support_ticket")
+_EVENT_BASE_PER_MONTH = np.array([0.6, 0.4, 0.3, 0.08, 0.16, 0.03])
+_POST_DROPOUT_EMAIL_OPEN = 0.3  # churned customers still open some newsletters
+_CATEGORY_PRICE = np.array([1.8, 1.0, 1.3, 0.6, 1.1, 0.4])
+_RETURN_PROB = np.array([0.07, 0.13, 0.05, 0.03, 0.05, 0.01])
+_SEASON = np.array([0.85, 0.8, 0.9, 0.95, 1.0, 0.95, 0.9, 0.9, 1.0, 1.05, 1.45, 1.6])
+# Macro archetypes (value tiers): purchases/year, mean order value, dropout prob per purchase,
+# engagement multiplier. ``n_macro`` takes the first rows.
+_MACROS = np.array(
+    [
+        [3.5, 25.0, 0.10, 0.4],
+        [10.0, 90.0, 0.04, 1.0],
+        [28.0, 55.0, 0.015, 2.0],
+        [12.0, 300.0, 0.03, 1.2],
+        [34.0, 200.0, 0.01, 2.6],
+    ]
+)
+_LEAF_COUNTS = (2, 3, 4, 3, 3)
+_MEAN_RATE = 17.0  # share-weighted purchases/year: ~20 transactions per customer
+_ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
+    "gender": (("female", "male", "non-binary"), 0.02),
+    "country": (("US", "UK", "DE", "FR", "ES", "NL"), 0.0),
+    "region": (("North", "South", "East", "West"), 0.0),
+    "industry": (
+        ("retail", "technology", "finance", "healthcare", "manufacturing", "education", "hospitality"),
+        0.05,
+    ),
+    "company_size": (("1-10", "11-50", "51-200", "201-1000", "1000+"), 0.05),
+    "acquisition_channel": (("organic", "paid_search", "social", "referral", "email", "affiliate"), 0.0),
+}
+_CITIES = {
+    "US": ("New York", "Chicago", "Austin"),
+    "UK": ("London", "Leeds", "Bristol"),
+    "DE": ("Berlin", "Munich", "Hamburg"),
+    "FR": ("Paris", "Lyon", "Lille"),
+    "ES": ("Madrid", "Seville", "Valencia"),
+    "NL": ("Amsterdam", "Utrecht", "Rotterdam"),
+}
+_DEVICES = ("mobile", "desktop", "tablet")
+_DEVICE_BY_CHANNEL = np.array([[0.35, 0.55, 0.10], [0.78, 0.12, 0.10], [0.50, 0.35, 0.15]])
+_FIRST = ("Ana", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jon",
+          "Kira", "Liam", "Maya", "Noah", "Olga", "Paul", "Rosa", "Sam", "Tara", "Yusuf")
+_LAST = ("Smith", "Garcia", "Muller", "Martin", "Rossi", "Jansen", "Khan", "Nowak", "Silva",
+         "Brown", "Dubois", "Lopez", "Novak", "Berg", "Costa", "Weber", "Moreau", "Hill")
+
+
+@dataclass
+class SyntheticData:
+    """Generated tables plus the ground truth that produced them.
+
+    Attributes
+    ----------
+    customers, transactions, events : DataFrame
+        Tables with the default column names of SPEC section 1 (customers include PII columns
+        ``name``, ``email``, ``phone``, which :func:`segml.data.contract.load_tables` drops).
+    ground_truth : DataFrame
+        ``customer_id``, ``true_macro`` (``M1``), ``true_leaf`` (``M1.L2``) and latent columns.
+    design : DataFrame
+        One row per leaf: its share and behavioural parameters.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> data = make_customers(50, seed=3)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     sorted(p.name for p in data.write(tmp, format="csv").values())
+    ['customers.csv', 'events.csv', 'ground_truth.parquet', 'transactions.csv']
+    """
+
+    customers: pd.DataFrame
+    transactions: pd.DataFrame
+    events: pd.DataFrame
+    ground_truth: pd.DataFrame
+    design: pd.DataFrame
+
+    def write(self, out_dir: str | os.PathLike[str], format: str = "parquet") -> dict[str, Path]:
+        """Write each table atomically to ``out_dir``; ground truth is always Parquet."""
+        if format not in ("parquet", "csv"):
+            raise DataError([Problem(f"format must be 'parquet' or 'csv', got {format!r}")])
+        folder = Path(out_dir)
+        paths = {
+            name: write_frame_atomic(getattr(self, name), folder / f"{name}.{format}")
+            for name in ("customers", "transactions", "events")
+        }
+        paths["ground_truth"] = write_frame_atomic(self.ground_truth, folder / "ground_truth.parquet")
+        return paths
+
+
+# ------------------------------------------------------------------------------- small helpers
+def _strings(values: pa.Array, codes: np.ndarray) -> pd.Series:
+    """``values[codes]`` as a pandas ``str`` Series (codes < 0 become missing)."""
+    mask = codes < 0
+    taken = pc.take(values, pa.array(np.where(mask, 0, codes), mask=mask if mask.any() else None))
+    return taken.to_pandas()
+
+
+def _draw_codes(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One categorical draw per row from ``probs[rows]`` (inverse CDF, loop over categories)."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(len(rows))
+    codes = np.zeros(len(rows), dtype=np.int8)
+    for j in range(probs.shape[1] - 1):
+        codes += u > cum[rows, j]
+    return codes
+
+
+def _with_missing(rng: np.random.Generator, codes: np.ndarray, share: float) -> np.ndarray:
+    if share <= 0:
+        return codes
+    return np.where(rng.random(len(codes)) < share, -1, codes).astype(np.int16)
+
+
+def _as_arrow(buf: np.ndarray) -> pa.Array:
+    """Rows of a fixed-width ``uint8`` matrix as an Arrow string array (no copy of the bytes)."""
+    rows, size = buf.shape
+    offsets = np.arange(0, (rows + 1) * size, size, dtype=np.int64)
+    data = np.ascontiguousarray(buf)
+    return pa.Array.from_buffers(
+        pa.large_string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    ).cast(pa.string())
+
+
+def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers as a ``(n, width)`` byte matrix."""
+    out = np.empty((width, len(numbers)), dtype=np.uint8)
+    rest = np.asarray(numbers, dtype=np.uint64)
+    for pos in range(width - 1, -1, -1):
+        quotient = rest // 10
+        out[pos] = rest - quotient * 10
+        rest = quotient
+    return (out + 48).T
+
+
+def _padded(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """``prefix + zero-padded number`` strings, e.g. ``_padded("M", [2], 1)`` -> ``M2``."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    width = max(width, len(str(int(numbers.max()))) if len(numbers) else 1)
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    buf = np.empty((len(numbers), len(head) + width), dtype=np.uint8)
+    buf[:, : len(head)] = head
+    buf[:, len(head) :] = _digits(numbers, width)
+    return _as_arrow(buf)
+
+
+def _sequence(prefix: str, n: int, width: int) -> pa.Array:
+    """``prefix`` + ``1..n`` zero-padded: low 4 digits tiled, high digits repeated (fast at 20M)."""
+    width = max(width, len(str(n)), 5)
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    blocks = n // 10_000 + 1
+    buf = np.empty((blocks * 10_000, len(head) + width), dtype=np.uint8)
+    buf[:, : len(head)] = head
+    buf[:, len(head) : -4] = np.repeat(_digits(np.arange(blocks), width - 4), 10_000, axis=0)
+    buf[:, -4:] = np.tile(_digits(np.arange(10_000), 4), (blocks, 1))
+    return _as_arrow(buf[1 : n + 1])
+
+
+class _Clock:
+    """Seasonal "operational time": purchases are uniform in it, real time follows the seasons."""
+
+    def __init__(self, start: pd.Timestamp, horizon_days: float):
+        days = int(np.ceil(horizon_days)) + 1
+        months = (pd.date_range(start, periods=days, freq="D").month.to_numpy() - 1)
+        weight = _SEASON[months]
+        weight = weight / weight[: max(int(horizon_days), 1)].mean()
+        self.t = np.arange(days + 1, dtype=np.float64)
+        self.op = np.concatenate([[0.0], np.cumsum(weight)])
+
+    def to_op(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(t, self.t, self.op)
+
+    def to_real(self, op: np.ndarray) -> np.ndarray:
+        real = np.interp(op, self.op, self.t)
+        beyond = op > self.op[-1]
+        return np.where(beyond, self.t[-1] + (op - self.op[-1]), real)
+
+
+# -------------------------------------------------------------------------------- the design
+def _design(rng: np.random.Generator, n_macro: int) -> pd.DataFrame:
+    counts = rng.permutation(np.array(_LEAF_COUNTS[:n_macro]))
+    macro = np.repeat(np.arange(n_macro), counts)
+    within = np.concatenate([np.arange(c) for c in counts])
+    n_leaves = len(macro)
+    shares = 0.03 + (1 - 0.03 * n_leaves) * rng.dirichlet(np.full(n_leaves, 3.0))
+    dom_cat = np.concatenate([rng.permutation(len(CATEGORIES))[:c] for c in counts])
+    dom_chan = np.concatenate([rng.permutation(len(CHANNELS))[np.arange(c) % 3] for c in counts])
+    engagement = np.concatenate([rng.permutation([0.75, 1.0, 1.35, 1.15])[:c] for c in counts])
+    base = _MACROS[macro]
+    rate = base[:, 0] * rng.uniform(0.8, 1.25, n_leaves)
+    rate *= _MEAN_RATE / (shares * rate).sum()
+    return pd.DataFrame(
+        {
+            "macro": macro,
+            "leaf": within,
+            "share": shares,
+            "purchases_per_year": rate,
+            "rate_shape": rng.uniform(6.0, 9.0, n_leaves),
+            "order_value": base[:, 1] * rng.uniform(0.85, 1.2, n_leaves),
+            "dropout_prob": base[:, 2] * rng.uniform(0.75, 1.35, n_leaves),
+            "engagement": base[:, 3] * engagement,
+            "dominant_category": dom_cat,
+            "dominant_channel": dom_chan,
+            "quantity_p": rng.uniform(0.1, 0.35, n_leaves),
+            "nps_p": rng.uniform(0.45, 0.85, n_leaves),
+            "age_mean": rng.uniform(26, 58, n_leaves),
+        }
+        | {  # engagement events per month while alive, before per-customer variation
+            f"{kind}_per_month": _EVENT_BASE_PER_MONTH[k] * base[:, 3] * engagement
+            * rng.uniform(0.8, 1.25, n_leaves)
+            for k, kind in enumerate(EVENT_TYPES)
+        }
+    )
+
+
+def _mixes(rng: np.random.Generator, design: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Leaf category/channel mixes: half the macro's own mix, half the leaf's favourite."""
+    macro = design["macro"].to_numpy()
+    n_macro = macro.max() + 1
+    macro_cat = rng.dirichlet(np.full(len(CATEGORIES), 0.7), n_macro)[macro]
+    macro_chan = rng.dirichlet(np.full(len(CHANNELS), 1.0), n_macro)[macro]
+    cat = 0.6 * macro_cat + 0.35 * np.eye(len(CATEGORIES))[design["dominant_category"]] + 0.05 / 6
+    chan = 0.6 * macro_chan + 0.35 * np.eye(len(CHANNELS))[design["dominant_channel"]] + 0.05 / 3
+    return cat, chan
+
+
+# ------------------------------------------------------------------------------------ tables
+def _customers(rng, ids, leaf, design, chan_mix, start, horizon):
+    n = len(leaf)
+    frame = pd.DataFrame({"customer_id": ids.to_pandas()})
+    signup = np.floor(rng.beta(1.0, 2.0, n) * (horizon - 30.0))
+    frame["signup_date"] = (start + pd.to_timedelta(signup, unit="D")).astype("datetime64[ns]")
+    age = np.clip(np.round(rng.normal(design["age_mean"].to_numpy()[leaf], 11.0)), 18, 85)
+    frame["age"] = np.where(rng.random(n) < 0.03, np.nan, age)
+    n_leaves = len(design)
+    for column, (values, missing) in _ATTRIBUTES.items():
+        prior = np.full(len(values), 1.0 / len(values))
+        probs = rng.dirichlet(12.0 * prior * len(values), n_leaves)
+        if column == "company_size":  # higher value tiers skew to larger companies
+            tilt = np.exp(np.outer(design["macro"].to_numpy() / 2.0, np.linspace(-1, 1, len(values))))
+            probs = probs * tilt / (probs * tilt).sum(axis=1, keepdims=True)
+        codes = _with_missing(rng, _draw_codes(rng, probs, leaf), missing)
+        frame[column] = _strings(pa.array(values), codes)
+        if column == "country":
+            city_codes = codes.astype(np.int16) * 3 + rng.integers(0, 3, n)
+            city_codes = _with_missing(rng, city_codes, 0.04)
+            cities = [c for country in values for c in _CITIES[country]]
+            frame["city"] = _strings(pa.array(cities), city_codes)
+    device_probs = 0.7 * (chan_mix @ _DEVICE_BY_CHANNEL) + 0.3 * rng.dirichlet([4, 3, 1], n_leaves)
+    frame["device"] = _strings(pa.array(_DEVICES), _with_missing(rng, _draw_codes(rng, device_probs, leaf), 0.01))
+    nps = rng.binomial(10, design["nps_p"].to_numpy()[leaf]).astype(np.float64)
+    frame["nps_score"] = np.where(rng.random(n) < 0.08, np.nan, nps)
+    first, last = pa.array(_FIRST), pa.array(_LAST)
+    i_first, i_last = rng.integers(0, len(_FIRST), n), rng.integers(0, len(_LAST), n)
+    f_names, l_names = pc.take(first, pa.array(i_first)), pc.take(last, pa.array(i_last))
+    frame["name"] = pc.binary_join_element_wise(f_names, l_names, " ").to_pandas()
+    local = pc.binary_join_element_wise(pc.utf8_lower(f_names), pc.utf8_lower(l_names), ids, ".")
+    frame["email"] = pc.binary_join_element_wise(local, "@example.com", "").to_pandas()
+    frame["phone"] = _padded("+1-555-", rng.integers(0, 10_000_000, n), 7).to_pandas()
+    return frame, signup, nps
+
+
+def _grouped_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    total = np.cumsum(values)
+    before = np.concatenate([[0.0], total])[np.cumsum(counts) - counts]
+    return total - np.repeat(before, counts)
+
+
+def _purchases(rng, design, leaf, signup, nps, clock, horizon):
+    """Purchase times (days since start) per customer and each customer's latent process."""
+    n = len(leaf)
+    rate_year = design["purchases_per_year"].to_numpy()[leaf]
+    shape = design["rate_shape"].to_numpy()[leaf]
+    rate = rng.gamma(shape, rate_year / shape / 365.25)  # purchases per (operational) day
+    p_drop = design["dropout_prob"].to_numpy()[leaf] * np.exp(-0.1 * (nps - 7.0))
+    p_drop = np.clip(p_drop, 0.003, 0.6)
+    a, b = clock.to_op(signup), clock.to_op(np.full(n, horizon))
+    n_window = rng.poisson(rate * (b - a))
+    lifetime = rng.geometric(p_drop)  # purchases until dropping out (BG/NBD)
+    count = np.minimum(n_window, lifetime)
+    s = _grouped_cumsum(rng.standard_exponential(int(count.sum())), count)
+    ends = np.cumsum(count) - 1
+    s_last = np.where(count > 0, s[np.maximum(ends, 0)] if len(s) else 0.0, 0.0)
+    denom = s_last + rng.gamma(n_window - count + 1.0)
+    op = np.repeat(a, count) + np.repeat((b - a) / denom, count) * s
+    times = np.minimum(clock.to_real(op), horizon)
+    dropped = lifetime <= n_window
+    extra = rng.gamma(np.maximum(lifetime - n_window, 1).astype(float)) / np.maximum(rate, 1e-9)
+    extra = np.maximum(extra, 1.0 / 86_400)  # alive customers drop out strictly after the end
+    drop_op = np.where(dropped, np.where(count > 0, np.concatenate([[0.0], op])[ends + 1], a), b + extra)
+    latent = {
+        "true_purchase_rate": rate * 365.25,
+        "true_dropout_prob": p_drop,
+        "true_dropout_day": clock.to_real(drop_op),
+        "true_alive_at_end": ~dropped,
+    }
+    return count, times, latent
+
+
+def _customer_mix(rng: np.random.Generator, leaf_mix: np.ndarray, conc: float = 50.0) -> np.ndarray:
+    """Per-customer Dirichlet mixes around their leaf's mix (vectorised through gammas)."""
+    draws = rng.gamma(conc * leaf_mix + 0.05)
+    return draws / draws.sum(axis=1, keepdims=True)
+
+
+def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start, horizon):
+    n = len(leaf)
+    cust = np.repeat(np.arange(n, dtype=np.int64), count)
+    row_leaf = leaf[cust]
+    category = _draw_codes(rng, _customer_mix(rng, cat_mix[leaf]), cust)
+    channel = _draw_codes(rng, _customer_mix(rng, chan_mix[leaf]), cust)
+    quantity = 1 + rng.binomial(4, design["quantity_p"].to_numpy()[row_leaf]).astype(np.int8)
+    aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, n)
+    sigma = 0.4
+    amount = (aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust)) * _CATEGORY_PRICE[category]
+              * (0.75 + 0.25 * quantity) / 1.1)
+    amount = np.round(np.maximum(amount, 1.0), 2)
+    returned = np.flatnonzero(rng.random(len(cust)) < _RETURN_PROB[category])
+    return_time = times[returned] + rng.uniform(1.0, 30.0, len(returned))
+    keep = return_time <= horizon
+    returned, return_time = returned[keep], return_time[keep]
+    rows = np.concatenate([np.arange(len(cust)), returned])  # returns follow all purchases
+    sign = np.where(np.arange(len(rows)) >= len(cust), -1.0, 1.0)
+    width = max(9, len(str(len(rows))) + 1)
+    return pd.DataFrame(
+        {
+            "customer_id": pc.take(ids, pa.array(cust[rows])).to_pandas(),
+            "order_id": _sequence("O", len(rows), width).to_pandas(),
+            "timestamp": _to_datetime(start, np.concatenate([times, return_time])),
+            "amount": amount[rows] * sign,
+            "quantity": quantity[rows],
+            "category": _strings(pa.array(CATEGORIES), category[rows]),
+            "channel": _strings(pa.array(CHANNELS), channel[rows]),
+        }
+    )
+
+
+def _events(rng, design, leaf, signup, latent, ids, start, horizon):
+    n = len(leaf)
+    engagement = rng.gamma(6.0, 1 / 6.0, n)
+    alive_end = np.minimum(latent["true_dropout_day"], horizon)
+    months = np.maximum(alive_end - signup, 0.0) / 30.44
+    after_months = np.maximum(horizon - alive_end, 0.0) / 30.44
+    speed = np.sqrt(latent["true_purchase_rate"] / 12.0)
+    cust_parts, day_parts, type_parts = [], [], []
+    for k, kind in enumerate(EVENT_TYPES):
+        base = design[f"{kind}_per_month"].to_numpy()[leaf]
+        mult = engagement * (speed if kind == "cart_add" else 1.0)
+        windows = [(signup, alive_end, months, 1.0)]
+        if kind == "email_open":
+            windows.append((alive_end, np.full(n, horizon), after_months, _POST_DROPOUT_EMAIL_OPEN))
+        for lo, hi, length, factor in windows:
+            count = rng.poisson(base * factor * mult * length)
+            cust = np.repeat(np.arange(n, dtype=np.int64), count)
+            day = lo[cust] + rng.random(len(cust)) * (hi - lo)[cust]
+            cust_parts.append(cust)
+            day_parts.append(day)
+            type_parts.append(np.full(len(cust), k, dtype=np.int8))
+    cust, day, kind = (np.concatenate(p) for p in (cust_parts, day_parts, type_parts))
+    return pd.DataFrame(  # rows grouped by event type, then customer (not sorted by time)
+        {
+            "customer_id": pc.take(ids, pa.array(cust)).to_pandas(),
+            "timestamp": _to_datetime(start, np.minimum(day, horizon)),
+            "event_type": _strings(pa.array(EVENT_TYPES), kind),
+        }
+    )
+
+
+def _to_datetime(start: pd.Timestamp, days: np.ndarray) -> np.ndarray:
+    """Days since ``start`` as naive ``datetime64[ns]``, truncated to whole seconds."""
+    seconds = np.floor(days * 86_400.0).astype(np.int64)
+    return (seconds * 1_000_000_000 + start.value).view("datetime64[ns]")
+
+
+# ------------------------------------------------------------------------------------ public
+def make_customers(
+    n_customers: int,
+    seed: int = 0,
+    *,
+    start: str | pd.Timestamp = "2023-01-01",
+    end: str | pd.Timestamp = "2025-12-31",
+    n_macro: int = 4,
+) -> SyntheticData:
+    """Generate customers, transactions and events with a nested ground-truth segmentation.
+
+    Parameters
+    ----------
+    n_customers : int
+        Number of customers (about 20 transactions and 30 events each on average).
+    seed : int
+        Seed of ``np.random.default_rng``; the same ``n_customers`` and seed give identical frames.
+    start, end : str or Timestamp
+        The observation window; every timestamp lies in ``[start, end]``.
+    n_macro : int
+        Number of macro segments (3-5), each with 2-4 leaves (``3 * n_macro`` leaves in total).
+
+    Returns
+    -------
+    SyntheticData
+
+    Example
+    -------
+    >>> data = make_customers(200, seed=7)
+    >>> len(data.customers), data.ground_truth["true_macro"].nunique()
+    (200, 4)
+    >>> bool(data.transactions["order_id"].is_unique), bool((data.transactions["amount"] < 0).any())
+    (True, True)
+    """
+    if not 3 <= n_macro <= 5:
+        raise DataError([Problem(f"n_macro must be between 3 and 5, got {n_macro}")])
+    if n_customers < 1:
+        raise DataError([Problem(f"n_customers must be positive, got {n_customers}")])
+    start_ts, end_ts = pd.Timestamp(start).normalize(), pd.Timestamp(end)
+    horizon = (end_ts - start_ts) / pd.Timedelta(days=1)
+    if horizon < 60:
+        raise DataError([Problem(f"the window {start_ts.date()}..{end_ts.date()} is shorter than 60 days")])
+    rng = np.random.default_rng(seed)
+    design = _design(rng, n_macro)
+    cat_mix, chan_mix = _mixes(rng, design)
+    leaf = rng.choice(len(design), size=n_customers, p=design["share"].to_numpy())
+    width = max(7, len(str(n_customers)) + 1)
+    ids = _sequence("", n_customers, width)
+    customers, signup, nps = _customers(rng, ids, leaf, design, chan_mix, start_ts, horizon)
+    latent_nps = np.where(np.isnan(nps), 7.0, nps)
+    clock = _Clock(start_ts, horizon)
+    count, times, latent = _purchases(rng, design, leaf, signup, latent_nps, clock, horizon)
+    transactions = _transactions(
+        rng, design, leaf, count, times, cat_mix, chan_mix, ids, start_ts, horizon
+    )
+    events = _events(rng, design, leaf, signup, latent, ids, start_ts, horizon)
+    macro = design["macro"].to_numpy()[leaf] + 1
+    leaf_in_macro = design["leaf"].to_numpy()[leaf] + 1
+    macro_names = _padded("M", macro, 1)
+    ground_truth = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "true_macro": macro_names.to_pandas(),
+            "true_leaf": pc.binary_join_element_wise(
+                macro_names, _padded("L", leaf_in_macro, 1), "."
+            ).to_pandas(),
+            "true_purchase_rate": latent["true_purchase_rate"],
+            "true_dropout_prob": latent["true_dropout_prob"],
+            "true_dropout_date": _to_datetime(start_ts, np.minimum(latent["true_dropout_day"], 36_500.0)),
+            "true_alive_at_end": latent["true_alive_at_end"],
+        }
+    )
+    design.insert(0, "true_leaf", [f"M{m + 1}.L{k + 1}" for m, k in zip(design["macro"], design["leaf"], strict=True)])
+    design.insert(0, "true_macro", [f"M{m + 1}" for m in design["macro"]])
+    design["category_mix"] = [dict(zip(CATEGORIES, np.round(row, 3).tolist(), strict=True)) for row in cat_mix]
+    design["channel_mix"] = [dict(zip(CHANNELS, np.round(row, 3).tolist(), strict=True)) for row in chan_mix]
+    design["dominant_category"] = np.array(CATEGORIES)[design["dominant_category"]]
+    design["dominant_channel"] = np.array(CHANNELS)[design["dominant_channel"]]
+    design = design.drop(columns=["macro", "leaf"])
+    logger.info(
+        "generated %d customers, %d transactions, %d events (seed %d)",
+        n_customers, len(transactions), len(events), seed,
+    )
+    return SyntheticData(customers, transactions, events, ground_truth, design)

@@ -1,0 +1,165 @@
+"""Fast, vectorised assignment of customers to the leaves HDBSCAN found on a sample.
+
+HDBSCAN is fitted on a sample only (its cost grows steeply with n). Everyone else is assigned by a
+distance-weighted k-nearest-neighbour vote over the *sample points with their HDBSCAN labels*,
+noise included:
+
+* the raw label (noise = -1) follows ``hdbscan.approximate_predict``'s rule when the HDBSCAN
+  core distances are given: the nearest neighbour in mutual-reachability distance
+  ``max(core(query), core(neighbour), d)`` must be a cluster member, closer than the distance at
+  which its cluster is born in the condensed tree; without them, the vote over all labels (noise
+  as its own class);
+* the vote over the cluster labels only gives the most likely cluster, which every customer
+  (noise included) is assigned to; a customer whose neighbours are all noise goes to the nearest
+  cluster centroid.
+
+Queries run in chunks over a KD-tree (``sklearn.neighbors.NearestNeighbors``), so memory stays
+bounded and the work is NumPy only. The agreement with ``approximate_predict`` is measured in
+:meth:`segml.segments.hierarchy.SegmentHierarchy.fit` and exposed as ``agreement_``.
+
+Guided levels: :func:`guided_keys` maps an attribute or rule column to the kept values
+(the ``max_values`` most frequent in ``fit``), pooling the rest and missing values into ``"Other"``.
+
+Example
+-------
+>>> import numpy as np
+>>> Z = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [20.0]])
+>>> knn = KNNAssigner(n_neighbors=2).fit(Z, np.array([0, 0, 0, 1, 1, 1, -1]))
+>>> raw, cluster = knn.predict(np.array([[0.05], [5.05], [30.0]]))
+>>> cluster.tolist()
+[0, 1, 1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import NearestNeighbors
+
+OTHER = "Other"
+
+
+class KNNAssigner:
+    """Distance-weighted k-NN vote over labelled sample points (label -1 = noise).
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Neighbours per query point.
+    chunk_size : int
+        Query rows per chunk (bounds memory).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> knn = KNNAssigner(n_neighbors=1).fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+    >>> knn.predict(np.array([[0.9]]))[1].tolist()
+    [1]
+    """
+
+    def __init__(self, n_neighbors: int = 15, chunk_size: int = 100_000):
+        self.n_neighbors = n_neighbors
+        self.chunk_size = chunk_size
+
+    def fit(self, Z: np.ndarray, labels: np.ndarray, core_distances: np.ndarray | None = None,
+            birth_distances: np.ndarray | None = None, min_samples: int = 10,
+            fraction: float = 1.0) -> KNNAssigner:
+        """Index the sample points ``Z`` with their HDBSCAN labels (-1 = noise).
+
+        With ``core_distances`` (of the reference points, from the HDBSCAN fit) and
+        ``birth_distances`` (per cluster: 1 / the lambda at which it appears in the condensed
+        tree), the noise flag follows ``approximate_predict``'s rule instead of the vote: the
+        query's nearest neighbour in mutual-reachability distance must be a cluster member and
+        that distance below the cluster's birth distance. ``fraction``: share of the HDBSCAN
+        sample held here; the query's core distance is read at neighbour
+        ``(min_samples + 1) * fraction`` (interpolated) to match the full sample's density.
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        self.n_clusters_ = int(labels.max()) + 1 if labels.size else 0
+        self.labels_ = labels
+        self.k_ = int(min(self.n_neighbors, len(Z)))
+        self.nn_ = NearestNeighbors(n_neighbors=self.k_, algorithm="kd_tree").fit(Z)
+        clustered = labels >= 0
+        counts = np.bincount(labels[clustered], minlength=self.n_clusters_).astype(float)
+        sums = np.zeros((self.n_clusters_, Z.shape[1]))
+        np.add.at(sums, labels[clustered], Z[clustered])
+        self.centroids_ = sums / np.maximum(counts, 1)[:, None]
+        self.core_ = None if core_distances is None else np.asarray(core_distances, dtype=float)
+        self.birth_ = None if birth_distances is None else np.asarray(birth_distances, float)
+        self.core_rank_ = min(max((min_samples + 1) * fraction - 1, 0.0), self.k_ - 1)
+        return self
+
+    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(raw, cluster)``: the vote with noise as a class (-1) and the likeliest cluster."""
+        n = len(Z)
+        raw = np.empty(n, dtype=np.int64)
+        cluster = np.empty(n, dtype=np.int64)
+        width = self.n_clusters_ + 1
+        for start in range(0, n, self.chunk_size):
+            part = Z[start:start + self.chunk_size]
+            dist, ind = self.nn_.kneighbors(part, return_distance=True)
+            weight = 1.0 / (dist + 1e-9)
+            lab = self.labels_[ind] + 1  # 0 = noise
+            m = len(part)
+            flat = (np.arange(m)[:, None] * width + lab).ravel()
+            votes = np.bincount(flat, weights=weight.ravel(), minlength=m * width).reshape(m, width)
+            raw[start:start + m] = (votes.argmax(axis=1) - 1 if self.core_ is None
+                                    else self._mutual_reachability(dist, ind))
+            best = votes[:, 1:].argmax(axis=1)
+            no_cluster = votes[:, 1:].max(axis=1) <= 0
+            if no_cluster.any():
+                d2 = ((part[no_cluster, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)
+                best[no_cluster] = d2.argmin(axis=1)
+            cluster[start:start + m] = best
+        return raw, cluster
+
+
+    def _mutual_reachability(self, dist: np.ndarray, ind: np.ndarray) -> np.ndarray:
+        lo = int(np.floor(self.core_rank_))
+        hi = min(lo + 1, dist.shape[1] - 1)
+        w = self.core_rank_ - lo
+        core_q = (1 - w) * dist[:, lo] + w * dist[:, hi]
+        mr = np.maximum(np.maximum(self.core_[ind], core_q[:, None]), dist)
+        nn = mr.argmin(axis=1)
+        rows = np.arange(len(ind))
+        label = self.labels_[ind[rows, nn]]
+        best = mr[rows, nn]
+        inside = label >= 0
+        ok = np.zeros(len(ind), dtype=bool)
+        ok[inside] = best[inside] < self.birth_[label[inside]]
+        return np.where(ok, label, -1)
+
+
+def guided_values(values: pd.Series, max_values: int) -> list[str]:
+    """The ``max_values`` most frequent values (as path-safe strings), ties broken by name.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> guided_values(pd.Series(["N", "N", "S", "E", "E", "N", None]), 2)
+    ['N', 'E']
+    """
+    text = _path_safe(values).dropna()
+    counts = text.value_counts()
+    frame = pd.DataFrame({"value": counts.index.astype(str), "n": counts.to_numpy()})
+    frame = frame[frame["value"] != OTHER].sort_values(["n", "value"], ascending=[False, True])
+    return frame["value"].head(max_values).tolist()
+
+
+def guided_keys(values: pd.Series, kept: list[str]) -> pd.Series:
+    """Map values to themselves when kept, else to ``"Other"`` (missing values too).
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> guided_keys(pd.Series(["N", "S", None, "St. X"]), ["N", "St_ X"]).tolist()
+    ['N', 'Other', 'Other', 'St_ X']
+    """
+    text = _path_safe(values)
+    out = text.where(text.isin(kept), OTHER).fillna(OTHER)
+    return out.astype(object)
+
+
+def _path_safe(values: pd.Series) -> pd.Series:
+    """Strings with '.' (the path separator) replaced by '_'."""
+    return values.astype("string").str.replace(".", "_", regex=False)

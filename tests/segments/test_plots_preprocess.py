@@ -1,0 +1,55 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from segml.errors import DataError
+from segml.segments.plots import (
+    _shown,
+    plot_dendrogram,
+    plot_profile_heatmap,
+    plot_projection,
+    plot_segment_sizes,
+)
+from segml.segments.preprocess import SegmentPreprocessor, behavioural_columns
+
+
+def test_plots_write_pngs(tmp_path, blobs, fitted):
+    X, _ = blobs
+    h, A = fitted
+    files = [
+        plot_dendrogram(h, tmp_path / "tree.png"),
+        plot_projection(h, X, A, tmp_path / "pca.png", sample=1000),
+        plot_segment_sizes(A, tmp_path / "sizes.png", level=1),
+        plot_profile_heatmap(X, A, tmp_path / "heat.png"),
+    ]
+    for f in files:
+        with open(f, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_small_groups_are_not_plotted():
+    seg = pd.Series(["a"] * 60 + ["b"] * 49)
+    assert list(_shown(seg, 50).index) == ["a"]
+
+
+def test_preprocessor(blobs):
+    X, _ = blobs
+    cols = behavioural_columns(X)
+    assert "region" not in cols and "nps_score" not in cols and "frequency" in cols
+    pre = SegmentPreprocessor().fit(X)
+    assert "monetary_sum" in pre.log_columns_
+    assert pre.count_mask_[pre.numeric_.index("frequency")]
+    Z = pre.transform(X)
+    assert Z.shape == (len(X), 10) and np.isfinite(Z).all()
+    # deterministic without jitter; jitter moves only the count columns' contribution
+    np.testing.assert_array_equal(Z, pre.transform(X))
+    Zj = pre.transform(X, jitter=np.random.default_rng(0))
+    assert not np.allclose(Z, Zj) and np.abs(Z - Zj).max() < 2
+    # NaN imputed, categorical one-hot when asked for
+    X2 = X.copy()
+    X2.iloc[:10, 0] = np.nan
+    assert np.isfinite(pre.transform(X2)).all()
+    one_hot = SegmentPreprocessor(features=["frequency", "region"], n_components=None).fit(X)
+    assert one_hot.transform(X).shape == (len(X), 1 + 3)
+    with pytest.raises(DataError, match="frequency"):
+        pre.transform(X.drop(columns="frequency"))
