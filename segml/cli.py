@@ -269,8 +269,15 @@ def score(
     _setup_logging(quiet, verbose)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise SegmlError([Problem(f"--out must end in .parquet or .csv, got {out.name!r}", key="out")])
+    from rich.progress import Progress
+
     cfg = resolve_config(config, data)
-    scores = run_score(model, config=cfg, cutoff=_parse_cutoff(cutoff), reasons=reasons)
+    with Progress(console=err_console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("scoring", total=None)
+        scores = run_score(
+            model, config=cfg, cutoff=_parse_cutoff(cutoff), reasons=reasons,
+            on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
     write_frame_atomic(scores, out)
     console.print(f"scored {len(scores):,} customers -> {out}")
 

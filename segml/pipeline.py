@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,11 @@ def write_artifacts(
     out: Path, data: Datasets, segmentation: Segmentation, predictions: Predictions, config: SegmlConfig
 ) -> None:
     """Profiles, hierarchy, comparisons, drivers and plots into ``out`` (then logged)."""
+    import json
+
     from segml.predict import contributions, drivers_by_segment, explain_global
     from segml.predict.explain import plot_beeswarm, plot_importance_bar
+    from segml.report import charts
     from segml.segments import plots
 
     floor = config.segments.min_profile_size
@@ -137,7 +141,11 @@ def write_artifacts(
         frame = profile.reset_index()
         frame.insert(1, "name", frame.iloc[:, 0].astype(str).map(segmentation.hierarchy.names_.get(level, {})))
         write_frame_atomic(_flat(frame), out / f"segments/profile_level_{level}.csv")
-    write_frame_atomic(_flat(segmentation.hierarchy.hierarchy_.reset_index()), out / "segments/hierarchy.csv")
+    tree = segmentation.hierarchy.hierarchy_.reset_index()
+    if "size" in tree:  # a leaf under the privacy floor keeps its place in the tree, not its size
+        small = tree["size"] < floor
+        tree[[c for c in ("size", "share") if c in tree]] = tree[[c for c in ("size", "share") if c in tree]].mask(small)
+    write_frame_atomic(_flat(tree), out / "segments/hierarchy.csv")
     rules = segmentation.rule_segments.drop(columns=["rfm_r", "rfm_f", "rfm_m", "rfm_score"], errors="ignore")
     counts = rules.astype("object").melt(var_name="rule", value_name="segment").value_counts()
     counts = counts.rename("customers").reset_index()
@@ -147,7 +155,38 @@ def write_artifacts(
     for target, table in predictions.comparison.items():
         write_frame_atomic(table.reset_index(names="scorer"), out / f"evaluation/{target}_comparison.csv")
     for name, table in predictions.extras.items():
+        if name.endswith("_eval_scores"):  # row-level scores: only their aggregated curves are kept
+            target = name.removesuffix("_eval_scores")
+            curves = charts.evaluation_curves(table, min_size=floor)
+            write_frame_atomic(curves, out / f"evaluation/{target}_curves.csv")
+            charts.plot_evaluation(curves, out / f"plots/{target}_evaluation.png", title=target)
+            continue
         write_frame_atomic(table.reset_index(), out / f"evaluation/{name}.csv")
+        if name.endswith("_deciles"):
+            target = name.removesuffix("_deciles")
+            charts.plot_deciles(table, out / f"plots/{target}_deciles.png", title=f"{target}: deciles")
+    grid = charts.rfm_grid(segmentation.rule_segments, min_size=floor)
+    if len(grid):
+        write_frame_atomic(grid.reset_index(), out / "segments/rfm_grid.csv")
+    # report/context.json: the privacy floor, matrix sizes, label rates and readiness.
+    summary: dict[str, Any] = {
+        "customers scored": len(data.current_X),
+        "features": data.current_X.shape[1],
+        "training rows": len(data.train_X),
+        "evaluation rows": None if data.eval_X is None else len(data.eval_X),
+    }
+    for target, column in (("churn", "churn"), ("purchase", "purchase"), ("high_clv", "high_clv")):
+        if column in data.train_Y and target in predictions.predictors:
+            summary[f"{target} label rate (training)"] = float(data.train_Y[column].mean())
+    context = {
+        "mode": data.mode,
+        "min_profile_size": floor,
+        "data": summary,
+        "cutoffs": data.cutoffs,
+        "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
+    }
+    (out / "report").mkdir(parents=True, exist_ok=True)
+    (out / "report/context.json").write_text(json.dumps(context, default=str, indent=1), encoding="utf-8")
     X = data.current_X
     sample = X.sample(min(len(X), 1000), random_state=config.seed)
     leaf_level = segmentation.depth
@@ -183,10 +222,21 @@ def write_run_report(
     predictions: Predictions,
     segmentation: Segmentation,
     extra_metrics: dict[str, float] | None = None,
+    documents: dict[str, Any] | None = None,
 ) -> Path:
-    """Render ``report.html`` from the artifacts in ``folder`` (logged with them)."""
+    """Render ``report.html`` from the artifacts in ``folder`` (logged with them).
+
+    ``documents`` are JSON artifacts the report shows that the run logs elsewhere, written into
+    ``folder`` first: a retrain passes ``{"gates.json": [...], "drift.json": {...}}``.
+    """
+    import json
+
     from segml.report import render_folder, write_html_atomic
 
+    for name, document in (documents or {}).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, default=str, indent=1), encoding="utf-8")
     summary = {
         "run_id": run_id,
         "run_name": run_name,
@@ -309,6 +359,8 @@ def score(
     tables: Tables | None = None,
     cutoff: str | pd.Timestamp | None = None,
     reasons: bool = False,
+    chunk_size: int = 100_000,
+    on_chunk: Callable[[int, int], None] = lambda done, total: None,
 ) -> pd.DataFrame:
     """Score every customer with a registered model, rebuilding features with its own settings.
 
@@ -320,6 +372,8 @@ def score(
         Features as of this date (default: the end of the data).
     reasons : bool
         Add the top 3 signed SHAP reasons per score (about 100x slower than scores alone).
+    chunk_size, on_chunk :
+        Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
     """
     from segml.features import build_features, data_end
     from segml.tracking.model import load_scorer
@@ -336,4 +390,10 @@ def score(
     else:
         at = None
     features = build_features(tables, at, scorer.feature_spec)
-    return scorer.score(features, reasons=reasons, as_of=at)
+    chunks = []
+    for start in range(0, len(features), chunk_size):
+        chunks.append(scorer.score(features.iloc[start : start + chunk_size], reasons=reasons, as_of=at))
+        on_chunk(min(start + chunk_size, len(features)), len(features))
+    if not chunks:
+        return scorer.score(features, reasons=reasons, as_of=at)
+    return pd.concat(chunks, ignore_index=True)
