@@ -98,16 +98,23 @@ class CustomerScorer:
             raise DataError(
                 [Problem(f"feature column missing: {c}", table="features", column=c) for c in missing]
             )
-        X = frame[self.feature_names].copy()
+        columns = {}
         for name in self.feature_names:
+            values = frame[name]
             if name in self.categorical_levels:
-                levels = self.categorical_levels[name]
-                values = X[name].astype("object").where(X[name].notna(), None)
-                X[name] = pd.Categorical(values, categories=levels)
+                columns[name] = pd.Categorical(values, dtype=self._category_dtype(name))
             else:
-                X[name] = _as_float(X[name], name)
+                columns[name] = _as_float(values, name).to_numpy()
+        X = pd.DataFrame(columns, index=frame.index, copy=False)
         X.index.name = "customer_id"
         return X
+
+    def _category_dtype(self, name: str) -> pd.CategoricalDtype:
+        # Built once: validating the levels on every one-customer request costs ~1 ms a column.
+        cache = self.__dict__.setdefault("_dtype_cache", {})
+        if name not in cache:
+            cache[name] = pd.CategoricalDtype(self.categorical_levels[name])
+        return cache[name]
 
     def score(
         self, features: pd.DataFrame, reasons: bool = False, as_of: pd.Timestamp | None = None
