@@ -98,14 +98,17 @@ class CustomerScorer:
             raise DataError(
                 [Problem(f"feature column missing: {c}", table="features", column=c) for c in missing]
             )
-        columns = {}
-        for name in self.feature_names:
-            values = frame[name]
-            if name in self.categorical_levels:
-                columns[name] = pd.Categorical(values, dtype=self._category_dtype(name))
-            else:
-                columns[name] = _as_float(values, name).to_numpy()
-        X = pd.DataFrame(columns, index=frame.index, copy=False)
+        numeric = [c for c in self.feature_names if c not in self.categorical_levels]
+        block = frame[numeric]
+        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
+            values = block.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 60
+            columns = {name: values[:, j] for j, name in enumerate(numeric)}
+        else:
+            columns = {name: _as_float(block[name], name).to_numpy() for name in numeric}
+        for name in self.categorical_levels:
+            if name in frame:
+                columns[name] = pd.Categorical(frame[name], dtype=self._category_dtype(name))
+        X = pd.DataFrame({name: columns[name] for name in self.feature_names}, index=frame.index)
         X.index.name = "customer_id"
         return X
 
@@ -132,9 +135,14 @@ class CustomerScorer:
             for column in ("rfm_segment", "lifecycle_stage"):
                 if column in rule_segments:
                     out[column] = rule_segments[column].astype("object").to_numpy()
+        matrices: dict[tuple, np.ndarray] = {}
         for target, column in SCORE_COLUMNS.items():
             if target in self.predictors:
-                out[column] = self.predictors[target].predict(X)
+                predictor = self.predictors[target]
+                key = _matrix_key(predictor)
+                if key not in matrices:
+                    matrices[key] = predictor._matrix(X)
+                out[column] = predictor.predict_matrix(matrices[key])
         if "btyd_p_alive" in X:
             out["p_alive"] = X["btyd_p_alive"].to_numpy()
         if "btyd_expected_next_purchase_days" in X:
@@ -152,6 +160,15 @@ class CustomerScorer:
                     found = top_reasons(self.predictors[target], X, k=3)
                     out[f"{target}_reasons"] = [_as_json(r) for r in found]
         return out.reset_index()
+
+
+def _matrix_key(predictor: Any) -> tuple:
+    """Predictors with equal columns and category levels read the same matrix."""
+    categories = getattr(predictor, "categories_", {})
+    return (
+        tuple(predictor.feature_names_),
+        tuple((k, tuple(v)) for k, v in sorted(categories.items())),
+    )
 
 
 def _as_float(series: pd.Series, name: str) -> pd.Series:

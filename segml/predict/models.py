@@ -425,7 +425,12 @@ class Predictor:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability (classifiers) or expected future spend (>= 0)."""
-        margin = self.predict_margin(X)
+        return self.predict_matrix(self._matrix(X))
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`predict` from the float matrix of :meth:`_matrix` (shared by models that were
+        trained on the same columns, so a composite scorer builds it once)."""
+        margin = self.booster_.predict(matrix, raw_score=True, num_threads=_threads(len(matrix)))
         if self.is_classifier:
             return self.calibrator_.transform(margin)
         return np.exp(margin)
