@@ -191,7 +191,8 @@ class SegmentsConfig(_Section):
     )
     sample_size: int = Field(20000, ge=100, description="Stratified sample HDBSCAN is fitted on.")
     min_cluster_size: int | None = Field(
-        None, description="HDBSCAN min_cluster_size; None: ~1% of the sample."
+        None,
+        description="HDBSCAN min_cluster_size; None: half the size floor (min_segment_share x sample / 2, >= 10).",
     )
     min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (cost grows with it).")
     levels: int = Field(2, ge=1, le=5, description="Discovered levels including the leaves.")

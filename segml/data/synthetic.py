@@ -251,13 +251,18 @@ def _design(rng: np.random.Generator, n_macro: int) -> pd.DataFrame:
 
 
 def _mixes(rng: np.random.Generator, design: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Leaf category/channel mixes: half the macro's own mix, half the leaf's favourite."""
+    """Leaf category/channel mixes: 35% the macro's own mix, 60% the leaf's favourite, 5% uniform.
+
+    With 60% / 35% (the former weights) sibling leaves overlapped so much that even a supervised
+    logistic regression on the clustering features reached only leaf ARI ~0.80 (5k customers);
+    with 35% / 60% it reaches ~0.90, so a segmentation can be held to ARI >= 0.8.
+    """
     macro = design["macro"].to_numpy()
     n_macro = macro.max() + 1
     macro_cat = rng.dirichlet(np.full(len(CATEGORIES), 0.7), n_macro)[macro]
     macro_chan = rng.dirichlet(np.full(len(CHANNELS), 1.0), n_macro)[macro]
-    cat = 0.6 * macro_cat + 0.35 * np.eye(len(CATEGORIES))[design["dominant_category"]] + 0.05 / 6
-    chan = 0.6 * macro_chan + 0.35 * np.eye(len(CHANNELS))[design["dominant_channel"]] + 0.05 / 3
+    cat = 0.35 * macro_cat + 0.6 * np.eye(len(CATEGORIES))[design["dominant_category"]] + 0.05 / 6
+    chan = 0.35 * macro_chan + 0.6 * np.eye(len(CHANNELS))[design["dominant_channel"]] + 0.05 / 3
     return cat, chan
 
 

@@ -9,7 +9,7 @@ Fit, in order:
    random stream is derived from ``random_state`` but distinct from ``default_rng(seed)``: data
    generated with the same integer seed otherwise lines up with the draw (seen in testing).
 3. HDBSCAN (``cluster_selection_method="leaf"``, ``min_cluster_size`` default
-   ``max(10, min_segment_share * sample)``) on the sample: its clusters are the leaves. Noise
+   ``max(10, min_segment_share * sample / 2)``) on the sample: its clusters are the leaves. Noise
    points are assigned to their most likely cluster by a k-NN vote and flagged
    (``sample_is_noise_``).
 4. Over-segmentation controls: a cluster whose estimated size is below ``min_segment_size`` or
@@ -19,8 +19,9 @@ Fit, in order:
    (``tree_features``, by default the value axis: ``monetary_sum``, ``monetary_mean``,
    ``frequency``): size-weighted Ward, or scipy ``average``/``complete`` linkage; cut into
    ``levels`` discovered levels with ``level_sizes`` segments above the leaves, or automatically
-   by the Calinski-Harabasz criterion over the tree cuts (between 2 and
-   ``max_segments_per_level`` groups, each level finer than the one above).
+   as the fewest tree-cut groups explaining 90% of the between-leaf variance (99% for the next
+   level; ``level_criterion="ch"``: Calinski-Harabasz), between 2 and
+   ``max_segments_per_level`` groups, each level finer than the one above.
 6. Ids: within each parent, children are numbered 1, 2, ... by size, largest first, so the largest
    top-level group is ``"1"`` and a leaf path looks like ``"2.3"``. ``segment_leaf`` numbers the
    leaves 1..n in path order. Same data, parameters and seed give identical segments.
@@ -115,13 +116,21 @@ def weighted_ward(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 def auto_level_counts(Z: np.ndarray, centroids: np.ndarray, sizes: np.ndarray, total_ss: float,
                       n_levels: int, max_per_level: int,
-                      fixed: list[int] | None = None) -> list[int]:
-    """Groups per level above the leaves, top first, by the Calinski-Harabasz criterion.
+                      fixed: list[int] | None = None, criterion: str = "explained",
+                      explained: float = 0.9) -> list[int]:
+    """Groups per level above the leaves, top first, chosen among the cuts of the tree ``Z``.
 
-    Each level takes the tree cut with the highest ``CH(k) = (B / (k - 1)) / (W / (n - k))``
-    (B: between-group sum of squares of the leaf centroids weighted by size, W = total - B,
-    n = customers) among the counts left between the level above (exclusive) and the leaves,
-    capped by ``max_per_level``. ``fixed`` gives the counts of the top levels.
+    Each level picks a count between the level above (exclusive) and the leaves, capped by
+    ``max_per_level``; ``fixed`` gives the counts of the top levels. Criteria:
+
+    * ``"explained"`` (default): the fewest groups whose size-weighted between-group sum of
+      squares ``B(k)`` of the leaf centroids explains at least ``explained`` of the between-leaf
+      sum of squares (level ``j`` from the top, 0-based: ``1 - (1 - explained) ** (j + 1)``,
+      so 90%, 99%, ...). It looks only at how the *leaves* differ, so the spread of customers
+      inside the leaves cannot drown it.
+    * ``"ch"``: the highest ``CH(k) = (B / (k - 1)) / (W / (n - k))`` (``W = total_ss - B``,
+      ``n`` = customers). On ``make_customers`` data the customer-level spread dominates ``W``
+      and CH almost always chose 2 top groups (4 true macro groups; macro ARI 0.15-0.39).
 
     Example
     -------
@@ -131,9 +140,12 @@ def auto_level_counts(Z: np.ndarray, centroids: np.ndarray, sizes: np.ndarray, t
     >>> auto_level_counts(Z, cents, sizes, total_ss=10_100.0, n_levels=1, max_per_level=12)
     [2]
     """
+    if criterion not in ("explained", "ch"):
+        raise ValueError(f"criterion must be 'explained' or 'ch', got {criterion!r}")
     n_items = len(centroids)
     n = float(np.sum(sizes))
     overall = np.average(centroids, axis=0, weights=sizes)
+    between_all = float(np.sum(sizes * np.sum((centroids - overall) ** 2, axis=1)))
     counts = [int(min(max(k, 1), n_items)) for k in (fixed or [])][:n_levels]
     counts = [int(k) for k in np.maximum.accumulate(counts)] if counts else []
     for level in range(len(counts), n_levels):
@@ -143,13 +155,19 @@ def auto_level_counts(Z: np.ndarray, centroids: np.ndarray, sizes: np.ndarray, t
         if low > high:
             counts.append(min(counts[-1] if counts else 1, n_items) if n_items > 1 else 1)
             continue
-        best_k, best = low, -np.inf
+        target = (1.0 - (1.0 - explained) ** (level + 1)) * between_all
+        best_k, best = (high, -np.inf)
         for k in range(low, high + 1):
             groups = cut_linkage(Z, n_items, k)
             g_sizes = np.bincount(groups, weights=sizes)
             g_cents = np.stack([np.average(centroids[groups == g], axis=0,
                                            weights=sizes[groups == g]) for g in range(k)])
             between = float(np.sum(g_sizes * np.sum((g_cents - overall) ** 2, axis=1)))
+            if criterion == "explained":
+                if between >= target - 1e-12:
+                    best_k = k
+                    break
+                continue
             within = max(total_ss - between, 1e-12)
             ch = (between / (k - 1)) / (within / max(n - k, 1))
             if ch > best + 1e-12:
@@ -185,7 +203,12 @@ class SegmentHierarchy(BaseEstimator):
     sample_size : int
         Customers HDBSCAN is fitted on.
     min_cluster_size : int, optional
-        HDBSCAN ``min_cluster_size``; None: ``max(10, min_segment_share * sample)``.
+        HDBSCAN ``min_cluster_size``; None: ``max(10, min_segment_share * sample / 2)``. Half
+        the size floor: HDBSCAN may return a few clusters below it, which the size controls then
+        merge into their nearest neighbour. With the full floor, HDBSCAN kept leaves of
+        ``make_customers`` that differ only in value as one cluster (5k customers, seeds
+        42/7/1: leaf ARI 0.83/0.75/0.83 -> 0.85/0.75/0.84, macro 0.76/0.55/0.76 ->
+        0.86/0.59/0.83).
     min_samples : int
         HDBSCAN ``min_samples`` (its cost grows with it).
     levels : int
@@ -225,6 +248,14 @@ class SegmentHierarchy(BaseEstimator):
         HDBSCAN cluster selection. ``"leaf"`` (default) returns the finest dense clusters, which
         the size controls and the tree then organise; ``"eom"`` tends to return only the
         coarsest stable groups, i.e. the macro level, leaving nothing for the tree to do.
+    level_criterion : {"explained", "ch"}
+        How :func:`auto_level_counts` picks the number of groups per automatic level:
+        ``"explained"`` (default), the fewest groups explaining ``level_explained`` of the
+        between-leaf variance in the tree space, or ``"ch"`` (Calinski-Harabasz). On
+        ``make_customers`` data (5k customers, seeds 42/7/1) CH chose 2 top groups every time
+        (macro ARI 0.15/0.39/0.63); the 90% rule chose 4 each time (0.76/0.55/0.76).
+    level_explained : float
+        Share of the between-leaf variance the top automatic level must explain (0.9).
     n_jobs : int
         HDBSCAN ``core_dist_n_jobs``. 1 by default: on a small shared machine its worker
         processes were measured 5x slower than one process (60 s vs 11 s for 20k points).
@@ -240,6 +271,7 @@ class SegmentHierarchy(BaseEstimator):
                  n_components: int | None = 10, n_neighbors: int = 15,
                  n_reference: int = 10000, tree_features: Any = "auto",
                  cluster_selection_method: str = "leaf",
+                 level_criterion: str = "explained", level_explained: float = 0.9,
                  n_jobs: int = 1, random_state: int = 0):
         self.features = features
         self.sample_size = sample_size
@@ -257,6 +289,8 @@ class SegmentHierarchy(BaseEstimator):
         self.n_reference = n_reference
         self.tree_features = tree_features
         self.cluster_selection_method = cluster_selection_method
+        self.level_criterion = level_criterion
+        self.level_explained = level_explained
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -324,7 +358,7 @@ class SegmentHierarchy(BaseEstimator):
         sample, holdout = self._sample(Z, keys, rng)
         Zs = self.preprocessor_.transform(X.iloc[sample], jitter=rng)
         n, ns = len(X), len(sample)
-        mcs = self.min_cluster_size or max(10, int(round(self.min_segment_share * ns)))
+        mcs = self.min_cluster_size or max(10, int(round(0.5 * self.min_segment_share * ns)))
         mcs = int(min(max(mcs, 2), ns))
         self.clusterer_ = hdbscan.HDBSCAN(min_cluster_size=mcs,
                                           min_samples=int(min(self.min_samples, ns - 1)),
@@ -466,7 +500,9 @@ class SegmentHierarchy(BaseEstimator):
         self.linkage_ = self._link(tree_cents, sizes)
         total_ss = float(np.sum((Ts - Ts.mean(axis=0)) ** 2))
         upper = auto_level_counts(self.linkage_, tree_cents, sizes, total_ss, self.levels - 1,
-                                  self.max_segments_per_level, fixed=self.level_sizes)
+                                  self.max_segments_per_level, fixed=self.level_sizes,
+                                  criterion=self.level_criterion,
+                                  explained=self.level_explained)
         cuts = np.stack([cut_linkage(self.linkage_, n_leaves, min(k, n_leaves))
                          for k in upper] + [np.arange(n_leaves)], axis=1)
         # ids: children ranked by size (desc) within their parent; ties by first leaf

@@ -98,8 +98,10 @@ def test_batch_scoring_with_the_cli_matches_ground_truth(workspace):
     assert set(SPEC_COLUMNS) <= set(scores.columns)
     assert scores["customer_id"].str.len().eq(truth["customer_id"].str.len().iloc[0]).all()
     merged = scores.merge(truth, on="customer_id")
-    assert adjusted_rand_score(merged["true_macro"], merged["segment_level_1"]) >= 0.5
-    assert adjusted_rand_score(merged["true_leaf"], merged["segment_leaf"]) >= 0.5
+    # Regression guard at the level reached on this data (2,500 customers); the SPEC target of 0.8
+    # for both levels is met on some seeds only (see docs/segments.md).
+    assert adjusted_rand_score(merged["true_leaf"], merged["segment_leaf"]) >= 0.8
+    assert adjusted_rand_score(merged["true_macro"], merged["segment_level_1"]) >= 0.6
 
 
 def test_scoring_with_reasons_gives_three_signed_reasons(workspace):
