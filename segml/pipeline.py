@@ -142,6 +142,11 @@ def write_artifacts(
         frame.insert(1, "name", frame.iloc[:, 0].astype(str).map(segmentation.hierarchy.names_.get(level, {})))
         write_frame_atomic(_flat(frame), out / f"segments/profile_level_{level}.csv")
     tree = segmentation.hierarchy.hierarchy_.reset_index()
+    # Sizes of the customers scored now (the fitted sizes are estimates from the HDBSCAN sample),
+    # so the tree agrees with the profiles.
+    counts = segmentation.assignments["segment_leaf"].value_counts()
+    tree["size"] = tree["segment_leaf"].map(counts).fillna(0).astype("int64")
+    tree["share"] = tree["size"] / max(int(counts.sum()), 1)
     if "size" in tree:  # a leaf under the privacy floor keeps its place in the tree, not its size
         small = tree["size"] < floor
         tree[[c for c in ("size", "share") if c in tree]] = tree[[c for c in ("size", "share") if c in tree]].mask(small)
