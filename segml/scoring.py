@@ -107,7 +107,9 @@ class CustomerScorer:
             columns = {name: _as_float(block[name], name).to_numpy() for name in numeric}
         for name in self.categorical_levels:
             if name in frame:
-                columns[name] = pd.Categorical(frame[name], dtype=self._category_dtype(name))
+                dtype = self._category_dtype(name)
+                codes = dtype.categories.get_indexer(frame[name].astype(object))  # unseen -> -1
+                columns[name] = pd.Categorical.from_codes(codes, dtype=dtype)
         X = pd.DataFrame({name: columns[name] for name in self.feature_names}, index=frame.index)
         X.index.name = "customer_id"
         return X

@@ -390,8 +390,8 @@ class Predictor:
                     dtype.categories
                 ):
                     codes = series.cat.codes.to_numpy()
-                else:
-                    codes = pd.Categorical(series, dtype=dtype).codes
+                else:  # unseen values and missing -> -1 -> missing
+                    codes = dtype.categories.get_indexer(series.astype(object))
                 matrix[:, j] = np.where(codes < 0, np.nan, codes)
             elif pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
                 series.dtype, pd.CategoricalDtype
