@@ -126,14 +126,15 @@ def log_fake_models(store: str, n: int = 5000) -> tuple[str, str, pd.DataFrame]:
             f"models:/segml-bench-bare/{reference.registered_model_version}", features)
 
 
-def reference_model(store: str, rows: pd.DataFrame) -> str:
-    """The bare four-booster pyfunc over synthetic data shaped like the benchmark's rows."""
+def reference_model(store: str, rows: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The bare four-booster pyfunc over synthetic data, and the rows to send it (its own
+    columns: the real model's rows do not fit its signature)."""
     features = synthetic_features(5000)
     with using_tracking_uri(store), mlflow.start_run(run_name="bench-reference"):
         info = mlflow.pyfunc.log_model(name="bare", python_model=BareBoosters(
             train_boosters(features)), input_example=features.head(2),
             registered_model_name="segml-bench-bare")
-    return f"models:/segml-bench-bare/{info.registered_model_version}"
+    return f"models:/segml-bench-bare/{info.registered_model_version}", features
 
 
 def measure(url: str, rows: pd.DataFrame, requests: int, warmup: int,
@@ -189,14 +190,15 @@ def main() -> None:
             store = resolve_tracking_uri(args.tracking_uri)
             model_uri = args.model_uri
             rows = example_rows(model_uri, store)
-            reference_uri = reference_model(f"sqlite:///{tmp}/reference.db", rows)
-        cases = [("composite", model_uri, store, None)]
+            reference_uri, reference_rows = reference_model(f"sqlite:///{tmp}/reference.db", rows)
+        cases = [("composite", model_uri, store, None, rows)]
         if args.reasons:
-            cases.append(("composite+reasons", model_uri, store, {"reasons": True}))
+            cases.append(("composite+reasons", model_uri, store, {"reasons": True}, rows))
         ref_store = store if args.fake else f"sqlite:///{tmp}/reference.db"
-        cases.append(("bare four boosters", reference_uri, ref_store, None))
+        ref_rows = rows if args.fake else reference_rows
+        cases.append(("bare four boosters", reference_uri, ref_store, None, ref_rows))
         results = {}
-        for label, uri, tracking, params in cases:
+        for label, uri, tracking, params, rows in cases:
             with serve_model(uri, tracking, log_path=str(Path(tmp) / "serve.log"),
                              timeout=300) as url:
                 p50s, p99s = [], []
