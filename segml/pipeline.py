@@ -120,6 +120,7 @@ def fit_all(
     scored = scorer.score(data.current_X).set_index("customer_id")
     segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
     scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
+    segmentation.extras["current_scores"] = scored  # reused by retrain's drift comparison
     return data, segmentation, predictions, scorer
 
 
@@ -384,6 +385,7 @@ def score(
         Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
     """
     from segml.features import build_features, data_end
+    from segml.features.timeline import end_of_day
     from segml.tracking.model import load_scorer
 
     config = config or SegmlConfig()
@@ -392,7 +394,7 @@ def score(
     if scorer.feature_spec is None:
         raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])
     if cutoff is not None:
-        at = pd.Timestamp(cutoff) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+        at = end_of_day(cutoff)
     elif tables.mode == "behavioural":
         at = data_end(tables)
     else:

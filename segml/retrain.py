@@ -35,7 +35,7 @@ from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
-from segml.stages import LABEL_OF, Datasets, Progress, _noop, load
+from segml.stages import LABEL_OF, Datasets, Progress, _noop, drift_inputs, load
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def champion_metrics(champion: Any, tables: Tables, data: Datasets) -> dict[str,
     cross-validated metrics.
     """
     from segml.features import build_features
+    from segml.features.timeline import end_of_day
     from segml.predict import evaluate_target
 
-    cutoff = pd.Timestamp(data.cutoffs["evaluation"]) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    cutoff = end_of_day(data.cutoffs["evaluation"])
     features = build_features(tables, cutoff, champion.feature_spec)
     X = champion.prepare(features.reset_index())
     metrics: dict[str, float] = {}
@@ -165,11 +166,9 @@ def _retrain_locked(
             runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()}, run_id=run.run_id)
             reference = (champion.metadata if champion is not None else {}).get("drift_reference")
             if reference:
-                scored = scorer.score(data.current_X).set_index("customer_id")
                 drift = drift_summary(
                     DriftReference.from_dict(reference), data.current_X,
-                    segments=scored.get("segment_leaf"),
-                    scores=scored[[c for c in scored if c.endswith(("_probability", "_spend"))]],
+                    **drift_inputs(segmentation.extras["current_scores"]),
                     psi_warn=config.retrain.psi_warning,
                 )  # fmt: skip
                 runs.log_dict(drift, "drift.json", run_id=run.run_id)

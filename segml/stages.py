@@ -41,10 +41,10 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None) -> Tables:
 
 def cutoff_of(config: SegmlConfig, tables: Tables | None) -> pd.Timestamp:
     """The feature cutoff: the configured date (end of that day) or the data's last day."""
-    if config.time.cutoff is not None:
-        return pd.Timestamp(config.time.cutoff) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    from segml.features.timeline import data_end
+    from segml.features.timeline import data_end, end_of_day
 
+    if config.time.cutoff is not None:
+        return end_of_day(config.time.cutoff)
     return data_end(tables)
 
 
@@ -323,15 +323,24 @@ def profile_with_predictions(
     return segmentation
 
 
-def drift_reference(features: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
-    """What the model remembers of its training population to measure drift at retrain time."""
-    from segml.monitor.drift import DriftReference
+def drift_inputs(scored: pd.DataFrame) -> dict[str, Any]:
+    """The leaf and score columns of the scorer's output that drift is measured on.
+
+    Both the stored reference and the retrain-time comparison read them from here, so they
+    always compare the same columns.
+    """
     from segml.scoring import SCORE_COLUMNS
 
     score_columns = [c for c in SCORE_COLUMNS.values() if c in scored]
     segments = scored["segment_leaf"] if "segment_leaf" in scored else None
-    reference = DriftReference.fit(features, segments=segments, scores=scored[score_columns])
-    return reference.to_dict()
+    return {"segments": segments, "scores": scored[score_columns]}
+
+
+def drift_reference(features: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
+    """What the model remembers of its training population to measure drift at retrain time."""
+    from segml.monitor.drift import DriftReference
+
+    return DriftReference.fit(features, **drift_inputs(scored)).to_dict()
 
 
 def require_finite(frame: pd.DataFrame, table: str) -> None:

@@ -54,9 +54,11 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
 
 
-def _without_bias(contrib: pd.DataFrame) -> pd.DataFrame:
+def _feature_contributions(pred: Predictor, X: pd.DataFrame,
+                           contrib: pd.DataFrame | None) -> pd.DataFrame:
     # ``contrib`` may be passed in precomputed: SHAP is the expensive part, compute it once.
-    return contrib.drop(columns="bias", errors="ignore")
+    found = contrib if contrib is not None else contributions(pred, X)
+    return found.drop(columns="bias", errors="ignore")
 
 
 def explain_global(
@@ -73,7 +75,7 @@ def explain_global(
     >>> explain_global(pred, X)["feature"].tolist()
     ['a', 'b']
     """
-    contrib = _without_bias(contrib if contrib is not None else contributions(pred, X_sample))
+    contrib = _feature_contributions(pred, X_sample, contrib)
     imp = contrib.abs().mean().sort_values(ascending=False, kind="stable")
     return pd.DataFrame({"feature": imp.index, "mean_abs_shap": imp.to_numpy()})
 
@@ -98,7 +100,7 @@ def drivers_by_segment(
     >>> d[["segment", "feature"]].values.tolist()
     [['high', 'a'], ['low', 'a']]
     """
-    contrib = _without_bias(contrib if contrib is not None else contributions(pred, X))
+    contrib = _feature_contributions(pred, X, contrib)
     labels = pd.Series(np.asarray(segment_labels), index=contrib.index, name="segment")
     grouped = contrib.groupby(labels.to_numpy(), sort=True)
     sizes = grouped.size()
@@ -175,7 +177,7 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
     """Beeswarm-style plot: one dot per customer and feature, x = SHAP, colour = feature value
     (percentile within the sample; categories by code), saved as PNG."""
     plt = _agg_figure()
-    contrib = _without_bias(contrib if contrib is not None else contributions(pred, X_sample))
+    contrib = _feature_contributions(pred, X_sample, contrib)
     features = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     rng = np.random.default_rng(seed)
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(features) + 1.2))
