@@ -210,10 +210,11 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
     return (frame if not _has_errors(out.problems) else None), out.problems, roles, labels
 
 
-def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now):
+def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
+                           partition: bool = False):
     spec = cfg.data.transactions
     out = _Collector("transactions", file)
-    if raw.empty:
+    if raw.empty and not partition:
         out.error("required table is empty")
         return None, out.problems
     required = {"customer id": spec.customer_id, "timestamp": spec.timestamp, "amount": spec.amount}
@@ -253,10 +254,11 @@ def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None
     return (frame if not _has_errors(out.problems) else None), out.problems
 
 
-def _validate_events(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now):
+def _validate_events(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
+                     partition: bool = False):
     spec = cfg.data.events
     out = _Collector("events", file)
-    if raw.empty:
+    if raw.empty and not partition:
         out.warn("events table is empty; engagement features are skipped")
         return None, out.problems
     required = {"customer id": spec.customer_id, "timestamp": spec.timestamp, "event type": spec.event_type}
@@ -344,8 +346,13 @@ def validate_tables(
     events: pd.DataFrame | None = None,
     *,
     sources: dict[str, str | None] | None = None,
+    partition: bool = False,
 ) -> tuple[Tables | None, list[Problem]]:
-    """Check every rule of the data contract; return canonical tables (or None) and all problems."""
+    """Check every rule of the data contract; return canonical tables (or None) and all problems.
+
+    ``partition=True``: the tables hold one partition of the customers of larger tables (the
+    Spark engine), so an empty transactions or events table is valid and kept, empty.
+    """
     sources = sources or {}
     now = pd.Timestamp(config.data.now or date.today()) + pd.Timedelta(days=1)
     mode = config.data.mode
@@ -356,10 +363,11 @@ def validate_tables(
     cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"), mode)
     tx = ev = None
     if transactions is not None and config.data.transactions is not None:
-        tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now)
+        tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now,
+                                           partition)
         problems += found
     if events is not None and config.data.events is not None:
-        ev, found = _validate_events(events, config, sources.get("events"), now)
+        ev, found = _validate_events(events, config, sources.get("events"), now, partition)
         problems += found
     if _has_errors(problems) or cust is None:
         return None, problems

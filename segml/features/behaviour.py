@@ -52,8 +52,14 @@ from segml.features.events import (
     event_feature_names,
     event_features,
     kept_codes,
-    top_values,
     value_names,
+)
+from segml.features.statistics import (
+    ATTRIBUTE,
+    FitStatistics,
+    fit_btyd,
+    fit_statistics,
+    top_counts,
 )
 from segml.features.timeline import (
     DAY_NS,
@@ -134,37 +140,45 @@ class FeatureSpec:
         >>> spec.feature_names[:3], spec.categories, spec.attribute_levels
         (['recency_days', 'frequency', 'monetary_sum'], None, {'gender': ['f']})
         """
+        stats = fit_statistics(tables, cutoff, config)
+        return cls.from_statistics(stats, cutoff, config, btyd_penalizer=btyd_penalizer,
+                                   btyd_sample_size=btyd_sample_size,
+                                   max_attribute_levels=max_attribute_levels)
+
+    @classmethod
+    def from_statistics(cls, stats: FitStatistics, cutoff: object, config: SegmlConfig, *,
+                        btyd_penalizer: float = 0.001, btyd_sample_size: int = 50_000,
+                        max_attribute_levels: int = 50) -> FeatureSpec:
+        """Learn the settings from (merged) :class:`~segml.features.statistics.FitStatistics`.
+
+        :meth:`fit` is ``from_statistics(fit_statistics(tables, cutoff, config), ...)``; the Spark
+        engine merges the statistics of its partitions and calls this once on the driver.
+        """
         fcfg, tcfg = config.features, config.time
-        roles = {r: list(c) for r, c in tables.attribute_roles.items() if c}
-        spec = cls(mode=tables.mode, attributes=roles,
+        spec = cls(mode=stats.mode, attributes=stats.roles,
                    trend_windows=sorted(set(fcfg.trend_windows_days)),
                    horizons=sorted({tcfg.purchase_horizon_days, tcfg.churn_horizon_days,
                                     tcfg.clv_horizon_days}))
-        known = np.ones(len(tables.customers), dtype=bool)
-        if tables.transactions is not None:
-            c = as_cutoff(cutoff)
-            spec.cutoff = c.isoformat()
-            tx = tables.transactions
-            until = (tx["timestamp"] <= c).to_numpy()
-            buy = until & (tx["amount"] > 0).to_numpy()
+        if stats.mode == "behavioural":
+            spec.cutoff = as_cutoff(cutoff).isoformat()
             for column, attr in (("category", "categories"), ("channel", "channels")):
-                if column in tx.columns:
-                    kept, pooled = top_values(tx[column], buy, fcfg.max_categories)
+                if column in stats.counts:
+                    kept, spec.pooled[column] = top_counts(stats.counts[column],
+                                                           fcfg.max_categories)
                     setattr(spec, attr, kept)
-                    spec.pooled[column] = pooled
-            if tables.events is not None:
+            if stats.has_events:
                 if fcfg.event_types is not None:
                     spec.event_types = list(fcfg.event_types)
                     spec.pooled["event_type"] = False
                 else:
-                    ev = tables.events
-                    spec.event_types, spec.pooled["event_type"] = top_values(
-                        ev["event_type"], (ev["timestamp"] <= c).to_numpy(), fcfg.max_categories)
-            known = known_at(tables, c)
+                    spec.event_types, spec.pooled["event_type"] = top_counts(
+                        stats.counts.get("event_type", {}), fcfg.max_categories)
             if fcfg.btyd:
-                spec.btyd = _fit_btyd(tables, c, btyd_penalizer, btyd_sample_size, config.seed)
-        spec.attribute_levels = _attribute_levels(tables.customers.loc[known], roles,
-                                                  max_attribute_levels)
+                spec.btyd = fit_btyd(stats.btyd, btyd_penalizer, btyd_sample_size, cutoff)
+        for column in (c for cols in stats.roles.values() for c in cols):
+            if ATTRIBUTE + column in stats.counts:
+                kept, _ = top_counts(stats.counts[ATTRIBUTE + column], max_attribute_levels)
+                spec.attribute_levels[column] = sorted(kept)
         spec.feature_names = spec._names()
         spec.categorical_features = [c for c in spec.feature_names if c in spec.attribute_levels]
         return spec
@@ -212,24 +226,6 @@ class FeatureSpec:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _attribute_levels(customers: pd.DataFrame, roles: dict[str, list[str]],
-                      limit: int) -> dict[str, list[str]]:
-    levels: dict[str, list[str]] = {}
-    for column in (c for cols in roles.values() for c in cols):
-        values = customers[column]
-        if _is_numeric(values):
-            continue
-        counts = values.dropna().astype(str).value_counts()
-        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        levels[column] = sorted(v for v, _ in ordered)
-    return levels
-
-
-def _is_numeric(values: pd.Series) -> bool:
-    return (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-            and not isinstance(values.dtype, pd.CategoricalDtype))
-
-
 def _btyd_summary(tables: Tables, cutoff: pd.Timestamp) -> dict[str, np.ndarray]:
     """Per customer row: BG/NBD x, t_x, T (days, as :func:`btyd_summary`), gap statistics,
     recency and the largest purchase."""
@@ -245,22 +241,6 @@ def _btyd_summary(tables: Tables, cutoff: pd.Timestamp) -> dict[str, np.ndarray]
         last = compute()
         store("gaps", tables.customers, tables.transactions, last)
     return last[1]
-
-
-def _fit_btyd(tables: Tables, cutoff: pd.Timestamp, penalizer: float, sample_size: int,
-              seed: int) -> dict | None:
-    s = _btyd_summary(tables, cutoff)
-    rows = np.flatnonzero(~np.isnan(s["x"]))
-    if not (s["x"][rows] > 0).any():
-        log.warning("no repeat purchase before %s: BG/NBD features are skipped", cutoff)
-        return None
-    if len(rows) > sample_size:
-        # Four population parameters: a seeded sample estimates them as well as everyone.
-        rows = np.sort(np.random.default_rng(seed).choice(rows, sample_size, replace=False))
-    model = BetaGeoFitter(penalizer=penalizer).fit(s["x"][rows], s["t_x"][rows], s["T"][rows])
-    if not model.converged_:
-        log.warning("BG/NBD fit at %s did not fully converge", cutoff)
-    return model.to_dict()
 
 
 def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpec,

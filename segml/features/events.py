@@ -56,30 +56,6 @@ def value_names(kept: list[str], pooled: bool) -> list[str]:
     return slugs(kept, reserved) + ([OTHER] if pooled else [])
 
 
-def top_values(values: pd.Series, mask: np.ndarray, limit: int) -> tuple[list[str], bool]:
-    """The ``limit`` most frequent non-missing values among the rows where ``mask`` holds.
-
-    Ties are broken by the value's text so the choice is deterministic. Returns the kept values
-    (as text) and whether rarer values exist (they are pooled into ``other``).
-
-    Examples
-    --------
-    >>> v = pd.Series(["a", "b", "b", "c", "c"], dtype="category")
-    >>> top_values(v, np.array([True, True, True, True, False]), 2)
-    (['b', 'a'], True)
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()[mask]
-        counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
-        names = values.cat.categories.astype(str)
-        found = [(-int(n), str(v)) for n, v in zip(counts, names, strict=True) if n > 0]
-    else:
-        counts = values[mask].dropna().astype(str).value_counts()
-        found = [(-int(n), str(v)) for v, n in counts.items()]
-    ordered = [v for _, v in sorted(found)]
-    return ordered[:limit], len(ordered) > limit
-
-
 def kept_codes(values: pd.Series, kept: list[str]) -> np.ndarray:
     """Per row, the index of its value in ``kept``; ``len(kept)`` for any other value or NaN.
 
