@@ -30,6 +30,21 @@ def default_lock_dir() -> Path:
     return Path(os.environ.get("SEGML_LOCK_DIR", Path.home() / ".cache" / "segml" / "locks"))
 
 
+def _store_key(tracking_uri: str) -> str:
+    """One name per tracking store: a relative sqlite path or folder names a different store in
+    each working directory, while a server URI (``http://``, ``postgresql://``) is the same store
+    wherever the job starts.
+
+    Examples
+    --------
+    >>> _store_key("http://mlflow:5000/") == _store_key("http://mlflow:5000")
+    True
+    """
+    if "://" in tracking_uri and not tracking_uri.startswith(("sqlite:", "file:")):
+        return tracking_uri.rstrip("/")
+    return os.path.abspath(tracking_uri.removeprefix("sqlite:///").removeprefix("file://"))
+
+
 @contextlib.contextmanager
 def retrain_lock(
     model_name: str,
@@ -41,8 +56,7 @@ def retrain_lock(
     """Hold an exclusive lock for (tracking store, model) or raise :class:`LockHeld`."""
     folder = Path(lock_dir) if lock_dir else default_lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    # A relative sqlite URI names a different store in each working directory.
-    key = f"{os.path.abspath(tracking_uri.removeprefix('sqlite:///'))}|{model_name}"
+    key = f"{_store_key(tracking_uri)}|{model_name}"
     path = folder / f"retrain-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
     handle = open(path, "a+")  # noqa: SIM115 - must stay open while the lock is held
     deadline = time.monotonic() + timeout_seconds

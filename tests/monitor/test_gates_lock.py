@@ -81,3 +81,17 @@ def test_lock_released_when_holder_dies(tmp_path):
     with retrain_lock("m", "sqlite:///x.db", lock_dir=tmp_path, timeout_seconds=5):
         pass
     assert time.monotonic() - start < 5
+
+
+def test_lock_key_names_the_store_not_the_working_directory(tmp_path, monkeypatch):
+    from segml.monitor.lock import retrain_lock
+
+    paths = {}
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        for uri in ("http://mlflow.internal:5000", "sqlite:///mlflow.db"):
+            with retrain_lock("segml-customer", uri, lock_dir=tmp_path / "locks") as path:
+                paths[folder, uri] = path
+    assert paths["a", "http://mlflow.internal:5000"] == paths["b", "http://mlflow.internal:5000"]
+    assert paths["a", "sqlite:///mlflow.db"] != paths["b", "sqlite:///mlflow.db"]
