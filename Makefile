@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test test-fast lint bench serve clean
+SCALE_STAMP := $(VENV)/.scale-stamp
+
+.PHONY: install install-scale demo test test-fast test-scale lint bench bench-spark serve team-mlflow-up team-mlflow-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "segml needs Python 3.11+"'
@@ -16,14 +18,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install segml with its dev tools
 
+$(SCALE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,scale]"
+	touch $(SCALE_STAMP)
+
+install-scale: $(SCALE_STAMP)  ## add pyspark and psycopg2 (needs Java 17 and PostgreSQL to run)
+
 demo: install  ## synthetic data -> full pipeline -> registered champion -> report
 	$(BIN)/segml demo
 
-test: install  ## the whole test suite (slow end-to-end tests included)
-	$(BIN)/python -m pytest -q
+test: install  ## the whole test suite (slow end-to-end tests included; Spark/PostgreSQL: test-scale)
+	$(BIN)/python -m pytest -q -m "not scale"
 
 test-fast: install  ## the suite without the slow end-to-end tests
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not scale"
+
+test-scale: install-scale  ## Spark features/scoring equal the local ones; MLflow on PostgreSQL
+	$(BIN)/python -m pytest -q -m scale
 
 lint: install
 	$(BIN)/ruff check segml tests benchmarks pipelines
@@ -35,8 +46,17 @@ bench: install  ## print the SPEC section 7 figures at 100k customers
 	$(BIN)/python benchmarks/bench_training.py --customers 100000
 	$(BIN)/python benchmarks/bench_scoring.py --customers 100000
 
+bench-spark: install-scale  ## Spark features + scoring beside single-machine scoring
+	$(BIN)/python benchmarks/bench_spark.py --customers 100000
+
 serve: install  ## serve the registered champion on 127.0.0.1:5001 (uvicorn from .venv/bin on PATH)
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} $(BIN)/mlflow models serve -m models:/segml-customer@champion --env-manager local --host 127.0.0.1 --port 5001
+
+team-mlflow-up: install-scale  ## PostgreSQL + MLflow server on loopback; prints the MLFLOW_TRACKING_URI to export (docs/team-mlflow.md)
+	$(BIN)/python -m segml.scale.team_mlflow up --dir .team-mlflow --pg-port 5433 --port 5000
+
+team-mlflow-down:  ## stop them; the data stays in .team-mlflow/
+	$(BIN)/python -m segml.scale.team_mlflow down --dir .team-mlflow
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

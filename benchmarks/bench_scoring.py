@@ -12,12 +12,12 @@ Prints medians (customers/s) and the ratios. Targets: >= 0.8x bare without reaso
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 
 import pandas as pd
+from common import train_in
 
 
 def _median_seconds(func, repeats: int) -> float:
@@ -37,17 +37,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from segml.config import load_config
-    from segml.datasets import make_customers
-    from segml.pipeline import train
-
     with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
-        make_customers(args.train_customers, seed=1).write(f"{tmp}/train")
-        config = load_config(None)
-        config.data.dir = f"{tmp}/train"
-        result = train(config)
+        result = train_in(tmp, args.train_customers)
         scorer = result.extras["scorer"]
         base = result.extras["datasets"].current_X
         reps = -(-args.customers // len(base))

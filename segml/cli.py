@@ -256,6 +256,8 @@ def score(
     config: ConfigOpt = None,
     cutoff: CutoffOpt = None,
     reasons: Annotated[bool, typer.Option("--reasons", help="Add top 3 SHAP reasons per score.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local (pandas) or spark (Parquet in and out).")] = "local",
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master when no session is active (default local[2]).")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -267,6 +269,18 @@ def score(
     from segml.pipeline import score as run_score
 
     _setup_logging(quiet, verbose)
+    if engine not in ("local", "spark"):
+        raise SegmlError([Problem(f"--engine must be local or spark, got {engine!r}", key="engine")])
+    if engine == "spark":
+        from segml.scale.spark_scoring import score_to_parquet_spark
+
+        cfg = resolve_config(config, data)
+        if not (data or cfg.data.dir):
+            raise SegmlError([Problem("--engine spark needs --data DIR (Parquet tables)", key="data")])
+        rows = score_to_parquet_spark(model, data or cfg.data.dir, out, config=cfg, reasons=reasons,
+                                      cutoff=_parse_cutoff(cutoff), master=spark_master)
+        console.print(f"scored {rows:,} customers on Spark -> {out}")
+        return
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise SegmlError([Problem(f"--out must end in .parquet or .csv, got {out.name!r}", key="out")])
     from rich.progress import Progress

@@ -113,6 +113,22 @@ def using_tracking_uri(uri: str) -> Iterator[str]:
                 os.environ[name] = value
 
 
+@contextmanager
+def model_store(model_uri: str, tracking: Any = None) -> Iterator[str]:
+    """:func:`using_tracking_uri` for reading ``model_uri``; MLflow's errors become a SegmlError
+    naming the model (exit code 1, no traceback)."""
+    from mlflow.exceptions import MlflowException
+
+    from segml.errors import Problem, SegmlError
+
+    with using_tracking_uri(resolve_tracking_uri(tracking)) as uri:
+        try:
+            yield uri
+        except MlflowException as exc:
+            raise SegmlError([Problem(f"cannot load model {model_uri}: {exc.message}",
+                                      key="model")]) from None
+
+
 def client_for(tracking_uri: str) -> MlflowClient:
     """A client bound to one store for tracking and registry alike."""
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

@@ -1,0 +1,1 @@
+"""Scale-out helpers: a team MLflow server on PostgreSQL (and, later, Spark batch scoring)."""
