@@ -1,6 +1,6 @@
 """The model registry: versions, the ``champion``/``challenger`` aliases, promotion and rollback.
 
-Every function takes the tracking URI explicitly (None: :func:`~segml.tracking.runs.resolve_tracking_uri`)
+Every function takes the tracking URI explicitly (None: :func:`~segml.tracking.store.resolve_tracking_uri`)
 and talks to the registry through its own client, so no global MLflow state is changed.
 
 Promotion keeps a history of champions in the registered model's ``segml.champion_history`` tag and
@@ -32,7 +32,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from segml.errors import Problem, SegmlError
-from segml.tracking.runs import client_for, resolve_tracking_uri, using_tracking_uri
+from segml.tracking.store import client_for, resolve_tracking_uri, using_tracking_uri
 
 log = logging.getLogger(__name__)
 

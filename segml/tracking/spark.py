@@ -17,7 +17,7 @@ from typing import Any
 import mlflow
 
 from segml.errors import Problem, SegmlError
-from segml.tracking.runs import model_store
+from segml.tracking.store import model_store
 
 #: MLflow column types -> Spark SQL types.
 _SPARK_TYPES = {"double": "double", "float": "float", "long": "bigint", "integer": "int",

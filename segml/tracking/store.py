@@ -1,0 +1,130 @@
+"""Which MLflow tracking store to talk to, and pointing the fluent API at it.
+
+Every segml entry point resolves the store once (config, then ``$MLFLOW_TRACKING_URI``, then
+``sqlite:///mlflow.db`` in the working directory) and scopes MLflow's global URIs to it with
+:func:`using_tracking_uri`, so a notebook that trains against two stores never mixes them.
+
+Example
+-------
+>>> resolve_tracking_uri("sqlite:////tmp/x.db")
+'sqlite:////tmp/x.db'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+# ------------------------------------------------------------------------------ tracking URIs
+def resolve_tracking_uri(tracking_cfg: Any = None) -> str:
+    """The tracking URI a run should use.
+
+    Parameters
+    ----------
+    tracking_cfg : SegmlConfig, TrackingConfig, str or None
+        A full config (its ``resolved_tracking_uri()`` is used), its ``tracking`` section, an URI,
+        or None. Unset: ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the cwd.
+
+    Examples
+    --------
+    >>> resolve_tracking_uri("sqlite:////tmp/x.db")
+    'sqlite:////tmp/x.db'
+    """
+    if isinstance(tracking_cfg, str):
+        return tracking_cfg
+    for method in ("resolved_tracking_uri", "resolved_uri"):
+        if hasattr(tracking_cfg, method):
+            return str(getattr(tracking_cfg, method)())
+    explicit = getattr(tracking_cfg, "tracking_uri", None)
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """Local artifacts next to a SQLite store (``<db folder>/mlartifacts``); None otherwise.
+
+    Examples
+    --------
+    >>> default_artifact_location("sqlite:////data/ml/mlflow.db")
+    'file:///data/ml/mlartifacts'
+    >>> default_artifact_location("http://mlflow:5000") is None
+    True
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    return (db.absolute().parent / "mlartifacts").as_uri()
+
+
+@contextmanager
+def using_tracking_uri(uri: str) -> Iterator[str]:
+    """Point the fluent MLflow API (tracking and registry) at ``uri``; restore everything after."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved = (
+        getattr(tracking_utils, "_tracking_uri", None),
+        getattr(registry_utils, "_registry_uri", None),
+        os.environ.get("MLFLOW_TRACKING_URI"),
+        os.environ.get("MLFLOW_REGISTRY_URI"),
+    )
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        tracking_utils._tracking_uri = saved[0]
+        registry_utils._registry_uri = saved[1]
+        for name, value in (("MLFLOW_TRACKING_URI", saved[2]), ("MLFLOW_REGISTRY_URI", saved[3])):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def model_store(model_uri: str, tracking: Any = None) -> Iterator[str]:
+    """:func:`using_tracking_uri` for reading ``model_uri``; MLflow's errors become a SegmlError
+    naming the model (exit code 1, no traceback)."""
+    from mlflow.exceptions import MlflowException
+
+    from segml.errors import Problem, SegmlError
+
+    with using_tracking_uri(resolve_tracking_uri(tracking)) as uri:
+        try:
+            yield uri
+        except MlflowException as exc:
+            raise SegmlError([Problem(f"cannot load model {model_uri}: {exc.message}",
+                                      key="model")]) from None
+
+
+def client_for(tracking_uri: str) -> MlflowClient:
+    """A client bound to one store for tracking and registry alike."""
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def get_or_create_experiment(
+    client: MlflowClient, name: str, artifact_location: str | None = None
+) -> str:
+    """The id of experiment ``name``, created (with ``artifact_location``) when missing."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except mlflow.exceptions.MlflowException:  # created concurrently by another process
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
