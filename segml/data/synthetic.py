@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segml.data.columns import draw_codes, padded, sequence, strings, with_missing
 from segml.data.io import write_frame_atomic
 from segml.errors import DataError, Problem
 
@@ -126,73 +127,6 @@ class SyntheticData:
 
 
 # ------------------------------------------------------------------------------- small helpers
-def _strings(values: pa.Array, codes: np.ndarray) -> pd.Series:
-    """``values[codes]`` as a pandas ``str`` Series (codes < 0 become missing)."""
-    mask = codes < 0
-    taken = pc.take(values, pa.array(np.where(mask, 0, codes), mask=mask if mask.any() else None))
-    return taken.to_pandas()
-
-
-def _draw_codes(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """One categorical draw per row from ``probs[rows]`` (inverse CDF, loop over categories)."""
-    cum = np.cumsum(probs, axis=1)
-    u = rng.random(len(rows))
-    codes = np.zeros(len(rows), dtype=np.int8)
-    for j in range(probs.shape[1] - 1):
-        codes += u > cum[rows, j]
-    return codes
-
-
-def _with_missing(rng: np.random.Generator, codes: np.ndarray, share: float) -> np.ndarray:
-    if share <= 0:
-        return codes
-    return np.where(rng.random(len(codes)) < share, -1, codes).astype(np.int16)
-
-
-def _as_arrow(buf: np.ndarray) -> pa.Array:
-    """Rows of a fixed-width ``uint8`` matrix as an Arrow string array (no copy of the bytes)."""
-    rows, size = buf.shape
-    offsets = np.arange(0, (rows + 1) * size, size, dtype=np.int64)
-    data = np.ascontiguousarray(buf)
-    return pa.Array.from_buffers(
-        pa.large_string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    ).cast(pa.string())
-
-
-def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded decimal digits of non-negative integers as a ``(n, width)`` byte matrix."""
-    out = np.empty((width, len(numbers)), dtype=np.uint8)
-    rest = np.asarray(numbers, dtype=np.uint64)
-    for pos in range(width - 1, -1, -1):
-        quotient = rest // 10
-        out[pos] = rest - quotient * 10
-        rest = quotient
-    return (out + 48).T
-
-
-def _padded(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """``prefix + zero-padded number`` strings, e.g. ``_padded("M", [2], 1)`` -> ``M2``."""
-    numbers = np.asarray(numbers, dtype=np.int64)
-    width = max(width, len(str(int(numbers.max()))) if len(numbers) else 1)
-    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    buf = np.empty((len(numbers), len(head) + width), dtype=np.uint8)
-    buf[:, : len(head)] = head
-    buf[:, len(head) :] = _digits(numbers, width)
-    return _as_arrow(buf)
-
-
-def _sequence(prefix: str, n: int, width: int) -> pa.Array:
-    """``prefix`` + ``1..n`` zero-padded: low 4 digits tiled, high digits repeated (fast at 20M)."""
-    width = max(width, len(str(n)), 5)
-    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    blocks = n // 10_000 + 1
-    buf = np.empty((blocks * 10_000, len(head) + width), dtype=np.uint8)
-    buf[:, : len(head)] = head
-    buf[:, len(head) : -4] = np.repeat(_digits(np.arange(blocks), width - 4), 10_000, axis=0)
-    buf[:, -4:] = np.tile(_digits(np.arange(10_000), 4), (blocks, 1))
-    return _as_arrow(buf[1 : n + 1])
-
-
 class _Clock:
     """Seasonal "operational time": purchases are uniform in it, real time follows the seasons."""
 
@@ -281,15 +215,15 @@ def _customers(rng, ids, leaf, design, chan_mix, start, horizon):
         if column == "company_size":  # higher value tiers skew to larger companies
             tilt = np.exp(np.outer(design["macro"].to_numpy() / 2.0, np.linspace(-1, 1, len(values))))
             probs = probs * tilt / (probs * tilt).sum(axis=1, keepdims=True)
-        codes = _with_missing(rng, _draw_codes(rng, probs, leaf), missing)
-        frame[column] = _strings(pa.array(values), codes)
+        codes = with_missing(rng, draw_codes(rng, probs, leaf), missing)
+        frame[column] = strings(pa.array(values), codes)
         if column == "country":
             city_codes = codes.astype(np.int16) * 3 + rng.integers(0, 3, n)
-            city_codes = _with_missing(rng, city_codes, 0.04)
+            city_codes = with_missing(rng, city_codes, 0.04)
             cities = [c for country in values for c in _CITIES[country]]
-            frame["city"] = _strings(pa.array(cities), city_codes)
+            frame["city"] = strings(pa.array(cities), city_codes)
     device_probs = 0.7 * (chan_mix @ _DEVICE_BY_CHANNEL) + 0.3 * rng.dirichlet([4, 3, 1], n_leaves)
-    frame["device"] = _strings(pa.array(_DEVICES), _with_missing(rng, _draw_codes(rng, device_probs, leaf), 0.01))
+    frame["device"] = strings(pa.array(_DEVICES), with_missing(rng, draw_codes(rng, device_probs, leaf), 0.01))
     nps = rng.binomial(10, design["nps_p"].to_numpy()[leaf]).astype(np.float64)
     frame["nps_score"] = np.where(rng.random(n) < 0.08, np.nan, nps)
     first, last = pa.array(_FIRST), pa.array(_LAST)
@@ -298,7 +232,7 @@ def _customers(rng, ids, leaf, design, chan_mix, start, horizon):
     frame["name"] = pc.binary_join_element_wise(f_names, l_names, " ").to_pandas()
     local = pc.binary_join_element_wise(pc.utf8_lower(f_names), pc.utf8_lower(l_names), ids, ".")
     frame["email"] = pc.binary_join_element_wise(local, "@example.com", "").to_pandas()
-    frame["phone"] = _padded("+1-555-", rng.integers(0, 10_000_000, n), 7).to_pandas()
+    frame["phone"] = padded("+1-555-", rng.integers(0, 10_000_000, n), 7).to_pandas()
     return frame, signup, nps
 
 
@@ -349,8 +283,8 @@ def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start
     n = len(leaf)
     cust = np.repeat(np.arange(n, dtype=np.int64), count)
     row_leaf = leaf[cust]
-    category = _draw_codes(rng, _customer_mix(rng, cat_mix[leaf]), cust)
-    channel = _draw_codes(rng, _customer_mix(rng, chan_mix[leaf]), cust)
+    category = draw_codes(rng, _customer_mix(rng, cat_mix[leaf]), cust)
+    channel = draw_codes(rng, _customer_mix(rng, chan_mix[leaf]), cust)
     quantity = 1 + rng.binomial(4, design["quantity_p"].to_numpy()[row_leaf]).astype(np.int8)
     aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, n)
     sigma = 0.4
@@ -367,12 +301,12 @@ def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start
     return pd.DataFrame(
         {
             "customer_id": pc.take(ids, pa.array(cust[rows])).to_pandas(),
-            "order_id": _sequence("O", len(rows), width).to_pandas(),
+            "order_id": sequence("O", len(rows), width).to_pandas(),
             "timestamp": _to_datetime(start, np.concatenate([times, return_time])),
             "amount": amount[rows] * sign,
             "quantity": quantity[rows],
-            "category": _strings(pa.array(CATEGORIES), category[rows]),
-            "channel": _strings(pa.array(CHANNELS), channel[rows]),
+            "category": strings(pa.array(CATEGORIES), category[rows]),
+            "channel": strings(pa.array(CHANNELS), channel[rows]),
         }
     )
 
@@ -403,7 +337,7 @@ def _events(rng, design, leaf, signup, latent, ids, start, horizon):
         {
             "customer_id": pc.take(ids, pa.array(cust)).to_pandas(),
             "timestamp": _to_datetime(start, np.minimum(day, horizon)),
-            "event_type": _strings(pa.array(EVENT_TYPES), kind),
+            "event_type": strings(pa.array(EVENT_TYPES), kind),
         }
     )
 
@@ -461,7 +395,7 @@ def make_customers(
     cat_mix, chan_mix = _mixes(rng, design)
     leaf = rng.choice(len(design), size=n_customers, p=design["share"].to_numpy())
     width = max(7, len(str(n_customers)) + 1)
-    ids = _sequence("", n_customers, width)
+    ids = sequence("", n_customers, width)
     customers, signup, nps = _customers(rng, ids, leaf, design, chan_mix, start_ts, horizon)
     latent_nps = np.where(np.isnan(nps), 7.0, nps)
     clock = _Clock(start_ts, horizon)
@@ -472,13 +406,13 @@ def make_customers(
     events = _events(rng, design, leaf, signup, latent, ids, start_ts, horizon)
     macro = design["macro"].to_numpy()[leaf] + 1
     leaf_in_macro = design["leaf"].to_numpy()[leaf] + 1
-    macro_names = _padded("M", macro, 1)
+    macro_names = padded("M", macro, 1)
     ground_truth = pd.DataFrame(
         {
             "customer_id": customers["customer_id"],
             "true_macro": macro_names.to_pandas(),
             "true_leaf": pc.binary_join_element_wise(
-                macro_names, _padded("L", leaf_in_macro, 1), "."
+                macro_names, padded("L", leaf_in_macro, 1), "."
             ).to_pandas(),
             "true_purchase_rate": latent["true_purchase_rate"],
             "true_dropout_prob": latent["true_dropout_prob"],
