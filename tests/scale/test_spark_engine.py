@@ -97,6 +97,8 @@ def champion(tmp_path_factory):
     mp.chdir(root)
     config = load_config(None)
     config.data.dir = str(root / "train")
+    config.time.training_cutoffs = 1  # a smaller model: the engines are compared, not the model
+    config.models.n_estimators = 80
     train(config)
     yield load_config(None)
     mp.undo()
