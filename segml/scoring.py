@@ -16,8 +16,9 @@ Example
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,8 @@ class CustomerScorer:
     feature_spec: Any = None
     id_kind: str = "string"
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: ``validate_input`` may hand string columns over as strings (no category dtype needed).
+    accepts_string_columns: ClassVar[bool] = True
 
     # ------------------------------------------------------------------------------ schema
     @property
@@ -114,6 +117,10 @@ class CustomerScorer:
         X.index.name = "customer_id"
         return X
 
+    def __getstate__(self) -> dict[str, Any]:  # the per-process caches are rebuilt on demand
+        return {k: v for k, v in self.__dict__.items()
+                if not (k.startswith("_") and k.endswith("_cache"))}
+
     def _category_dtype(self, name: str) -> pd.CategoricalDtype:
         # Built once: validating the levels on every one-customer request costs ~1 ms a column.
         cache = self.__dict__.setdefault("_dtype_cache", {})
@@ -127,41 +134,192 @@ class CustomerScorer:
         """Segments, scores and (optionally) reasons for each customer row.
 
         ``as_of`` dates ``expected_next_purchase_date`` (default: the training data's end).
+        The work is done on NumPy arrays (one float matrix, category codes), whatever the number
+        of rows: serving one customer is not dominated by pandas, and one row or a million go
+        through the same code, so served and batch answers are identical.
         """
-        X = self.prepare(features)
-        out = pd.DataFrame(index=X.index)
-        rule_segments = self.rules.transform(X) if self.rules is not None else None
+        ids, columns, codes = self._arrays(features)
+        n = len(ids)
+        out: dict[str, Any] = {"customer_id": ids}
+        rule = (self.rules.transform_arrays(columns, n) if self.rules is not None else None)
         if self.hierarchy is not None:
-            out = out.join(self.hierarchy.assign(X, rule_segments=rule_segments))
-        if rule_segments is not None:
+            for name, values in self.hierarchy.assign_arrays(columns, n, rule).items():
+                out[name] = (pd.Series(values, dtype=object)
+                             if name == "segment_path" or name.startswith("segment_level_")
+                             else values)
+        if rule is not None:
             for column in ("rfm_segment", "lifecycle_stage"):
-                if column in rule_segments:
-                    out[column] = rule_segments[column].astype("object").to_numpy()
+                if column in rule:
+                    out[column] = rule[column]
         matrices: dict[tuple, np.ndarray] = {}
+        X = None
         for target, column in SCORE_COLUMNS.items():
             if target in self.predictors:
                 predictor = self.predictors[target]
                 key = _matrix_key(predictor)
                 if key not in matrices:
-                    matrices[key] = predictor._matrix(X)
+                    matrix = self._predictor_matrix(predictor, columns, codes, n)
+                    if matrix is None:  # encodings differ from the scorer's: the pandas route
+                        X = self.prepare(features) if X is None else X
+                        matrix = predictor._matrix(X)
+                    matrices[key] = matrix
                 out[column] = predictor.predict_matrix(matrices[key])
-        if "btyd_p_alive" in X:
-            out["p_alive"] = X["btyd_p_alive"].to_numpy()
-        if "btyd_expected_next_purchase_days" in X:
+        if "btyd_p_alive" in columns:
+            out["p_alive"] = columns["btyd_p_alive"]
+        if "btyd_expected_next_purchase_days" in columns:
             start = pd.Timestamp(as_of if as_of is not None else self.metadata.get("data_end"))
-            days = X["btyd_expected_next_purchase_days"].to_numpy(dtype=float)
-            finite = np.isfinite(days)
-            dates = pd.Series(pd.NaT, index=X.index, dtype="datetime64[ns]")
-            dates[finite] = start.normalize() + pd.to_timedelta(np.ceil(days[finite]), unit="D")
-            out["expected_next_purchase_date"] = dates.dt.strftime("%Y-%m-%d").astype("object")
+            out["expected_next_purchase_date"] = pd.Series(
+                next_purchase_dates(columns["btyd_expected_next_purchase_days"], start),
+                dtype=object)
         if reasons:
             from segml.predict import top_reasons
 
+            X = self.prepare(features) if X is None else X
             for target in REASON_TARGETS:
                 if target in self.predictors:
                     found = top_reasons(self.predictors[target], X, k=3)
                     out[f"{target}_reasons"] = [_as_json(r) for r in found]
-        return out.reset_index()
+        return pd.DataFrame(out)
+
+    def _arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],
+                                                      dict[str, np.ndarray]]:
+        """Customer ids, every feature as a NumPy array (categoricals as their values) and the
+        categoricals' codes in the training levels (-1: unseen or missing)."""
+        frame = features
+        if "customer_id" in frame.columns:
+            ids = frame["customer_id"].array
+        else:
+            ids = frame.index.array
+        missing = [c for c in self.feature_names if c not in frame.columns]
+        if missing:
+            raise DataError(
+                [Problem(f"feature column missing: {c}", table="features", column=c) for c in missing]
+            )
+        numeric = self._numeric_names()
+        block = frame.take(self._positions(frame.columns, numeric), axis=1)
+        if all(pd.api.types.is_numeric_dtype(t) and not isinstance(t, pd.CategoricalDtype)
+               for t in block.dtypes):
+            values = block.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.column_stack(
+                [_as_float(block[name], name).to_numpy() for name in numeric]
+            ) if numeric else np.empty((len(frame), 0))
+        columns = {name: values[:, j] for j, name in enumerate(numeric)}
+        codes = {}
+        for name in self.categorical_levels:
+            if name in frame:
+                dtype = self._category_dtype(name)
+                series = frame[name]
+                if isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.categories.equals(
+                    dtype.categories
+                ):
+                    found = series.cat.codes.to_numpy()
+                elif len(series) <= _SMALL:  # a few rows: dict look-ups beat an Index search
+                    lookup = self._level_codes(name)
+                    found = np.array([lookup.get(v, -1) if isinstance(v, Hashable) else -1
+                                      for v in series.to_numpy(dtype=object)], dtype=np.intp)
+                else:  # unseen -> -1
+                    found = dtype.categories.get_indexer(series.to_numpy(dtype=object))
+                codes[name] = found
+                columns[name] = self._level_values(name)[found]
+        return ids, columns, codes
+
+    def _positions(self, columns: pd.Index, names: list[str]) -> np.ndarray:
+        """Positions of ``names`` in ``columns``; remembered for the last column layout (every
+        served request has the schema's), as the label look-up costs more than the take."""
+        layout = columns.tolist()
+        cache = self.__dict__.setdefault("_layout_cache", {})
+        entry = cache.get("entry")
+        if entry is None or entry[0] != layout:
+            entry = cache["entry"] = (layout, columns.get_indexer(names))  # one atomic swap
+        return entry[1]
+
+    def _numeric_names(self) -> list[str]:
+        cache = self.__dict__.setdefault("_numeric_cache", {})
+        if "names" not in cache:
+            cache["names"] = [c for c in self.feature_names if c not in self.categorical_levels]
+        return cache["names"]
+
+    def _level_codes(self, name: str) -> dict[Any, int]:
+        cache = self.__dict__.setdefault("_code_cache", {})
+        if name not in cache:
+            cache[name] = {v: i for i, v in enumerate(self._category_dtype(name).categories)}
+        return cache[name]
+
+    def _level_values(self, name: str) -> np.ndarray:
+        """The training levels of ``name`` as an object array, NaN appended (for code -1)."""
+        cache = self.__dict__.setdefault("_level_cache", {})
+        if name not in cache:
+            levels = list(self._category_dtype(name).categories)
+            cache[name] = np.array([*levels, np.nan], dtype=object)
+        return cache[name]
+
+    def _predictor_matrix(self, predictor: Any, columns: dict[str, np.ndarray],
+                          codes: dict[str, np.ndarray], n: int) -> np.ndarray | None:
+        """``predictor._matrix(prepare(features))`` from the arrays (None: not expressible)."""
+        plan = self._plan(predictor)
+        if plan is None:
+            return None
+        names, numeric_dst, categorical = plan
+        matrix = np.empty((n, len(names)), dtype=np.float64)
+        for j in numeric_dst:
+            matrix[:, j] = columns[names[j]]
+        for j, name, lookup in categorical:
+            matrix[:, j] = lookup[codes[name]]
+        return matrix
+
+    def _plan(self, predictor: Any) -> tuple | None:
+        cache = self.__dict__.setdefault("_plan_cache", {})
+        key = id(predictor)
+        if key not in cache or cache[key][0] is not predictor:
+            cache[key] = (predictor, self._make_plan(predictor))
+        return cache[key][1]
+
+    def _make_plan(self, predictor: Any) -> tuple | None:
+        names = list(getattr(predictor, "feature_names_", []))
+        categories = getattr(predictor, "categories_", None)
+        if not names or categories is None or any(c not in self.feature_names for c in names):
+            return None
+        numeric_dst, categorical = [], []
+        for j, name in enumerate(names):
+            if (name in categories) != (name in self.categorical_levels):
+                return None
+            if name in categories:
+                # scorer code -> model code (as float, missing = NaN); the last slot is code -1
+                target = pd.CategoricalDtype(categories[name]).categories
+                found = target.get_indexer(self._category_dtype(name).categories)
+                lookup = np.append(np.where(found < 0, np.nan, found), np.nan)
+                categorical.append((j, name, lookup.astype(np.float64)))
+            else:
+                numeric_dst.append(j)
+        return names, numeric_dst, categorical
+
+
+def next_purchase_dates(days: np.ndarray, start: pd.Timestamp) -> np.ndarray:
+    """``start`` (normalised) + ceil(``days``) days as ``YYYY-MM-DD`` strings; NaN where unknown.
+
+    Example
+    -------
+    >>> next_purchase_dates(np.array([0.2, np.nan, 31.0]), pd.Timestamp("2024-01-31 10:00"))
+    array(['2024-02-01', nan, '2024-03-02'], dtype=object)
+    """
+    days = np.asarray(days, dtype=float)
+    out = np.full(len(days), np.nan, dtype=object)
+    finite = np.isfinite(days)
+    if not finite.any():
+        return out
+    steps = np.ceil(days[finite])
+    if pd.isna(start) or np.abs(steps).max() > _MAX_STEP_DAYS:  # pandas' own bounds and errors
+        dates = pd.Series(pd.NaT, index=range(len(days)), dtype="datetime64[ns]")
+        dates[finite] = start.normalize() + pd.to_timedelta(steps, unit="D")
+        return dates.dt.strftime("%Y-%m-%d").astype("object").to_numpy()
+    day = np.datetime64(start.normalize().date(), "D")
+    out[finite] = np.datetime_as_string(day + steps.astype(np.int64), unit="D").astype(object)
+    return out
+
+
+_SMALL = 16  # rows up to which category codes come from a dict (serving a few customers)
+_MAX_STEP_DAYS = 50_000  # beyond: pandas' datetime64[ns] range checks decide
 
 
 def _matrix_key(predictor: Any) -> tuple:

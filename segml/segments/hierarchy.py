@@ -58,6 +58,7 @@ Example
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import hdbscan
@@ -542,9 +543,34 @@ class SegmentHierarchy(BaseEstimator):
     # ------------------------------------------------------------------ assignment
     def _leaf_positions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self, "hierarchy_")
-        Z = self.preprocessor_.transform(X)
+        return self._positions(self._embed(_float_columns(X), len(X), X))
+
+    def _positions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw, cluster = self.assigner_.predict(Z)
         return self.raw_to_leaf_[cluster], raw < 0
+
+    def _embed(self, columns: Mapping[str, Any], n: int,
+               X: pd.DataFrame | None = None) -> np.ndarray:
+        """``preprocessor_.transform`` on plain float arrays (the same steps, no DataFrame)."""
+        pre = self.preprocessor_
+        missing = [c for c in pre.columns_ if c not in columns]
+        if missing:
+            raise DataError([Problem(f"column '{c}' used by the segments is missing",
+                                     table="features", column=c) for c in missing])
+        if pre.numeric_:
+            values = np.empty((n, len(pre.numeric_)), dtype=np.float64)
+            for j, c in enumerate(pre.numeric_):
+                values[:, j] = columns[c]
+        else:
+            values = np.empty((n, 0), dtype=np.float64)
+        values = np.where(np.isnan(values), pre.medians_, values)
+        values = values + 0.5 * pre.count_mask_
+        if pre.levels_ and X is None:  # one-hot levels: the preprocessor reads them from a frame
+            X = pd.DataFrame({c: columns[c] for c in pre.levels_})
+        dense = pre._dense(X, values)
+        if pre.pca_ is not None:
+            dense = pre.pca_.transform(dense)
+        return np.ascontiguousarray(dense, dtype=np.float64)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Leaf id (``segment_leaf``) of each row of ``X``."""
@@ -552,26 +578,62 @@ class SegmentHierarchy(BaseEstimator):
 
     def assign(self, X: pd.DataFrame, rule_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Leaf, path, path prefix per level, noise flag (and names once set) for each customer."""
-        pos, noise = self._leaf_positions(X)
-        out = pd.DataFrame({"segment_leaf": self.leaf_ids_[pos]}, index=X.index)
+        check_is_fitted(self, "hierarchy_")
+        rules = None
+        if rule_segments is not None:
+            rules = {c: rule_segments[c].reindex(X.index).to_numpy(dtype=object)
+                     for c in rule_segments.columns}
+        found = self.assign_arrays(_float_columns(X), len(X), rules, X)
+        out = pd.DataFrame({"segment_leaf": found.pop("segment_leaf")}, index=X.index)
+        for name, values in found.items():
+            if name.startswith("segment_name_") or name == "segment_is_noise":
+                out[name] = values
+            else:
+                out[name] = pd.Series(values, index=X.index, dtype=object)
+        return out
+
+    def assign_arrays(self, columns: Mapping[str, Any], n: int,
+                      rule_columns: Mapping[str, np.ndarray] | None = None,
+                      X: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """:meth:`assign` on plain arrays (what serving one customer uses).
+
+        ``columns`` maps each feature to its values (float arrays for numeric features),
+        ``rule_columns`` each rule segment column to its values. Returns the columns of
+        :meth:`assign` in order (paths and names as object arrays of strings).
+        """
+        check_is_fitted(self, "hierarchy_")
+        pos, noise = self._positions(self._embed(columns, n, X))
+        out: dict[str, np.ndarray] = {"segment_leaf": self.leaf_ids_[pos]}
         prefix = None
         levels = {}
         for k, (column, kept) in enumerate(self.guided_):
-            key = guided_keys(self._guided_source(X, rule_segments, column), kept).to_numpy()
+            source = self._guided_array(columns, n, rule_columns, column, X)
+            key = guided_keys(pd.Series(source), kept).to_numpy()
             prefix = key if prefix is None else prefix + "." + key
             levels[k + 1] = prefix
         for k in range(self.levels):
             disc = self.level_paths_[pos, k]
             levels[len(self.guided_) + k + 1] = disc if prefix is None else prefix + "." + disc
-        out["segment_path"] = pd.Series(levels[self.depth_], index=X.index, dtype=object)
+        out["segment_path"] = levels[self.depth_]
         for k in range(1, self.depth_ + 1):
-            out[f"segment_level_{k}"] = pd.Series(levels[k], index=X.index, dtype=object)
+            out[f"segment_level_{k}"] = levels[k]
         out["segment_is_noise"] = noise
         for k in range(1, self.depth_ + 1):
             if self.names_.get(k):
-                col = out[f"segment_level_{k}"]
-                out[f"segment_name_level_{k}"] = col.map(self.names_[k]).fillna(col)
+                out[f"segment_name_level_{k}"] = _named(levels[k], self.names_[k])
         return out
+
+    def _guided_array(self, columns: Mapping[str, Any], n: int,
+                      rule_columns: Mapping[str, np.ndarray] | None, column: str,
+                      X: pd.DataFrame | None) -> Any:
+        if rule_columns is not None and column in rule_columns:
+            return rule_columns[column]
+        if X is not None:
+            return self._guided_source(X, None, column).to_numpy(dtype=object)
+        if column in columns:
+            return columns[column]
+        return self._guided_source(pd.DataFrame(dict(columns)), None, column).to_numpy(
+            dtype=object)
 
     def set_names(self, names: dict[int, dict[Any, str]]) -> SegmentHierarchy:
         """Store readable names per level (``{level: {segment: name}}``) used by :meth:`assign`."""
@@ -579,6 +641,25 @@ class SegmentHierarchy(BaseEstimator):
         for level, mapping in names.items():
             self.names_[int(level)] = {str(k): str(v) for k, v in mapping.items()}
         return self
+
+
+def _float_columns(X: pd.DataFrame) -> dict[str, Any]:
+    """Numeric columns of ``X`` as float arrays, the others as they are."""
+    out: dict[str, Any] = {}
+    for name in X.columns:
+        series = X[name]
+        numeric = (pd.api.types.is_numeric_dtype(series.dtype)
+                   and not isinstance(series.dtype, pd.CategoricalDtype))
+        out[name] = series.to_numpy(dtype=float, na_value=np.nan) if numeric else series
+    return out
+
+
+def _named(values: np.ndarray, names: dict[str, str]) -> np.ndarray:
+    """``names[v]`` for each value (itself when unnamed): one lookup per distinct value."""
+    if len(values) == 0:
+        return np.asarray(values, dtype=object)
+    distinct, inverse = np.unique(np.asarray(values, dtype=object), return_inverse=True)
+    return np.array([names.get(v, v) for v in distinct.tolist()], dtype=object)[inverse]
 
 
 __all__ = ["OTHER", "SegmentHierarchy", "auto_level_counts", "weighted_ward"]

@@ -38,6 +38,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -59,6 +62,8 @@ LIFECYCLE_STAGES = ["new", "active", "loyal", "at risk", "lapsed"]
 NPS_CLASSES = ["promoter", "passive", "detractor", "unknown"]
 ENGAGEMENT_LEVELS = ["low", "medium", "high"]
 RULE_COLUMNS = ("rfm_segment", "lifecycle_stage", "nps_class", "engagement_level")
+_CATEGORIES = {"rfm_segment": RFM_SEGMENTS, "lifecycle_stage": LIFECYCLE_STAGES,
+               "nps_class": NPS_CLASSES, "engagement_level": ENGAGEMENT_LEVELS}
 
 
 def rfm_segment_name(r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -98,12 +103,25 @@ class RuleSegmenter(BaseEstimator):
         self.nps_column = nps_column
 
     @staticmethod
-    def _events(X: pd.DataFrame) -> pd.Series | None:
-        cols = [c for c in X.columns if isinstance(c, str) and c.startswith("events_")
+    def _event_columns(columns: object) -> list[str]:
+        return [c for c in columns if isinstance(c, str) and c.startswith("events_")
                 and c.endswith("_90d")]
+
+    @staticmethod
+    def _event_total(arrays: list[np.ndarray]) -> np.ndarray:
+        """Sum of the ``events_*_90d`` counts per customer (missing counts as 0), column order."""
+        total = np.zeros(len(arrays[0]), dtype=np.float64)
+        for values in arrays:
+            total = total + np.where(np.isnan(values), 0.0, values)
+        return total
+
+    @classmethod
+    def _events(cls, X: pd.DataFrame) -> pd.Series | None:
+        cols = cls._event_columns(X.columns)
         if not cols:
             return None
-        return X[cols].astype(float).fillna(0).sum(axis=1)
+        arrays = [X[c].to_numpy(dtype=float, na_value=np.nan) for c in cols]
+        return pd.Series(cls._event_total(arrays), index=X.index)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> RuleSegmenter:
         """Learn the RFM quintile edges and the engagement tertiles."""
@@ -120,8 +138,8 @@ class RuleSegmenter(BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
-    def _score(self, X: pd.DataFrame, col: str, lower_is_better: bool) -> np.ndarray:
-        values = X[col].to_numpy(dtype=float, na_value=np.nan)
+    def _score(self, values: np.ndarray, col: str, lower_is_better: bool) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
         edges = self.rfm_edges_[col]
         above = (values[:, None] > edges[None, :]).sum(axis=1)
         score = 5 - above if lower_is_better else 1 + above
@@ -129,43 +147,80 @@ class RuleSegmenter(BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """One row per customer (index of ``X``) with the rule columns that ``X`` supports."""
-        check_is_fitted(self, "rfm_edges_")
+        columns = {}
+        for name in X.columns:
+            if isinstance(name, str):
+                series = X[name]
+                numeric = (pd.api.types.is_numeric_dtype(series.dtype)
+                           and not isinstance(series.dtype, pd.CategoricalDtype))
+                columns[name] = (series.to_numpy(dtype=float, na_value=np.nan) if numeric
+                                 else series)
+        found = self.transform_arrays(columns, len(X))
         out = pd.DataFrame(index=X.index)
-        if len(self.rfm_edges_) == 3 and all(c in X.columns for c in self.rfm_edges_):
-            r = self._score(X, "recency_days", True)
-            f = self._score(X, "frequency", False)
-            m = self._score(X, "monetary_sum", False)
-            out["rfm_r"], out["rfm_f"], out["rfm_m"] = r, f, m
-            out["rfm_score"] = pd.Series(
-                (r.astype(int) * 100 + f * 10 + m).astype(str), index=X.index, dtype=object)
-            out["rfm_segment"] = pd.Categorical(rfm_segment_name(r, f, m), categories=RFM_SEGMENTS)
-        if "tenure_days" in X.columns and "recency_days" in X.columns:
-            out["lifecycle_stage"] = self._lifecycle(X)
-        if self.nps_column in X.columns:
-            nps = pd.to_numeric(X[self.nps_column].astype("string"), errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan)
-            cls = np.select([nps >= 9, nps >= 7, nps >= 0], NPS_CLASSES[:3], "unknown")
-            out["nps_class"] = pd.Categorical(cls, categories=NPS_CLASSES)
-        events = self._events(X)
-        if events is not None and self.engagement_edges_ is not None:
-            e = events.to_numpy()
-            lo, hi = self.engagement_edges_
-            level = np.select([e <= lo, e <= hi], ["low", "medium"], "high")
-            out["engagement_level"] = pd.Categorical(level, categories=ENGAGEMENT_LEVELS)
+        for name, values in found.items():
+            if name == "rfm_score":
+                out[name] = pd.Series(values, index=X.index, dtype=object)
+            elif name in _CATEGORIES:
+                out[name] = pd.Categorical(values, categories=_CATEGORIES[name])
+            else:
+                out[name] = values
         return out
 
-    def _lifecycle(self, X: pd.DataFrame) -> pd.Categorical:
+    def transform_arrays(self, columns: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
+        """:meth:`transform` on plain arrays: ``columns`` maps a feature to its float values.
+
+        Returns ``rfm_r``/``rfm_f``/``rfm_m`` (int8), ``rfm_score`` and the named columns as
+        object arrays of strings. No pandas per call: this is what serving one customer uses.
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> X = pd.DataFrame({"tenure_days": [30.0, 400], "recency_days": [3.0, 200]})
+        >>> rules = RuleSegmenter().fit(X)
+        >>> rules.transform_arrays({"tenure_days": np.array([500.0]),
+        ...                         "recency_days": np.array([10.0])}, 1)["lifecycle_stage"]
+        array(['active'], dtype=object)
+        """
+        check_is_fitted(self, "rfm_edges_")
+        out: dict[str, np.ndarray] = {}
+        if len(self.rfm_edges_) == 3 and all(c in columns for c in self.rfm_edges_):
+            r = self._score(columns["recency_days"], "recency_days", True)
+            f = self._score(columns["frequency"], "frequency", False)
+            m = self._score(columns["monetary_sum"], "monetary_sum", False)
+            out["rfm_r"], out["rfm_f"], out["rfm_m"] = r, f, m
+            out["rfm_score"] = (r.astype(int) * 100 + f * 10 + m).astype(str).astype(object)
+            out["rfm_segment"] = rfm_segment_name(r, f, m)
+        if "tenure_days" in columns and "recency_days" in columns:
+            out["lifecycle_stage"] = self._lifecycle(columns, n)
+        if self.nps_column in columns:
+            nps = columns[self.nps_column]
+            if not (isinstance(nps, np.ndarray) and nps.dtype == np.float64):
+                nps = pd.to_numeric(pd.Series(nps).astype("string"), errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan)
+            out["nps_class"] = np.select([nps >= 9, nps >= 7, nps >= 0], NPS_CLASSES[:3],
+                                         "unknown").astype(object)
+        event_cols = self._event_columns(columns)
+        if event_cols and self.engagement_edges_ is not None:
+            e = self._event_total([np.asarray(columns[c], dtype=float) for c in event_cols])
+            lo, hi = self.engagement_edges_
+            out["engagement_level"] = np.select([e <= lo, e <= hi], ["low", "medium"],
+                                                "high").astype(object)
+        return out
+
+    def _lifecycle(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         th = self.lifecycle if self.lifecycle is not None else LifecycleThresholds()
-        tenure = X["tenure_days"].to_numpy(dtype=float, na_value=np.nan)
-        recency = X["recency_days"].to_numpy(dtype=float, na_value=np.nan)
-        orders_col = "orders_365d" if "orders_365d" in X.columns else (
-            "frequency" if "frequency" in X.columns else None)
-        orders = (np.zeros(len(X)) if orders_col is None
-                  else X[orders_col].to_numpy(dtype=float, na_value=0.0))
+        tenure = np.asarray(columns["tenure_days"], dtype=float)
+        recency = np.asarray(columns["recency_days"], dtype=float)
+        orders_col = "orders_365d" if "orders_365d" in columns else (
+            "frequency" if "frequency" in columns else None)
+        orders = np.zeros(n)
+        if orders_col is not None:
+            orders = np.asarray(columns[orders_col], dtype=float)
+            orders = np.where(np.isnan(orders), 0.0, orders)
         stage = np.select(
             [tenure < th.new_days, np.isnan(recency) | (recency > th.lapsed_days),
              recency > th.at_risk_days, orders >= th.loyal_min_orders],
             ["new", "lapsed", "at risk", "loyal"],
             "active",
         )
-        return pd.Categorical(stage, categories=LIFECYCLE_STAGES)
+        return stage.astype(object)

@@ -78,12 +78,26 @@ def _as_bool(value: Any, name: str) -> bool:
     raise _invalid(f"param '{name}' must be a boolean, got {value!r}")
 
 
-def validate_input(model_input: Any, schema: Sequence[tuple[str, str]]) -> pd.DataFrame:
+def _as_date(value: Any) -> pd.Timestamp | None:
+    """The ``as_of`` parameter: the date scores are made at (dates the next purchase)."""
+    if value is None or value == "":
+        return None
+    try:
+        return pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise _invalid("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
+
+
+def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
+                   strings_as_category: bool = True) -> pd.DataFrame:
     """Check and coerce one request to the scorer's input schema.
 
-    Returns a new frame with exactly the schema's columns in schema order: numbers as float64
+    Returns a frame with exactly the schema's columns in schema order: numbers as float64
     (``long`` as int64 when complete), booleans as bool, strings as ``category`` (``customer_id``
-    is left as given). Raises ``MlflowException(INVALID_PARAMETER_VALUE)`` naming the column.
+    is left as given; with ``strings_as_category=False`` string columns stay strings, values of
+    other dtypes become strings). Columns that already have their type are not copied: a
+    request whose columns all match costs a dtype check, not a conversion per column. Raises
+    ``MlflowException(INVALID_PARAMETER_VALUE)`` naming the column.
 
     Examples
     --------
@@ -106,29 +120,44 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]]) -> pd.Da
     index = model_input.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         model_input = model_input.reset_index(drop=True)
-    missing = [name for name, _ in schema if name not in model_input.columns]
+    names = [name for name, _ in schema]
+    present = set(model_input.columns)
+    missing = [name for name in names if name not in present]
     if missing:
-        raise _invalid(f"missing required column(s) {missing}; expected columns "
-                       f"{[name for name, _ in schema]}")
-    out = {}
+        raise _invalid(f"missing required column(s) {missing}; expected columns {names}")
+    if not model_input.columns.is_unique:
+        duplicated = sorted({str(c) for c in model_input.columns[model_input.columns.duplicated()]})
+        raise _invalid(f"duplicated column(s) {duplicated}")
+    dtypes = dict(zip(model_input.columns, model_input.dtypes, strict=True))
+    converted = {}
     for name, kind in schema:
-        column = model_input[name]
-        dtype = column.dtype
         if kind not in KINDS:
             raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
+        dtype = dtypes[name]
         if kind == "double" and dtype == np.float64:  # the common case: no copy
-            out[name] = column
-        elif kind in ("double", "long"):
-            out[name] = _numeric(column, name, kind)
+            continue
+        if kind not in ("double", "long", "boolean") and (
+            name == "customer_id" or isinstance(dtype, pd.CategoricalDtype)
+            or (isinstance(dtype, pd.StringDtype) and not strings_as_category)
+        ):
+            continue
+        column = model_input[name]
+        if kind in ("double", "long"):
+            converted[name] = _numeric(column, name, kind)
         elif kind == "boolean":
-            out[name] = _boolean(column, name)
-        elif name == "customer_id" or isinstance(dtype, pd.CategoricalDtype):
-            out[name] = column
+            converted[name] = _boolean(column, name)
         elif isinstance(dtype, pd.StringDtype):
-            out[name] = column.astype("category")
+            converted[name] = column.astype("category")
         else:
-            out[name] = column.astype("str").where(column.notna()).astype("category")
-    return pd.DataFrame(out, copy=False)
+            text = column.astype("str").where(column.notna())
+            converted[name] = text.astype("category") if strings_as_category else text
+    if list(model_input.columns) == names:
+        frame = model_input.copy(deep=False)  # copy-on-write: the caller's frame stays as is
+    else:
+        frame = model_input.loc[:, names]
+    for name, values in converted.items():
+        frame[name] = values
+    return frame
 
 
 def _numeric(column: pd.Series, name: str, kind: str) -> pd.Series:
@@ -179,10 +208,11 @@ def serialise_output(frame: pd.DataFrame) -> pd.DataFrame:
     >>> serialise_output(pd.DataFrame({"r": [[("recency_days", 0.25)]]}))["r"][0]
     '[["recency_days", 0.25]]'
     """
-    nested = [
-        name for name in frame.columns
-        if frame[name].dtype == object and len(frame)
-        and isinstance(frame[name].iloc[0], list | tuple | dict | np.ndarray)
+    if not len(frame):
+        return frame
+    nested = [  # dtypes read once: one look per object column, not two per column
+        name for name, dtype in frame.dtypes.items()
+        if dtype == np.dtype(object) and isinstance(frame[name].iloc[0], list | tuple | dict | np.ndarray)
     ]
     if not nested:
         return frame
@@ -198,7 +228,8 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
 
     The scorer is not pickled with this object: :func:`log_segml_model` stores it as the
     ``scorer`` artifact and :meth:`load_context` loads it. ``params={"reasons": True}`` adds the
-    ``*_reasons`` columns as JSON strings.
+    ``*_reasons`` columns as JSON strings; ``params={"as_of": "YYYY-MM-DD"}`` dates
+    ``expected_next_purchase_date`` from that day (default: the training data's end).
     """
 
     def __init__(self) -> None:
@@ -234,9 +265,13 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         if self._scorer is None:
             raise MlflowException("SegmlModel has no scorer: load it through MLflow")
         reasons = _as_bool((params or {}).get("reasons", False), "reasons")
-        features = validate_input(model_input, self._schema)
+        as_of = _as_date((params or {}).get("as_of"))
+        features = validate_input(
+            model_input, self._schema,
+            strings_as_category=not getattr(self._scorer, "accepts_string_columns", False))
         try:
-            scored = self._scorer.score(features, reasons=reasons)
+            dated = {"as_of": as_of} if as_of is not None else {}  # stand-in scorers lack it
+            scored = self._scorer.score(features, reasons=reasons, **dated)
         except SegmlError as exc:  # bad values the scorer found: a 4xx naming them, not a 500
             raise _invalid(str(exc)) from None
         return serialise_output(scored.reset_index(drop=True))
@@ -294,7 +329,7 @@ def build_signature(scorer: Any, example: pd.DataFrame) -> ModelSignature:
                       for s in _infer_columns(extra)]
     except Exception:  # noqa: BLE001 - reasons are optional in the output schema
         log.debug("no reasons output for the signature", exc_info=True)
-    params = ParamSchema([ParamSpec("reasons", "boolean", False)])
+    params = ParamSchema([ParamSpec("reasons", "boolean", False), ParamSpec("as_of", "string", "")])
     return ModelSignature(inputs=input_signature_schema(model._schema), outputs=Schema(specs),
                           params=params)
 
