@@ -8,7 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 from segml.config import GuidedLevel, SegmentsConfig
 from segml.errors import DataError
 from segml.segments import RuleSegmenter, SegmentHierarchy
-from segml.segments.hierarchy import auto_level_counts, cut_linkage, weighted_ward
+from segml.segments.tree import auto_level_counts, cut_linkage, weighted_ward
 
 from .blobs import make_segment_blobs
 
