@@ -1,8 +1,9 @@
 """Features on Apache Spark with the single-machine feature code, partition by partition.
 
-Every customer is put in one of ``n_buckets`` buckets by a hash of their id; the three tables are
+Every customer is put in one of ``n_buckets`` buckets by a hash of their id; the tables are
 shuffled so that all rows of a bucket (its customers, their transactions and events) meet in one
-pandas group, and :func:`segml.features.build_features` runs on it unchanged (``applyInPandas``).
+pandas group (a cogroup of the customers with their activity), and
+:func:`segml.features.build_features` runs on it unchanged (``applyInPandas``).
 Features are per customer once the spec is known, so the result equals the single-machine
 features. What needs the whole population, the :class:`~segml.features.FeatureSpec` (kept
 categories, channels, event types and attribute levels, the BG/NBD parameters), is either taken
@@ -173,42 +174,74 @@ def used_columns(table: str, columns: list[str], config: SegmlConfig) -> list[st
     return [c for c in columns if c in wanted]
 
 
-def _packed(tables: SparkTables, config: SegmlConfig, n_buckets: int) -> DataFrame:
-    """One DataFrame of the three tables: columns prefixed by table, a tag and a bucket column."""
+_TAGS = {"customers": 0, "transactions": 1, "events": 2}
+
+
+def _tagged(frame: DataFrame, table: str, config: SegmlConfig, n_buckets: int) -> DataFrame:
+    """The used columns of one table, prefixed by its name, with its tag and the bucket column."""
     from pyspark.sql import functions as F
 
-    packed = None
-    for k, (table, frame) in enumerate(tables.present().items()):
-        key = F.col(f"`{_id_column(config, table)}`").cast("string")
-        renamed = frame.select(
-            *[F.col(f"`{c}`").alias(f"{table}__{c}")
-              for c in used_columns(table, frame.columns, config)],
-            F.lit(k).cast("byte").alias(_TAG),
-            F.pmod(F.xxhash64(key), F.lit(n_buckets)).cast("int").alias(_BUCKET))
-        packed = renamed if packed is None else packed.unionByName(
-            renamed, allowMissingColumns=True)
-    return packed
+    key = F.col(f"`{_id_column(config, table)}`").cast("string")
+    return frame.select(
+        *[F.col(f"`{c}`").alias(f"{table}__{c}") for c in used_columns(table, frame.columns, config)],
+        F.lit(_TAGS[table]).cast("byte").alias(_TAG),
+        F.pmod(F.xxhash64(key), F.lit(n_buckets)).cast("int").alias(_BUCKET))
 
 
 def _unpacked(group: pd.DataFrame, layout: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
-    tags = group[_TAG].to_numpy()
+    """Split one bucket's rows back into the tables of ``layout`` (original column names)."""
+    tags = group[_TAG].to_numpy() if _TAG in group.columns else np.zeros(0)
     out = {}
-    for k, (table, columns) in enumerate(layout.items()):
-        rows = group.loc[tags == k, [f"{table}__{c}" for c in columns]]
+    for table, columns in layout.items():
+        prefixed = [f"{table}__{c}" for c in columns]
+        if set(prefixed) <= set(group.columns):
+            rows = group.loc[tags == _TAGS[table], prefixed]
+        else:  # an empty side of the cogroup
+            rows = pd.DataFrame({c: [] for c in prefixed})
         rows.columns = columns
         out[table] = rows.reset_index(drop=True)
     return out
 
 
-def _partition_tables(group: pd.DataFrame, layout: dict[str, list[str]], config: SegmlConfig):
-    frames = _unpacked(group, layout)
-    if frames["customers"].empty:  # orphan rows only: nothing to compute for this bucket
+def _partition_tables(frames: dict[str, pd.DataFrame], config: SegmlConfig):
+    if frames["customers"].empty:  # rows of unknown customers only: nothing to compute
         return None
     tables, problems = validate_tables(config, frames["customers"], frames.get("transactions"),
                                        frames.get("events"), partition=True)
     if tables is None:
         raise DataError([p for p in problems if p.severity == "error"] or problems)
     return tables
+
+
+def apply_by_bucket(tables: SparkTables, config: SegmlConfig, n_buckets: int, func,
+                    schema: Any) -> DataFrame:
+    """``func(tables_of_one_bucket) -> pandas.DataFrame`` on every bucket of customers.
+
+    Customers are cogrouped with their activity (transactions and events, tagged and unioned):
+    the wide customer rows are not repeated over the long activity rows, which made a single
+    union three times slower to hand to Python. ``func`` gets validated
+    :class:`~segml.data.contract.Tables` (``partition=True``), or None for a bucket with rows of
+    unknown customers only.
+    """
+    layout = _layout(tables, config)
+    customers_layout = {"customers": layout["customers"]}
+    activity_layout = {t: c for t, c in layout.items() if t != "customers"}
+    customers = _tagged(tables.customers, "customers", config, n_buckets).groupBy(_BUCKET)
+    if not activity_layout:
+        return customers.applyInPandas(
+            lambda group: func(_partition_tables(_unpacked(group, customers_layout), config)),
+            schema)
+    activity = None
+    for table in activity_layout:
+        tagged = _tagged(getattr(tables, table), table, config, n_buckets)
+        activity = tagged if activity is None else activity.unionByName(
+            tagged, allowMissingColumns=True)
+
+    def both(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+        frames = _unpacked(left, customers_layout) | _unpacked(right, activity_layout)
+        return func(_partition_tables(frames, config))
+
+    return customers.cogroup(activity.groupBy(_BUCKET)).applyInPandas(both, schema)
 
 
 def for_arrow(frame: pd.DataFrame) -> pd.DataFrame:
@@ -275,20 +308,18 @@ def build_features_spark(tables: SparkTables, cutoff: object, spec: FeatureSpec,
     spark = tables.customers.sparkSession
     require_utc(spark)
     n_buckets = n_buckets or default_buckets(spark)
-    layout = _layout(tables, config)
     id_type = tables.customers.schema[_id_column(config, "customers")].dataType
     schema = feature_schema(spec, id_type)
     at = as_cutoff(cutoff) if cutoff is not None else None
     columns = ["customer_id", *spec.feature_names]
     config = config.model_copy(update={"data": config.data.model_copy(update={"mode": spec.mode})})
 
-    def features_of(group: pd.DataFrame) -> pd.DataFrame:
-        part = _partition_tables(group, layout, config)
+    def features_of(part) -> pd.DataFrame:
         if part is None:
             return pd.DataFrame({name: [] for name in columns})
         return _as_rows(build_features(part, at, spec))[columns]
 
-    return _packed(tables, config, n_buckets).groupBy(_BUCKET).applyInPandas(features_of, schema)
+    return apply_by_bucket(tables, config, n_buckets, features_of, schema)
 
 
 # ------------------------------------------------------------------------------ spec
@@ -347,17 +378,14 @@ def fit_feature_spec_spark(tables: SparkTables, cutoff: object, config: SegmlCon
     spark = tables.customers.sparkSession
     require_utc(spark)
     n_buckets = n_buckets or default_buckets(spark)
-    layout = _layout(tables, config)
     at = as_cutoff(cutoff) if cutoff is not None else None
 
-    def statistics_of(group: pd.DataFrame) -> pd.DataFrame:
-        part = _partition_tables(group, layout, config)
+    def statistics_of(part) -> pd.DataFrame:
         if part is None:
             return _statistics_rows(FitStatistics(mode="?")).iloc[:0]
         return _statistics_rows(fit_statistics(part, at, config))
 
-    rows = (_packed(tables, config, n_buckets).groupBy(_BUCKET)
-            .applyInPandas(statistics_of, _STAT_SCHEMA).persist())
+    rows = apply_by_bucket(tables, config, n_buckets, statistics_of, _STAT_SCHEMA).persist()
     try:
         summary = (rows.filter(F.col("kind") != "btyd").groupBy("kind", "key", "value")
                    .agg(F.sum("n").alias("n"), F.min("n").alias("first")).toPandas())
