@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segml.predict.models import Predictor, _threads
+from segml.predict.models import Predictor
+from segml.predict.resources import prediction_threads
 
 
 def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +51,7 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     >>> list(c.columns)
     ['a', 'bias']
     """
-    values = pred.booster_.predict(pred._prepare(X), pred_contrib=True, num_threads=_threads(len(X)))
+    values = pred.booster_.predict(pred._prepare(X), pred_contrib=True, num_threads=prediction_threads(len(X)))
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
 
 

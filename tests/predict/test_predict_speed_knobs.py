@@ -6,9 +6,10 @@ import pytest
 from synth_predict import make_xy
 
 from segml.config import ModelsConfig
-from segml.predict import fit_predictor
+from segml.predict import fit_predictor, resources
 from segml.predict.metrics import roc_auc
-from segml.predict.models import Predictor, stratified_sample
+from segml.predict.models import Predictor
+from segml.predict.resources import stratified_sample
 
 FAST = ModelsConfig(n_estimators=150, learning_rate=0.1, early_stopping_rounds=20)
 
@@ -67,10 +68,8 @@ def test_defaults_match_the_config():
 
 
 def test_training_threads_leave_a_core_free(monkeypatch):
-    from segml.predict import models
-
-    monkeypatch.setattr(models, "_available_cores", lambda: 2)
-    assert models.train_threads(50_000) == 1 and models.train_threads(1_000_000) == 1
-    monkeypatch.setattr(models, "_available_cores", lambda: 16)
-    assert models.train_threads(50_000) == 1 and models.train_threads(1_000_000) == 4
-    assert models.train_threads(1_000_000, num_threads=2) == 2
+    monkeypatch.setattr(resources, "available_cores", lambda: 2)
+    assert resources.train_threads(50_000) == 1 and resources.train_threads(1_000_000) == 1
+    monkeypatch.setattr(resources, "available_cores", lambda: 16)
+    assert resources.train_threads(50_000) == 1 and resources.train_threads(1_000_000) == 4
+    assert resources.train_threads(1_000_000, num_threads=2) == 2
