@@ -39,8 +39,10 @@ from typing import Any
 
 from segml.scale.postgres import (  # noqa: F401 - re-exported: the team server's API
     INSTALL_HINT,
+    PG_DATABASE,
     PG_OS_USER,
     PG_PROGRAMS,
+    PG_ROLE,
     TeamMlflowError,
     TeamPaths,
     backend_store_uri,

@@ -5,6 +5,8 @@ Run by ``make test-scale`` (marker ``scale``); needs the ``scale`` extra and Jav
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +29,9 @@ from segml.scale.spark_features import (
 from segml.scale.spark_scoring import score_spark, score_to_parquet_spark
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
+# py4j logs "Closing down clientserver connection" from a destructor at interpreter exit, after
+# pytest has closed its capture streams: a harmless but alarming "Logging error" traceback.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 MODEL = "models:/segml-customer@champion"
 
 
