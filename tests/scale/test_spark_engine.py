@@ -17,7 +17,7 @@ from segml.config import SegmlConfig, load_config
 from segml.data.contract import load_tables
 from segml.datasets import make_customers
 from segml.errors import DataError
-from segml.features import FeatureSpec, build_features, data_end
+from segml.features import FeatureSpec, build_features, data_end, make_labels
 from segml.pipeline import score, train
 from segml.scale.spark_features import (
     SparkTables,
@@ -26,6 +26,7 @@ from segml.scale.spark_features import (
     fit_feature_spec_spark,
     local_spark,
 )
+from segml.scale.spark_labels import build_labels_spark
 from segml.scale.spark_scoring import score_spark, score_to_parquet_spark
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
@@ -90,6 +91,19 @@ def test_many_small_buckets_give_the_same_features(spark, data_dir, config):
     rows = build_features_spark(sparks, cutoff, spec, config, n_buckets=211).toPandas()
     assert_same_features(rows, build_features(tables, cutoff, spec), spec)
     assert fit_feature_spec_spark(sparks, cutoff, config, n_buckets=211) == spec
+
+
+def test_labels_on_spark_equal_the_single_machine_ones(spark, data_dir, config):
+    tables = load_tables(config, data_dir=data_dir)
+    cutoff = data_end(tables) - pd.Timedelta(days=400)  # complete label windows
+    local = make_labels(tables, cutoff, config.time)
+    rows = build_labels_spark(SparkTables.read(spark, data_dir, config), cutoff, config,
+                              n_buckets=5).toPandas().set_index("customer_id").loc[local.index]
+    assert len(rows) == len(local) and local["high_clv"].sum() > 0
+    assert rows["is_active"].astype(bool).tolist() == local["is_active"].tolist()
+    for column in ("churn", "purchase", "future_spend", "high_clv"):
+        np.testing.assert_allclose(rows[column].to_numpy(float), local[column].to_numpy(float),
+                                   rtol=0, atol=1e-9, err_msg=column)
 
 
 @pytest.fixture(scope="module")
