@@ -42,7 +42,7 @@ from segml.tracking import (
     resolve_tracking_uri,
     serve_model,
 )
-from segml.tracking.runs import using_tracking_uri
+from segml.tracking.store import using_tracking_uri
 
 N_NUMERIC = 24
 TARGETS = ("churn", "purchase", "high_clv", "spend")

@@ -62,11 +62,9 @@ def score_features_spark(features: DataFrame, model_uri: str, *, reasons: bool =
     """
     from pyspark.sql import functions as F
 
-    from segml.tracking.spark import model_params, model_udf
+    from segml.tracking.spark import model_udf
 
-    params = {}
-    if as_of is not None and "as_of" in model_params(model_uri, tracking):
-        params["as_of"] = str(as_of)
+    params = {"as_of": str(as_of)} if as_of is not None else {}
     predict, columns = model_udf(features.sparkSession, model_uri, reasons=reasons,
                                  tracking=tracking, params=params)
     scored = features.select(predict(F.struct(*[F.col(f"`{c}`") for c in features.columns]))

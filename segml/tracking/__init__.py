@@ -30,9 +30,9 @@ from segml.tracking.runs import (
     log_params,
     log_problems,
     pipeline_run,
-    resolve_tracking_uri,
     set_tags,
 )
+from segml.tracking.store import resolve_tracking_uri
 
 __all__ = [
     "CHALLENGER", "CHAMPION", "PREVIOUS", "RegistryError", "RunHandle", "SegmlModel",

@@ -416,16 +416,10 @@ def load_scorer(model_uri: str, tracking: Any = None) -> Any:
 
     ``tracking`` is a TrackingConfig, a SegmlConfig, an URI or None (see ``resolve_tracking_uri``).
     """
-    from segml.tracking.runs import resolve_tracking_uri, using_tracking_uri
+    from segml.tracking.store import model_store
 
-    with using_tracking_uri(resolve_tracking_uri(tracking)):
-        try:
-            loaded = mlflow.pyfunc.load_model(model_uri)
-        except MlflowException as exc:
-            from segml.errors import Problem
-
-            raise SegmlError([Problem(f"cannot load model {model_uri}: {exc.message}",
-                                      key="model")]) from None
+    with model_store(model_uri, tracking):
+        loaded = mlflow.pyfunc.load_model(model_uri)
     model = loaded.unwrap_python_model()
     if not isinstance(model, SegmlModel):
         raise TypeError(f"{model_uri} is not a segml composite model")

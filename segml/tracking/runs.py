@@ -38,12 +38,10 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from segml.tracking.store import (  # noqa: F401 - also importable from here, as before
-    DEFAULT_URI,
+from segml.tracking.store import (
     client_for,
     default_artifact_location,
     get_or_create_experiment,
-    model_store,
     resolve_tracking_uri,
     using_tracking_uri,
 )

@@ -24,14 +24,17 @@ _SPARK_TYPES = {"double": "double", "float": "float", "long": "bigint", "integer
                 "boolean": "boolean", "string": "string", "datetime": "timestamp"}
 
 
-def output_columns(model_uri: str, *, reasons: bool = False,
-                   tracking: Any = None) -> list[tuple[str, str]]:
-    """``(column, spark type)`` of the model's output; ``*_reasons`` only when ``reasons``."""
+def _signature(model_uri: str, tracking: Any = None) -> Any:
     with model_store(model_uri, tracking):
-        info = mlflow.models.get_model_info(model_uri)
-    signature = info.signature
+        signature = mlflow.models.get_model_info(model_uri).signature
     if signature is None or signature.outputs is None:
         raise SegmlError([Problem(f"model {model_uri} has no output signature", key="model")])
+    return signature
+
+
+def output_columns(signature: Any, *, reasons: bool = False) -> list[tuple[str, str]]:
+    """``(column, spark type)`` of a model signature's outputs; ``*_reasons`` only with
+    ``reasons``."""
     columns = []
     for spec in signature.outputs.inputs:
         if spec.name.endswith("_reasons") and not reasons:
@@ -39,13 +42,6 @@ def output_columns(model_uri: str, *, reasons: bool = False,
         kind = getattr(spec.type, "name", str(spec.type))
         columns.append((spec.name, _SPARK_TYPES.get(kind, "string")))
     return columns
-
-
-def model_params(model_uri: str, tracking: Any = None) -> set[str]:
-    """Names of the predict parameters the model's signature accepts."""
-    with model_store(model_uri, tracking):
-        signature = mlflow.models.get_model_info(model_uri).signature
-    return {p.name for p in signature.params.params} if signature and signature.params else set()
 
 
 def model_udf(spark: Any, model_uri: str, *, reasons: bool = False, tracking: Any = None,
@@ -60,12 +56,16 @@ def model_udf(spark: Any, model_uri: str, *, reasons: bool = False, tracking: An
     reasons : bool
         Add the ``*_reasons`` columns (JSON strings), about 100x the cost of the scores.
     params : dict, optional
-        Further predict parameters the model's signature declares (e.g. ``as_of``).
+        Further predict parameters (e.g. ``as_of``); those the model's signature does not
+        declare (models logged before the parameter existed) are left out.
     """
-    columns = output_columns(model_uri, reasons=reasons, tracking=tracking)
+    signature = _signature(model_uri, tracking)
+    declared = {p.name for p in signature.params.params} if signature.params else set()
+    columns = output_columns(signature, reasons=reasons)
     result_type = ", ".join(f"`{name}` {kind}" for name, kind in columns)
+    extra = {k: v for k, v in (params or {}).items() if k in declared}
     with model_store(model_uri, tracking):
         udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type,
                                       env_manager="local",
-                                      params={"reasons": reasons} | (params or {}))
+                                      params={"reasons": reasons} | extra)
     return udf, columns

@@ -8,7 +8,7 @@ import pytest
 from fake_scorer import FakeScorer, pii_free, raw_customers
 from mlflow.tracking import MlflowClient
 
-from segml.tracking.runs import using_tracking_uri
+from segml.tracking.store import using_tracking_uri
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 
 from segml.tracking import CHAMPION, SegmlModel, log_segml_model, pipeline_run, promote
 from segml.tracking.model import validate_input
-from segml.tracking.runs import using_tracking_uri
+from segml.tracking.store import using_tracking_uri
 
 OUTPUT = ["customer_id", "segment_leaf", "segment_path", "segment_level_1", "segment_name_level_1",
           "segment_is_noise", "rfm_segment", "lifecycle_stage", "churn_probability",
