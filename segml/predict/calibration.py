@@ -25,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 
 METHODS = ("isotonic", "sigmoid", "none")
 _TIE_BREAK = 1e-6
+#: Up to this many margins the isotonic map is evaluated directly (see ``Calibrator.transform``).
+_SMALL_ROWS = 64
 
 
 class Calibrator:
@@ -73,5 +75,18 @@ class Calibrator:
         if model is None:
             return expit(m)
         if isinstance(model, IsotonicRegression):
-            return (1.0 - _TIE_BREAK) * model.predict(m) + _TIE_BREAK * expit(m)
+            return (1.0 - _TIE_BREAK) * _isotonic(model, m) + _TIE_BREAK * expit(m)
         return model.predict_proba(m.reshape(-1, 1))[:, 1]
+
+
+def _isotonic(model: IsotonicRegression, m: np.ndarray) -> np.ndarray:
+    """``model.predict(m)``; for a few rows its fitted interpolation ``f_`` is called directly.
+
+    scikit-learn validates its input on every ``predict`` (~0.3 ms, most of a one-customer
+    request's calibration). The map itself is ``f_`` on the margin clipped to the fitted range,
+    as in ``IsotonicRegression.transform``.
+    """
+    interpolate = getattr(model, "f_", None)
+    if len(m) > _SMALL_ROWS or interpolate is None or model.out_of_bounds != "clip":
+        return model.predict(m)
+    return np.asarray(interpolate(np.clip(m, model.X_min_, model.X_max_))).astype(m.dtype)

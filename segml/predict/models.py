@@ -52,12 +52,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import train_test_split
 
 from segml.errors import DataError, Problem
-from segml.predict.calibration import _TIE_BREAK, Calibrator
+from segml.predict.calibration import Calibrator
 from segml.predict.resources import prediction_threads, stratified_sample, train_threads
 
 logger = logging.getLogger(__name__)
@@ -463,32 +461,12 @@ class Predictor:
         trained on the same columns, so a composite scorer builds it once)."""
         margin = self.booster_.predict(matrix, raw_score=True, num_threads=prediction_threads(len(matrix)))
         if self.is_classifier:
-            return _calibrate(self.calibrator_, margin)
+            return self.calibrator_.transform(margin)
         return np.exp(margin)
 
     def __repr__(self) -> str:
         fitted = f", best_iteration={self.best_iteration_}" if hasattr(self, "best_iteration_") else ""
         return f"Predictor(target={self.target!r}{fitted})"
-
-
-def _calibrate(calibrator: Calibrator, margin: np.ndarray) -> np.ndarray:
-    """``calibrator.transform(margin)``; for a few rows the isotonic map is evaluated directly.
-
-    scikit-learn validates its input on every ``IsotonicRegression.predict`` (~0.3 ms, most of
-    a one-customer request's calibration); the map itself is its fitted interpolation ``f_`` on
-    the margin clipped to the fitted range, as in ``IsotonicRegression.transform``.
-    """
-    model = getattr(calibrator, "model_", None)
-    interpolate = getattr(model, "f_", None)
-    if (len(margin) > _SMALL_ROWS or not isinstance(model, IsotonicRegression)
-            or interpolate is None or model.out_of_bounds != "clip"):
-        return calibrator.transform(margin)
-    m = np.asarray(margin, dtype=float).ravel()
-    iso = np.asarray(interpolate(np.clip(m, model.X_min_, model.X_max_))).astype(m.dtype)
-    return (1.0 - _TIE_BREAK) * iso + _TIE_BREAK * expit(m)
-
-
-_SMALL_ROWS = 64
 
 
 def fit_predictor(
