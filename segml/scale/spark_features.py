@@ -279,10 +279,6 @@ def feature_schema(spec: FeatureSpec, id_type: Any) -> Any:
     return StructType(fields)
 
 
-def _as_rows(X: pd.DataFrame) -> pd.DataFrame:
-    return for_arrow(X.reset_index())
-
-
 def build_features_spark(tables: SparkTables, cutoff: object, spec: FeatureSpec,
                          config: SegmlConfig, *, n_buckets: int | None = None) -> DataFrame:
     """The feature rows at ``cutoff`` computed on Spark: one row per customer known then.
@@ -317,7 +313,7 @@ def build_features_spark(tables: SparkTables, cutoff: object, spec: FeatureSpec,
     def features_of(part) -> pd.DataFrame:
         if part is None:
             return pd.DataFrame({name: [] for name in columns})
-        return _as_rows(build_features(part, at, spec))[columns]
+        return for_arrow(build_features(part, at, spec).reset_index())[columns]
 
     return apply_by_bucket(tables, config, n_buckets, features_of, schema)
 
