@@ -96,7 +96,10 @@ def resolve_config(config: Path | None, data: Path | None) -> SegmlConfig:
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     customers: Annotated[int, typer.Option("--customers", "-n", min=10, help="Customers.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Seed of the customers drawn.")] = 0,
+    design_seed: Annotated[int, typer.Option(
+        "--design-seed", help="Seed of the segment design (the company); every --seed draws "
+        "customers of the same segments.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     quiet: QuietOpt = False,
 ) -> None:
@@ -109,7 +112,7 @@ def generate(
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")
     with console.status("generating synthetic customers...", spinner="dots"):
-        data = make_customers(customers, seed=seed)
+        data = make_customers(customers, seed=seed, design_seed=design_seed)
         paths = data.write(out, format=fmt)
     if not quiet:
         table = Table(title=f"synthetic data in {out}")

@@ -56,6 +56,7 @@ _MACROS = np.array(
     ]
 )
 _LEAF_COUNTS = (2, 3, 4, 3, 3)
+_DESIGN_STREAM = 0xDE5  # the design's random stream, distinct from default_rng(seed)
 _MEAN_RATE = 17.0  # share-weighted purchases/year: ~20 transactions per customer
 _ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
     "gender": (("female", "male", "non-binary"), 0.02),
@@ -201,28 +202,37 @@ def _mixes(rng: np.random.Generator, design: pd.DataFrame) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------------------ tables
-def _customers(rng, ids, leaf, design, chan_mix, start, horizon):
+def _attribute_probs(rng: np.random.Generator, design: pd.DataFrame,
+                     chan_mix: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-leaf distributions of each attribute and of the device (part of the design)."""
+    n_leaves = len(design)
+    probs = {}
+    for column, (values, _) in _ATTRIBUTES.items():
+        prior = np.full(len(values), 1.0 / len(values))
+        p = rng.dirichlet(12.0 * prior * len(values), n_leaves)
+        if column == "company_size":  # higher value tiers skew to larger companies
+            tilt = np.exp(np.outer(design["macro"].to_numpy() / 2.0, np.linspace(-1, 1, len(values))))
+            p = p * tilt / (p * tilt).sum(axis=1, keepdims=True)
+        probs[column] = p
+    device = 0.7 * (chan_mix @ _DEVICE_BY_CHANNEL) + 0.3 * rng.dirichlet([4, 3, 1], n_leaves)
+    return probs, device
+
+
+def _customers(rng, ids, leaf, design, attribute_probs, device_probs, start, horizon):
     n = len(leaf)
     frame = pd.DataFrame({"customer_id": ids.to_pandas()})
     signup = np.floor(rng.beta(1.0, 2.0, n) * (horizon - 30.0))
     frame["signup_date"] = (start + pd.to_timedelta(signup, unit="D")).astype("datetime64[ns]")
     age = np.clip(np.round(rng.normal(design["age_mean"].to_numpy()[leaf], 11.0)), 18, 85)
     frame["age"] = np.where(rng.random(n) < 0.03, np.nan, age)
-    n_leaves = len(design)
     for column, (values, missing) in _ATTRIBUTES.items():
-        prior = np.full(len(values), 1.0 / len(values))
-        probs = rng.dirichlet(12.0 * prior * len(values), n_leaves)
-        if column == "company_size":  # higher value tiers skew to larger companies
-            tilt = np.exp(np.outer(design["macro"].to_numpy() / 2.0, np.linspace(-1, 1, len(values))))
-            probs = probs * tilt / (probs * tilt).sum(axis=1, keepdims=True)
-        codes = with_missing(rng, draw_codes(rng, probs, leaf), missing)
+        codes = with_missing(rng, draw_codes(rng, attribute_probs[column], leaf), missing)
         frame[column] = strings(pa.array(values), codes)
         if column == "country":
             city_codes = codes.astype(np.int16) * 3 + rng.integers(0, 3, n)
             city_codes = with_missing(rng, city_codes, 0.04)
             cities = [c for country in values for c in _CITIES[country]]
             frame["city"] = strings(pa.array(cities), city_codes)
-    device_probs = 0.7 * (chan_mix @ _DEVICE_BY_CHANNEL) + 0.3 * rng.dirichlet([4, 3, 1], n_leaves)
     frame["device"] = strings(pa.array(_DEVICES), with_missing(rng, draw_codes(rng, device_probs, leaf), 0.01))
     nps = rng.binomial(10, design["nps_p"].to_numpy()[leaf]).astype(np.float64)
     frame["nps_score"] = np.where(rng.random(n) < 0.08, np.nan, nps)
@@ -288,8 +298,14 @@ def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start
     quantity = 1 + rng.binomial(4, design["quantity_p"].to_numpy()[row_leaf]).astype(np.int8)
     aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, n)
     sigma = 0.4
-    amount = (aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust)) * _CATEGORY_PRICE[category]
-              * (0.75 + 0.25 * quantity) / 1.1)
+    # Category price and basket size modulate each order around the leaf's order value, so that
+    # ``order_value`` stays the leaf's mean order value (its value tier) whatever it buys; with
+    # raw category prices (0.4x-1.8x) an electronics leaf of a low tier out-spent a grocery leaf
+    # of a higher tier per order and the tiers were no longer value tiers.
+    leaf_price = (cat_mix @ _CATEGORY_PRICE)[row_leaf]
+    leaf_basket = 1.0 + design["quantity_p"].to_numpy()[row_leaf]  # mean of 0.75 + 0.25 * quantity
+    amount = (aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust))
+              * _CATEGORY_PRICE[category] / leaf_price * (0.75 + 0.25 * quantity) / leaf_basket)
     amount = np.round(np.maximum(amount, 1.0), 2)
     returned = np.flatnonzero(rng.random(len(cust)) < _RETURN_PROB[category])
     return_time = times[returned] + rng.uniform(1.0, 30.0, len(returned))
@@ -356,6 +372,7 @@ def make_customers(
     start: str | pd.Timestamp = "2023-01-01",
     end: str | pd.Timestamp = "2025-12-31",
     n_macro: int = 4,
+    design_seed: int | None = 0,
 ) -> SyntheticData:
     """Generate customers, transactions and events with a nested ground-truth segmentation.
 
@@ -364,7 +381,14 @@ def make_customers(
     n_customers : int
         Number of customers (about 20 transactions and 30 events each on average).
     seed : int
-        Seed of ``np.random.default_rng``; the same ``n_customers`` and seed give identical frames.
+        Seed of the customers drawn; the same ``n_customers``, ``seed`` and ``design_seed`` give
+        identical frames.
+    design_seed : int or None
+        Seed of the *design*: the leaves' shares, value tiers, category/channel mixes and
+        attribute distributions, i.e. the company the customers come from. The default (0) keeps
+        one company for every ``seed``, so customers generated with another ``seed`` are new
+        customers of the same segments (what a model fitted on one sample must recognise).
+        None draws the design from ``seed`` (a different company per seed).
     start, end : str or Timestamp
         The observation window; every timestamp lies in ``[start, end]``.
     n_macro : int
@@ -391,12 +415,15 @@ def make_customers(
     if horizon < 60:
         raise DataError([Problem(f"the window {start_ts.date()}..{end_ts.date()} is shorter than 60 days")])
     rng = np.random.default_rng(seed)
-    design = _design(rng, n_macro)
-    cat_mix, chan_mix = _mixes(rng, design)
+    design_rng = rng if design_seed is None else np.random.default_rng([design_seed, _DESIGN_STREAM])
+    design = _design(design_rng, n_macro)
+    cat_mix, chan_mix = _mixes(design_rng, design)
+    attribute_probs, device_probs = _attribute_probs(design_rng, design, chan_mix)
     leaf = rng.choice(len(design), size=n_customers, p=design["share"].to_numpy())
     width = max(7, len(str(n_customers)) + 1)
     ids = sequence("", n_customers, width)
-    customers, signup, nps = _customers(rng, ids, leaf, design, chan_mix, start_ts, horizon)
+    customers, signup, nps = _customers(rng, ids, leaf, design, attribute_probs, device_probs,
+                                        start_ts, horizon)
     latent_nps = np.where(np.isnan(nps), 7.0, nps)
     clock = _Clock(start_ts, horizon)
     count, times, latent = _purchases(rng, design, leaf, signup, latent_nps, clock, horizon)

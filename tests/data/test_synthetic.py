@@ -122,6 +122,10 @@ def test_macros_differ_in_value_and_leaves_in_mix(data):
     assert spend.max() > 4 * spend.min()
     aov = tx[tx["amount"] > 0].groupby("macro")["amount"].mean()
     assert aov.max() > 3 * aov.min()
+    # a leaf's mean order value is its design value whatever categories it buys
+    leaf_aov = tx[tx["amount"] > 0].groupby("leaf")["amount"].mean()
+    design_aov = data.design.set_index("true_leaf")["order_value"]
+    assert (leaf_aov / design_aov.reindex(leaf_aov.index) - 1).abs().max() < 0.12
     # each leaf buys its favourite category clearly more often than its sibling leaves do
     share = pd.crosstab(tx["leaf"], tx["category"], normalize="index")
     favourite = data.design.set_index("true_leaf")["dominant_category"]
