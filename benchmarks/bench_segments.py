@@ -36,19 +36,9 @@ def _peak_gib() -> float:
 
 def synthetic_features(n: int, seed: int):
     """Feature matrix and ground truth from the package's generator and feature builder."""
-    from segml.config import SegmlConfig
-    from segml.data.contract import load_tables
-    from segml.datasets import make_customers
-    from segml.features.behaviour import FeatureSpec, build_features
+    from segml.datasets import synthetic_features as build
 
-    data = make_customers(n, seed=seed)
-    config = SegmlConfig()
-    tables = load_tables(config, customers=data.customers, transactions=data.transactions,
-                         events=data.events)
-    cutoff = data.transactions["timestamp"].max().normalize()
-    spec = FeatureSpec.fit(tables, cutoff, config)
-    X = build_features(tables, cutoff, spec)
-    truth = data.ground_truth.set_index("customer_id").reindex(X.index)
+    X, truth, _ = build(n, seed)
     return X, truth
 
 

@@ -192,9 +192,15 @@ class SegmentsConfig(_Section):
     sample_size: int = Field(20000, ge=100, description="Stratified sample HDBSCAN is fitted on.")
     min_cluster_size: int | None = Field(
         None,
-        description="HDBSCAN min_cluster_size; None: half the size floor (min_segment_share x sample / 2, >= 10).",
+        description="HDBSCAN min_cluster_size; None: 0.8 x the size floor (min_segment_share x sample, >= 10).",
     )
-    min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (cost grows with it).")
+    min_samples: int = Field(5, ge=1, description="HDBSCAN min_samples (cost grows with it).")
+    value_weight: float = Field(
+        2.5,
+        gt=0,
+        description="Weight of the value columns (order value, days between purchases, spend) "
+        "against the category/channel mixes in the clustering space; 1: all alike.",
+    )
     levels: int = Field(2, ge=1, le=5, description="Discovered levels including the leaves.")
     level_sizes: list[int] | None = Field(
         None, description="Segments per level above the leaves; None: automatic."

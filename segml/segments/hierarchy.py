@@ -9,15 +9,15 @@ Fit, in order:
    random stream is derived from ``random_state`` but distinct from ``default_rng(seed)``: data
    generated with the same integer seed otherwise lines up with the draw (seen in testing).
 3. HDBSCAN (``cluster_selection_method="leaf"``, ``min_cluster_size`` default
-   ``max(10, min_segment_share * sample / 2)``) on the sample: its clusters are the leaves. Noise
+   ``max(10, 0.8 * min_segment_share * sample)``, ``min_samples=5``) on the sample: its clusters are the leaves. Noise
    points are assigned to their most likely cluster by a k-NN vote and flagged
    (``sample_is_noise_``).
 4. Over-segmentation controls: a cluster whose estimated size is below ``min_segment_size`` or
    ``min_segment_share`` merges into the nearest cluster (centroid distance), smallest first, and so
    on until at most ``max_segments_per_level`` leaves remain.
 5. Agglomerative clustering over the leaf centroids (never the customers) in the *tree space*
-   (``tree_features``, by default the value axis: ``monetary_sum``, ``monetary_mean``,
-   ``frequency``): size-weighted Ward, or scipy ``average``/``complete`` linkage; cut into
+   (``tree_features``, by default the value axis: ``monetary_mean`` and ``ipt_mean_days``,
+   order value and days between purchases): size-weighted Ward, or scipy ``average``/``complete`` linkage; cut into
    ``levels`` discovered levels with ``level_sizes`` segments above the leaves, or automatically
    as the fewest tree-cut groups explaining 90% of the between-leaf variance (99% for the next
    level; ``level_criterion="ch"``: Calinski-Harabasz), between 2 and
@@ -75,6 +75,9 @@ from segml.segments.tree import auto_level_counts, cut_linkage, weighted_ward
 
 log = logging.getLogger(__name__)
 _HOLDOUT = 2000
+_MCS = 0.8  # x the size floor, see min_cluster_size
+#: The automatic tree space: the first of these axes with a clustered column.
+_VALUE_AXES = (("monetary_mean", "ipt_mean_days"), ("monetary_sum", "monetary_mean", "frequency"))
 
 
 class SegmentHierarchy(BaseEstimator):
@@ -87,14 +90,13 @@ class SegmentHierarchy(BaseEstimator):
     sample_size : int
         Customers HDBSCAN is fitted on.
     min_cluster_size : int, optional
-        HDBSCAN ``min_cluster_size``; None: ``max(10, min_segment_share * sample / 2)``. Half
-        the size floor: HDBSCAN may return a few clusters below it, which the size controls then
-        merge into their nearest neighbour. With the full floor, HDBSCAN kept leaves of
-        ``make_customers`` that differ only in value as one cluster (5k customers, seeds
-        42/7/1: leaf ARI 0.83/0.75/0.83 -> 0.85/0.75/0.84, macro 0.76/0.55/0.76 ->
-        0.86/0.59/0.83).
+        HDBSCAN ``min_cluster_size``; None: ``max(10, 0.8 * min_segment_share * sample)``, a little
+        below the size floor: HDBSCAN may return a few clusters below it, which the size controls
+        then merge into their nearest neighbour. Half the floor (the former default) split true
+        ``make_customers`` leaves more often (``benchmarks/bench_recovery.py``).
     min_samples : int
-        HDBSCAN ``min_samples`` (its cost grows with it).
+        HDBSCAN ``min_samples`` (its cost grows with it). 5 by default; with 10 one random
+        ``make_customers`` design fewer of 16 was recovered.
     levels : int
         Discovered levels, leaves included.
     level_sizes : list of int, optional
@@ -117,17 +119,17 @@ class SegmentHierarchy(BaseEstimator):
         all three.
     tree_features : "auto", list of str or None
         Space of the tree above the leaves (the leaves themselves always come from the full
-        clustering space). None: the full clustering space (with the automatic level count it
-        recovered ``make_customers`` macro groups better: macro ARI 5k customers seed 7
-        0.21 -> 0.37, 20k seed 42 0.33 -> 0.42; but not the value-tiered test blobs).
-        ``"auto"`` (default): the value axis, i.e. those of ``monetary_sum``,
-        ``monetary_mean``, ``frequency`` that are clustered (log/scaled), so upper levels are
-        value tiers and leaves refine them by category/channel mix. Recency is left out: it is a
-        state that changes every month (lifecycle rules and guided levels cover it), not a kind
-        of customer. On ``make_customers`` data the mix otherwise dominates the centroid
+        clustering space). ``"auto"`` (default): the value axis, i.e. ``monetary_mean`` (order
+        value) and ``ipt_mean_days`` (days between purchases) when clustered, else those of
+        ``monetary_sum``, ``monetary_mean``, ``frequency`` that are (log/scaled, unweighted), so
+        upper levels are value tiers (how much, how often) and leaves refine them by
+        category/channel mix. On ``make_customers`` data the mix otherwise dominates the centroid
         distances and the top level cut across the true macro groups (ARI 0.23 -> 0.86 with 4
         top groups). Falls back to the clustering space when none is clustered. None: the
         clustering space. A list: those clustered columns.
+    value_weight : float
+        Weight of the value columns in the clustering space (see
+        :class:`~segml.segments.preprocess.SegmentPreprocessor`).
     cluster_selection_method : {"leaf", "eom"}
         HDBSCAN cluster selection. ``"leaf"`` (default) returns the finest dense clusters, which
         the size controls and the tree then organise; ``"eom"`` tends to return only the
@@ -148,13 +150,13 @@ class SegmentHierarchy(BaseEstimator):
     """
 
     def __init__(self, features: list[str] | None = None, sample_size: int = 20000,
-                 min_cluster_size: int | None = None, min_samples: int = 10, levels: int = 2,
+                 min_cluster_size: int | None = None, min_samples: int = 5, levels: int = 2,
                  level_sizes: list[int] | None = None, linkage: str = "ward",
                  min_segment_size: int = 50, min_segment_share: float = 0.01,
                  max_segments_per_level: int = 12, guided_levels: Any = (),
                  n_components: int | None = 10, n_neighbors: int = 15,
                  n_reference: int = 10000, tree_features: Any = "auto",
-                 cluster_selection_method: str = "leaf",
+                 value_weight: float = 2.5, cluster_selection_method: str = "leaf",
                  level_criterion: str = "explained", level_explained: float = 0.9,
                  n_jobs: int = 1, random_state: int = 0):
         self.features = features
@@ -172,6 +174,7 @@ class SegmentHierarchy(BaseEstimator):
         self.n_neighbors = n_neighbors
         self.n_reference = n_reference
         self.tree_features = tree_features
+        self.value_weight = value_weight
         self.cluster_selection_method = cluster_selection_method
         self.level_criterion = level_criterion
         self.level_explained = level_explained
@@ -195,7 +198,7 @@ class SegmentHierarchy(BaseEstimator):
                    min_segment_size=c.min_segment_size, min_segment_share=c.min_segment_share,
                    max_segments_per_level=c.max_segments_per_level,
                    guided_levels=tuple((g.column, g.max_values) for g in c.guided_levels),
-                   random_state=seed)
+                   value_weight=c.value_weight, random_state=seed)
 
     # ------------------------------------------------------------------ guided levels
     def _guided_specs(self) -> list[tuple[str, int]]:
@@ -237,12 +240,13 @@ class SegmentHierarchy(BaseEstimator):
             self.guided_.append((column, kept))
             keys.append(guided_keys(source, kept).to_numpy())
         self.preprocessor_ = SegmentPreprocessor(self.features, self.n_components,
+                                                 value_weight=self.value_weight,
                                                  random_state=self.random_state).fit(X)
         Z = self.preprocessor_.transform(X)
         sample, holdout = self._sample(Z, keys, rng)
         Zs = self.preprocessor_.transform(X.iloc[sample], jitter=rng)
         n, ns = len(X), len(sample)
-        mcs = self.min_cluster_size or max(10, int(round(0.5 * self.min_segment_share * ns)))
+        mcs = self.min_cluster_size or max(10, int(round(_MCS * self.min_segment_share * ns)))
         mcs = int(min(max(mcs, 2), ns))
         self.clusterer_ = hdbscan.HDBSCAN(min_cluster_size=mcs,
                                           min_samples=int(min(self.min_samples, ns - 1)),
@@ -357,15 +361,18 @@ class SegmentHierarchy(BaseEstimator):
         names = self.preprocessor_.feature_names_out_
         if self.tree_features is None:
             return Zs
-        wanted = (["monetary_sum", "monetary_mean", "frequency"]
-                  if isinstance(self.tree_features, str) else list(self.tree_features))
-        idx = [names.index(c) for c in wanted if c in names]
+        if isinstance(self.tree_features, str):
+            idx = next(([names.index(c) for c in axis if c in names] for axis in _VALUE_AXES
+                        if any(c in names for c in axis)), [])
+        else:
+            idx = [names.index(c) for c in self.tree_features if c in names]
+            if not idx:
+                raise DataError([Problem(f"tree features {list(self.tree_features)} are not "
+                                         "clustered columns", table="features")])
         if not idx:
-            if not isinstance(self.tree_features, str):
-                raise DataError([Problem(f"tree features {wanted} are not clustered columns",
-                                         table="features")])
             return Zs
-        return self.preprocessor_.transform(Xs, reduce=False)[:, idx]
+        # unweighted: the value weight shapes the leaves, the tree compares the value columns
+        return self.preprocessor_.transform(Xs, reduce=False)[:, idx] / self.preprocessor_.weights_[idx]
 
     def _build_tree(self, Zs: np.ndarray, Ts: np.ndarray, micro: np.ndarray, scale: float,
                     n: int) -> np.ndarray:

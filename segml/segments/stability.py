@@ -25,7 +25,7 @@ Example
 >>> old = SegmentHierarchy(min_cluster_size=30).fit(X)
 >>> new = SegmentHierarchy(min_cluster_size=30, random_state=1).fit(X.iloc[::-1])
 >>> m = match_hierarchies(old, new, X)
->>> m.stability
+>>> round(m.stability, 2)  # a customer on a border may move when the rows come in another order
 1.0
 """
 

@@ -23,7 +23,8 @@ def make_segment_blobs(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.D
     leaf = rng.choice(len(LEAF_WEIGHTS), size=n, p=LEAF_WEIGHTS)
     macro = LEAF_MACRO[leaf]
     params = np.asarray(MACROS)[macro]
-    frequency = np.round(np.exp(rng.normal(params[:, 0], 0.15))) + 1
+    rate = np.exp(rng.normal(params[:, 0], 0.15))  # purchases per year
+    frequency = np.round(rate) + 1
     aov = np.exp(rng.normal(params[:, 1], 0.15))
     recency = rng.gamma(16.0, params[:, 2] / 16.0)
     tenure = recency + rng.gamma(9.0, params[:, 3] / 9.0)
@@ -44,6 +45,7 @@ def make_segment_blobs(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.D
             "monetary_sum": frequency * aov,
             "monetary_mean": aov,
             "tenure_days": tenure,
+            "ipt_mean_days": 365.0 / rate,
             "orders_90d": rng.poisson(frequency * 90 / np.maximum(tenure, 90)),
             "orders_365d": rng.poisson(frequency * 365 / np.maximum(tenure, 365)).astype(float),
             "spend_365d": frequency * aov * np.clip(365 / tenure, 0, 1),

@@ -35,10 +35,13 @@ def test_small_groups_are_not_plotted():
 def test_preprocessor(blobs):
     X, _ = blobs
     cols = behavioural_columns(X)
-    assert "region" not in cols and "nps_score" not in cols and "frequency" in cols
-    pre = SegmentPreprocessor().fit(X)
+    assert "region" not in cols and "nps_score" not in cols and "ipt_mean_days" in cols
+    assert "frequency" not in cols and "recency_days" not in cols
+    pre = SegmentPreprocessor(features=cols + ["frequency"]).fit(X)
     assert "monetary_sum" in pre.log_columns_
     assert pre.count_mask_[pre.numeric_.index("frequency")]
+    assert pre.weights_[pre.numeric_.index("monetary_mean")] == 2.5
+    assert pre.weights_[pre.numeric_.index("share_category_books")] == 1.0
     Z = pre.transform(X)
     assert Z.shape == (len(X), 10) and np.isfinite(Z).all()
     # deterministic without jitter; jitter moves only the count columns' contribution

@@ -40,7 +40,7 @@ def test_unmatched_segments_get_fresh_ids(blobs):
     old = SegmentHierarchy(random_state=3, max_segments_per_level=3).fit(X)
     new = SegmentHierarchy(random_state=3).fit(X)
     m = match_hierarchies(old, new, X)
-    assert len(old.hierarchy_) == 3 and len(m.hierarchy.hierarchy_) == 8
+    assert len(old.hierarchy_) == 3 and len(m.hierarchy.hierarchy_) == len(new.hierarchy_) >= 8
     kept = set(old.leaf_ids_) & set(m.hierarchy.leaf_ids_)
     assert len(kept) == 3
     fresh = set(m.hierarchy.leaf_ids_) - kept
