@@ -51,6 +51,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import SegmlError
+from segml.tracking import serving_errors
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
             self._attach(cloudpickle.load(handle))
+        serving_errors.install()  # inside `mlflow models serve`: errors never echo the request
 
     @property
     def scorer(self) -> Any:

@@ -51,11 +51,22 @@ def test_served_champion_scores_and_rejects_malformed_requests(store, scorer, tm
                             for r in split["data"]]}
         status, body = _post(url, {"dataframe_split": missing})
         assert 400 <= status < 500 and "frequency" in body
+        # the answer names the column but never echoes the request (MLflow's default does)
+        customer = str(rows["customer_id"].iloc[0])
+        assert customer not in body and "Failed to predict data" not in body
+        columnar = {c: [r[i] for r in missing["data"]] for i, c in enumerate(missing["columns"])}
+        status, body = _post(url, {"inputs": columnar})
+        assert 400 <= status < 500 and "frequency" in body and customer not in body
 
         at = split["columns"].index("monetary_sum")
         wrong = {**split, "data": [[*r[:at], "lots", *r[at + 1:]] for r in split["data"]]}
         status, body = _post(url, {"dataframe_split": wrong})
-        assert 400 <= status < 500 and "monetary_sum" in body
+        assert 400 <= status < 500 and "monetary_sum" in body and "lots" not in body
+
+        # the columnar format answers the same as dataframe_split
+        columnar = {c: [r[i] for r in split["data"]] for i, c in enumerate(split["columns"])}
+        status, body = _post(url, {"inputs": columnar})
+        assert status == 200 and json.loads(body)["predictions"] == predictions
 
         status, body = _post(url, {"dataframe_split": {**split, "data": []}})
         assert 400 <= status < 500 and "no rows" in body
