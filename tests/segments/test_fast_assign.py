@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.neighbors import NearestNeighbors
 
 from segml.segments import SegmentHierarchy
 from segml.segments.assign import KNNAssigner
@@ -49,11 +50,13 @@ def test_kd_tree_query_equals_kneighbors():
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(400, 3))
     knn = KNNAssigner(n_neighbors=7, chunk_size=50).fit(Z, rng.integers(-1, 4, 400))
-    Q = rng.normal(size=(120, 3))
+    Q = rng.normal(size=(20_120, 3))  # chunks below and above the multi-threaded size
     dist, ind = knn._kneighbors(Q)
-    ref_dist, ref_ind = knn.nn_.kneighbors(Q)
+    ref_dist, ref_ind = NearestNeighbors(n_neighbors=7).fit(Z).kneighbors(Q)
     np.testing.assert_array_equal(ind, ref_ind)
-    np.testing.assert_array_equal(dist, ref_dist)
-    Q[5, 1] = np.inf  # not finite: scikit-learn's own validation decides (it refuses)
+    np.testing.assert_allclose(dist, ref_dist, rtol=0, atol=1e-12)
+    assert np.array_equal(knn.predict(Q)[1], KNNAssigner(7, chunk_size=10**6).fit(
+        Z, knn.labels_).predict(Q)[1])
+    Q[5, 1] = np.inf
     with pytest.raises(ValueError, match="(?i)inf"):
         knn.predict(Q)
