@@ -510,7 +510,11 @@ class SegmentHierarchy(BaseEstimator):
         out["segment_is_noise"] = noise
         for k in range(1, self.depth_ + 1):
             if self.names_.get(k):
-                out[f"segment_name_level_{k}"] = _named(levels[k], self.names_[k])
+                if prefix is None:  # a name per leaf, taken by position: no sort of strings
+                    per_leaf = [self.names_[k].get(p, p) for p in self.level_paths_[:, k - 1]]
+                    out[f"segment_name_level_{k}"] = np.array(per_leaf, dtype=object)[pos]
+                else:
+                    out[f"segment_name_level_{k}"] = _named(levels[k], self.names_[k])
         return out
 
     def _guided_array(self, columns: Mapping[str, Any], n: int,
