@@ -58,6 +58,7 @@ _MACROS = np.array(
 _LEAF_COUNTS = (2, 3, 4, 3, 3)
 _DESIGN_STREAM = 0xDE5  # the design's random stream, distinct from default_rng(seed)
 _MEAN_RATE = 17.0  # share-weighted purchases/year: ~20 transactions per customer
+_MEAN_ENGAGEMENT = 1.2  # share-weighted engagement multiplier: ~30 events per customer
 _ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
     "gender": (("female", "male", "non-binary"), 0.02),
     "country": (("US", "UK", "DE", "FR", "ES", "NL"), 0.0),
@@ -161,6 +162,10 @@ def _design(rng: np.random.Generator, n_macro: int) -> pd.DataFrame:
     base = _MACROS[macro]
     rate = base[:, 0] * rng.uniform(0.8, 1.25, n_leaves)
     rate *= _MEAN_RATE / (shares * rate).sum()
+    # like the purchase rate, so every design has about as many events (1.0-1.37 before: 21-35
+    # events per customer)
+    engagement = base[:, 3] * engagement
+    engagement *= _MEAN_ENGAGEMENT / (shares * engagement).sum()
     return pd.DataFrame(
         {
             "macro": macro,
@@ -170,7 +175,7 @@ def _design(rng: np.random.Generator, n_macro: int) -> pd.DataFrame:
             "rate_shape": rng.uniform(6.0, 9.0, n_leaves),
             "order_value": base[:, 1] * rng.uniform(0.85, 1.2, n_leaves),
             "dropout_prob": base[:, 2] * rng.uniform(0.75, 1.35, n_leaves),
-            "engagement": base[:, 3] * engagement,
+            "engagement": engagement,
             "dominant_category": dom_cat,
             "dominant_channel": dom_chan,
             "quantity_p": rng.uniform(0.1, 0.35, n_leaves),
@@ -178,7 +183,7 @@ def _design(rng: np.random.Generator, n_macro: int) -> pd.DataFrame:
             "age_mean": rng.uniform(26, 58, n_leaves),
         }
         | {  # engagement events per month while alive, before per-customer variation
-            f"{kind}_per_month": _EVENT_BASE_PER_MONTH[k] * base[:, 3] * engagement
+            f"{kind}_per_month": _EVENT_BASE_PER_MONTH[k] * engagement
             * rng.uniform(0.8, 1.25, n_leaves)
             for k, kind in enumerate(EVENT_TYPES)
         }
