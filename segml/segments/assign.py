@@ -16,8 +16,9 @@ noise included:
 Queries run in chunks over a KD-tree (``scipy.spatial.KDTree``; large chunks on several threads),
 so memory stays bounded and the work is NumPy only. scipy's tree answered 100k queries against 10k
 points in 10 dimensions 2x faster than scikit-learn's on one thread (3.3x on two) with the same
-neighbours, and one query in 185 us instead of 411 us. The agreement with ``approximate_predict`` is measured in
-:meth:`segml.segments.hierarchy.SegmentHierarchy.fit` and exposed as ``agreement_``.
+neighbours, and one query in 185 us instead of 411 us. The agreement with
+``approximate_predict`` is measured in :meth:`segml.segments.hierarchy.SegmentHierarchy.fit` and
+exposed as ``agreement_``.
 
 Guided levels: :func:`guided_keys` maps an attribute or rule column to the kept values
 (the ``max_values`` most frequent in ``fit``), pooling the rest and missing values into ``"Other"``.
