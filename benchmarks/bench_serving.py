@@ -230,8 +230,10 @@ def main() -> None:
             model_uri = args.model_uri
             rows = example_rows(model_uri, store)
             reference_uri, reference_rows = reference_model(f"sqlite:///{tmp}/reference.db", rows)
+        # (label, model, store, params, rows); the composite once more with the columnar format
         cases = [("composite", model_uri, store, None, rows),
                  ("composite, inputs", model_uri, store, None, rows)]
+        formats = {"composite, inputs": "inputs"}
         if args.reasons:
             cases.append(("composite+reasons", model_uri, store, {"reasons": True}, rows))
         ref_store = store if args.fake else f"sqlite:///{tmp}/reference.db"
@@ -248,8 +250,7 @@ def main() -> None:
                     servers[uri] = stack.enter_context(serve_model(
                         uri, tracking, log_path=str(Path(tmp) / f"serve-{len(servers)}.log"),
                         timeout=300))
-                fmt = "inputs" if label.endswith(", inputs") else "split"
-                clients[label] = Client(servers[uri], sent, params, fmt)
+                clients[label] = Client(servers[uri], sent, params, formats.get(label, "split"))
             rounds: dict[str, list[tuple[float, float]]] = {label: [] for label in clients}
             for _ in range(args.rounds):
                 for label, ms in measure_interleaved(clients, args.requests, args.warmup).items():
