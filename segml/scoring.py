@@ -15,7 +15,6 @@ Example
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -172,13 +171,15 @@ class CustomerScorer:
                 next_purchase_dates(columns["btyd_expected_next_purchase_days"], start),
                 dtype=object)
         if reasons:
-            from segml.predict import top_reasons
+            from segml.predict.explain import reasons_from_contributions
+            from segml.predict.treeshap import tree_shap
 
-            X = self.prepare(features) if X is None else X
             for target in REASON_TARGETS:
                 if target in self.predictors:
-                    found = top_reasons(self.predictors[target], X, k=3)
-                    out[f"{target}_reasons"] = [_as_json(r) for r in found]
+                    predictor = self.predictors[target]
+                    contrib = tree_shap(predictor.booster_, matrices[_matrix_key(predictor)])
+                    out[f"{target}_reasons"] = reasons_from_contributions(
+                        contrib[:, :-1], predictor.feature_names_, k=3)
         return pd.DataFrame(out)
 
     def _arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],
@@ -349,8 +350,3 @@ def _as_float(series: pd.Series, name: str) -> pd.Series:
         )
     return numbers.astype("float64")
 
-
-def _as_json(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=float)

@@ -1,4 +1,5 @@
-"""SHAP explanations from LightGBM's own TreeSHAP (``booster.predict(X, pred_contrib=True)``).
+"""SHAP explanations: exact TreeSHAP of the LightGBM boosters (:mod:`segml.predict.treeshap`, the
+values of ``booster.predict(X, pred_contrib=True)`` computed from precomputed leaf tables).
 
 Contributions are in the booster's raw margin space: log-odds for the classifiers and
 ``log(expected spend)`` for the Tweedie spend model; per customer they add up, with the bias
@@ -10,7 +11,7 @@ direction it pushes the probability.
   than ``min_size`` (privacy: ``segments.min_profile_size``) are left out.
 * :func:`top_reasons` - per customer the ``k`` features with the largest |SHAP|, signed, as JSON
   strings ``[{"feature": "recency_days", "contribution": 0.31}, ...]`` (opt-in: it costs one
-  ``pred_contrib`` pass).
+  SHAP pass); :func:`reasons_from_contributions` formats contributions computed already.
 * :func:`plot_importance_bar`, :func:`plot_beeswarm` - PNGs with matplotlib (Agg).
 
 Example
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from segml.predict.models import Predictor
-from segml.predict.resources import prediction_threads
+from segml.predict.treeshap import tree_shap
 
 
 def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +52,7 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     >>> list(c.columns)
     ['a', 'bias']
     """
-    values = pred.booster_.predict(pred._prepare(X), pred_contrib=True, num_threads=prediction_threads(len(X)))
+    values = tree_shap(pred.booster_, pred._matrix(X))
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
 
 
@@ -137,16 +138,30 @@ def top_reasons(pred: Predictor, X: pd.DataFrame, k: int = 3, *, decimals: int =
     ('a', True)
     """
     contrib = contributions(pred, X).drop(columns="bias").to_numpy()
+    found = reasons_from_contributions(contrib, pred.feature_names_, k, decimals=decimals)
+    return pd.Series(found, index=X.index, name=f"{pred.target}_reasons")
+
+
+def reasons_from_contributions(contrib: np.ndarray, feature_names: list[str], k: int = 3, *,
+                               decimals: int = 4) -> np.ndarray:
+    """The JSON reasons of :func:`top_reasons` from a (rows x features) contribution matrix
+    (no bias column), as an object array of strings.
+
+    Example
+    -------
+    >>> reasons_from_contributions(np.array([[0.1, -0.5]]), ["a", "b"], k=1)[0]
+    '[{"feature": "b", "contribution": -0.5}]'
+    """
     k = min(k, contrib.shape[1])
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(contrib, order, axis=1)
-    names = np.array([json.dumps(str(f)) for f in pred.feature_names_], dtype=object)
-    text = pd.Series("[", index=X.index, dtype=object)
+    names = np.array([json.dumps(str(f)) for f in feature_names], dtype=object)
+    text = np.full(contrib.shape[0], "[", dtype=object)
     for j in range(k):  # loop over the k reason slots, not over customers
-        values = pd.Series(np.round(top[:, j], decimals), index=X.index).astype(str)
-        part = '{"feature": ' + pd.Series(names[order[:, j]], index=X.index) + ', "contribution": ' + values + "}"
+        values = np.round(top[:, j], decimals).astype(str).astype(object)
+        part = '{"feature": ' + names[order[:, j]] + ', "contribution": ' + values + "}"
         text = text + (part if j == 0 else ", " + part)
-    return (text + "]").rename(f"{pred.target}_reasons")
+    return text + "]"
 
 
 def _agg_figure():

@@ -56,7 +56,8 @@ from sklearn.model_selection import train_test_split
 
 from segml.errors import DataError, Problem
 from segml.predict.calibration import Calibrator
-from segml.predict.resources import prediction_threads, stratified_sample, train_threads
+from segml.predict.resources import stratified_sample, train_threads
+from segml.predict.trees import raw_score
 
 logger = logging.getLogger(__name__)
 
@@ -450,7 +451,7 @@ class Predictor:
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Raw booster output: log-odds (classifiers) or log of expected spend."""
-        return self.booster_.predict(self._matrix(X), raw_score=True, num_threads=prediction_threads(len(X)))
+        return raw_score(self.booster_, self._matrix(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability (classifiers) or expected future spend (>= 0)."""
@@ -458,8 +459,9 @@ class Predictor:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """:meth:`predict` from the float matrix of :meth:`_matrix` (shared by models that were
-        trained on the same columns, so a composite scorer builds it once)."""
-        margin = self.booster_.predict(matrix, raw_score=True, num_threads=prediction_threads(len(matrix)))
+        trained on the same columns, so a composite scorer builds it once). The trees are walked
+        by :func:`segml.predict.trees.raw_score`: LightGBM's raw score, faster."""
+        margin = raw_score(self.booster_, matrix)
         if self.is_classifier:
             return self.calibrator_.transform(margin)
         return np.exp(margin)

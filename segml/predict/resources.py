@@ -1,13 +1,14 @@
-"""How much of the machine and of the data a LightGBM fit or prediction uses.
+"""How much of the machine and of the data a LightGBM fit uses (predictions:
+:mod:`segml.predict.trees`).
 
 Threads: OpenMP threads wait for each other at every histogram step, so small inputs and busy
-machines run single-threaded. Rows: very large stacked training sets are cut to a seeded sample
-that keeps every stratum's share (label x cutoff).
+machines train single-threaded. Rows: very large stacked training sets are cut to a seeded
+sample that keeps every stratum's share (label x cutoff).
 
 Example
 -------
->>> prediction_threads(10), train_threads(5_000)
-(1, 1)
+>>> train_threads(5_000)
+1
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ DEFAULT_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Below this many rows one thread is faster: OpenMP synchronisation dominates (and is ruinous on a
 # busy machine), so small fits and cross-validation folds run single-threaded.
 SINGLE_THREAD_ROWS = 100_000
-
-
-def prediction_threads(n_rows: int) -> int:
-    """Prediction threads."""
-    return 1 if n_rows < SINGLE_THREAD_ROWS else DEFAULT_THREADS
 
 
 def available_cores() -> int:
