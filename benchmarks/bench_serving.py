@@ -8,8 +8,9 @@ feature columns, behind the same server. Targets: p50 <= 20 ms, p99 <= 60 ms.
 All servers run at once and the requests alternate between them, so every model sees the same
 background load. A second reference, the same boosters *with* a signature ("bare + signature"),
 shows what MLflow's per-request schema work costs: the plain reference has none (MLflow cannot
-infer one from its category column), while the composite must carry one (SPEC section 5) and
-pays that work for each of its columns.
+infer one from its category column). The composite carries one (SPEC section 5), but its JSON
+table requests skip that work: ``segml.tracking.serving`` hands them to the model, which checks
+its own schema.
 
 Usage::
 

@@ -51,7 +51,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import SegmlError
-from segml.tracking import serving_errors
+from segml.tracking import serving
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,9 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
             raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
         dtype = dtypes[name]
         if kind == "double" and dtype == np.float64:  # the common case: no copy
+            continue
+        if name == "customer_id" and kind == "string" and pd.api.types.is_numeric_dtype(dtype):
+            converted[name] = model_input[name].astype("str")  # as MLflow's schema would
             continue
         if kind not in ("double", "long", "boolean") and (
             name == "customer_id" or isinstance(dtype, pd.CategoricalDtype)
@@ -233,6 +236,10 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     ``expected_next_purchase_date`` from that day (default: the training data's end).
     """
 
+    #: ``segml.tracking.serving`` hands JSON tables straight to :meth:`predict`, which checks
+    #: them against the schema itself (MLflow's per-column casts cost ~15 ms a request).
+    serves_tables = True
+
     def __init__(self) -> None:
         self._scorer: Any = None
         self._schema: list[tuple[str, str]] = []
@@ -254,7 +261,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
             self._attach(cloudpickle.load(handle))
-        serving_errors.install()  # inside `mlflow models serve`: errors never echo the request
+        serving.install()  # inside `mlflow models serve`: quiet errors, fast JSON tables
 
     @property
     def scorer(self) -> Any:
