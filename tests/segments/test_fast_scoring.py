@@ -7,6 +7,8 @@ three ways on the same seeded random rows and the frames must be equal, values a
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,11 +132,20 @@ def test_validate_input_keeps_strings_when_asked(scorer, rows):
     pd.testing.assert_frame_equal(request, before)  # the caller's frame is untouched
 
 
-def test_reasons_still_come_from_the_pandas_route(scorer, rows):
+def test_reasons_are_lightgbms_top_contributions(scorer, rows):
     scored = scorer.score(rows.head(5), reasons=True)
     plain = scorer.score(rows.head(5))
     pd.testing.assert_frame_equal(scored[plain.columns], plain, check_exact=True)
-    assert scored["churn_reasons"].str.startswith("[").all()
+    X = scorer.prepare(rows.head(5))
+    for target in ("churn", "purchase", "high_clv"):
+        predictor = scorer.predictors[target]
+        contrib = predictor.booster_.predict(predictor._prepare(X), pred_contrib=True)[:, :-1]
+        for i, text in enumerate(scored[f"{target}_reasons"]):
+            reasons = json.loads(text)
+            top = np.argsort(-np.abs(contrib[i]), kind="stable")[:3]
+            assert [r["feature"] for r in reasons] == [predictor.feature_names_[j] for j in top]
+            np.testing.assert_allclose([r["contribution"] for r in reasons],
+                                       np.round(contrib[i, top], 4), atol=1e-4)
 
 
 def test_next_purchase_dates_match_pandas_and_fall_back_beyond_range():
