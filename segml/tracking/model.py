@@ -261,7 +261,18 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
             self._attach(cloudpickle.load(handle))
-        serving.install()  # inside `mlflow models serve`: quiet errors, fast JSON tables
+        if serving.install():  # inside `mlflow models serve`: quiet errors, fast JSON tables
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Score the PII-free example once, with reasons, when the server loads the model: the
+        compiled tree walks and the SHAP tables are built before the first request instead of
+        during it (1-3 s on a machine that has not cached the compiled code yet)."""
+        try:
+            self.predict(None, safe_example(self._scorer, n=1), params={"reasons": True})
+        except Exception:  # noqa: BLE001 - a failed warm-up must not stop the model loading
+            log.warning("segml: warm-up scoring failed; the first request will be slower",
+                        exc_info=True)
 
     @property
     def scorer(self) -> Any:

@@ -130,3 +130,24 @@ def test_fast_path_answers_as_mlflow_does_for_every_table_format(logged, scorer)
         _answer(fast, {"dataframe_split": wrong}, logged)
     assert len(calls) == 1 and "monetary_sum" in info.value.message
     assert "lots" not in info.value.message and rows["customer_id"].iloc[0] not in info.value.message
+
+
+@pytest.mark.parametrize("in_server", [True, False])
+def test_the_server_scores_an_example_when_it_loads_the_model(monkeypatch, scorer, tmp_path,
+                                                               in_server):
+    import cloudpickle
+
+    from segml.tracking import SegmlModel
+
+    path = tmp_path / "scorer.pkl"
+    path.write_bytes(cloudpickle.dumps(scorer))
+    calls = []
+    monkeypatch.setattr(serving, "install", lambda: in_server)
+    monkeypatch.setattr(SegmlModel, "predict",
+                        lambda self, context, frame, params=None: calls.append((frame, params)))
+    SegmlModel().load_context(types.SimpleNamespace(artifacts={"scorer": str(path)}))
+    if in_server:  # the tree walks compile and the SHAP tables build before the first request
+        (frame, params), = calls
+        assert params == {"reasons": True} and len(frame) == 1
+    else:
+        assert calls == []
