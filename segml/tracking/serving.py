@@ -117,11 +117,11 @@ def _fast_answer(server: Any, data: Any, content_type: str, model: Any) -> Any:
         predictions = python_model.predict(None, request[0], params=request[1])
         out = StringIO()
         server.predictions_to_json(predictions, out)
+        return server.InvocationsResponse(response=out.getvalue(), status=200,
+                                          mimetype="application/json")
     except Exception:  # noqa: BLE001 - MLflow's own route answers, and words the error
         log.debug("segml fast path declined a request", exc_info=True)
         return None
-    return server.InvocationsResponse(response=out.getvalue(), status=200,
-                                      mimetype="application/json")
 
 
 def _wrap(invocations: Any, server: Any) -> Any:
