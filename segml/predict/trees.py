@@ -225,18 +225,31 @@ def _raw_rows(trees, X, out, start, stop):  # pragma: no cover - compiled
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_UNSUPPORTED = object()
 _POOL: list[ThreadPoolExecutor] = []
 
 
+def per_booster(cache: weakref.WeakKeyDictionary, booster: Any, build: Any) -> Any:
+    """``build(booster)``, remembered in ``cache`` while the booster object lives.
+
+    Rebuilt when the booster has changed since: trees added by ``update()`` or another
+    ``best_iteration`` (which ``predict`` and ``dump_model`` use by default).
+    """
+    version = (booster.current_iteration(), getattr(booster, "best_iteration", 0))
+    entry = cache.get(booster)
+    if entry is None or entry[0] != version:
+        entry = (version, build(booster))
+        cache[booster] = entry  # one assignment: concurrent readers see the old or the new
+    return entry[1]
+
+
+def _flat(booster: Any) -> FlatTrees | None:
+    walked = walk_booster(booster)
+    return None if walked is None else walked.flat(int(booster.num_feature()))
+
+
 def flatten(booster: Any) -> FlatTrees | None:
-    """:class:`FlatTrees` of ``booster``, built once per booster object (None: unsupported)."""
-    found = _CACHE.get(booster)
-    if found is None:
-        walked = walk_booster(booster)
-        found = _UNSUPPORTED if walked is None else walked.flat(int(booster.num_feature()))
-        _CACHE[booster] = found
-    return None if found is _UNSUPPORTED else found
+    """:class:`FlatTrees` of ``booster``, built once per booster (None: unsupported)."""
+    return per_booster(_CACHE, booster, _flat)
 
 
 def as_matrix(X: np.ndarray, n_features: int) -> np.ndarray:

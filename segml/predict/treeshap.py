@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from segml.predict.trees import FlatTrees, _decide, as_matrix, walk_booster
+from segml.predict.trees import FlatTrees, _decide, as_matrix, per_booster, walk_booster
 
 log = logging.getLogger(__name__)
 
@@ -206,16 +206,11 @@ def _shap_rows(tables, X, out):  # pragma: no cover - compiled
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_UNTABULATED = object()
 
 
 def tables_for(booster: Any) -> ShapTables | None:
-    """:func:`build_tables` once per booster object (kept while the booster lives)."""
-    found = _CACHE.get(booster)
-    if found is None:
-        found = build_tables(booster)
-        _CACHE[booster] = _UNTABULATED if found is None else found
-    return None if found is _UNTABULATED else found
+    """:func:`build_tables` once per booster (see :func:`segml.predict.trees.per_booster`)."""
+    return per_booster(_CACHE, booster, build_tables)
 
 
 def tree_shap(booster: Any, X: np.ndarray) -> np.ndarray:

@@ -157,3 +157,18 @@ def test_multiclass_boosters_are_left_to_lightgbm():
                         lgb.Dataset(X, y), num_boost_round=3)
     assert trees.flatten(booster) is None and build_tables(booster) is None
     np.testing.assert_array_equal(raw_score(booster, X[:5]), booster.predict(X[:5], raw_score=True))
+
+
+def test_a_booster_trained_further_is_flattened_again():
+    X, y = _numeric_data(seed=8)
+    booster = lgb.train({**PARAMS, "objective": "binary"}, lgb.Dataset(X, y), num_boost_round=3,
+                        keep_training_booster=True)
+    _assert_same(booster, X[:50])
+    booster.update()  # one more tree, same object
+    np.testing.assert_array_equal(raw_score(booster, X[:50]),
+                                  booster.predict(X[:50], raw_score=True))
+    # LightGBM's own pred_contrib aborts on an updated training booster (max_depth unset):
+    # compare with a copy loaded from the model string instead
+    copy = lgb.Booster(model_str=booster.model_to_string())
+    np.testing.assert_allclose(tree_shap(booster, X[:50]), copy.predict(X[:50], pred_contrib=True),
+                               rtol=1e-9, atol=1e-10)
