@@ -79,8 +79,10 @@ def _category_words(threshold: Any) -> np.ndarray:
     return words
 
 
-class _Flattener:
-    """Walks dumped trees (``booster.dump_model()``) into arrays, node by node in pre-order."""
+class TreeWalk:
+    """Dumped trees (``booster.dump_model()``) walked node by node in pre-order into lists:
+    ``nodes`` (per internal node), ``leaves`` (:class:`LeafPath` per leaf), the per-tree starts
+    and ``expected`` (LightGBM's expected value, the SHAP bias); :meth:`flat` makes the arrays."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, list] = {k: [] for k in (
@@ -162,29 +164,24 @@ class _Flattener:
         )
 
 
-def walk_booster(booster: Any) -> _Flattener | None:
+def walk_booster(booster: Any) -> TreeWalk | None:
     """The flattened trees of ``booster``; None for models this module does not handle
     (several outputs per iteration, linear trees)."""
     dump = booster.dump_model()
     if int(dump.get("num_tree_per_iteration", 1)) != 1 or dump.get("linear_tree"):
         return None
-    flattener = _Flattener()
+    walk = TreeWalk()
     for tree in dump["tree_info"]:
-        flattener.add_tree(tree["tree_structure"])
-    return flattener
-
-
-@njit(cache=True)
-def goes_left(trees, g, x):  # pragma: no cover - compiled
-    """LightGBM's decision at global node ``g`` for the value ``x`` (``Tree::Decision``)."""
-    return _decide(x, trees.node_kind[g], trees.node_missing[g], trees.node_default_left[g],
-                   trees.node_threshold[g], trees.cat_words, trees.node_cats[g],
-                   trees.node_cats[g + 1])
+        walk.add_tree(tree["tree_structure"])
+    return walk
 
 
 @njit(cache=True, inline="always")
-def _decide(x, kind, missing, default_left, threshold, cat_words, cat_start, cat_stop):
-    # pragma: no cover - compiled; scalars only, so the call inlines into the walks
+def decide(x, kind, missing, default_left, threshold, cat_words, cat_start, cat_stop):
+    """LightGBM's ``Tree::Decision`` for the value ``x`` at one node: True goes left.
+
+    Scalars (and the category bitsets), so the call inlines into the compiled walks.
+    """  # pragma: no cover - compiled
     if -_ZERO <= x <= _ZERO:
         x = 0.0  # LightGBM reads rows sparsely: such values are absent, i.e. zero
     if kind == _CATEGORICAL:  # left iff the category is in the set
@@ -204,24 +201,31 @@ def _decide(x, kind, missing, default_left, threshold, cat_words, cat_start, cat
 
 @njit(cache=True, nogil=True)
 def _raw_rows(trees, X, out, start, stop):  # pragma: no cover - compiled
+    tree_nodes, tree_leaves, leaf_value = trees.tree_nodes, trees.tree_leaves, trees.leaf_value
+    node_feature, node_kind, node_missing = trees.node_feature, trees.node_kind, trees.node_missing
+    node_default_left, node_threshold = trees.node_default_left, trees.node_threshold
+    node_cats, cat_words = trees.node_cats, trees.cat_words
+    node_left, node_right = trees.node_left, trees.node_right
     for block in range(start, stop, _BLOCK_ROWS):
         end = min(block + _BLOCK_ROWS, stop)
-        for t in range(trees.tree_nodes.size - 1):
-            first, last = trees.tree_nodes[t], trees.tree_nodes[t + 1]
-            leaf_start = trees.tree_leaves[t]
+        for t in range(tree_nodes.size - 1):
+            first, last = tree_nodes[t], tree_nodes[t + 1]
+            leaf_start = tree_leaves[t]
             if first == last:  # a one-leaf tree, added in its place: the same sum as LightGBM's
                 for r in range(block, end):
-                    out[r] += trees.leaf_value[leaf_start]
+                    out[r] += leaf_value[leaf_start]
                 continue
             for r in range(block, end):
                 node = 0
                 while node >= 0:
                     g = first + node
-                    if goes_left(trees, g, X[r, trees.node_feature[g]]):
-                        node = trees.node_left[g]
+                    if decide(X[r, node_feature[g]], node_kind[g], node_missing[g],
+                              node_default_left[g], node_threshold[g], cat_words, node_cats[g],
+                              node_cats[g + 1]):
+                        node = node_left[g]
                     else:
-                        node = trees.node_right[g]
-                out[r] += trees.leaf_value[leaf_start + ~node]
+                        node = node_right[g]
+                out[r] += leaf_value[leaf_start + ~node]
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -41,12 +41,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from segml.predict.trees import FlatTrees, _decide, as_matrix, per_booster, walk_booster
+from segml.predict.trees import FlatTrees, as_matrix, decide, per_booster, walk_booster
 
 log = logging.getLogger(__name__)
 
-#: Longest path (distinct features) tabulated: a leaf's table has 2^d floats (2^20: 8 MB).
-MAX_PATH_FEATURES = 20
+#: Longest path (distinct features) tabulated: a leaf's table has 2^d floats (2^16: 512 kB) and
+#: is built from a (2^d, d + 1) array (9 MB at 16). The demo boosters' longest path has 15.
+MAX_PATH_FEATURES = 16
 
 
 class ShapTables(NamedTuple):
@@ -174,9 +175,9 @@ def _shap_rows(tables, X, out):  # pragma: no cover - compiled
             fail_node[0] = 0
             for k in range(last - first):
                 g = first + k
-                left = _decide(X[r, node_feature[g]], node_kind[g], node_missing[g],
-                               node_default_left[g], node_threshold[g], cat_words,
-                               node_cats[g], node_cats[g + 1])
+                left = decide(X[r, node_feature[g]], node_kind[g], node_missing[g],
+                              node_default_left[g], node_threshold[g], cat_words,
+                              node_cats[g], node_cats[g + 1])
                 fail = fail_node[k]
                 failed = fail | (np.int64(1) << node_bit[g])
                 # written out: a helper taking both arrays made the whole walk 2x slower
