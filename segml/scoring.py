@@ -342,7 +342,7 @@ def next_purchase_dates(days: np.ndarray, start: pd.Timestamp) -> np.ndarray:
 
 
 _FLOAT64 = np.dtype(np.float64)
-_SMALL = 16  # rows up to which category codes come from a dict (serving a few customers)
+_SMALL = 16  # rows up to which the arrays come from one object array (serving a few customers)
 _MAX_STEP_DAYS = 50_000  # beyond: pandas' datetime64[ns] range checks decide
 
 
