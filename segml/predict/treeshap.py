@@ -23,12 +23,11 @@ tests compare both on numeric, categorical, missing and zero-as-missing splits.
 Example
 -------
 >>> import lightgbm as lgb, numpy as np
->>> rng = np.random.default_rng(0)
->>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + X[:, 1] > 0).astype(float)
->>> booster = lgb.train({"objective": "binary", "verbosity": -1, "num_leaves": 7},
-...                     lgb.Dataset(X, y), num_boost_round=10)
->>> fast = tree_shap(booster, X[:5])
->>> bool(np.allclose(fast, booster.predict(X[:5], pred_contrib=True)))
+>>> X = np.random.default_rng(1).uniform(size=(200, 4))
+>>> model = lgb.train({"objective": "regression", "verbosity": -1}, lgb.Dataset(X, 2 * X[:, 0]),
+...                   num_boost_round=5)
+>>> shap_values = tree_shap(model, X[:3])  # 4 features, then the expected value
+>>> bool(np.allclose(shap_values, model.predict(X[:3], pred_contrib=True)))
 True
 """
 
