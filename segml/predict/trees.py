@@ -41,6 +41,20 @@ _BLOCK_ROWS = 256  # rows walked through one tree at a time (a block of 66 featu
 _PARALLEL_ROWS = 20_000  # from this many rows, blocks are shared out over DEFAULT_THREADS
 
 
+def compiled(**options: Any) -> Any:
+    """``numba.njit`` with its on-disk cache (compiled once per environment, ~1-3 s), or without
+    it where numba finds no writable place for one (a read-only install and no home directory:
+    numba raises at decoration time; set ``NUMBA_CACHE_DIR`` to keep the cache there)."""
+
+    def decorate(func: Any) -> Any:
+        try:
+            return njit(cache=True, **options)(func)
+        except RuntimeError:
+            return njit(**options)(func)
+
+    return decorate
+
+
 class FlatTrees(NamedTuple):
     """A booster's trees as arrays. Internal nodes are numbered in pre-order within each tree
     (parents first); a child id ``c < 0`` is the tree's leaf ``~c``. One-leaf trees have no
@@ -176,7 +190,7 @@ def walk_booster(booster: Any) -> TreeWalk | None:
     return walk
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def decide(x, kind, missing, default_left, threshold, cat_words, cat_start, cat_stop):
     """LightGBM's ``Tree::Decision`` for the value ``x`` at one node: True goes left.
 
@@ -199,7 +213,7 @@ def decide(x, kind, missing, default_left, threshold, cat_words, cat_start, cat_
     return x <= threshold
 
 
-@njit(cache=True, nogil=True)
+@compiled(nogil=True)
 def _raw_rows(trees, X, out, start, stop):  # pragma: no cover - compiled
     tree_nodes, tree_leaves, leaf_value = trees.tree_nodes, trees.tree_leaves, trees.leaf_value
     node_feature, node_kind, node_missing = trees.node_feature, trees.node_kind, trees.node_missing

@@ -38,9 +38,15 @@ import weakref
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
-from segml.predict.trees import FlatTrees, as_matrix, decide, per_booster, walk_booster
+from segml.predict.trees import (
+    FlatTrees,
+    as_matrix,
+    compiled,
+    decide,
+    per_booster,
+    walk_booster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +113,7 @@ def build_tables(booster: Any) -> ShapTables | None:
     )
 
 
-@njit(cache=True)
+@compiled()
 def _fill_leaf_table(zero, value, out):  # pragma: no cover - compiled
     """``out[A] = value * W_d(A) * prod_{j not in A} zero[j]`` for every subset ``A`` (bitmask)."""
     d = zero.size
@@ -148,7 +154,7 @@ def _fill_leaf_table(zero, value, out):  # pragma: no cover - compiled
 
 
 # ------------------------------------------------------------------------------------ scoring
-@njit(cache=True, nogil=True)
+@compiled(nogil=True)
 def _shap_rows(tables, X, out):  # pragma: no cover - compiled
     trees = tables.trees
     tree_nodes, tree_leaves = trees.tree_nodes, trees.tree_leaves

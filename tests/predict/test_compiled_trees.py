@@ -172,3 +172,17 @@ def test_a_booster_trained_further_is_flattened_again():
     copy = lgb.Booster(model_str=booster.model_to_string())
     np.testing.assert_allclose(tree_shap(booster, X[:50]), copy.predict(X[:50], pred_contrib=True),
                                rtol=1e-9, atol=1e-10)
+
+
+def test_kernels_compile_without_a_cache_where_none_can_be_written(monkeypatch):
+    def njit(**options):
+        if options.get("cache"):  # what numba raises when it finds no writable cache location
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return lambda func: ("compiled", func, options)
+
+    monkeypatch.setattr(trees, "njit", njit)
+
+    def f():
+        return 1
+
+    assert trees.compiled(nogil=True)(f) == ("compiled", f, {"nogil": True})
