@@ -260,14 +260,18 @@ def per_booster(cache: weakref.WeakKeyDictionary, booster: Any, build: Any) -> A
     return entry[1]
 
 
-def _flat(booster: Any) -> FlatTrees | None:
-    walked = walk_booster(booster)
-    return None if walked is None else walked.flat(int(booster.num_feature()))
+def flatten(booster: Any, walk: TreeWalk | None = None) -> FlatTrees | None:
+    """:class:`FlatTrees` of ``booster``, built once per booster (None: unsupported).
 
+    ``walk``: the booster's :func:`walk_booster`, when the caller has it already (the SHAP tables
+    walk it too): the arrays are then made from it and shared, not built a second time.
+    """
 
-def flatten(booster: Any) -> FlatTrees | None:
-    """:class:`FlatTrees` of ``booster``, built once per booster (None: unsupported)."""
-    return per_booster(_CACHE, booster, _flat)
+    def build(model: Any) -> FlatTrees | None:
+        walked = walk if walk is not None else walk_booster(model)
+        return None if walked is None else walked.flat(int(model.num_feature()))
+
+    return per_booster(_CACHE, booster, build)
 
 
 def as_matrix(X: np.ndarray, n_features: int) -> np.ndarray:

@@ -44,6 +44,7 @@ from segml.predict.trees import (
     as_matrix,
     compiled,
     decide,
+    flatten,
     per_booster,
     walk_booster,
 )
@@ -95,7 +96,7 @@ def build_tables(booster: Any) -> ShapTables | None:
     for position, leaf in enumerate(leaves):
         _fill_leaf_table(np.asarray(leaf.shares, dtype=np.float64), leaf.value,
                          table[leaf_table[position]:leaf_table[position + 1]])
-    trees = walked.flat(int(booster.num_feature()))
+    trees = flatten(booster, walked)  # the arrays the scores walk, not a second copy
     return ShapTables(
         trees=trees,
         bias=walked.expected,
