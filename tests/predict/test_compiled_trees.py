@@ -25,19 +25,23 @@ def _numeric_data(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _thresholds(booster: lgb.Booster) -> list[tuple[int, float]]:
+def _nodes(booster: lgb.Booster) -> list[dict]:
     found = []
 
     def walk(node):
         if "split_index" in node:
-            if node["decision_type"] == "<=":
-                found.append((int(node["split_feature"]), float(node["threshold"])))
+            found.append(node)
             walk(node["left_child"])
             walk(node["right_child"])
 
     for tree in booster.dump_model()["tree_info"]:
         walk(tree["tree_structure"])
     return found
+
+
+def _thresholds(booster: lgb.Booster) -> list[tuple[int, float]]:
+    return [(int(node["split_feature"]), float(node["threshold"])) for node in _nodes(booster)
+            if node["decision_type"] == "<="]
 
 
 def _assert_same(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
@@ -83,20 +87,6 @@ def test_categorical_splits_with_unseen_and_negative_codes_match_pred_contrib():
     rows[20:30, 0] = 500.0  # unseen category
     rows[30:40, 2] = np.nan
     _assert_same(booster, rows)
-
-
-def _nodes(booster: lgb.Booster) -> list[dict]:
-    found = []
-
-    def walk(node):
-        if "split_index" in node:
-            found.append(node)
-            walk(node["left_child"])
-            walk(node["right_child"])
-
-    for tree in booster.dump_model()["tree_info"]:
-        walk(tree["tree_structure"])
-    return found
 
 
 def test_features_split_repeatedly_on_one_path_match_pred_contrib():
