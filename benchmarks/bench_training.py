@@ -32,8 +32,9 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from segml.config import ModelsConfig
-from segml.predict import TARGETS, fit_baselines, fit_predictor
+from segml.predict import fit_baselines, fit_predictor
 from segml.predict.models import label_of
+from segml.targets import TARGET_NAMES
 
 NAMED = ["recency_days", "frequency", "monetary_sum", "monetary_mean", "tenure_days", "spend_365d",
          "orders_90d", "btyd_p_alive", "btyd_prob_purchase_30d", "btyd_expected_purchases_365d"]
@@ -110,7 +111,7 @@ def main() -> None:
           f"refit_max_rows={models.refit_max_rows} learning_rate={models.learning_rate} "
           f"early_stopping_rounds={models.early_stopping_rounds} lgbm_params={models.lgbm_params}")
     total_model = total_bare = total_base = total_cpu = total_bare_cpu = 0.0
-    for target in TARGETS:
+    for target in TARGET_NAMES:
         times, cpu, bare, bare_cpu, base = [], [], [], [], []
         for _ in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()

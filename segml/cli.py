@@ -199,11 +199,14 @@ def _print_result(result: Any) -> None:
     table = Table(title=f"model vs baselines (run {result.run_id})", title_justify="left")
     for title in ["target", "scorer", *HEADLINE]:
         table.add_column(title, justify="left" if title in ("target", "scorer") else "right")
+    from segml.targets import target as target_of
+
     for target, frame in result.comparison.items():
+        classifier = target_of(target).is_classifier
         for scorer, row in frame.iterrows():
             cells = []
             for classifier_metric, regressor_metric in HEADLINE.values():
-                metric = regressor_metric if target == "spend" else classifier_metric
+                metric = classifier_metric if classifier else regressor_metric
                 value = row.get(metric) if metric else None
                 if value is None or (isinstance(value, float) and value != value):
                     cells.append("-" if not str(row.get("note", "")) else "skipped")
@@ -225,6 +228,15 @@ def _print_result(result: Any) -> None:
         for segment, size in sizes.items():
             seg_table.add_row(str(segment), f"{size:,}", names.get(str(segment), ""))
         console.print(seg_table)
+    fitted = getattr(result, "fit_cutoffs", None) or {}
+    if fitted:
+        console.print("registered predictors fitted up to: "
+                      + ", ".join(f"{t} {c}" for t, c in fitted.items()), highlight=False)
+
+
+def _print_skipped(result: Any) -> None:
+    """The targets the history could not train, once each, at the end of the output."""
+    print_problems(getattr(result, "skipped", []) or [])
 
 
 @app.command()
@@ -248,6 +260,7 @@ def train(
     if not quiet:
         _print_result(result)
     console.print(f"registered {result.model_uri} as @{result.alias}; run {result.run_id}")
+    _print_skipped(result)
 
 
 @app.command()
@@ -331,6 +344,7 @@ def demo(
     report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
     if not quiet:
         _print_result(result)
+    _print_skipped(result)
     console.print(
         f"champion {result.model_uri}; report {report}; {time.perf_counter() - started:.0f} s\n"
         f"serve it: mlflow models serve -m models:/{cfg.tracking.registered_model_name}@champion "
@@ -386,6 +400,7 @@ def retrain(
         mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
     console.print(outcome.message)
+    _print_skipped(outcome)
     if not outcome.promoted and not outcome.reused and not dry_run:
         raise typer.Exit(EXIT_NOT_PROMOTED)
 

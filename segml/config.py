@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from segml.errors import ConfigError, Problem
+from segml.targets import CLASSIFIERS, TARGET_NAMES
 
 ATTRIBUTE_ROLES = (
     "demographic",
@@ -33,7 +34,9 @@ ATTRIBUTE_ROLES = (
     "psychographic",
     "attitudinal",
 )
-TARGETS = ("churn", "purchase", "high_clv")
+#: Targets an attributes-mode table can carry an explicit label column for (the classifiers).
+LABEL_TARGETS = CLASSIFIERS
+TargetName = Literal[TARGET_NAMES]  # every target of segml.targets
 
 
 class _Section(BaseModel):
@@ -82,9 +85,9 @@ class CustomersTable(_Section):
             raise ValueError(
                 f"unknown attribute role(s) {unknown}; valid roles: {list(ATTRIBUTE_ROLES)}"
             )
-        bad_targets = sorted(set(self.labels) - set(TARGETS))
+        bad_targets = sorted(set(self.labels) - set(LABEL_TARGETS))
         if bad_targets:
-            raise ValueError(f"unknown label target(s) {bad_targets}; valid: {list(TARGETS)}")
+            raise ValueError(f"unknown label target(s) {bad_targets}; valid: {list(LABEL_TARGETS)}")
         return self
 
     def attribute_columns(self) -> list[str]:
@@ -172,7 +175,13 @@ class FeaturesConfig(_Section):
 class LifecycleThresholds(_Section):
     new_days: int = Field(90, gt=0, description="Tenure below this: new.")
     at_risk_days: int = Field(90, gt=0, description="No purchase for longer than this: at risk.")
-    lapsed_days: int = Field(180, gt=0, description="No purchase for longer than this: lapsed.")
+    lapsed_days: int | None = Field(
+        None,
+        gt=0,
+        description="No purchase for at least this many days: lapsed. null: "
+        "time.activity_window_days, the only value allowed (churn is defined for customers "
+        "active within that window, so lapsed customers get no churn probability).",
+    )
     loyal_min_orders: int = Field(5, gt=0, description="Orders in the last year to be loyal.")
 
 
@@ -216,8 +225,10 @@ class SegmentsConfig(_Section):
 
 # -------------------------------------------------------------------------------------- models
 class ModelsConfig(_Section):
-    targets: list[Literal["churn", "purchase", "high_clv", "spend"]] = Field(
-        default_factory=lambda: ["churn", "purchase", "high_clv", "spend"]
+    targets: list[TargetName] = Field(
+        default_factory=lambda: list(TARGET_NAMES),
+        description="Targets to train (segml.targets); one whose horizon does not fit the "
+        "history is skipped with a warning.",
     )
     n_estimators: int = Field(400, ge=1)
     learning_rate: float = Field(0.05, gt=0)
@@ -314,6 +325,25 @@ class SegmlConfig(_Section):
 
     def resolved_tracking_uri(self) -> str:
         return self.tracking.resolved_uri()
+
+    @model_validator(mode="after")
+    def _lapsed_is_inactive(self) -> SegmlConfig:
+        lapsed = self.segments.lifecycle.lapsed_days
+        if lapsed is not None and lapsed != self.time.activity_window_days:
+            raise ValueError(
+                f"segments.lifecycle.lapsed_days ({lapsed}) differs from "
+                f"time.activity_window_days ({self.time.activity_window_days}): a lapsed customer "
+                "is one with no purchase in the activity window, where churn is undefined; set "
+                "time.activity_window_days and leave lapsed_days null"
+            )
+        return self
+
+    def lifecycle_thresholds(self) -> LifecycleThresholds:
+        """The lifecycle thresholds with ``lapsed_days`` resolved to the activity window."""
+        lifecycle = self.segments.lifecycle
+        if lifecycle.lapsed_days is None:
+            return lifecycle.model_copy(update={"lapsed_days": self.time.activity_window_days})
+        return lifecycle
 
 
 # ------------------------------------------------------------------------------------- loading

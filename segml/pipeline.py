@@ -58,6 +58,8 @@ class TrainResult:
     comparison: dict[str, pd.DataFrame]
     warnings: list[Problem] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Problem] = field(default_factory=list)
+    fit_cutoffs: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Model vs baselines: one row per (target, scorer), the headline metrics as columns."""
@@ -181,17 +183,18 @@ def write_artifacts(
     summary: dict[str, Any] = {
         "customers scored": len(data.current_X),
         "features": data.current_X.shape[1],
-        "training rows": len(data.train_X),
-        "evaluation rows": None if data.eval_X is None else len(data.eval_X),
     }
-    for target, column in (("churn", "churn"), ("purchase", "purchase"), ("high_clv", "high_clv")):
-        if column in data.train_Y and target in predictions.predictors:
-            summary[f"{target} label rate (training)"] = float(data.train_Y[column].mean())
+    for target, fit in predictions.fits.items():
+        summary[f"{target} training rows"] = fit.training_rows
+        if fit.label_rate is not None:
+            summary[f"{target} label rate (training)"] = fit.label_rate
     context = {
         "mode": data.mode,
         "min_profile_size": floor,
         "data": summary,
         "cutoffs": data.cutoffs,
+        "targets": target_windows(predictions),
+        "skipped_targets": [p.to_dict() for p in predictions.skipped],
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
     }
     (out / "report").mkdir(parents=True, exist_ok=True)
@@ -223,6 +226,15 @@ def write_artifacts(
     plots.plot_profile_heatmap(X, a, out / "plots/profile_heatmap.png", level=1, min_profile_size=floor)
 
 
+def target_windows(predictions: Predictions) -> dict[str, dict[str, Any]]:
+    """Per target: the cutoffs of the evaluation fit and of the registered (refit) predictor."""
+    out: dict[str, dict[str, Any]] = {}
+    for target, fit in predictions.fits.items():
+        windows = fit.plan.to_dict() if fit.plan is not None else {"evaluation": "cross-validation"}
+        out[target] = {**windows, "training_rows": fit.training_rows}
+    return out
+
+
 def write_run_report(
     folder: Path,
     run_id: str,
@@ -252,7 +264,7 @@ def write_run_report(
         "status": "FINISHED",
         "params": {},
         "metrics": {**predictions.metrics, **segment_metrics(segmentation), **(extra_metrics or {})},
-        "tags": {"mode": data.mode, **{f"cutoff {k}": v for k, v in data.cutoffs.items()}},
+        "tags": {"mode": data.mode, **run_tags(data, predictions)},
     }
     return write_html_atomic(render_folder(summary, folder), folder / "report.html")
 
@@ -308,8 +320,9 @@ def train(
             runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
             runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
         data, segmentation, predictions, scorer = fit_all(tables, config, progress, run)
-        run.set_tags({"mode": data.mode, "cutoff": data.cutoffs.get("scoring", "")})
+        run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
         runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
+        runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
         runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
         runs.log_metrics(predictions.metrics, run_id=run.run_id)
         runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
@@ -322,6 +335,7 @@ def train(
             progress("registering the composite model")
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)
             version = str(info.registered_model_version)
+            registry.set_version_tags(name, version, version_tags(predictions))
             if alias == "auto":
                 uri = config.tracking.resolved_uri()
                 has_champion = registry.get_alias_version(name, "champion", uri) is not None
@@ -340,9 +354,31 @@ def train(
             segmentation=segmentation,
             metrics=predictions.metrics,
             comparison=predictions.comparison,
-            warnings=list(tables.warnings) + list(predictions.readiness.warnings),
+            warnings=[*tables.warnings, *predictions.skipped, *predictions.readiness.warnings],
+            skipped=list(predictions.skipped),
+            fit_cutoffs=predictions.fit_cutoffs(),
             extras={"datasets": data, "scorer": scorer},
         )
+
+
+def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:
+    """The scoring cutoff, each registered predictor's fit cutoff and the skipped targets."""
+    tags = {"cutoff": data.cutoffs.get("scoring", "") if data.cutoffs else ""}
+    tags.update({f"fit_cutoff_{t}": c for t, c in predictions.fit_cutoffs().items()})
+    skipped = sorted(t for t in (data.plan.skipped if data.plan is not None else {}))
+    if skipped:
+        tags["segml.skipped_targets"] = ", ".join(skipped)
+        for problem in predictions.skipped:
+            tags[f"segml.skipped.{problem.key}"] = problem.message[:4000]
+    return tags
+
+
+def version_tags(predictions: Predictions) -> dict[str, str]:
+    """Model version tags: ``fit_cutoff_<target>`` (ISO date of the registered predictor's latest
+    training cutoff) and the targets the version predicts."""
+    tags = {f"fit_cutoff_{t}": c for t, c in predictions.fit_cutoffs().items()}
+    tags["segml.targets"] = ", ".join(predictions.predictors)
+    return tags
 
 
 def segment_metrics(segmentation: Segmentation) -> dict[str, float]:

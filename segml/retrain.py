@@ -35,7 +35,7 @@ from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
-from segml.stages import LABEL_OF, Datasets, Progress, _noop, drift_inputs, load
+from segml.stages import Datasets, Predictions, Progress, _noop, drift_inputs, load
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class RetrainOutcome:
     challenger_version: str | None = None
     champion_version: str | None = None
     drift: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Any] = field(default_factory=list)
 
 
 def retrain_key(tables: Tables, config: SegmlConfig) -> str:
@@ -69,24 +70,34 @@ def retrain_key(tables: Tables, config: SegmlConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def champion_metrics(champion: Any, tables: Tables, data: Datasets) -> dict[str, float]:
-    """The champion's metrics on the challenger's evaluation rows, with its own feature settings.
+def champion_metrics(champion: Any, tables: Tables, data: Datasets,
+                     predictions: Predictions) -> dict[str, float]:
+    """The champion's metrics on the challenger's evaluation windows, target by target, with
+    the champion's own feature settings.
 
-    Attributes mode has no out-of-time window: the caller falls back to the champion's recorded
-    cross-validated metrics.
+    Each target is scored at the challenger's evaluation cutoff for that target, on the same
+    labelled rows as the challenger. The champion is represented by the predictors whose
+    metrics it reported (``scorer.evaluated``: trained before its own evaluation window), not by
+    its registered ones: those were refit on windows up to the champion's data end, which can
+    overlap the challenger's evaluation window and would flatter the champion. A champion
+    registered before evaluated predictors were kept falls back to its registered ones.
+    Targets only one side has are left out here; the gates say so. Attributes mode has no
+    out-of-time window: the caller uses the champion's recorded cross-validated metrics.
     """
     from segml.features import build_features
-    from segml.features.timeline import end_of_day
     from segml.predict import evaluate_target
 
-    cutoff = end_of_day(data.cutoffs["evaluation"])
-    features = build_features(tables, cutoff, champion.feature_spec)
-    X = champion.prepare(features.reset_index())
+    evaluated = getattr(champion, "evaluated", None) or {}
     metrics: dict[str, float] = {}
-    for target, predictor in champion.predictors.items():
-        y = data.eval_Y[LABEL_OF[target]]
-        rows = y.notna() & y.index.isin(X.index)
-        result = evaluate_target(target, predictor, X.loc[y.index[rows]], y[rows], baselines={})
+    for target, fit in predictions.fits.items():
+        predictor = evaluated.get(target, champion.predictors.get(target))
+        if predictor is None or fit.plan is None or fit.eval_labels is None:
+            continue
+        features = build_features(tables, fit.plan.evaluation, champion.feature_spec)
+        X = champion.prepare(features.reset_index())
+        y = fit.eval_labels
+        rows = y.index[y.index.isin(X.index)]
+        result = evaluate_target(target, predictor, X.loc[rows], y.loc[rows], baselines={})
         metrics.update(result.metrics)
     return metrics
 
@@ -136,7 +147,14 @@ def _retrain_locked(
 ) -> RetrainOutcome:
     from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
-    from segml.pipeline import data_fingerprints, fit_all, write_artifacts, write_run_report
+    from segml.pipeline import (
+        data_fingerprints,
+        fit_all,
+        run_tags,
+        version_tags,
+        write_artifacts,
+        write_run_report,
+    )
     from segml.tracking import model as tracked_model
     from segml.tracking import registry, runs
 
@@ -154,13 +172,15 @@ def _retrain_locked(
             tables, config, progress, run, previous_hierarchy=previous_hierarchy
         )
         runs.log_metrics(predictions.metrics, run_id=run.run_id)
+        run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
+        runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
         drift: dict[str, Any] = {}
         with run.stage("compare"):
             progress("comparing the challenger with the champion")
             if champion is None:
                 baseline: dict[str, float] = {}
             elif data.mode == "behavioural":
-                baseline = champion_metrics(champion, tables, data)
+                baseline = champion_metrics(champion, tables, data, predictions)
             else:
                 baseline = registry.alias_metrics(name, "champion", config.tracking.resolved_uri())
             runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()}, run_id=run.run_id)
@@ -177,6 +197,10 @@ def _retrain_locked(
             gates = evaluate_gates(
                 baseline, predictions.metrics, config.retrain,
                 segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
+                champion_targets=None if champion is None else list(champion.predictors),
+                challenger_targets=list(predictions.predictors),
+                skipped={t: p for t in (data.plan.skipped if data.plan is not None else {})
+                         for p in [data.plan.skipped[t].message]},
             )  # fmt: skip
             promote, failed = promotion_decision(gates)
             runs.log_dict([g.to_dict() for g in gates], "gates.json", run_id=run.run_id)
@@ -184,7 +208,8 @@ def _retrain_locked(
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
-                                  run.run_id, None, _version(champion_version), drift)
+                                  run.run_id, None, _version(champion_version), drift,
+                                  list(predictions.skipped))
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_artifacts(folder, data, segmentation, predictions, config)
@@ -201,6 +226,7 @@ def _retrain_locked(
         with run.stage("register"):
             info = tracked_model.log_segml_model(scorer, registered_model_name=name)
             version = str(info.registered_model_version)
+            registry.set_version_tags(name, version, version_tags(predictions))
             registry.set_alias(name, "challenger", version)
         decision = "promoted" if promote else "rejected"
         run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
@@ -218,7 +244,7 @@ def _retrain_locked(
             else f"challenger v{version} not promoted: {len(failed)} gate(s) failed"
         )
         return RetrainOutcome(promote, False, gates, message, run.run_id, version,
-                              _version(champion_version), drift)  # fmt: skip
+                              _version(champion_version), drift, list(predictions.skipped))  # fmt: skip
 
 
 def _version(model_version: Any) -> str | None:

@@ -23,15 +23,12 @@ import numpy as np
 import pandas as pd
 
 from segml.errors import DataError, Problem
+from segml.targets import TARGETS
 
-#: Output column of each target's probability (or amount for spend), in SPEC section 6 order.
-SCORE_COLUMNS = {
-    "churn": "churn_probability",
-    "purchase": "purchase_probability",
-    "high_clv": "high_clv_probability",
-    "spend": "predicted_spend",
-}
-REASON_TARGETS = ("churn", "purchase", "high_clv")
+#: Output column of each target's probability (or amount), in SPEC section 6 order.
+SCORE_COLUMNS = {t.name: t.output_column for t in TARGETS.values()}
+#: The targets that explain their scores with SHAP reasons.
+REASON_TARGETS = tuple(t.name for t in TARGETS.values() if t.reasons_column is not None)
 
 
 @dataclass
@@ -51,6 +48,17 @@ class CustomerScorer:
         The feature settings, to rebuild the features from raw tables (batch scoring).
     id_kind : {"string", "long"}
         The dtype of customer ids at training time.
+    metadata : dict
+        Example row, data end, mode, drift reference, fit cutoffs (JSON-able).
+    activity_window_days : float or None
+        A target whose population is the active customers (churn) is scored only for customers
+        with a purchase within this many days (``recency_days``); the others get NaN (their
+        ``lifecycle_stage`` says why). None: everyone is scored.
+    evaluated : dict
+        Target -> the predictor whose out-of-time metrics were reported (trained before the
+        evaluation window). Never used to score; a retrain compares the champion's with its
+        challenger on the challenger's evaluation window, which the registered predictors,
+        refit on the freshest windows, have seen.
     """
 
     feature_names: list[str]
@@ -61,6 +69,8 @@ class CustomerScorer:
     feature_spec: Any = None
     id_kind: str = "string"
     metadata: dict[str, Any] = field(default_factory=dict)
+    activity_window_days: float | None = None
+    evaluated: dict[str, Any] = field(default_factory=dict)
     #: ``validate_input`` may hand string columns over as strings (no category dtype needed).
     accepts_string_columns: ClassVar[bool] = True
 
@@ -152,7 +162,9 @@ class CustomerScorer:
                     out[column] = rule[column]
         matrices: dict[tuple, np.ndarray] = {}
         X = None
-        for target, column in SCORE_COLUMNS.items():
+        outside: dict[str, np.ndarray] = {}  # target -> customers it does not apply to
+        window = getattr(self, "activity_window_days", None)  # absent in older pickles
+        for target, spec in TARGETS.items():
             if target in self.predictors:
                 predictor = self.predictors[target]
                 key = _matrix_key(predictor)
@@ -162,7 +174,12 @@ class CustomerScorer:
                         X = self.prepare(features) if X is None else X
                         matrix = predictor._matrix(X)
                     matrices[key] = matrix
-                out[column] = predictor.predict_matrix(matrices[key])
+                values = predictor.predict_matrix(matrices[key])
+                applies = spec.in_population(columns, n, window)
+                if applies is not None and not applies.all():
+                    outside[target] = ~applies
+                    values = np.where(applies, values, np.nan)
+                out[spec.output_column] = values
         if "btyd_p_alive" in columns:
             out["p_alive"] = columns["btyd_p_alive"]
         if "btyd_expected_next_purchase_days" in columns:
@@ -178,8 +195,10 @@ class CustomerScorer:
                 if target in self.predictors:
                     predictor = self.predictors[target]
                     contrib = tree_shap(predictor.booster_, matrices[_matrix_key(predictor)])
-                    out[f"{target}_reasons"] = reasons_from_contributions(
-                        contrib[:, :-1], predictor.feature_names_, k=3)
+                    text = reasons_from_contributions(contrib[:, :-1], predictor.feature_names_, k=3)
+                    if target in outside:  # no score, no reasons
+                        text[outside[target]] = None
+                    out[TARGETS[target].reasons_column] = text
         return pd.DataFrame(out)
 
     def _arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],

@@ -24,6 +24,8 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.data.contract import Tables, load_tables
 from segml.errors import DataError, Problem
+from segml.targets import TARGETS
+from segml.targets import target as target_of
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -40,12 +42,13 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None) -> Tables:
 
 
 def cutoff_of(config: SegmlConfig, tables: Tables | None) -> pd.Timestamp:
-    """The feature cutoff: the configured date (end of that day) or the data's last day."""
+    """The scoring cutoff: the configured date (end of that day) or the data's last day."""
+    from segml.features.plan import scoring_cutoff
     from segml.features.timeline import data_end, end_of_day
 
-    if config.time.cutoff is not None:
+    if config.time.cutoff is not None and tables is None:
         return end_of_day(config.time.cutoff)
-    return data_end(tables)
+    return scoring_cutoff(data_end(tables), config.time)
 
 
 def features_at(tables: Tables, cutoff: pd.Timestamp, config: SegmlConfig, spec=None):
@@ -121,64 +124,141 @@ def keep_segment_ids(
 
 
 # ------------------------------------------------------------------------------ datasets
+class FeatureFrames:
+    """Feature matrices by cutoff, each built once and dropped after its last planned use.
+
+    Several targets share cutoffs (e.g. 90-day churn and 30-day purchase both train at 90 and
+    120 days before the end), so a matrix is kept while a later use is planned and released
+    after, which bounds memory to the matrices still needed.
+    """
+
+    def __init__(self, tables: Tables, spec: Any, uses: dict[pd.Timestamp, int] | None = None):
+        self.tables, self.spec = tables, spec
+        self._uses = dict(uses or {})
+        self._frames: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def __call__(self, cutoff: pd.Timestamp) -> pd.DataFrame:
+        from segml.features import build_features
+
+        frame = self._frames.get(cutoff)
+        if frame is None:
+            frame = build_features(self.tables, cutoff, self.spec)
+        left = self._uses.get(cutoff, 0) - 1
+        self._uses[cutoff] = left
+        if left > 0:
+            self._frames[cutoff] = frame
+        else:
+            self._frames.pop(cutoff, None)
+        return frame
+
+
 @dataclass
 class Datasets:
-    """The matrices the predictors and segments are fitted on, and when they were taken."""
+    """Where the predictors' matrices come from, and the current ("now") feature matrix.
+
+    Behavioural mode: the time plan (each target's cutoffs) and the feature matrices at them,
+    built on demand (:meth:`training_set`, :meth:`evaluation_set`, :meth:`refit_set`). Attributes
+    mode: the explicit labels of the customers in ``current_X``.
+    """
 
     mode: str
     spec: Any
     data_end: pd.Timestamp | None
-    train_X: pd.DataFrame
-    train_Y: pd.DataFrame
-    train_cutoff: pd.Series | None
-    eval_X: pd.DataFrame | None
-    eval_Y: pd.DataFrame | None
     current_X: pd.DataFrame
+    tables: Tables | None = None
+    config: SegmlConfig | None = None
+    plan: Any = None
+    labels: pd.DataFrame | None = None
+    frames: FeatureFrames | None = None
     cutoffs: dict[str, Any] = field(default_factory=dict)
+
+    def targets(self) -> list[str]:
+        """The configured targets this data can train, in config order."""
+        configured = self.config.models.targets if self.config is not None else list(TARGETS)
+        if self.mode == "attributes":
+            available = set(self.labels.columns) if self.labels is not None else set()
+            return [t for t in configured if target_of(t).label_column in available]
+        return [t for t in configured if t in self.plan.targets]
+
+    def _stack(self, target: str, cutoffs: list[pd.Timestamp]):
+        from segml.features import stack_training_set
+
+        return stack_training_set(self.tables, cutoffs, self.spec, self.config.time, [target],
+                                  features=self.frames)
+
+    def training_set(self, target: str):
+        """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""
+        return self._stack(target, self.plan.targets[target].train)
+
+    def refit_set(self, target: str):
+        """The stacked refit cutoffs of ``target``: the freshest complete label windows."""
+        return self._stack(target, self.plan.targets[target].refit)
+
+    def evaluation_set(self, target: str) -> tuple[pd.DataFrame, pd.Series]:
+        """Features and labels at ``target``'s out-of-time evaluation cutoff."""
+        from segml.features import make_labels
+
+        cutoff = self.plan.targets[target].evaluation
+        X = self.frames(cutoff)
+        Y = make_labels(self.tables, cutoff, self.config.time, [target])
+        return X, Y[target_of(target).label_column].reindex(X.index)
 
 
 def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
-    """Features and labels at every cutoff the run needs (stage 3).
+    """The time plan, the feature settings and the current matrix (stage 3).
 
-    Behavioural mode: stacked training cutoffs, the out-of-time evaluation cutoff and the current
-    ("now") matrix. Attributes mode: one matrix with the explicit labels.
+    Behavioural mode: each configured target gets its own cutoffs (:mod:`segml.features.plan`);
+    a target whose horizon does not fit the history is skipped (``plan.skipped``, a warning
+    each), and the run stops only when none fits. The feature settings are learned at the
+    earliest evaluation cutoff (no evaluation window informs them); the matrices at the other
+    cutoffs are built when the predictors ask for them. Attributes mode: one matrix with the
+    explicit labels.
     """
-    from segml.features import (
-        FeatureSpec,
-        build_features,
-        data_start,
-        make_labels,
-        plan_cutoffs,
-        stack_training_set,
-    )
+    from segml.features import FeatureSpec, build_features, data_start, make_labels
+    from segml.features.plan import plan_targets
+    from segml.features.timeline import data_end as end_of_data
 
     if tables.mode == "attributes":
         spec = FeatureSpec.fit(tables, None, config)
         X = build_features(tables, None, spec)
         Y = make_labels(tables, None, config.time)
-        return Datasets("attributes", spec, None, X, Y, None, None, None, X)
-    end = cutoff_of(config, tables)
+        return Datasets("attributes", spec, None, X, tables, config, labels=Y)
     start = data_start(tables)
-    plan = plan_cutoffs(end, config.time, start=start)
-    spec = FeatureSpec.fit(tables, plan.train[-1], config)
-    stacked = stack_training_set(tables, plan.train, spec, config.time)
-    eval_X = build_features(tables, plan.evaluation, spec)
-    eval_Y = make_labels(tables, plan.evaluation, config.time)
+    plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
+                        start=start, min_history_days=config.readiness.min_history_days)
+    spec = FeatureSpec.fit(tables, plan.spec_cutoff, config)
+    uses: dict[pd.Timestamp, int] = {}
+    for target_plan in plan.targets.values():
+        for cutoff in (*target_plan.train, target_plan.evaluation, *target_plan.refit):
+            uses[cutoff] = uses.get(cutoff, 0) + 1
     current_X = build_features(tables, plan.scoring, spec)
-    cutoffs = {
-        "train": [str(c.date()) for c in plan.train],
-        "evaluation": str(plan.evaluation.date()),
-        "scoring": str(plan.scoring.date()),
-        "data_start": None if start is None else str(start.date()),
-    }
-    return Datasets(
-        "behavioural", spec, end, stacked.X, stacked.Y, stacked.cutoff,
-        eval_X, eval_Y, current_X, cutoffs,
-    )  # fmt: skip
+    return Datasets("behavioural", spec, plan.scoring, current_X, tables, config, plan=plan,
+                    frames=FeatureFrames(tables, spec, uses), cutoffs=plan.to_dict())
 
 
 # ------------------------------------------------------------------------------ predictors
-LABEL_OF = {"churn": "churn", "purchase": "purchase", "high_clv": "high_clv", "spend": "future_spend"}
+@dataclass
+class TargetFit:
+    """One target's predictors: the one whose metrics are reported and the registered one.
+
+    Behavioural mode: ``evaluated`` learned the training cutoffs and was scored out of time;
+    ``predictor`` repeats its recipe on the refit cutoffs (``fit_cutoff``: the data end minus
+    the horizon). Attributes mode: cross-validated metrics, ``predictor`` fitted on all rows
+    (``evaluated`` is the same object).
+    """
+
+    target: str
+    predictor: Any
+    evaluated: Any
+    plan: Any = None
+    training_rows: int = 0
+    label_rate: float | None = None
+    eval_labels: pd.Series | None = None
+
+    @property
+    def fit_cutoff(self) -> str | None:
+        """ISO date of the registered predictor's latest training cutoff (None: attributes)."""
+        return None if self.plan is None else self.plan.fit_cutoff.date().isoformat()
 
 
 @dataclass
@@ -190,87 +270,133 @@ class Predictions:
     comparison: dict[str, pd.DataFrame]
     readiness: Any
     extras: dict[str, Any] = field(default_factory=dict)
+    fits: dict[str, TargetFit] = field(default_factory=dict)
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def evaluated(self) -> dict[str, Any]:
+        """Target -> the predictor whose (out-of-time) metrics are reported."""
+        return {t: f.evaluated for t, f in self.fits.items()}
+
+    def fit_cutoffs(self) -> dict[str, str]:
+        """Target -> ISO date of the registered predictor's latest training cutoff."""
+        return {t: f.fit_cutoff for t, f in self.fits.items() if f.fit_cutoff is not None}
 
 
-def _targets(config: SegmlConfig, data: Datasets) -> list[str]:
-    available = set(data.train_Y.columns)
-    return [t for t in config.models.targets if LABEL_OF[t] in available]
-
-
-def check_data_readiness(data: Datasets, config: SegmlConfig):
-    """The readiness report over every target; raises :class:`ReadinessError` when blocking."""
-    from segml.features.readiness import check_readiness, combine_reports
+def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, config: SegmlConfig):
+    """The readiness report of one target (classifiers: label counts, leakage, ...; the
+    regressor: its rows and windows only, as a spend label has no classes to count)."""
+    from segml.features.readiness import ReadinessReport, check_readiness
 
     history = None
-    if data.mode == "behavioural" and data.cutoffs.get("data_start"):
+    if data.plan is not None and data.plan.data_start is not None:
         # The history the earliest training cutoff can see.
-        first_train = pd.Timestamp(data.cutoffs["train"][0])
-        history = int((first_train - pd.Timestamp(data.cutoffs["data_start"])).days)
-    reports = []
-    for target in _targets(config, data):
-        if target == "spend":
-            continue
-        y = data.train_Y[LABEL_OF[target]]
-        reports.append(
-            check_readiness(
-                data.train_X, y, target=target, config=config.readiness, history_days=history
-            )
-        )
-    report = combine_reports(reports)
-    report.raise_if_blocking()
+        history = int((data.plan.targets[target].train[0] - data.plan.data_start).days)
+    if target_of(target).is_classifier:
+        report = check_readiness(X, y, target=target, config=config.readiness,
+                                 history_days=history)
+    else:
+        report = ReadinessReport({target: {"history_days": history, "rows": int(len(X)),
+                                           "labelled_rows": int(y.notna().sum())}}, [])
+    if data.plan is not None:
+        report.targets[target]["windows"] = data.plan.targets[target].to_dict()
     return report
 
 
-def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _noop) -> Predictions:
-    """Fit every configured target and compare it with its baselines on the same rows."""
+def _eval_scores(predictor: Any, target: str, X: pd.DataFrame, y: pd.Series,
+                 seed: int) -> pd.DataFrame:
+    """Label, model and baseline scores on (at most 20k of) the evaluation rows, no customer ids:
+    the report's ROC/PR/calibration/lift curves (only the aggregated curves are logged)."""
+    from segml.predict.baselines import skip_reason
+
+    if len(X) > 20_000:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), 20_000, replace=False))
+        X, y = X.iloc[keep], y.iloc[keep]
+    scores = pd.DataFrame({"label": y.to_numpy(dtype=float), "model": predictor.predict(X)})
+    for name, baseline in getattr(predictor, "baselines_", {}).items():
+        if skip_reason(name, target, X) is None:
+            scores[f"baseline_{name}"] = np.asarray(baseline.predict(X), dtype=float)
+    return scores
+
+
+def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[TargetFit, Any, Any]:
+    """Fit, evaluate and refit one target; returns its fit, evaluation result and readiness.
+
+    Behavioural mode: readiness on the stacked training cutoffs (blocking problems raise), the
+    evaluation fit, its out-of-time evaluation beside the baselines, then the refit on the
+    freshest windows with the rounds and calibration chosen by the evaluation fit.
+    """
     from segml.predict import cross_validate_target, evaluate_target, fit_predictor
 
-    readiness = check_data_readiness(data, config)
-    predictors: dict[str, Any] = {}
+    column = target_of(target).label_column
+    if data.mode == "attributes":
+        y = data.labels[column].reindex(data.current_X.index)
+        readiness = _readiness(data, target, data.current_X, y, config)
+        readiness.raise_if_blocking()
+        cv = cross_validate_target(target, data.current_X, y, config.models, config.seed)
+        fit = TargetFit(target, cv.predictor, cv.predictor, None, int(y.notna().sum()),
+                        float(y.mean()) if target_of(target).is_classifier else None)
+        return fit, cv, readiness
+    train = data.training_set(target)
+    y = train.Y[column]
+    readiness = _readiness(data, target, train.X, y, config)
+    readiness.raise_if_blocking()
+    known = y.notna().to_numpy()
+    evaluated = fit_predictor(target, train.X[known], y[known], config.models, seed=config.seed,
+                              cutoff=train.cutoff[known])
+    rows, rate = int(known.sum()), float(y[known].mean())
+    del train, y
+    eval_X, eval_y = data.evaluation_set(target)
+    labelled = eval_y.notna().to_numpy()
+    result = evaluate_target(target, evaluated, eval_X[labelled], eval_y[labelled])
+    if target_of(target).is_classifier:
+        result.scores = _eval_scores(evaluated, target, eval_X[labelled], eval_y[labelled],
+                                     config.seed)
+    del eval_X
+    fresh = data.refit_set(target)
+    fresh_y = fresh.Y[column]
+    fresh_known = fresh_y.notna().to_numpy()
+    predictor = evaluated.refit_on(fresh.X[fresh_known], fresh_y[fresh_known],
+                                cutoff=fresh.cutoff[fresh_known])
+    fit = TargetFit(target, predictor, evaluated, data.plan.targets[target], rows,
+                    rate if target_of(target).is_classifier else None, eval_y[labelled])
+    return fit, result, readiness
+
+
+def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _noop) -> Predictions:
+    """Fit every target the data can train and compare each with its baselines on the same rows.
+
+    Targets whose horizon does not fit the history were skipped by the plan: they are listed in
+    ``Predictions.skipped`` (one warning per horizon).
+    """
+    from segml.features.readiness import combine_reports
+
+    fits: dict[str, TargetFit] = {}
     metrics: dict[str, float] = {}
     comparison: dict[str, pd.DataFrame] = {}
     extras: dict[str, Any] = {}
-    for target in _targets(config, data):
+    reports = []
+    for target in data.targets():
         progress(f"training {target}")
-        y = data.train_Y[LABEL_OF[target]]
-        if data.mode == "attributes":
-            cv = cross_validate_target(target, data.train_X, y, config.models, config.seed)
-            predictors[target] = cv.predictor
-            metrics.update(cv.metrics)
-            comparison[target] = cv.comparison
-            continue
-        known = y.notna().to_numpy()
-        predictor = fit_predictor(
-            target,
-            data.train_X[known],
-            y[known],
-            config.models,
-            seed=config.seed,
-            cutoff=data.train_cutoff[known] if data.train_cutoff is not None else None,
-        )
-        eval_y = data.eval_Y[LABEL_OF[target]]
-        rows = eval_y.notna().to_numpy()
-        result = evaluate_target(target, predictor, data.eval_X[rows], eval_y[rows])
-        predictors[target] = predictor
+        fit, result, readiness = fit_target(data, target, config)
+        reports.append(readiness)
+        fits[target] = fit
         metrics.update(result.metrics)
         comparison[target] = result.comparison
         if getattr(result, "deciles", None) is not None:
             extras[f"{target}_deciles"] = result.deciles
-        elif target != "spend":
-            # Label, model and baseline scores on (at most 20k of) the same rows, no customer ids:
-            # the report's ROC/PR/calibration/lift curves (only the aggregated curves are logged).
-            from segml.predict.baselines import skip_reason
-
-            ex, ey = data.eval_X[rows], eval_y[rows]
-            if len(ex) > 20_000:
-                keep = np.sort(np.random.default_rng(config.seed).choice(len(ex), 20_000, replace=False))
-                ex, ey = ex.iloc[keep], ey.iloc[keep]
-            scores = pd.DataFrame({"label": ey.to_numpy(dtype=float), "model": predictor.predict(ex)})
-            for name, baseline in getattr(predictor, "baselines_", {}).items():
-                if skip_reason(name, target, ex) is None:
-                    scores[f"baseline_{name}"] = np.asarray(baseline.predict(ex), dtype=float)
-            extras[f"{target}_eval_scores"] = scores
-    return Predictions(predictors, metrics, comparison, readiness, extras)
+        if getattr(result, "scores", None) is not None:
+            extras[f"{target}_eval_scores"] = result.scores
+    if not fits:
+        raise DataError([Problem(
+            "none of the configured targets can be trained on this data: models.targets is "
+            f"{list(config.models.targets)}" + (
+                f" and the label columns are {sorted(data.labels.columns)}"
+                if data.labels is not None else ""), key="models.targets")])
+    skipped = data.plan.warnings() if data.plan is not None else []
+    report = combine_reports(reports)
+    predictors = {t: f.predictor for t, f in fits.items()}
+    return Predictions(predictors, metrics, comparison, report, extras, fits, skipped)
 
 
 # ------------------------------------------------------------------------------ the scorer
@@ -296,23 +422,32 @@ def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predic
             "example_row": {k: float(v) for k, v in numeric.items() if np.isfinite(v)},
             "data_end": None if data.data_end is None else str(data.data_end),
             "mode": data.mode,
+            "fit_cutoffs": predictions.fit_cutoffs(),
         },
+        activity_window_days=(
+            None if data.mode == "attributes" or data.config is None
+            else float(data.config.time.activity_window_days)),
+        evaluated={t: f.evaluated for t, f in predictions.fits.items()
+                   if f.evaluated is not f.predictor},
     )
 
 
 def profile_with_predictions(
     segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame, config: SegmlConfig
 ) -> Segmentation:
-    """Re-profile the segments with the predicted churn and purchase rates as KPIs.
+    """Re-profile the segments with the predicted rates of the targets that give a KPI
+    (expected churn, expected purchase).
 
-    ``scored`` is the scorer's output indexed by customer id.
+    ``scored`` is the scorer's output indexed by customer id. A target scored only on its
+    population (churn: active customers) leaves the others NaN, so each segment's expected rate
+    is the mean over the customers the target applies to.
     """
     from segml.segments import profile_hierarchy
 
     expected = pd.DataFrame(index=features.index)
-    for target, column in (("churn", "churn_probability"), ("purchase", "purchase_probability")):
-        if column in scored:
-            expected[target] = scored[column].to_numpy()
+    for spec in TARGETS.values():
+        if spec.profile_kpi is not None and spec.output_column in scored:
+            expected[spec.label_column] = scored[spec.output_column].to_numpy()
     if expected.shape[1]:
         segmentation.profiles = profile_hierarchy(
             features,

@@ -3,24 +3,27 @@
 Example
 -------
 >>> import pandas as pd
->>> from segml.features import plan_cutoffs
+>>> from segml.features import plan_targets
 >>> from segml.config import TimeConfig
->>> plan_cutoffs(pd.Timestamp("2025-06-30"), TimeConfig(training_cutoffs=1)).evaluation
-Timestamp('2024-06-30 00:00:00')
+>>> plan = plan_targets(pd.Timestamp("2025-06-30"), TimeConfig(training_cutoffs=1), ["churn"])
+>>> plan.targets["churn"].evaluation, plan.targets["churn"].fit_cutoff
+(Timestamp('2025-04-01 00:00:00'), Timestamp('2025-04-01 00:00:00'))
 """
 
 from segml.features.behaviour import FeatureSpec, build_features
 from segml.features.labels import TrainingSet, make_labels, stack_training_set
-from segml.features.timeline import CutoffPlan, data_end, data_start, plan_cutoffs
+from segml.features.plan import TargetPlan, TimePlan, plan_targets
+from segml.features.timeline import data_end, data_start
 
 __all__ = [
-    "CutoffPlan",
     "FeatureSpec",
+    "TargetPlan",
+    "TimePlan",
     "TrainingSet",
     "build_features",
     "data_end",
     "data_start",
     "make_labels",
-    "plan_cutoffs",
+    "plan_targets",
     "stack_training_set",
 ]

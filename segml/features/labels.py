@@ -1,14 +1,13 @@
 """Labels after a cutoff (SPEC section 2) and stacked training sets over several cutoffs.
 
-At cutoff ``c`` (a purchase is a transaction with a positive amount):
+At cutoff ``c`` (a purchase is a transaction with a positive amount) this module reads what each
+customer known at ``c`` did around it into :class:`~segml.targets.Outcomes`:
 
 * ``is_active``: at least one purchase in ``(c - activity_window_days, c]``;
-* ``churn``: 1.0 when an active customer makes no purchase in ``(c, c + churn_horizon]``, 0.0 when
-  they do, NaN for customers not active at ``c``;
-* ``purchase``: 1.0 when there is at least one purchase in ``(c, c + purchase_horizon]``;
-* ``future_spend``: net amount (purchases minus returns) in ``(c, c + clv_horizon]``, clipped at 0;
-* ``high_clv``: 1.0 when ``future_spend`` is strictly above the ``high_clv_quantile`` of the
-  population's future spend *and* above 0 (so ties and non-spenders are never high CLV).
+* purchases and net spend (purchases minus returns) in any window ``(c, c + h]``;
+
+and applies each target's label function (:mod:`segml.targets`, where every target is defined):
+churn (NaN for customers not active at ``c``), purchase, high CLV and future spend.
 
 The population is exactly :func:`~segml.features.build_features`' (customers known at ``c``).
 In attributes mode the explicit ``label_<target>`` columns are returned under the target names.
@@ -17,6 +16,7 @@ In attributes mode the explicit ``label_<target>`` columns are returned under th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,14 +25,17 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
-from segml.features.timeline import DAY_NS, as_cutoff, known_at, row_positions, to_ns
+from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, row_positions, to_ns
+from segml.targets import TARGETS, Outcomes
+from segml.targets import target as target_of
 
 log = logging.getLogger(__name__)
 
-LABELS = ("is_active", "churn", "purchase", "future_spend", "high_clv")
+LABELS = ("is_active", *(t.label_column for t in TARGETS.values()))
 
 
-def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig) -> pd.DataFrame:
+def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
+                targets: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
     """Outcome labels at ``cutoff`` for every customer known then.
 
     Parameters
@@ -43,13 +46,16 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig) -> pd.Data
         Features end here; label windows start right after it (ignored in attributes mode).
     time_cfg : TimeConfig
         Activity window, horizons and ``high_clv_quantile``.
+    targets : list of str, optional
+        The targets to label (:data:`segml.targets.TARGETS`); None: all of them. Only their
+        windows are read, and only a window that runs past the data is reported as censored.
 
     Returns
     -------
     DataFrame
-        Index ``customer_id``; columns ``is_active`` (bool), ``churn``, ``purchase``,
-        ``future_spend``, ``high_clv`` (float64). Attributes mode: one float column per explicit
-        label target.
+        Index ``customer_id``; ``is_active`` (bool) then each target's label column (float64:
+        ``churn``, ``purchase``, ``high_clv``, ``future_spend``). Attributes mode: one float
+        column per explicit label target, named after the target.
 
     Examples
     --------
@@ -62,27 +68,48 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig) -> pd.Data
     >>> tables = load_tables(SegmlConfig(data={"now": "2025-01-01"}), customers=cust,
     ...                      transactions=tx)
     >>> make_labels(tables, "2024-01-31", TimeConfig(high_clv_quantile=0.5))
-                 is_active  churn  purchase  future_spend  high_clv
+                 is_active  churn  purchase  high_clv  future_spend
     customer_id
-    a                 True    0.0       1.0          30.0       1.0
-    b                 True    1.0       0.0           0.0       0.0
+    a                 True    0.0       1.0       1.0          30.0
+    b                 True    1.0       0.0       0.0           0.0
+    >>> list(make_labels(tables, "2024-01-31", TimeConfig(), ["purchase"]).columns)
+    ['is_active', 'purchase']
     """
     customers = tables.customers
+    names = list(TARGETS) if targets is None else [target_of(t).name for t in targets]
     if tables.transactions is None:
         labels = {target: customers[f"label_{target}"].to_numpy(dtype="float64")
-                  for target in tables.label_columns}
+                  for target in tables.label_columns if target in names}
         if not labels:
             raise DataError([Problem("no transactions and no explicit label columns",
                                      table="customers")])
         return pd.DataFrame(labels, index=pd.Index(customers["customer_id"], name="customer_id"))
     c_ts = as_cutoff(cutoff)
-    c = to_ns(c_ts)
-    n = len(customers)
-    tx = tables.transactions
+    known = known_at(tables, c_ts)
+    outcomes = _outcomes(tables, c_ts, time_cfg, names, known)
+    out = {"is_active": outcomes.active}
+    for name in names:
+        spec = target_of(name)
+        out[spec.label_column] = spec.label(outcomes, spec.horizon(time_cfg))
+    latest = end_of_day(tables.transactions["timestamp"].max())  # the data covers that whole day
+    censored = [n for n in names
+                if c_ts + pd.Timedelta(days=target_of(n).horizon(time_cfg)) > latest]
+    if censored:
+        log.warning("label windows of %s after %s run past the last transaction (%s): those "
+                    "labels are censored", ", ".join(censored), c_ts, latest)
+    index = pd.Index(customers["customer_id"][known], name="customer_id")
+    return pd.DataFrame(out, index=index)
+
+
+def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, names: list[str],
+              known: np.ndarray) -> Outcomes:
+    """What the customers known at ``c_ts`` did around it, read from the transactions that fall
+    in the activity window or in the longest of the requested label windows."""
+    customers, tx = tables.customers, tables.transactions
+    c, n = to_ns(c_ts), len(customers)
     positions = row_positions(customers, tx)
     ts_all = tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    longest = max(time_cfg.churn_horizon_days, time_cfg.purchase_horizon_days,
-                  time_cfg.clv_horizon_days)
+    longest = max((target_of(t).horizon(time_cfg) for t in names), default=0)
     near = ((ts_all > c - time_cfg.activity_window_days * DAY_NS)
             & (ts_all <= c + longest * DAY_NS) & (positions >= 0))
     pos, ts = positions[near], ts_all[near]
@@ -92,27 +119,15 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig) -> pd.Data
     def after(days: int) -> np.ndarray:
         return (ts > c) & (ts <= c + days * DAY_NS)
 
-    in_clv = after(time_cfg.clv_horizon_days)
-    got = {"active": np.bincount(pos[buy & (ts <= c)], minlength=n),
-           "bought_churn": np.bincount(pos[buy & after(time_cfg.churn_horizon_days)], minlength=n),
-           "bought": np.bincount(pos[buy & after(time_cfg.purchase_horizon_days)], minlength=n),
-           "spend": np.bincount(pos[in_clv], weights=amount[in_clv], minlength=n)}
-    known = known_at(tables, c_ts)
-    latest = tx["timestamp"].max()
-    if c_ts + pd.Timedelta(days=longest) > latest:
-        log.warning("label windows after %s run past the last transaction (%s): labels are "
-                    "censored", c_ts, latest)
-    active = np.nan_to_num(got["active"]) > 0
-    churn = np.where(active, (np.nan_to_num(got["bought_churn"]) == 0).astype("float64"), np.nan)
-    purchase = (np.nan_to_num(got["bought"]) > 0).astype("float64")
-    spend = np.clip(np.nan_to_num(got["spend"]), 0.0, None)
-    population = spend[known]
-    threshold = float(np.quantile(population, time_cfg.high_clv_quantile)) if len(population) else 0.0
-    high = ((spend > threshold) & (spend > 0)).astype("float64")
-    index = pd.Index(customers["customer_id"][known], name="customer_id")
-    return pd.DataFrame({"is_active": active[known], "churn": churn[known],
-                         "purchase": purchase[known], "future_spend": spend[known],
-                         "high_clv": high[known]}, index=index)
+    def purchases(days: int) -> np.ndarray:
+        return np.bincount(pos[buy & after(days)], minlength=n)[known]
+
+    def net_spend(days: int) -> np.ndarray:
+        window = after(days)
+        return np.bincount(pos[window], weights=amount[window], minlength=n)[known]
+
+    active = np.bincount(pos[buy & (ts <= c)], minlength=n)[known] > 0
+    return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile)
 
 
 @dataclass
@@ -131,7 +146,10 @@ class TrainingSet:
         return len(self.X)
 
 
-def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig) -> TrainingSet:
+def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig,
+                       targets: list[str] | tuple[str, ...] | None = None,
+                       features: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
+                       ) -> TrainingSet:
     """Build features (with one fixed ``spec``) and labels at each cutoff and stack them.
 
     Parameters
@@ -139,11 +157,16 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     tables : Tables
         Canonical tables.
     cutoffs : list of Timestamp
-        E.g. ``plan_cutoffs(...).train``.
+        E.g. ``plan_targets(...).targets["churn"].train``.
     spec : FeatureSpec
         Fixed for every cutoff, so all blocks share columns and categories.
     time_cfg : TimeConfig
         Label settings.
+    targets : list of str, optional
+        The targets to label (None: all).
+    features : callable, optional
+        ``features(cutoff) -> X``: where the feature matrices come from (e.g. a cache shared by
+        several targets); default: built here with ``spec``.
 
     Examples
     --------
@@ -156,7 +179,7 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     >>> cfg = SegmlConfig(data={"now": "2025-01-01"}, features={"btyd": False})
     >>> tables = load_tables(cfg, customers=cust, transactions=tx)
     >>> spec = FeatureSpec.fit(tables, "2024-01-31", cfg)
-    >>> ts = stack_training_set(tables, ["2024-01-10", "2024-01-31"], spec, cfg.time)
+    >>> ts = stack_training_set(tables, ["2024-01-10", "2024-01-31"], spec, cfg.time, ["purchase"])
     >>> ts.X.index.tolist(), ts.Y["purchase"].tolist()
     ([1, 1, 2], [1.0, 1.0, 0.0])
     """
@@ -165,8 +188,8 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     xs, ys, cs = [], [], []
     for cutoff in cutoffs:
         c = as_cutoff(cutoff)
-        X = build_features(tables, c, spec)
-        Y = make_labels(tables, c, time_cfg)
+        X = features(c) if features is not None else build_features(tables, c, spec)
+        Y = make_labels(tables, c, time_cfg, targets)
         if not X.index.equals(Y.index):
             Y = Y.reindex(X.index)
         xs.append(X)

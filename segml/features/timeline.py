@@ -14,19 +14,18 @@ Customer ids are hashed once per table into integer positions in ``tables.custom
 ``reduceat`` over those positions, so ids are never converted (string ids keep their leading
 zeros, ints stay ints) and the output index is the customers' own id column.
 
+Each target's training, evaluation and refit cutoffs are placed by :mod:`segml.features.plan`.
+
 Example
 -------
->>> from segml.config import TimeConfig
->>> plan = plan_cutoffs(pd.Timestamp("2025-12-31 23:59:59.999999999"), TimeConfig())
->>> [c.date().isoformat() for c in plan.train], plan.evaluation.date().isoformat()
-(['2023-11-02', '2023-12-02', '2024-01-01'], '2024-12-31')
+>>> end_of_day("2025-12-31 10:00")
+Timestamp('2025-12-31 23:59:59.999999999')
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -34,7 +33,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from segml.config import TimeConfig
 from segml.errors import DataError, Problem
 
 if TYPE_CHECKING:
@@ -112,83 +110,6 @@ def data_start(tables: Tables) -> pd.Timestamp | None:
                                              getattr(tables, "events", None))
               if f is not None and len(f)]
     return min(starts) if starts else None
-
-
-def max_horizon(time_cfg: TimeConfig) -> int:
-    """The longest label horizon in days."""
-    return max(time_cfg.churn_horizon_days, time_cfg.purchase_horizon_days,
-               time_cfg.clv_horizon_days)
-
-
-@dataclass(frozen=True)
-class CutoffPlan:
-    """Training cutoffs (oldest first), the out-of-time evaluation cutoff and the scoring cutoff."""
-
-    train: list[pd.Timestamp]
-    evaluation: pd.Timestamp
-    scoring: pd.Timestamp
-
-    def to_dict(self) -> dict[str, object]:
-        """ISO strings, e.g. for MLflow params."""
-        return {"train": [c.isoformat() for c in self.train],
-                "evaluation": self.evaluation.isoformat(), "scoring": self.scoring.isoformat()}
-
-
-def plan_cutoffs(end: object, time_cfg: TimeConfig, *, start: object | None = None) -> CutoffPlan:
-    """Place the training, evaluation and scoring cutoffs before the data end.
-
-    Parameters
-    ----------
-    end : Timestamp
-        The data end (:func:`data_end`). A configured ``time_cfg.cutoff`` replaces it (end of
-        that day).
-    time_cfg : TimeConfig
-        Horizons, ``training_cutoffs`` and ``cutoff_step_days``.
-    start : Timestamp, optional
-        First timestamp of the data (:func:`data_start`); training cutoffs at or before it are
-        dropped, and none left raises.
-
-    Returns
-    -------
-    CutoffPlan
-        ``evaluation = end - H`` with ``H`` the longest horizon, so every label window at the
-        evaluation cutoff is complete; ``train[k] = evaluation - H - k * step`` (listed oldest
-        first), so every training label window ends at or before the evaluation cutoff;
-        ``scoring = end``.
-
-    Raises
-    ------
-    DataError
-        Naming the date range when not even one training cutoff lies after ``start``.
-
-    Examples
-    --------
-    >>> from segml.config import TimeConfig
-    >>> cfg = TimeConfig(clv_horizon_days=60, training_cutoffs=2, cutoff_step_days=7)
-    >>> p = plan_cutoffs(pd.Timestamp("2024-12-31"), cfg)
-    >>> [c.date().isoformat() for c in p.train], p.evaluation.date().isoformat()
-    (['2024-06-27', '2024-07-04'], '2024-10-02')
-    """
-    end_ts = end_of_day(time_cfg.cutoff) if time_cfg.cutoff is not None else as_cutoff(end)
-    horizon = pd.Timedelta(days=max_horizon(time_cfg))
-    evaluation = end_ts - horizon
-    step = pd.Timedelta(days=time_cfg.cutoff_step_days)
-    train = [evaluation - horizon - k * step for k in range(time_cfg.training_cutoffs)][::-1]
-    if start is not None:
-        first = as_cutoff(start)
-        kept = [c for c in train if c > first]
-        if not kept:
-            needed = (end_ts - train[-1]).days
-            raise DataError([Problem(
-                f"history too short: data covers {first.date()}..{end_ts.date()} "
-                f"({(end_ts - first).days} days) but one training cutoff plus the evaluation "
-                f"window needs more than {needed} days (longest horizon {horizon.days} days)",
-                table="transactions", column="timestamp", key="time")])
-        if len(kept) < len(train):
-            log.warning("only %d of %d training cutoffs fit in the history starting %s",
-                        len(kept), len(train), first.date())
-        train = kept
-    return CutoffPlan(train=train, evaluation=evaluation, scoring=end_ts)
 
 
 # ---------------------------------------------------------------------------------- DuckDB glue

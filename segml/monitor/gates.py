@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from segml.config import RetrainConfig
-
-CLASSIFIERS = ("churn", "purchase", "high_clv")
+from segml.targets import TARGETS
 
 
 @dataclass(frozen=True)
@@ -54,26 +53,56 @@ def evaluate_gates(
     *,
     segment_stability: float | None = None,
     readiness_passed: bool = True,
+    champion_targets: list[str] | None = None,
+    challenger_targets: list[str] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> list[Gate]:
-    """Every gate for the targets the challenger reports, in a stable order."""
+    """Every gate, target by target in :data:`segml.targets.TARGETS` order.
+
+    Per target both sides predict: its headline metric may drop at most the target's tolerance
+    (``max_auc_drop``, ``max_spearman_drop``) and a classifier's calibration error stays under
+    ``max_ece``. A target only one side predicts is a gate of its own (``<target>_present``):
+    the challenger lacking one the champion serves fails it, naming why (``skipped``: the plan's
+    message, e.g. a horizon longer than the history); a new target passes. Without
+    ``champion_targets`` / ``challenger_targets`` the targets are read off the metric names.
+
+    Example
+    -------
+    >>> gates = evaluate_gates({"churn_roc_auc": 0.8, "spend_spearman": 0.7},
+    ...                        {"churn_roc_auc": 0.81}, RetrainConfig(),
+    ...                        champion_targets=["churn", "spend"], challenger_targets=["churn"],
+    ...                        skipped={"spend": "target spend skipped: ..."})
+    >>> [(g.name, g.passed) for g in gates]
+    [('churn_roc_auc_drop', True), ('spend_present', False), ('readiness', True)]
+    """
     gates: list[Gate] = []
-    for target in CLASSIFIERS:
-        key = f"{target}_roc_auc"
-        if key in challenger or key in champion:
+    for spec in TARGETS.values():
+        key = f"{spec.name}_{spec.headline_metric}"
+        has_champion = (spec.name in champion_targets if champion_targets is not None
+                        else key in champion)
+        has_challenger = (spec.name in challenger_targets if challenger_targets is not None
+                          else key in challenger)
+        if has_champion and not has_challenger:
+            why = (skipped or {}).get(spec.name) or f"'{spec.name}' is not in models.targets"
+            gates.append(Gate(f"{spec.name}_present", 0.0, 1.0, False,
+                              f"the champion serves {spec.output_column} but the challenger has "
+                              f"no {spec.name} model ({why})"))
+            continue
+        if not has_challenger:
+            continue
+        if not has_champion and champion_targets is not None:
+            gates.append(Gate(f"{spec.name}_present", 1.0, 1.0, True,
+                              f"new target: the champion has no {spec.name} model to compare"))
+        else:
+            tolerance = float(getattr(config, spec.gate_tolerance))
+            gates.append(_drop_gate(f"{key}_drop", champion.get(key), challenger.get(key),
+                                    tolerance))
+        ece = challenger.get(f"{spec.name}_ece")
+        if spec.is_classifier and ece is not None:
             gates.append(
-                _drop_gate(f"{key}_drop", champion.get(key), challenger.get(key), config.max_auc_drop)
-            )
-        ece = challenger.get(f"{target}_ece")
-        if ece is not None:
-            gates.append(
-                Gate(f"{target}_ece", round(ece, 6), config.max_ece, ece <= config.max_ece,
+                Gate(f"{spec.name}_ece", round(ece, 6), config.max_ece, ece <= config.max_ece,
                      f"challenger calibration error {ece:.4f} (max {config.max_ece})")
             )
-    if "spend_spearman" in challenger or "spend_spearman" in champion:
-        gates.append(
-            _drop_gate("spend_spearman_drop", champion.get("spend_spearman"),
-                       challenger.get("spend_spearman"), config.max_spearman_drop)
-        )
     if segment_stability is not None:
         floor = config.min_segment_stability
         gates.append(

@@ -2,9 +2,9 @@
 
 Example
 -------
->>> from segml.predict import TARGETS
->>> TARGETS
-('churn', 'purchase', 'high_clv', 'spend')
+>>> from segml.predict import BASELINES_BY_TARGET
+>>> BASELINES_BY_TARGET["spend"]
+('past_spend',)
 """
 
 from segml.predict.baselines import BASELINES_BY_TARGET, fit_baselines, skip_reason
@@ -23,15 +23,13 @@ from segml.predict.explain import (
     plot_importance_bar,
     top_reasons,
 )
-from segml.predict.models import LABEL_COLUMNS, TARGETS, Predictor, fit_predictor, label_of
+from segml.predict.models import Predictor, fit_predictor, label_of
 
 __all__ = [
     "BASELINES_BY_TARGET",
     "CVResult",
     "Calibrator",
     "EvaluationResult",
-    "LABEL_COLUMNS",
-    "TARGETS",
     "Predictor",
     "contributions",
     "cross_validate_target",

@@ -41,13 +41,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segml.predict.calibration import Calibrator
+from segml.targets import TARGETS
+from segml.targets import target as target_of
 
-BASELINES_BY_TARGET: dict[str, tuple[str, ...]] = {
-    "churn": ("recency", "logreg", "bgnbd"),
-    "purchase": ("recency", "logreg", "bgnbd"),
-    "high_clv": ("recency", "logreg", "past_spend"),
-    "spend": ("past_spend",),
-}
+#: Target -> its baselines, as :data:`segml.targets.TARGETS` defines them.
+BASELINES_BY_TARGET: dict[str, tuple[str, ...]] = {t.name: t.baselines for t in TARGETS.values()}
 _RFM = ("recency_days", "frequency", "monetary_sum")
 
 
@@ -55,8 +53,13 @@ def _numeric(X: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+def _reversed(target: str) -> bool:
+    """Engaged customers are *less* often positive (churn): heuristic scores are reversed."""
+    return target_of(target).engagement_sign < 0
+
+
 def _bgnbd_column(target: str, X: pd.DataFrame) -> str | None:
-    if target == "churn":
+    if _reversed(target):  # the probability of being gone: 1 - P(alive)
         return "btyd_p_alive" if "btyd_p_alive" in X.columns else None
     for prefix in ("btyd_prob_purchase_", "btyd_expected_purchases_"):
         found = sorted((c for c in X.columns if str(c).startswith(prefix)),
@@ -83,7 +86,7 @@ def skip_reason(name: str, target: str, X: pd.DataFrame) -> str | None:
     if name == "recency":
         return None if "recency_days" in X.columns else "column 'recency_days' missing"
     if name == "bgnbd" and _bgnbd_column(target, X) is None:
-        wanted = "btyd_p_alive" if target == "churn" else "btyd_prob_purchase_<h>d"
+        wanted = "btyd_p_alive" if _reversed(target) else "btyd_prob_purchase_<h>d"
         return f"column '{wanted}' missing"
     if name == "past_spend" and _spend_column(X) is None:
         return "columns 'spend_365d' and 'monetary_sum' missing"
@@ -112,7 +115,7 @@ class _ScoreBaseline:
         self.fill_ = float(fill)
         raw = np.where(np.isnan(raw), self.fill_, raw)
         self.center_, self.scale_ = float(raw.mean()), float(raw.std() or 1.0)
-        if self.target == "spend":
+        if not target_of(self.target).is_classifier:
             self.factor_ = float(y.sum() / raw.sum()) if raw.sum() > 0 else 0.0
         else:
             self.calibrator_ = Calibrator("isotonic").fit((raw - self.center_) / self.scale_, y)
@@ -121,7 +124,7 @@ class _ScoreBaseline:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self._score(X)
         raw = np.where(np.isnan(raw), self.fill_, raw)
-        if self.target == "spend":
+        if not target_of(self.target).is_classifier:
             return np.clip(raw, 0, None) * self.factor_
         return self.calibrator_.transform((raw - self.center_) / self.scale_)
 
@@ -143,7 +146,7 @@ class RecencyBaseline(_ScoreBaseline):
             pct = np.where(np.isnan(v), 0.5, pct)
             parts.append(1.0 - pct if column == "recency_days" else pct)
         rfm = np.mean(parts, axis=0)
-        return -rfm if self.target == "churn" else rfm
+        return -rfm if _reversed(self.target) else rfm
 
 
 class BGNBDBaseline(_ScoreBaseline):
@@ -156,7 +159,7 @@ class BGNBDBaseline(_ScoreBaseline):
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         v = _numeric(X, self.column_)
-        return 1.0 - v if self.target == "churn" else v
+        return 1.0 - v if _reversed(self.target) else v
 
 
 class PastSpendBaseline(_ScoreBaseline):

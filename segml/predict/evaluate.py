@@ -38,7 +38,8 @@ from segml.predict.metrics import (
     decile_table,
     regression_metrics,
 )
-from segml.predict.models import CLASSIFIER_TARGETS, Predictor, fit_predictor, label_of
+from segml.predict.models import Predictor, fit_predictor, label_of
+from segml.targets import target as target_of
 
 
 @dataclass
@@ -54,12 +55,16 @@ class EvaluationResult:
         (why a baseline was skipped).
     deciles : DataFrame or None
         Spend decile table of the model (None for classifiers).
+    scores : DataFrame or None
+        Row-level label, model and baseline scores (no ids) for the report's curves, when the
+        caller keeps them.
     """
 
     target: str
     metrics: dict[str, float]
     comparison: pd.DataFrame
     deciles: pd.DataFrame | None = None
+    scores: pd.DataFrame | None = None
 
 
 @dataclass
@@ -74,11 +79,11 @@ class CVResult:
 
 
 def _metric_names(target: str) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if target in CLASSIFIER_TARGETS else REGRESSION_METRICS
+    return CLASSIFICATION_METRICS if target_of(target).is_classifier else REGRESSION_METRICS
 
 
 def _score(target: str, y: np.ndarray, values: np.ndarray) -> dict[str, float]:
-    if target in CLASSIFIER_TARGETS:
+    if target_of(target).is_classifier:
         return classification_metrics(y, values)
     return regression_metrics(y, values)
 
@@ -131,7 +136,7 @@ def evaluate_target(
         rows[f"baseline_{name}"] = {**values, "rows": int(label.size), "note": ""}
         metrics.update({f"baseline_{name}_{target}_{k}": v for k, v in values.items()})
     comparison = pd.DataFrame.from_dict(rows, orient="index")[[*metric_names, "rows", "note"]]
-    deciles = None if target in CLASSIFIER_TARGETS else decile_table(label, model_pred)
+    deciles = None if target_of(target).is_classifier else decile_table(label, model_pred)
     return EvaluationResult(target, metrics, comparison, deciles)
 
 
@@ -169,7 +174,7 @@ def cross_validate_target(
     keep = label.notna().to_numpy()
     X = X[keep].reset_index(drop=True) if not keep.all() else X.reset_index(drop=True)
     label = label[keep].reset_index(drop=True)
-    if target in CLASSIFIER_TARGETS:
+    if target_of(target).is_classifier:
         splitter = StratifiedKFold(models.cv_folds, shuffle=True, random_state=seed)
         splits = splitter.split(X, label.astype(int))
     else:

@@ -58,12 +58,10 @@ from segml.errors import DataError, Problem
 from segml.predict.calibration import Calibrator
 from segml.predict.resources import stratified_sample, train_threads
 from segml.predict.trees import raw_score
+from segml.targets import target as target_of
 
 logger = logging.getLogger(__name__)
 
-TARGETS = ("churn", "purchase", "high_clv", "spend")
-CLASSIFIER_TARGETS = ("churn", "purchase", "high_clv")
-LABEL_COLUMNS = {"churn": "churn", "purchase": "purchase", "high_clv": "high_clv", "spend": "future_spend"}
 REFIT_MAX_ROWS = 300_000
 _TUNING_SPACE = {
     "learning_rate": [0.02, 0.05, 0.1],
@@ -82,10 +80,9 @@ def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
     >>> label_of("spend", pd.DataFrame({"future_spend": [0.0, 3.5]})).tolist()
     [0.0, 3.5]
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; valid: {list(TARGETS)}")
+    spec = target_of(target)
     if isinstance(y, pd.DataFrame):
-        column = LABEL_COLUMNS[target]
+        column = spec.label_column
         if column not in y.columns:
             raise DataError([Problem(f"label column '{column}' for target '{target}' is missing",
                                      table="labels", column=column)])
@@ -125,7 +122,8 @@ class Predictor:
 
     Parameters
     ----------
-    target : {"churn", "purchase", "high_clv", "spend"}
+    target : str
+        A target of :data:`segml.targets.TARGETS` (classifier or regressor).
     n_estimators, learning_rate, num_leaves, min_child_samples, early_stopping_rounds
         LightGBM settings (``config.models``).
     calibration : {"isotonic", "sigmoid", "none"}
@@ -186,7 +184,7 @@ class Predictor:
         learning_rate: float = 0.05,
         num_leaves: int = 31,
         min_child_samples: int = 20,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int | None = 50,
         calibration: str = "isotonic",
         tuning_trials: int = 0,
         lgbm_params: dict[str, Any] | None = None,
@@ -229,7 +227,7 @@ class Predictor:
 
     @property
     def is_classifier(self) -> bool:
-        return self.target in CLASSIFIER_TARGETS
+        return target_of(self.target).is_classifier
 
     # ------------------------------------------------------------------ data preparation
     def _learn_columns(self, X: pd.DataFrame) -> None:
@@ -308,6 +306,8 @@ class Predictor:
         return np.sort(train), np.sort(valid)
 
     def _train(self, params, train_set, valid_set) -> lgb.Booster:
+        if not self.early_stopping_rounds:  # the rounds were chosen before (refit)
+            return lgb.train(params, train_set, num_boost_round=self.n_estimators)
         return lgb.train(params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
                          callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
 
@@ -323,8 +323,7 @@ class Predictor:
         cutoff : array-like, optional
             Cutoff date of each row (stacked training cutoffs); the latest is the validation slice.
         """
-        if self.target not in TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; valid: {list(TARGETS)}")
+        target_of(self.target)  # a ValueError naming the valid targets
         label = np.asarray(label_of(self.target, y), dtype=float)
         if label.size != len(X):
             raise ValueError(f"X has {len(X)} rows but the {self.target} label has {label.size}")
@@ -371,7 +370,7 @@ class Predictor:
         return self
 
     def _check_label(self, label: np.ndarray) -> None:
-        column = LABEL_COLUMNS[self.target]
+        column = target_of(self.target).label_column
         if label.size == 0:
             raise DataError([Problem(f"no rows with a known '{column}' label", table="labels", column=column)])
         if self.is_classifier:
@@ -384,6 +383,36 @@ class Predictor:
                                          table="labels", column=column)])
         elif (label < 0).any():
             raise DataError([Problem("negative future spend", table="labels", column=column)])
+
+    def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
+        """A new predictor fitted on other rows (the freshest label windows) with the settings
+        this one chose: its number of rounds, tuned parameters and calibration method.
+
+        No early stopping and no search: the rows of the latest ``cutoff`` are held out only to
+        fit the calibrator (on margins of a booster that did not learn them), then the final
+        booster learns every row. Baselines are not refitted (they serve the evaluation).
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
+        >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
+        >>> first = Predictor("churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
+        >>> fresh = first.refit_on(X[300:], y[300:])
+        >>> fresh.best_iteration_ == first.best_iteration_, fresh.refitted_
+        (True, True)
+        """
+        if not hasattr(self, "best_iteration_"):
+            raise ValueError("refit_on() needs a fitted predictor: call fit() first")
+        params = self.get_params()
+        tuned = ({k: self.params_[k] for k in _TUNING_SPACE if k in self.params_}
+                 if self.tuning_trials else {})
+        params.update(n_estimators=self.best_iteration_, early_stopping_rounds=None,
+                      tuning_trials=0, refit=True, lgbm_params={**(self.lgbm_params or {}), **tuned})
+        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
+        fresh.baselines_ = {}
+        return fresh
 
     def _tune(self, params, booster, train_set, valid_set):
         """Seeded random search; keeps the trial with the best validation score."""
@@ -488,7 +517,7 @@ def fit_predictor(
     Parameters
     ----------
     target : str
-        One of :data:`TARGETS`.
+        A target of :data:`segml.targets.TARGETS`.
     X, y, cutoff
         See :meth:`Predictor.fit`.
     models : segml.config.ModelsConfig, optional

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TARGETS = ("churn", "purchase", "high_clv", "spend")
+from segml.targets import TARGETS
+
 KPIS = {  # profile column -> (label, format)
     "share": ("share of customers", "pct"),
     "revenue_share": ("share of revenue", "pct"),
@@ -150,17 +151,53 @@ def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
             + len(info.get("id_like_columns") or []),
         })  # fmt: skip
     problems = list(readiness.get("problems") or []) + list(art.document("validation_warnings.json") or [])
+    skipped = [p.get("message", "") for p in context.get("skipped_targets") or []]
     return {
         "summary": [(k.replace("_", " "), fmt(v, "pct" if "rate" in k else "num"))
                     for k, v in (context.get("data") or {}).items()],
         "fingerprints": html_table(pd.DataFrame(fp_rows)) if fp_rows else "",
-        "cutoffs": [(k.replace("_", " "), ", ".join(v) if isinstance(v, list) else str(v))
-                    for k, v in cutoffs.items() if v],
+        "cutoffs": [(CUTOFF_LABELS.get(k, k.replace("_", " ")),
+                     ", ".join(v) if isinstance(v, list) else str(v))
+                    for k, v in cutoffs.items() if v and not isinstance(v, dict)],
+        "windows": windows_table(context.get("targets") or {}, cutoffs.get("skipped") or {}),
+        "skipped": skipped,
         "readiness": html_table(pd.DataFrame(rows), pct=("label rate",)) if rows else "",
         "blocking": bool(readiness.get("blocking")),
         "problems": [_problem_text(p) for p in problems[:40]],
         "more_problems": max(len(problems) - 40, 0),
     }
+
+
+CUTOFF_LABELS = {"scoring": "scoring cutoff (data end)", "data_start": "data start",
+                 "spec_cutoff": "feature settings learned at"}
+
+
+def windows_table(targets: dict[str, dict[str, Any]], skipped: dict[str, str]) -> str:
+    """One row per target: the cutoffs its reported metrics come from and the ones its
+    registered predictor was fitted on (``fitted up to``), or why it was skipped.
+
+    Example
+    -------
+    >>> html = windows_table({"churn": {"horizon_days": 90, "train": ["2025-04-01"],
+    ...     "evaluation": "2025-10-01", "refit": ["2025-10-01"], "fit_cutoff": "2025-10-01",
+    ...     "training_rows": 900}}, {"spend": "target spend skipped: ..."})
+    >>> "2025-10-01" in html and "skipped" in html
+    True
+    """
+    rows = []
+    for target, w in targets.items():
+        rows.append({"target": target, "horizon (days)": w.get("horizon_days"),
+                     "training cutoffs": ", ".join(w.get("train") or []),
+                     "evaluation cutoff": w.get("evaluation"),
+                     "training rows": w.get("training_rows"),
+                     "registered model fitted on": ", ".join(w.get("refit") or []),
+                     "fitted up to": w.get("fit_cutoff")})
+    for target in skipped:
+        rows.append({"target": target, "horizon (days)": None,
+                     "training cutoffs": "skipped: history too short (see the warning above)",
+                     "evaluation cutoff": None, "training rows": None,
+                     "registered model fitted on": None, "fitted up to": None})
+    return html_table(pd.DataFrame(rows)) if rows else ""
 
 
 def _problem_text(problem: dict[str, Any]) -> str:

@@ -19,7 +19,8 @@ R \\ FM  1                2                   3                   4             
 
 Lifecycle stage (first rule that holds, thresholds from
 :class:`segml.config.LifecycleThresholds`): ``new`` if ``tenure_days < new_days``; ``lapsed`` if
-``recency_days > lapsed_days`` or no purchase; ``at risk`` if ``recency_days > at_risk_days``;
+``recency_days >= lapsed_days`` (no purchase within the activity window, default
+``time.activity_window_days``) or no purchase; ``at risk`` if ``recency_days > at_risk_days``;
 ``loyal`` if orders in the last 365 days (``orders_365d``, else ``frequency``) >= loyal_min_orders;
 else ``active``. NPS class: promoter 9-10, passive 7-8, detractor 0-6, missing -> ``unknown``.
 Engagement level: tertiles (learned in ``fit``) of the total of the ``events_*_90d`` columns.
@@ -46,7 +47,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from segml.config import LifecycleThresholds
+from segml.config import LifecycleThresholds, TimeConfig
 
 RFM_GRID: dict[int, list[str]] = {
     5: ["New Customers", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"],
@@ -61,6 +62,7 @@ RFM_SEGMENTS = ["Champions", "Loyal Customers", "Potential Loyalist", "New Custo
 LIFECYCLE_STAGES = ["new", "active", "loyal", "at risk", "lapsed"]
 NPS_CLASSES = ["promoter", "passive", "detractor", "unknown"]
 ENGAGEMENT_LEVELS = ["low", "medium", "high"]
+_ACTIVITY_WINDOW_DAYS = TimeConfig.model_fields["activity_window_days"].default
 RULE_COLUMNS = ("rfm_segment", "lifecycle_stage", "nps_class", "engagement_level")
 _CATEGORIES = {"rfm_segment": RFM_SEGMENTS, "lifecycle_stage": LIFECYCLE_STAGES,
                "nps_class": NPS_CLASSES, "engagement_level": ENGAGEMENT_LEVELS}
@@ -209,6 +211,9 @@ class RuleSegmenter(BaseEstimator):
 
     def _lifecycle(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         th = self.lifecycle if self.lifecycle is not None else LifecycleThresholds()
+        # lapsed = not active: no purchase within the activity window (the churn population's
+        # complement, so a lapsed customer never gets a churn probability)
+        lapsed_days = th.lapsed_days if th.lapsed_days is not None else _ACTIVITY_WINDOW_DAYS
         tenure = np.asarray(columns["tenure_days"], dtype=float)
         recency = np.asarray(columns["recency_days"], dtype=float)
         orders_col = "orders_365d" if "orders_365d" in columns else (
@@ -218,7 +223,7 @@ class RuleSegmenter(BaseEstimator):
             orders = np.asarray(columns[orders_col], dtype=float)
             orders = np.where(np.isnan(orders), 0.0, orders)
         stage = np.select(
-            [tenure < th.new_days, np.isnan(recency) | (recency > th.lapsed_days),
+            [tenure < th.new_days, np.isnan(recency) | (recency >= lapsed_days),
              recency > th.at_risk_days, orders >= th.loyal_min_orders],
             ["new", "lapsed", "at risk", "loyal"],
             "active",

@@ -227,6 +227,24 @@ def serialise_output(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def json_nulls(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns holding missing values as objects with ``None`` (JSON null, not NaN).
+
+    Example
+    -------
+    >>> json_nulls(pd.DataFrame({"p": [0.5, np.nan], "q": [1.0, 2.0]})).to_dict("list")
+    {'p': [0.5, None], 'q': [1.0, 2.0]}
+    """
+    missing = frame.isna().any()
+    if not missing.any():
+        return frame
+    out = frame.copy(deep=False)
+    for name in missing.index[missing.to_numpy()]:
+        column = out[name]
+        out[name] = column.astype(object).where(column.notna(), None)
+    return out
+
+
 class SegmlModel(mlflow.pyfunc.PythonModel):
     """Composite pyfunc: validated features in, segments + scores (+ reasons) out.
 
@@ -243,6 +261,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def __init__(self) -> None:
         self._scorer: Any = None
         self._schema: list[tuple[str, str]] = []
+        self._served = False
 
     @classmethod
     def from_scorer(cls, scorer: Any) -> SegmlModel:
@@ -256,12 +275,13 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         self._schema = [(str(c), str(k)) for c, k in scorer.input_schema]
 
     def __getstate__(self) -> dict[str, Any]:  # never pickle the scorer twice
-        return {"_scorer": None, "_schema": []}
+        return {"_scorer": None, "_schema": [], "_served": False}
 
     def load_context(self, context: Any) -> None:
         with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
             self._attach(cloudpickle.load(handle))
         if serving.install():  # inside `mlflow models serve`: quiet errors, fast JSON tables
+            self._served = True
             self._warm_up()
 
     def _warm_up(self) -> None:
@@ -294,7 +314,11 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
             scored = self._scorer.score(features, reasons=reasons, **dated)
         except SegmlError as exc:  # bad values the scorer found: a 4xx naming them, not a 500
             raise _invalid(str(exc)) from None
-        return serialise_output(scored.reset_index(drop=True))
+        out = serialise_output(scored.reset_index(drop=True))
+        # The server writes the answer with json.dump, which spells a missing value NaN (not
+        # JSON): inside it, missing values (a churn probability outside the churn population,
+        # no expected purchase date) go out as null.
+        return json_nulls(out) if getattr(self, "_served", False) else out
 
 
 # ---------------------------------------------------------------------------------- logging

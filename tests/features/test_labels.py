@@ -4,13 +4,12 @@ import pytest
 
 from segml.config import SegmlConfig, TimeConfig
 from segml.data.contract import load_tables
-from segml.errors import DataError
 from segml.features import (
     FeatureSpec,
     build_features,
     data_end,
     make_labels,
-    plan_cutoffs,
+    plan_targets,
     stack_training_set,
 )
 from segml.features.timeline import data_start
@@ -94,31 +93,25 @@ def test_attributes_mode_labels():
     assert Y.index.tolist() == ["1", "2", "3"]
 
 
-def test_plan_cutoffs_arithmetic():
-    end = pd.Timestamp("2025-12-31 23:59:59.999999999")
-    cfg = TimeConfig(training_cutoffs=3, cutoff_step_days=30)
-    plan = plan_cutoffs(end, cfg)
-    assert plan.scoring == end
-    assert plan.evaluation == end - pd.Timedelta(days=365)
-    assert plan.train == [plan.evaluation - pd.Timedelta(days=365 + k) for k in (60, 30, 0)]
-    # Every training label window ends at or before the evaluation cutoff.
-    for c in plan.train:
-        assert c + pd.Timedelta(days=365) <= plan.evaluation
-    # A configured cutoff replaces the data end (end of that day).
-    fixed = plan_cutoffs(end, cfg.model_copy(update={"cutoff": "2025-06-30"}))
-    assert fixed.scoring == pd.Timestamp("2025-06-30 23:59:59.999999999")
-    assert fixed.evaluation == fixed.scoring - pd.Timedelta(days=365)
+def test_labels_of_some_targets_only(tables, cfg):
+    cutoff = pd.Timestamp("2024-03-31")
+    Y = make_labels(tables, cutoff, cfg.time, ["purchase", "spend"])
+    assert list(Y.columns) == ["is_active", "purchase", "future_spend"]
+    full = make_labels(tables, cutoff, cfg.time)
+    pd.testing.assert_frame_equal(Y, full[list(Y.columns)])
+    with pytest.raises(ValueError, match="valid"):
+        make_labels(tables, cutoff, cfg.time, ["churn", "no_such_target"])
 
 
-def test_plan_cutoffs_history_too_short():
-    cfg = TimeConfig(training_cutoffs=3, cutoff_step_days=30)
-    end = pd.Timestamp("2025-12-31")
-    with pytest.raises(DataError) as err:
-        plan_cutoffs(end, cfg, start=pd.Timestamp("2024-06-01"))
-    assert "2024-06-01" in str(err.value) and "2025-12-31" in str(err.value)
-    # Only the cutoffs after the first timestamp are kept.
-    plan = plan_cutoffs(end, cfg, start=pd.Timestamp("2023-11-15"))
-    assert len(plan.train) == 2 and plan.train[0] > pd.Timestamp("2023-11-15")
+def test_censoring_is_reported_for_the_requested_targets_only(tables, cfg, caplog):
+    end = data_end(tables)
+    late = end - pd.Timedelta(days=60)  # 30-day purchase window complete, 365-day CLV not
+    with caplog.at_level("WARNING", logger="segml.features.labels"):
+        make_labels(tables, late, cfg.time, ["purchase"])
+    assert "censored" not in caplog.text
+    with caplog.at_level("WARNING", logger="segml.features.labels"):
+        make_labels(tables, late, cfg.time, ["purchase", "high_clv"])
+    assert "label windows of high_clv after" in caplog.text
 
 
 def test_data_end_and_start(tables):
@@ -131,7 +124,8 @@ def test_data_end_and_start(tables):
 def test_stack_training_set(tables, cfg):
     time_cfg = cfg.time.model_copy(update={"clv_horizon_days": 90, "training_cutoffs": 3,
                                            "cutoff_step_days": 60})
-    plan = plan_cutoffs(data_end(tables), time_cfg, start=data_start(tables))
+    plan = plan_targets(data_end(tables), time_cfg, ["high_clv"],
+                        start=data_start(tables)).targets["high_clv"]
     spec = FeatureSpec.fit(tables, plan.train[-1], cfg)
     ts = stack_training_set(tables, plan.train, spec, time_cfg)
     sizes = [len(build_features(tables, c, spec)) for c in plan.train]

@@ -21,6 +21,23 @@ def test_all_gates_pass_for_an_equal_or_better_challenger():
     }
 
 
+def test_a_target_only_one_side_has_is_a_clear_gate_not_a_crash():
+    champion = {"churn_roc_auc": 0.8, "high_clv_roc_auc": 0.9, "spend_spearman": 0.7}
+    challenger = {"churn_roc_auc": 0.82, "purchase_roc_auc": 0.75}
+    skipped = {"high_clv": "targets high_clv and spend skipped: a 365-day horizon needs ..."}
+    gates = {g.name: g for g in evaluate_gates(
+        champion, challenger, RetrainConfig(), champion_targets=["churn", "high_clv", "spend"],
+        challenger_targets=["churn", "purchase"], skipped=skipped)}
+    assert gates["churn_roc_auc_drop"].passed
+    assert gates["purchase_present"].passed and "new target" in gates["purchase_present"].reason
+    assert not gates["high_clv_present"].passed
+    assert "high_clv_probability" in gates["high_clv_present"].reason
+    assert "365-day horizon" in gates["high_clv_present"].reason  # why it is missing
+    assert not gates["spend_present"].passed and "models.targets" in gates["spend_present"].reason
+    promote, reasons = promotion_decision(list(gates.values()))
+    assert not promote and len(reasons) == 2
+
+
 @pytest.mark.parametrize(
     ("challenger", "kwargs", "failed"),
     [
@@ -29,7 +46,7 @@ def test_all_gates_pass_for_an_equal_or_better_challenger():
         ({**CHAMPION, "spend_spearman": 0.4}, {}, "spend_spearman_drop"),
         (dict(CHAMPION), {"segment_stability": 0.5}, "segment_stability"),
         (dict(CHAMPION), {"readiness_passed": False}, "readiness"),
-        ({"purchase_roc_auc": 0.7, "spend_spearman": 0.5}, {}, "churn_roc_auc_drop"),
+        ({"purchase_roc_auc": 0.7, "spend_spearman": 0.5}, {}, "churn_present"),  # lacks churn
     ],
 )
 def test_each_gate_blocks_promotion(challenger, kwargs, failed):

@@ -7,8 +7,9 @@ from synth_predict import make_xy
 
 from segml.config import ModelsConfig
 from segml.errors import DataError
-from segml.predict import TARGETS, Predictor, evaluate_target, fit_predictor
+from segml.predict import Predictor, evaluate_target, fit_predictor
 from segml.predict.metrics import roc_auc, spearman
+from segml.targets import TARGET_NAMES
 
 FAST = ModelsConfig(n_estimators=150, learning_rate=0.1, early_stopping_rounds=20)
 
@@ -119,7 +120,7 @@ def test_tuning_trials_keep_a_valid_model(data):
 
 
 def test_targets_constant():
-    assert TARGETS == ("churn", "purchase", "high_clv", "spend")
+    assert TARGET_NAMES == ("churn", "purchase", "high_clv", "spend")
 
 
 def test_refit_is_automatic_by_size_and_can_be_forced(data):

@@ -1,0 +1,208 @@
+"""The time plan: each target's own training, evaluation and refit cutoffs (SPEC section 2).
+
+For a target with horizon ``h`` days, data ending at ``end`` (the last day of data, or the
+configured ``time.cutoff``), ``n = time.training_cutoffs`` and ``s = time.cutoff_step_days``::
+
+    evaluation   e = end - h                      labels (e, end]: complete, out of time
+    training     e - h - k*s   (k = 0 .. n-1)     label windows end at or before e
+    refit        e - k*s       (k = 0 .. n-1)     the freshest complete label windows
+    scoring      end
+
+The *evaluation fit* learns on the training cutoffs and is scored on the evaluation window: its
+metrics are the ones reported. The *refit* then repeats the recipe chosen there (rounds,
+calibration) on the refit cutoffs, so the registered predictor's latest training cutoff is
+``end - h`` (its ``fit_cutoff``): a 90-day churn model is fitted on windows that ended at the data
+end, whatever the length of the history.
+
+A cutoff needs ``min_history_days`` of data before it (``readiness.min_history_days``), else
+it is dropped; a target none of whose training cutoffs has that history is *skipped* with one
+warning naming the history it needs and the config key that changes it. Only when no target fits
+does planning fail.
+
+Example
+-------
+>>> from segml.config import TimeConfig
+>>> plan = plan_targets(pd.Timestamp("2025-12-31 23:59:59.999999999"), TimeConfig(),
+...                     ["churn", "purchase", "high_clv", "spend"],
+...                     start=pd.Timestamp("2025-01-01"), min_history_days=90)
+>>> churn = plan.targets["churn"]
+>>> [c.date().isoformat() for c in churn.train], churn.evaluation.date().isoformat()
+(['2025-05-05', '2025-06-04', '2025-07-04'], '2025-10-02')
+>>> churn.fit_cutoff.date().isoformat(), sorted(plan.skipped)
+('2025-10-02', ['high_clv', 'spend'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from segml.config import TimeConfig
+from segml.errors import DataError, Problem
+from segml.features.timeline import as_cutoff, end_of_day
+from segml.targets import target as target_of
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """One target's cutoffs (each list oldest first)."""
+
+    target: str
+    horizon_days: int
+    train: list[pd.Timestamp]
+    evaluation: pd.Timestamp
+    refit: list[pd.Timestamp]
+
+    @property
+    def fit_cutoff(self) -> pd.Timestamp:
+        """The latest training cutoff of the registered (refit) predictor."""
+        return self.refit[-1]
+
+    def to_dict(self) -> dict[str, object]:
+        """ISO dates, e.g. for MLflow and the report."""
+        return {"horizon_days": self.horizon_days,
+                "train": [_day(c) for c in self.train],
+                "evaluation": _day(self.evaluation),
+                "refit": [_day(c) for c in self.refit],
+                "fit_cutoff": _day(self.fit_cutoff)}
+
+
+@dataclass(frozen=True)
+class TimePlan:
+    """Every target's plan, the targets that do not fit the history, and the scoring cutoff."""
+
+    scoring: pd.Timestamp
+    data_start: pd.Timestamp | None
+    targets: dict[str, TargetPlan]
+    skipped: dict[str, Problem] = field(default_factory=dict)
+
+    @property
+    def spec_cutoff(self) -> pd.Timestamp:
+        """Where the feature settings (category columns, BG/NBD parameters) are learned: the
+        earliest evaluation cutoff, so that no evaluation window informs them."""
+        return min(p.evaluation for p in self.targets.values())
+
+    def cutoffs(self) -> list[pd.Timestamp]:
+        """Every distinct cutoff a feature matrix is built at, oldest first (scoring last)."""
+        found = {c for p in self.targets.values() for c in (*p.train, p.evaluation, *p.refit)}
+        return sorted(found | {self.scoring})
+
+    def warnings(self) -> list[Problem]:
+        """One warning per skipped horizon (targets sharing a horizon share their warning)."""
+        seen: dict[str, Problem] = {}
+        for problem in self.skipped.values():
+            seen.setdefault(problem.message, problem)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, object]:
+        return {"scoring": _day(self.scoring),
+                "data_start": None if self.data_start is None else _day(self.data_start),
+                "spec_cutoff": _day(self.spec_cutoff),
+                "targets": {t: p.to_dict() for t, p in self.targets.items()},
+                "skipped": {t: p.message for t, p in self.skipped.items()}}
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return ts.date().isoformat()
+
+
+def scoring_cutoff(data_end: object, time_cfg: TimeConfig) -> pd.Timestamp:
+    """The configured ``time.cutoff`` (end of that day), else the data end.
+
+    Raises
+    ------
+    DataError
+        When the configured cutoff lies after the data end: every label window after it would
+        be empty, not negative.
+
+    Example
+    -------
+    >>> scoring_cutoff(pd.Timestamp("2025-12-31"), TimeConfig(cutoff="2025-06-30"))
+    Timestamp('2025-06-30 23:59:59.999999999')
+    """
+    end = as_cutoff(data_end)
+    if time_cfg.cutoff is None:
+        return end
+    cutoff = end_of_day(time_cfg.cutoff)
+    if cutoff.normalize() > end.normalize():
+        raise DataError([Problem(
+            f"the cutoff {cutoff.date()} (time.cutoff or --cutoff) is after the end of the data "
+            f"({end.date()}): labels after it would be missing, not negative; give a date "
+            "within the data", key="time.cutoff")])
+    return cutoff
+
+
+def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
+                 start: object | None = None, min_history_days: int = 0) -> TimePlan:
+    """Place each target's cutoffs before the data end (see the module docstring).
+
+    Parameters
+    ----------
+    data_end : Timestamp
+        End of the data (:func:`~segml.features.timeline.data_end`); a configured
+        ``time_cfg.cutoff`` replaces it (:func:`scoring_cutoff`).
+    time_cfg : TimeConfig
+        Horizons, ``training_cutoffs`` and ``cutoff_step_days``.
+    targets : list of str
+        Target names (:data:`segml.targets.TARGETS`), in the order to plan them.
+    start : Timestamp, optional
+        First timestamp of the data; cutoffs need ``min_history_days`` after it.
+    min_history_days : int
+        Days of data a cutoff needs before it (at least one day).
+
+    Raises
+    ------
+    DataError
+        When no target fits the history (one problem per horizon, naming the days needed and
+        the ``time.*_horizon_days`` key), or the cutoff lies after the data.
+    """
+    end = scoring_cutoff(data_end, time_cfg)
+    first = None if start is None else as_cutoff(start)
+    step = pd.Timedelta(days=time_cfg.cutoff_step_days)
+    history = pd.Timedelta(days=min_history_days)
+    plans: dict[str, TargetPlan] = {}
+    skipped: dict[str, Problem] = {}
+
+    def usable(c: pd.Timestamp) -> bool:
+        return first is None or (c > first and c - first >= history)
+
+    for name in targets:
+        horizon = target_of(name).horizon(time_cfg)
+        days = pd.Timedelta(days=horizon)
+        evaluation = end - days
+        ks = range(time_cfg.training_cutoffs - 1, -1, -1)
+        train = [c for c in (evaluation - days - k * step for k in ks) if usable(c)]
+        refit = [c for c in (evaluation - k * step for k in ks) if usable(c)]
+        if not train:
+            skipped[name] = _too_short(name, time_cfg, horizon, first, end, min_history_days,
+                                       targets)
+            continue
+        plans[name] = TargetPlan(name, horizon, train, evaluation, refit)
+    if not plans:
+        raise DataError([Problem(p.message, table=p.table, column=p.column, key=p.key)
+                         for p in TimePlan(end, first, {}, skipped).warnings()])
+    return TimePlan(end, first, plans, skipped)
+
+
+def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestamp | None,
+               end: pd.Timestamp, min_history_days: int, targets: list[str]) -> Problem:
+    key = target_of(name).horizon_key
+    sharing = [t for t in targets if target_of(t).horizon_key == key]
+    who = " and ".join(sharing) if len(sharing) > 1 else name
+    needed = 2 * horizon + max(min_history_days, 1)
+    covered = 0 if first is None else (end - first).days
+    fits = (covered - max(min_history_days, 1)) // 2
+    hint = (f"shorten time.{key} (at most {fits} days fits this history) or bring more history"
+            if fits >= 1 else "bring more history")
+    what = "target" if len(sharing) == 1 else "targets"
+    return Problem(
+        f"{what} {who} skipped: a {horizon}-day horizon needs at least {needed} days of history "
+        f"(a {horizon}-day evaluation window, a {horizon}-day training label window and "
+        f"{min_history_days} days of data before the first training cutoff, "
+        f"readiness.min_history_days); the data covers {covered} days "
+        f"({'?' if first is None else first.date()}..{end.date()}); {hint}",
+        severity="warning", table="transactions", column="timestamp", key=f"time.{key}")
+
+
+__all__ = ["TargetPlan", "TimePlan", "plan_targets", "scoring_cutoff"]
