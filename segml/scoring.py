@@ -25,11 +25,6 @@ import pandas as pd
 from segml.errors import DataError, Problem
 from segml.targets import TARGETS
 
-#: Output column of each target's probability (or amount), in SPEC section 6 order.
-SCORE_COLUMNS = {t.name: t.output_column for t in TARGETS.values()}
-#: The targets that explain their scores with SHAP reasons.
-REASON_TARGETS = tuple(t.name for t in TARGETS.values() if t.reasons_column is not None)
-
 
 @dataclass
 class CustomerScorer:
@@ -191,14 +186,14 @@ class CustomerScorer:
             from segml.predict.explain import reasons_from_contributions
             from segml.predict.treeshap import tree_shap
 
-            for target in REASON_TARGETS:
-                if target in self.predictors:
+            for target, spec in TARGETS.items():
+                if target in self.predictors and spec.reasons_column is not None:
                     predictor = self.predictors[target]
                     contrib = tree_shap(predictor.booster_, matrices[_matrix_key(predictor)])
                     text = reasons_from_contributions(contrib[:, :-1], predictor.feature_names_, k=3)
                     if target in outside:  # no score, no reasons
                         text[outside[target]] = None
-                    out[TARGETS[target].reasons_column] = text
+                    out[spec.reasons_column] = text
         return pd.DataFrame(out)
 
     def _arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],
@@ -348,10 +343,10 @@ def next_purchase_dates(days: np.ndarray, start: pd.Timestamp) -> np.ndarray:
     days = np.asarray(days, dtype=float)
     out = np.full(len(days), np.nan, dtype=object)
     finite = np.isfinite(days)
-    if not finite.any():
+    if not finite.any() or pd.isna(start):  # no date to count from (e.g. no data end known)
         return out
     steps = np.ceil(days[finite])
-    if pd.isna(start) or np.abs(steps).max() > _MAX_STEP_DAYS:  # pandas' own bounds and errors
+    if np.abs(steps).max() > _MAX_STEP_DAYS:  # pandas' own bounds and errors
         dates = pd.Series(pd.NaT, index=range(len(days)), dtype="datetime64[ns]")
         dates[finite] = start.normalize() + pd.to_timedelta(steps, unit="D")
         return dates.dt.strftime("%Y-%m-%d").astype("object").to_numpy()

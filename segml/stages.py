@@ -464,9 +464,7 @@ def drift_inputs(scored: pd.DataFrame) -> dict[str, Any]:
     Both the stored reference and the retrain-time comparison read them from here, so they
     always compare the same columns.
     """
-    from segml.scoring import SCORE_COLUMNS
-
-    score_columns = [c for c in SCORE_COLUMNS.values() if c in scored]
+    score_columns = [t.output_column for t in TARGETS.values() if t.output_column in scored]
     segments = scored["segment_leaf"] if "segment_leaf" in scored else None
     return {"segments": segments, "scores": scored[score_columns]}
 

@@ -31,7 +31,6 @@ from segml.targets import target as target_of
 
 log = logging.getLogger(__name__)
 
-LABELS = ("is_active", *(t.label_column for t in TARGETS.values()))
 
 
 def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,

@@ -2,12 +2,13 @@
 
 Example
 -------
->>> from segml.predict import BASELINES_BY_TARGET
->>> BASELINES_BY_TARGET["spend"]
-('past_spend',)
+>>> from segml.predict import fit_baselines
+>>> import pandas as pd
+>>> sorted(fit_baselines("spend", pd.DataFrame({"spend_365d": [1.0, 3.0]}), [2.0, 6.0]))
+['past_spend']
 """
 
-from segml.predict.baselines import BASELINES_BY_TARGET, fit_baselines, skip_reason
+from segml.predict.baselines import fit_baselines, skip_reason
 from segml.predict.calibration import Calibrator
 from segml.predict.evaluate import (
     CVResult,
@@ -26,7 +27,6 @@ from segml.predict.explain import (
 from segml.predict.models import Predictor, fit_predictor, label_of
 
 __all__ = [
-    "BASELINES_BY_TARGET",
     "CVResult",
     "Calibrator",
     "EvaluationResult",

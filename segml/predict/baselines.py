@@ -1,7 +1,7 @@
 """Baselines scored side by side with the LightGBM models on the same rows (SPEC section 4).
 
 ==============  ======================================  ====================================
-baseline        score                                   targets
+baseline        score                                   used by (each target lists its own, segml.targets)
 ==============  ======================================  ====================================
 ``recency``     RFM score: mean training percentile of  churn (reversed), purchase, high_clv
                 ``-recency_days``, ``frequency``,
@@ -41,11 +41,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segml.predict.calibration import Calibrator
-from segml.targets import TARGETS
 from segml.targets import target as target_of
 
-#: Target -> its baselines, as :data:`segml.targets.TARGETS` defines them.
-BASELINES_BY_TARGET: dict[str, tuple[str, ...]] = {t.name: t.baselines for t in TARGETS.values()}
 _RFM = ("recency_days", "frequency", "monetary_sum")
 
 
@@ -81,7 +78,7 @@ def skip_reason(name: str, target: str, X: pd.DataFrame) -> str | None:
     >>> skip_reason("past_spend", "spend", pd.DataFrame({"spend_365d": [1.0]})) is None
     True
     """
-    if name not in BASELINES_BY_TARGET.get(target, ()):
+    if name not in target_of(target).baselines:
         return f"not defined for target '{target}'"
     if name == "recency":
         return None if "recency_days" in X.columns else "column 'recency_days' missing"
@@ -236,7 +233,7 @@ def fit_baselines(target: str, X: pd.DataFrame, y, *, seed: int = 42,
         keep[rows] = True
     X, label = X[keep], label[keep]
     fitted: dict[str, object] = {}
-    for name in BASELINES_BY_TARGET[target]:
+    for name in target_of(target).baselines:
         if skip_reason(name, target, X) is None:
             fitted[name] = _CLASSES[name](target).fit(X, label)
     return fitted

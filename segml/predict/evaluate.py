@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from segml.predict.baselines import BASELINES_BY_TARGET, skip_reason
+from segml.predict.baselines import skip_reason
 from segml.predict.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -124,7 +124,7 @@ def evaluate_target(
     model_values = _score(target, label, model_pred)
     rows["model"] = {**model_values, "rows": int(label.size), "note": ""}
     metrics = {f"{target}_{k}": v for k, v in model_values.items()}
-    for name in BASELINES_BY_TARGET[target]:
+    for name in target_of(target).baselines:
         reason = skip_reason(name, target, base_X)
         if reason is None and name not in fitted:
             reason = "not fitted on the training rows"
@@ -196,7 +196,7 @@ def _cv_comparison(target: str, means: pd.Series, stds: pd.Series) -> pd.DataFra
     """Rows model / baseline_<name>; columns ``<metric>`` (mean) and ``<metric>_std``."""
     rows = {}
     for row, prefix in [("model", f"{target}_")] + [
-        (f"baseline_{b}", f"baseline_{b}_{target}_") for b in BASELINES_BY_TARGET[target]
+        (f"baseline_{b}", f"baseline_{b}_{target}_") for b in target_of(target).baselines
     ]:
         values = {}
         for metric in _metric_names(target):

@@ -19,8 +19,10 @@ from typer.testing import CliRunner
 
 from segml.cli import app
 from segml.config import load_config
+from segml.data.public import keep_last_days
 from segml.datasets import make_customers
 from segml.pipeline import train
+from segml.targets import target as target_of
 from segml.tracking import registry
 
 pytestmark = pytest.mark.slow
@@ -77,6 +79,22 @@ def test_every_model_beats_every_baseline_on_the_same_rows(workspace):
         assert table["rows"].nunique() == 1 or table["rows"].eq(0).any()
 
 
+def test_registered_predictors_are_fitted_on_the_freshest_windows_and_tagged(workspace):
+    """Issue 16: each predictor's latest training cutoff is the data end minus its horizon."""
+    result, uri, config = workspace["result"], workspace["uri"], workspace["config"]
+    end = workspace["data"].transactions["timestamp"].max().normalize()
+    tags = mlflow.MlflowClient(uri).get_model_version(NAME, result.model_version).tags
+    for target in ("churn", "purchase", "high_clv", "spend"):
+        horizon = target_of(target).horizon(config.time)
+        expected = (end - pd.Timedelta(days=horizon)).date().isoformat()
+        assert tags[f"fit_cutoff_{target}"] == expected == result.fit_cutoffs[target]
+    scorer = result.extras["scorer"]
+    # the evaluated predictors (whose metrics are reported) are kept beside the fresh ones
+    assert set(scorer.evaluated) == set(scorer.predictors)
+    assert scorer.evaluated["churn"] is not scorer.predictors["churn"]
+    assert not result.skipped
+
+
 def test_champion_loads_in_process_and_scores_its_input_example(workspace):
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
     scorer = workspace["result"].extras["scorer"]
@@ -100,6 +118,12 @@ def test_batch_scoring_with_the_cli_matches_ground_truth(workspace):
     merged = scores.merge(truth, on="customer_id")
     assert adjusted_rand_score(merged["true_leaf"], merged["segment_leaf"]) >= 0.8
     assert adjusted_rand_score(merged["true_macro"], merged["segment_level_1"]) >= 0.8
+    # churn applies to active customers only: a lapsed customer has no churn probability
+    lapsed = scores["lifecycle_stage"] == "lapsed"
+    assert lapsed.sum() > 100
+    assert scores.loc[lapsed, "churn_probability"].isna().all()
+    assert scores.loc[scores["lifecycle_stage"].isin(["active", "loyal"]), "churn_probability"].notna().all()
+    assert scores["purchase_probability"].notna().all()
 
 
 def test_new_customers_of_the_same_segments_are_recognised(workspace, tmp_path):
@@ -202,3 +226,46 @@ def test_report_command_writes_self_contained_html(workspace):
     html = Path(out).read_text()
     assert "churn_roc_auc" in html and "data:image/png;base64" in html
     assert "http://" not in html and "https://" not in html
+
+
+def _one_year(source: Path, dest: Path) -> Path:
+    tables = {t: pd.read_parquet(source / f"{t}.parquet")
+              for t in ("customers", "transactions", "events")}
+    dest.mkdir()
+    for name, frame in keep_last_days(tables, 365).items():
+        frame.to_parquet(dest / f"{name}.parquet", index=False)
+    return dest
+
+
+def test_a_challenger_lacking_a_target_the_champion_serves_is_a_gate_not_a_crash(workspace):
+    """Issue 16: one year of history cannot train the 365-day targets; the gates say so."""
+    root, uri = workspace["root"], workspace["uri"]
+    before = registry.get_alias_version(NAME, "champion", uri).version
+    short = _one_year(root / "data", root / "one_year")
+    result = runner.invoke(app, ["retrain", "--data", str(short), "--force"])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert "FAIL high_clv_present" in result.output and "FAIL spend_present" in result.output
+    assert "time.clv_horizon_days" in result.output
+    assert "churn_roc_auc_drop" in result.output  # the targets both sides have are compared
+    assert registry.get_alias_version(NAME, "champion", uri).version == before
+
+
+def test_one_year_of_orders_trains_churn_and_purchase_with_the_defaults(workspace, tmp_path):
+    """Issue 16 acceptance: no config, a year of history: exit 0, one warning for CLV."""
+    short = _one_year(workspace["root"] / "data", tmp_path / "one_year")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["train", "--data", str(short)], env={"MLFLOW_TRACKING_URI": store})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("time.clv_horizon_days") == 1
+    assert "high_clv and spend skipped" in result.output
+    client = mlflow.MlflowClient(store)
+    (version,) = client.search_model_versions(f"name='{NAME}'")
+    run = client.get_run(version.run_id if not client.get_run(version.run_id).data.tags.get(
+        "mlflow.parentRunId") else client.get_run(version.run_id).data.tags["mlflow.parentRunId"])
+    metrics = run.data.metrics
+    for target in ("churn", "purchase"):
+        assert f"{target}_roc_auc" in metrics and f"baseline_logreg_{target}_roc_auc" in metrics
+        assert f"fit_cutoff_{target}" in version.tags
+    assert "high_clv_roc_auc" not in metrics and "fit_cutoff_high_clv" not in version.tags
+    assert run.data.tags["segml.skipped_targets"] == "high_clv, spend"

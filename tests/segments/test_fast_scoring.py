@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from segml.predict.models import Predictor
-from segml.scoring import SCORE_COLUMNS, CustomerScorer, next_purchase_dates
+from segml.scoring import CustomerScorer, next_purchase_dates
 from segml.segments import SegmentHierarchy
 from segml.segments.rules import RuleSegmenter
+from segml.targets import TARGETS
 from segml.tracking import SegmlModel
 from segml.tracking.model import validate_input
 
@@ -77,7 +78,8 @@ def _reference(scorer: CustomerScorer, features: pd.DataFrame) -> pd.DataFrame:
     out = scorer.hierarchy.assign(X, rule_segments=rule)
     for column in ("rfm_segment", "lifecycle_stage"):
         out[column] = rule[column].astype("object").to_numpy()
-    for target, column in SCORE_COLUMNS.items():
+    for target, spec in TARGETS.items():
+        column = spec.output_column
         out[column] = scorer.predictors[target].predict(X)
     out["p_alive"] = X["btyd_p_alive"].to_numpy()
     days = X["btyd_expected_next_purchase_days"].to_numpy()
