@@ -32,7 +32,6 @@ from segml.targets import target as target_of
 log = logging.getLogger(__name__)
 
 
-
 def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
                 targets: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
     """Outcome labels at ``cutoff`` for every customer known then.
