@@ -8,7 +8,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from typer.testing import CliRunner
 
+from segml.cli import app
 from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.datasets import SyntheticData, make_customers, synthetic_features
@@ -202,3 +204,15 @@ def test_unknown_difficulty_is_refused():
     with pytest.raises(DataError, match=r"difficulty must be one of 'default', 'hard', got 'extreme'"):
         make_customers(100, difficulty="extreme")
 
+
+def test_cli_generate_hard(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "hard"
+    result = runner.invoke(app, ["generate", "-n", "300", "--difficulty", "hard", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_parquet(out / "transactions.parquet")
+    expected = make_customers(300, seed=0, difficulty="hard").transactions
+    assert len(written) == len(expected)
+    result = runner.invoke(app, ["generate", "-n", "300", "--difficulty", "extreme", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--difficulty must be one of default, hard, got 'extreme'" in result.output
