@@ -5,7 +5,9 @@ each split into 2-4 leaf segments that differ in category mix, channel mix, enga
 little in value. Purchases follow a BG/NBD-like process: a gamma-distributed Poisson rate per
 customer (with November/December seasonality) and, after each purchase, a leaf-specific chance of
 dropping out for good. Everything is vectorised NumPy/Arrow; the only loops run over leaves,
-attributes, categories or event types.
+attributes, categories or event types. That is the default world, whose leaves are distinct enough
+to be recovered; ``difficulty="hard"`` (:mod:`segml.data.synthetic_hard`) puts the same leaves in
+a world like real customers.
 
 Example
 -------

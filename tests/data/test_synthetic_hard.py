@@ -122,10 +122,19 @@ def _top_percent_revenue(data: SyntheticData) -> float:
     return revenue.iloc[: N // 100].sum() / revenue.sum()
 
 
+def _aov_spread_within_leaves(data: SyntheticData) -> float:
+    """Median over leaves of the 95th percentile / median of the customers' mean order value."""
+    tx = _purchases(data)
+    aov = tx.groupby("customer_id")["amount"].mean()
+    by_leaf = aov.groupby(data.ground_truth.set_index("customer_id")["true_leaf"].reindex(aov.index))
+    return (by_leaf.quantile(0.95) / by_leaf.median()).median()
+
+
 def test_spend_has_a_heavier_tail(hard, default):
     assert _top_percent_revenue(hard) > 1.6 * _top_percent_revenue(default)
-    order = _purchases(hard)["amount"]
-    assert order.quantile(0.999) > 15 * order.median()
+    # gamma-gamma: inverse-gamma mean order values inside a leaf (the default world: lognormal 0.2)
+    assert _aov_spread_within_leaves(hard) > 3.0
+    assert _aov_spread_within_leaves(default) < 2.0
 
 
 def test_yearly_and_weekly_seasons(hard, default):
@@ -213,6 +222,8 @@ def test_cli_generate_hard(tmp_path):
     written = pd.read_parquet(out / "transactions.parquet")
     expected = make_customers(300, seed=0, difficulty="hard").transactions
     assert len(written) == len(expected)
+    result = runner.invoke(app, ["validate", "--data", str(out)])
+    assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["generate", "-n", "300", "--difficulty", "extreme", "--out", str(out)])
     assert result.exit_code == 2
     assert "--difficulty must be one of default, hard, got 'extreme'" in result.output
