@@ -263,7 +263,8 @@ def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start
     # of a higher tier per order and the tiers were no longer value tiers.
     leaf_price = (cat_mix @ _CATEGORY_PRICE)[row_leaf]
     leaf_basket = 1.0 + design["quantity_p"].to_numpy()[row_leaf]  # mean of 0.75 + 0.25 * quantity
-    amount = order_value * _CATEGORY_PRICE[category] / leaf_price * (0.75 + 0.25 * quantity) / leaf_basket
+    amount = (order_value * _CATEGORY_PRICE[category] / leaf_price * (0.75 + 0.25 * quantity)
+              / leaf_basket)
     amount = np.round(np.maximum(amount, 1.0), 2)
     returned = np.flatnonzero(rng.random(len(cust)) < _RETURN_PROB[category])
     return_time = times[returned] + rng.uniform(1.0, 30.0, len(returned))

@@ -45,9 +45,10 @@ def test_same_schema_and_segments_as_default(hard, default):
         assert list(a.columns) == list(b.columns), name
         assert a.dtypes.astype(str).tolist() == b.dtypes.astype(str).tolist(), name
     # the same company: the same leaves with the same shares and favourite categories
-    pd.testing.assert_frame_equal(hard.design[["true_macro", "true_leaf", "share", "dominant_category"]],
-                                  default.design[["true_macro", "true_leaf", "share", "dominant_category"]])
-    assert (hard.ground_truth["true_leaf"].str.split(".").str[0] == hard.ground_truth["true_macro"]).all()
+    same = ["true_macro", "true_leaf", "share", "dominant_category"]
+    pd.testing.assert_frame_equal(hard.design[same], default.design[same])
+    truth = hard.ground_truth
+    assert (truth["true_leaf"].str.split(".").str[0] == truth["true_macro"]).all()
     assert hard.ground_truth["true_leaf"].nunique() == 12
     assert set(hard.events["event_type"]) == set(default.events["event_type"])
     assert set(hard.transactions["category"]) == set(default.transactions["category"])
