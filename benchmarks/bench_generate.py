@@ -1,6 +1,7 @@
 """Benchmark the synthetic data generator (SPEC section 7: 1M customers / ~20M transactions <= 90 s).
 
 Usage: python benchmarks/bench_generate.py --customers 1000000 [--repeats 3] [--seed 0]
+                                           [--difficulty default|hard]
 Prints the median wall and CPU time, the row counts and the peak resident memory of the process.
 """
 
@@ -12,7 +13,7 @@ import statistics
 import sys
 import time
 
-from segml.datasets import make_customers
+from segml.datasets import DIFFICULTIES, make_customers
 
 TARGET_SECONDS_PER_MILLION = 90.0
 
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--difficulty", choices=DIFFICULTIES, default="default",
+                        help="the synthetic world (make_customers' difficulty)")
     args = parser.parse_args(argv)
 
     times, cpu = [], []
@@ -34,12 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeats):
         del data
         started, started_cpu = time.perf_counter(), time.process_time()
-        data = make_customers(args.customers, seed=args.seed + i)
+        data = make_customers(args.customers, seed=args.seed + i, difficulty=args.difficulty)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     median = statistics.median(times)
     budget = TARGET_SECONDS_PER_MILLION * args.customers / 1_000_000
-    print(f"customers     {args.customers:>14,}")
+    print(f"customers     {args.customers:>14,}  ({args.difficulty} design)")
     print(f"transactions  {len(data.transactions):>14,}  ({len(data.transactions) / args.customers:.1f} per customer)")
     print(f"events        {len(data.events):>14,}  ({len(data.events) / len(data.transactions):.2f} per transaction)")
     print(f"times (s)     {', '.join(f'{t:.1f}' for t in times)}")

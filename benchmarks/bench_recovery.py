@@ -8,6 +8,7 @@ many designs reach ARI >= 0.8 at both levels.
 
     .venv/bin/python benchmarks/bench_recovery.py --designs 16 --customers 5000 --seed 42
     .venv/bin/python benchmarks/bench_recovery.py --designs 16 --set value_weight=1 --set min_samples=10
+    .venv/bin/python benchmarks/bench_recovery.py --designs 4 --difficulty hard
 
 Design 0 is the default of ``make_customers`` (the one ``segml demo`` and ``segml generate`` use).
 """
@@ -22,7 +23,7 @@ import time
 from sklearn.metrics import adjusted_rand_score
 
 from segml.config import SegmlConfig
-from segml.datasets import synthetic_features
+from segml.datasets import DIFFICULTIES, synthetic_features
 from segml.segments import SegmentHierarchy
 
 
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--new", type=int, default=2000, help="new customers scored per design")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--difficulty", choices=DIFFICULTIES, default="default",
+                        help="the synthetic world (make_customers' difficulty)")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="SegmentHierarchy parameter to override (repeatable)")
     args = parser.parse_args(argv)
@@ -48,14 +51,15 @@ def main(argv: list[str] | None = None) -> None:
     passed, leaf_all, macro_all = 0, [], []
     for design in range(args.first_design, args.first_design + args.designs):
         X, truth, spec = synthetic_features(args.customers, args.seed, design_seed=design,
-                                            config=config)
+                                            config=config, difficulty=args.difficulty)
         t0 = time.perf_counter()
         h = SegmentHierarchy.from_config(config.segments, seed=config.seed)
         h.set_params(**overrides).fit(X)
         seen = h.assign(X)
         fit_s = time.perf_counter() - t0
         X_new, truth_new, _ = synthetic_features(args.new, args.seed + 1000, design_seed=design,
-                                                 config=config, spec=spec)
+                                                 config=config, spec=spec,
+                                                 difficulty=args.difficulty)
         leaf, macro = scores(truth, seen)
         new_leaf, new_macro = scores(truth_new, h.assign(X_new))
         ok = min(leaf, macro, new_leaf, new_macro) >= 0.8
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     print(f"ARI >= 0.8 at both levels, seen and new: {passed}/{args.designs} designs; "
           f"median leaf {statistics.median(leaf_all):.3f}, macro {statistics.median(macro_all):.3f}"
-          f" ({args.customers:,} customers, seed {args.seed}, overrides {overrides or 'none'})")
+          f" ({args.customers:,} customers, seed {args.seed}, {args.difficulty} design, "
+          f"overrides {overrides or 'none'})")
 
 
 if __name__ == "__main__":

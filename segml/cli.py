@@ -101,18 +101,27 @@ def generate(
         "--design-seed", help="Seed of the segment design (the company); every --seed draws "
         "customers of the same segments.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    difficulty: Annotated[str, typer.Option(
+        "--difficulty", help="default: distinct segments (what segml was tuned on); hard: "
+        "overlapping segments, Pareto/NBD purchasing and dropout, heavy-tailed spend, seasons, "
+        "uninformative attributes (same tables and ground truth).")] = "default",
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic customers, transactions, events and ground_truth.parquet.
 
-    Example: segml generate --customers 2000 --seed 5 --out data
+    Example: segml generate --customers 2000 --seed 5 --difficulty hard --out data
     """
-    from segml.datasets import make_customers
+    from segml.datasets import DIFFICULTIES, make_customers
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")
+    if difficulty not in DIFFICULTIES:
+        raise typer.BadParameter(
+            f"--difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}"
+        )
     with console.status("generating synthetic customers...", spinner="dots"):
-        data = make_customers(customers, seed=seed, design_seed=design_seed)
+        data = make_customers(customers, seed=seed, design_seed=design_seed,
+                              difficulty=difficulty)
         paths = data.write(out, format=fmt)
     if not quiet:
         table = Table(title=f"synthetic data in {out}")

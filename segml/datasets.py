@@ -6,6 +6,9 @@ Example
 >>> data = make_customers(100, seed=0)
 >>> list(data.ground_truth.columns[:3])
 ['customer_id', 'true_macro', 'true_leaf']
+>>> hard = make_customers(100, seed=0, difficulty="hard")  # same tables, a harder world
+>>> list(hard.ground_truth.columns) == list(data.ground_truth.columns)
+True
 """
 
 from __future__ import annotations
@@ -14,20 +17,20 @@ from typing import Any
 
 import pandas as pd
 
-from segml.data.synthetic import SyntheticData, make_customers
+from segml.data.synthetic import DIFFICULTIES, SyntheticData, make_customers
 
-__all__ = ["SyntheticData", "make_customers", "synthetic_features"]
+__all__ = ["DIFFICULTIES", "SyntheticData", "make_customers", "synthetic_features"]
 
 
 def synthetic_features(
     n_customers: int, seed: int = 0, *, design_seed: int | None = 0, config: Any = None,
-    spec: Any = None,
+    spec: Any = None, difficulty: str = "default",
 ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
     """Feature matrix of generated customers at their data end, as the pipeline builds it.
 
     Parameters
     ----------
-    n_customers, seed, design_seed
+    n_customers, seed, design_seed, difficulty
         Passed to :func:`make_customers`.
     config : SegmlConfig, optional
         Feature settings (default: ``SegmlConfig()``).
@@ -51,7 +54,7 @@ def synthetic_features(
     from segml.features.behaviour import FeatureSpec, build_features
 
     config = config if config is not None else SegmlConfig()
-    data = make_customers(n_customers, seed=seed, design_seed=design_seed)
+    data = make_customers(n_customers, seed=seed, design_seed=design_seed, difficulty=difficulty)
     tables = load_tables(config, customers=data.customers, transactions=data.transactions,
                          events=data.events)
     cutoff = data.transactions["timestamp"].max().normalize()

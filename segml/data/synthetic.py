@@ -5,7 +5,9 @@ each split into 2-4 leaf segments that differ in category mix, channel mix, enga
 little in value. Purchases follow a BG/NBD-like process: a gamma-distributed Poisson rate per
 customer (with November/December seasonality) and, after each purchase, a leaf-specific chance of
 dropping out for good. Everything is vectorised NumPy/Arrow; the only loops run over leaves,
-attributes, categories or event types.
+attributes, categories or event types. That is the default world, whose leaves are distinct enough
+to be recovered; ``difficulty="hard"`` (:mod:`segml.data.synthetic_hard`) puts the same leaves in
+a world like real customers.
 
 Example
 -------
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +33,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segml.data.columns import draw_codes, padded, sequence, strings, with_missing
+from segml.data.columns import draw_codes, padded, sequence, strings
 from segml.data.io import write_frame_atomic
+from segml.data.synthetic_customers import attribute_probs, customers_table
 from segml.errors import DataError, Problem
 
 logger = logging.getLogger(__name__)
@@ -59,31 +63,6 @@ _LEAF_COUNTS = (2, 3, 4, 3, 3)
 _DESIGN_STREAM = 0xDE5  # the design's random stream, distinct from default_rng(seed)
 _MEAN_RATE = 17.0  # share-weighted purchases/year: ~20 transactions per customer
 _MEAN_ENGAGEMENT = 1.2  # share-weighted engagement multiplier: ~30 events per customer
-_ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
-    "gender": (("female", "male", "non-binary"), 0.02),
-    "country": (("US", "UK", "DE", "FR", "ES", "NL"), 0.0),
-    "region": (("North", "South", "East", "West"), 0.0),
-    "industry": (
-        ("retail", "technology", "finance", "healthcare", "manufacturing", "education", "hospitality"),
-        0.05,
-    ),
-    "company_size": (("1-10", "11-50", "51-200", "201-1000", "1000+"), 0.05),
-    "acquisition_channel": (("organic", "paid_search", "social", "referral", "email", "affiliate"), 0.0),
-}
-_CITIES = {
-    "US": ("New York", "Chicago", "Austin"),
-    "UK": ("London", "Leeds", "Bristol"),
-    "DE": ("Berlin", "Munich", "Hamburg"),
-    "FR": ("Paris", "Lyon", "Lille"),
-    "ES": ("Madrid", "Seville", "Valencia"),
-    "NL": ("Amsterdam", "Utrecht", "Rotterdam"),
-}
-_DEVICES = ("mobile", "desktop", "tablet")
-_DEVICE_BY_CHANNEL = np.array([[0.35, 0.55, 0.10], [0.78, 0.12, 0.10], [0.50, 0.35, 0.15]])
-_FIRST = ("Ana", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jon",
-          "Kira", "Liam", "Maya", "Noah", "Olga", "Paul", "Rosa", "Sam", "Tara", "Yusuf")
-_LAST = ("Smith", "Garcia", "Muller", "Martin", "Rossi", "Jansen", "Khan", "Nowak", "Silva",
-         "Brown", "Dubois", "Lopez", "Novak", "Berg", "Costa", "Weber", "Moreau", "Hill")
 
 
 @dataclass
@@ -130,12 +109,19 @@ class SyntheticData:
 
 # ------------------------------------------------------------------------------- small helpers
 class _Clock:
-    """Seasonal "operational time": purchases are uniform in it, real time follows the seasons."""
+    """Seasonal "operational time": purchases are uniform in it, real time follows the seasons.
 
-    def __init__(self, start: pd.Timestamp, horizon_days: float):
+    ``season`` weighs the months, ``weekday`` (Monday first) the days of the week; each calendar
+    day gets their product, normalised to a mean of 1 over the window.
+    """
+
+    def __init__(self, start: pd.Timestamp, horizon_days: float, season: np.ndarray = _SEASON,
+                 weekday: np.ndarray | None = None):
         days = int(np.ceil(horizon_days)) + 1
-        months = (pd.date_range(start, periods=days, freq="D").month.to_numpy() - 1)
-        weight = _SEASON[months]
+        dates = pd.date_range(start, periods=days, freq="D")
+        weight = season[dates.month.to_numpy() - 1]
+        if weekday is not None:
+            weight = weight * weekday[dates.day_of_week.to_numpy()]
         weight = weight / weight[: max(int(horizon_days), 1)].mean()
         self.t = np.arange(days + 1, dtype=np.float64)
         self.op = np.concatenate([[0.0], np.cumsum(weight)])
@@ -207,48 +193,6 @@ def _mixes(rng: np.random.Generator, design: pd.DataFrame) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------------------ tables
-def _attribute_probs(rng: np.random.Generator, design: pd.DataFrame,
-                     chan_mix: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-leaf distributions of each attribute and of the device (part of the design)."""
-    n_leaves = len(design)
-    probs = {}
-    for column, (values, _) in _ATTRIBUTES.items():
-        prior = np.full(len(values), 1.0 / len(values))
-        p = rng.dirichlet(12.0 * prior * len(values), n_leaves)
-        if column == "company_size":  # higher value tiers skew to larger companies
-            tilt = np.exp(np.outer(design["macro"].to_numpy() / 2.0, np.linspace(-1, 1, len(values))))
-            p = p * tilt / (p * tilt).sum(axis=1, keepdims=True)
-        probs[column] = p
-    device = 0.7 * (chan_mix @ _DEVICE_BY_CHANNEL) + 0.3 * rng.dirichlet([4, 3, 1], n_leaves)
-    return probs, device
-
-
-def _customers(rng, ids, leaf, design, attribute_probs, device_probs, start, horizon):
-    n = len(leaf)
-    frame = pd.DataFrame({"customer_id": ids.to_pandas()})
-    signup = np.floor(rng.beta(1.0, 2.0, n) * (horizon - 30.0))
-    frame["signup_date"] = (start + pd.to_timedelta(signup, unit="D")).astype("datetime64[ns]")
-    age = np.clip(np.round(rng.normal(design["age_mean"].to_numpy()[leaf], 11.0)), 18, 85)
-    frame["age"] = np.where(rng.random(n) < 0.03, np.nan, age)
-    for column, (values, missing) in _ATTRIBUTES.items():
-        codes = with_missing(rng, draw_codes(rng, attribute_probs[column], leaf), missing)
-        frame[column] = strings(pa.array(values), codes)
-        if column == "country":
-            city_codes = codes.astype(np.int16) * 3 + rng.integers(0, 3, n)
-            city_codes = with_missing(rng, city_codes, 0.04)
-            cities = [c for country in values for c in _CITIES[country]]
-            frame["city"] = strings(pa.array(cities), city_codes)
-    frame["device"] = strings(pa.array(_DEVICES), with_missing(rng, draw_codes(rng, device_probs, leaf), 0.01))
-    nps = rng.binomial(10, design["nps_p"].to_numpy()[leaf]).astype(np.float64)
-    frame["nps_score"] = np.where(rng.random(n) < 0.08, np.nan, nps)
-    first, last = pa.array(_FIRST), pa.array(_LAST)
-    i_first, i_last = rng.integers(0, len(_FIRST), n), rng.integers(0, len(_LAST), n)
-    f_names, l_names = pc.take(first, pa.array(i_first)), pc.take(last, pa.array(i_last))
-    frame["name"] = pc.binary_join_element_wise(f_names, l_names, " ").to_pandas()
-    local = pc.binary_join_element_wise(pc.utf8_lower(f_names), pc.utf8_lower(l_names), ids, ".")
-    frame["email"] = pc.binary_join_element_wise(local, "@example.com", "").to_pandas()
-    frame["phone"] = padded("+1-555-", rng.integers(0, 10_000_000, n), 7).to_pandas()
-    return frame, signup, nps
 
 
 def _grouped_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -294,23 +238,33 @@ def _customer_mix(rng: np.random.Generator, leaf_mix: np.ndarray, conc: float = 
     return draws / draws.sum(axis=1, keepdims=True)
 
 
-def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start, horizon):
+def _lognormal_orders(rng, design, leaf, cust):
+    """Order values of the default world: a lognormal customer AOV, lognormal orders around it."""
+    aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, len(leaf))
+    sigma = 0.4
+    return aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust))
+
+
+def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start, horizon, *,
+                  order_values: Callable = _lognormal_orders, concentration: float = 50.0):
+    """Order lines and returns; ``order_values(rng, design, leaf, cust)`` gives each order's value
+    before category price and basket size, ``concentration`` how close customers keep to their
+    leaf's category and channel mix."""
     n = len(leaf)
     cust = np.repeat(np.arange(n, dtype=np.int64), count)
     row_leaf = leaf[cust]
-    category = draw_codes(rng, _customer_mix(rng, cat_mix[leaf]), cust)
-    channel = draw_codes(rng, _customer_mix(rng, chan_mix[leaf]), cust)
+    category = draw_codes(rng, _customer_mix(rng, cat_mix[leaf], concentration), cust)
+    channel = draw_codes(rng, _customer_mix(rng, chan_mix[leaf], concentration), cust)
     quantity = 1 + rng.binomial(4, design["quantity_p"].to_numpy()[row_leaf]).astype(np.int8)
-    aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, n)
-    sigma = 0.4
+    order_value = order_values(rng, design, leaf, cust)
     # Category price and basket size modulate each order around the leaf's order value, so that
     # ``order_value`` stays the leaf's mean order value (its value tier) whatever it buys; with
     # raw category prices (0.4x-1.8x) an electronics leaf of a low tier out-spent a grocery leaf
     # of a higher tier per order and the tiers were no longer value tiers.
     leaf_price = (cat_mix @ _CATEGORY_PRICE)[row_leaf]
     leaf_basket = 1.0 + design["quantity_p"].to_numpy()[row_leaf]  # mean of 0.75 + 0.25 * quantity
-    amount = (aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust))
-              * _CATEGORY_PRICE[category] / leaf_price * (0.75 + 0.25 * quantity) / leaf_basket)
+    amount = (order_value * _CATEGORY_PRICE[category] / leaf_price * (0.75 + 0.25 * quantity)
+              / leaf_basket)
     amount = np.round(np.maximum(amount, 1.0), 2)
     returned = np.flatnonzero(rng.random(len(cust)) < _RETURN_PROB[category])
     return_time = times[returned] + rng.uniform(1.0, 30.0, len(returned))
@@ -332,9 +286,11 @@ def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start
     )
 
 
-def _events(rng, design, leaf, signup, latent, ids, start, horizon):
+def _events(rng, design, leaf, signup, latent, ids, start, horizon, *,
+            clock: _Clock | None = None, engagement_shape: float = 6.0):
+    """Engagement events, uniform in real time or, given a ``clock``, in its seasonal time."""
     n = len(leaf)
-    engagement = rng.gamma(6.0, 1 / 6.0, n)
+    engagement = rng.gamma(engagement_shape, 1 / engagement_shape, n)
     alive_end = np.minimum(latent["true_dropout_day"], horizon)
     months = np.maximum(alive_end - signup, 0.0) / 30.44
     after_months = np.maximum(horizon - alive_end, 0.0) / 30.44
@@ -349,7 +305,11 @@ def _events(rng, design, leaf, signup, latent, ids, start, horizon):
         for lo, hi, length, factor in windows:
             count = rng.poisson(base * factor * mult * length)
             cust = np.repeat(np.arange(n, dtype=np.int64), count)
-            day = lo[cust] + rng.random(len(cust)) * (hi - lo)[cust]
+            if clock is None:
+                day = lo[cust] + rng.random(len(cust)) * (hi - lo)[cust]
+            else:
+                op_lo, op_hi = clock.to_op(lo), clock.to_op(hi)
+                day = clock.to_real(op_lo[cust] + rng.random(len(cust)) * (op_hi - op_lo)[cust])
             cust_parts.append(cust)
             day_parts.append(day)
             type_parts.append(np.full(len(cust), k, dtype=np.int8))
@@ -361,6 +321,40 @@ def _events(rng, design, leaf, signup, latent, ids, start, horizon):
             "event_type": strings(pa.array(EVENT_TYPES), kind),
         }
     )
+
+
+@dataclass(frozen=True)
+class _World:
+    """What a difficulty changes; the defaults are the default world (``synthetic_hard``: hard).
+
+    ``harden(design_rng, design, cat_mix, chan_mix, attribute_probs, device_probs)`` turns the
+    default leaves into the world's (same leaves and shares); ``purchases`` and ``order_values``
+    draw the purchase process and order values; ``season`` (12 months) and ``weekday`` (Monday
+    first) weigh purchase time and, with ``seasonal_events``, event time too.
+    """
+
+    harden: Callable | None = None
+    purchases: Callable = _purchases
+    order_values: Callable = _lognormal_orders
+    concentration: float = 50.0
+    engagement_shape: float = 6.0
+    season: tuple[float, ...] | None = None
+    weekday: tuple[float, ...] | None = None
+    seasonal_events: bool = False
+
+
+DIFFICULTIES = ("default", "hard")
+
+
+def _world(difficulty: str) -> _World:
+    if difficulty not in DIFFICULTIES:
+        valid = ", ".join(repr(d) for d in DIFFICULTIES)
+        raise DataError([Problem(f"difficulty must be one of {valid}, got {difficulty!r}")])
+    if difficulty == "hard":
+        from segml.data.synthetic_hard import HARD  # it builds on this module
+
+        return HARD
+    return _World()
 
 
 def _to_datetime(start: pd.Timestamp, days: np.ndarray) -> np.ndarray:
@@ -378,6 +372,7 @@ def make_customers(
     end: str | pd.Timestamp = "2025-12-31",
     n_macro: int = 4,
     design_seed: int | None = 0,
+    difficulty: str = "default",
 ) -> SyntheticData:
     """Generate customers, transactions and events with a nested ground-truth segmentation.
 
@@ -398,6 +393,19 @@ def make_customers(
         The observation window; every timestamp lies in ``[start, end]``.
     n_macro : int
         Number of macro segments (3-5), each with 2-4 leaves (``3 * n_macro`` leaves in total).
+    difficulty : {"default", "hard"}
+        ``"default"``: the world above, whose leaves were made distinct enough to be recovered
+        (what the defaults were tuned on; its output never changes). ``"hard"``: the same leaves,
+        shares and ``ground_truth`` columns in a world like real customers
+        (:mod:`segml.data.synthetic_hard` has the model and its parameters): leaf parameters
+        pulled halfway together and large per-customer heterogeneity, so leaves overlap;
+        Pareto/NBD purchasing (a first purchase at sign-up, then a Poisson rate
+        ``lambda ~ Gamma(r, r / mean)`` with ``r`` 0.35-0.6, and an exponential lifetime with
+        dropout rate ``mu ~ Gamma(s, s / mean)``, ``s`` 0.6-1.0: ~30% one-time buyers, most
+        customers die and never come back); gamma-gamma spend (orders ``~ Gamma(p, nu)``,
+        ``nu ~ Gamma(q, gamma)``, ``p`` 3-5, ``q`` 2.3-3: a few whales); a Q4 peak and a weekend
+        peak in purchase and event times; gender, region and acquisition channel independent of
+        everything, country, industry, company size, device, age and NPS only weakly related.
 
     Returns
     -------
@@ -411,6 +419,7 @@ def make_customers(
     >>> bool(data.transactions["order_id"].is_unique), bool((data.transactions["amount"] < 0).any())
     (True, True)
     """
+    world = _world(difficulty)
     if not 3 <= n_macro <= 5:
         raise DataError([Problem(f"n_macro must be between 3 and 5, got {n_macro}")])
     if n_customers < 1:
@@ -423,19 +432,27 @@ def make_customers(
     design_rng = rng if design_seed is None else np.random.default_rng([design_seed, _DESIGN_STREAM])
     design = _design(design_rng, n_macro)
     cat_mix, chan_mix = _mixes(design_rng, design)
-    attribute_probs, device_probs = _attribute_probs(design_rng, design, chan_mix)
+    attr_probs, device_probs = attribute_probs(design_rng, design, chan_mix)
+    if world.harden is not None:
+        design, cat_mix, chan_mix, attr_probs, device_probs = world.harden(
+            design_rng, design, cat_mix, chan_mix, attr_probs, device_probs
+        )
     leaf = rng.choice(len(design), size=n_customers, p=design["share"].to_numpy())
     width = max(7, len(str(n_customers)) + 1)
     ids = sequence("", n_customers, width)
-    customers, signup, nps = _customers(rng, ids, leaf, design, attribute_probs, device_probs,
-                                        start_ts, horizon)
+    customers, signup, nps = customers_table(rng, ids, leaf, design, attr_probs, device_probs,
+                                             start_ts, horizon)
     latent_nps = np.where(np.isnan(nps), 7.0, nps)
-    clock = _Clock(start_ts, horizon)
-    count, times, latent = _purchases(rng, design, leaf, signup, latent_nps, clock, horizon)
+    clock = _Clock(start_ts, horizon, _SEASON if world.season is None else np.array(world.season),
+                   None if world.weekday is None else np.array(world.weekday))
+    count, times, latent = world.purchases(rng, design, leaf, signup, latent_nps, clock, horizon)
     transactions = _transactions(
-        rng, design, leaf, count, times, cat_mix, chan_mix, ids, start_ts, horizon
+        rng, design, leaf, count, times, cat_mix, chan_mix, ids, start_ts, horizon,
+        order_values=world.order_values, concentration=world.concentration,
     )
-    events = _events(rng, design, leaf, signup, latent, ids, start_ts, horizon)
+    events = _events(rng, design, leaf, signup, latent, ids, start_ts, horizon,
+                     clock=clock if world.seasonal_events else None,
+                     engagement_shape=world.engagement_shape)
     macro = design["macro"].to_numpy()[leaf] + 1
     leaf_in_macro = design["leaf"].to_numpy()[leaf] + 1
     macro_names = padded("M", macro, 1)
@@ -460,7 +477,7 @@ def make_customers(
     design["dominant_channel"] = np.array(CHANNELS)[design["dominant_channel"]]
     design = design.drop(columns=["macro", "leaf"])
     logger.info(
-        "generated %d customers, %d transactions, %d events (seed %d)",
-        n_customers, len(transactions), len(events), seed,
+        "generated %d customers, %d transactions, %d events (seed %d, %s design)",
+        n_customers, len(transactions), len(events), seed, difficulty,
     )
     return SyntheticData(customers, transactions, events, ground_truth, design)
