@@ -34,6 +34,14 @@ ATTRIBUTE_ROLES = (
     "psychographic",
     "attitudinal",
 )
+#: The shallow, additive LightGBM candidate (segml.predict.candidates): stumps (an additive model,
+#: like a GAM), a higher learning rate to make up for their small steps, strong regularisation and
+#: column/row subsampling. Generic choices for small or noisy tables, not tuned on one dataset.
+SHALLOW_LGBM: dict[str, Any] = {
+    "num_leaves": 2, "learning_rate": 0.1, "min_child_samples": 50, "lambda_l2": 5.0,
+    "feature_fraction": 0.5, "bagging_fraction": 0.8, "bagging_freq": 1, "max_bin": 63,
+    "n_estimators": 1500,
+}
 #: Targets an attributes-mode table can carry an explicit label column for (the classifiers).
 LABEL_TARGETS = CLASSIFIERS
 TargetName = Literal[TARGET_NAMES]  # every target of segml.targets
@@ -235,7 +243,30 @@ class ModelsConfig(_Section):
     num_leaves: int = Field(31, ge=2)
     min_child_samples: int = Field(20, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
-    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    candidates: list[Literal["lgbm", "lgbm_shallow", "logreg", "blend"]] = Field(
+        default_factory=lambda: ["lgbm", "lgbm_shallow", "logreg", "blend"],
+        min_length=1,
+        description="Models compared per target on held-out training rows; the best (ROC AUC, "
+        "spend: Spearman) is registered. lgbm: the settings above; lgbm_shallow: "
+        "shallow_params; logreg: logistic regression; blend: the better LightGBM and logreg "
+        "averaged in log-odds. The regressor uses the LightGBM ones.",
+    )
+    shallow_params: dict[str, Any] = Field(
+        default_factory=lambda: dict(SHALLOW_LGBM),
+        description="LightGBM settings of the lgbm_shallow candidate (n_estimators among them).",
+    )
+    logreg_c: float = Field(1.0, gt=0, description="Inverse L2 strength of the logreg candidate.")
+    inner_folds: int = Field(
+        3,
+        ge=2,
+        description="Held-out folds candidates and calibration are judged on without cutoffs "
+        "(attributes mode; behavioural mode holds out the latest training cutoff).",
+    )
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
+        "auto",
+        description="Probability calibration on held-out margins; auto: the method with the "
+        "lowest cross-validated log loss there.",
+    )
     cv_folds: int = Field(5, ge=2, description="Stratified folds in attributes mode.")
     tuning_trials: int = Field(0, ge=0, description="Random-search trials; 0 disables tuning.")
     max_bin: int = Field(

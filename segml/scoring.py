@@ -184,12 +184,11 @@ class CustomerScorer:
                 dtype=object)
         if reasons:
             from segml.predict.explain import reasons_from_contributions
-            from segml.predict.treeshap import tree_shap
 
             for target, spec in TARGETS.items():
                 if target in self.predictors and spec.reasons_column is not None:
                     predictor = self.predictors[target]
-                    contrib = tree_shap(predictor.booster_, matrices[_matrix_key(predictor)])
+                    contrib = predictor.contributions_matrix(matrices[_matrix_key(predictor)])
                     text = reasons_from_contributions(contrib[:, :-1], predictor.feature_names_, k=3)
                     if target in outside:  # no score, no reasons
                         text[outside[target]] = None

@@ -363,6 +363,21 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     return fit, result, readiness
 
 
+def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
+    """``candidate_<name>_<target>_<metric>``: each candidate's held-out headline metric (the
+    validation rows inside the training period, never the evaluation window).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> candidate_metrics("churn", SimpleNamespace(candidate_scores_={"lgbm": 0.8}))
+    {'candidate_lgbm_churn_roc_auc': 0.8}
+    """
+    metric = target_of(target).headline_metric
+    scores = getattr(predictor, "candidate_scores_", {}) or {}
+    return {f"candidate_{name}_{target}_{metric}": float(score) for name, score in scores.items()}
+
+
 def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _noop) -> Predictions:
     """Fit every target the data can train and compare each with its baselines on the same rows.
 
@@ -382,6 +397,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
         reports.append(readiness)
         fits[target] = fit
         metrics.update(result.metrics)
+        metrics.update(candidate_metrics(target, fit.evaluated))
         comparison[target] = result.comparison
         if getattr(result, "deciles", None) is not None:
             extras[f"{target}_deciles"] = result.deciles

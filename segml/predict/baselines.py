@@ -41,6 +41,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segml.predict.calibration import Calibrator
+from segml.predict.resources import single_threaded_blas
 from segml.targets import target as target_of
 
 _RFM = ("recency_days", "frequency", "monetary_sum")
@@ -201,11 +202,13 @@ class LogRegBaseline:
                                                max_categories=self.max_categories), self.categorical_))
         self.model_ = Pipeline([("prep", ColumnTransformer(steps)),
                                 ("lr", LogisticRegression(max_iter=1000))])
-        self.model_.fit(self._frame(X), np.asarray(y, dtype=float))
+        with single_threaded_blas():
+            self.model_.fit(self._frame(X), np.asarray(y, dtype=float))
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict_proba(self._frame(X))[:, 1]
+        with single_threaded_blas():
+            return self.model_.predict_proba(self._frame(X))[:, 1]
 
 
 _CLASSES = {"recency": RecencyBaseline, "bgnbd": BGNBDBaseline, "past_spend": PastSpendBaseline,

@@ -1,9 +1,19 @@
 """Probability calibration of raw model margins (log-odds) on held-out rows.
 
 ``isotonic`` fits a monotone step function from margin to observed rate; ``sigmoid`` (Platt
-scaling) fits ``expit(a * margin + b)``; ``none`` is ``expit(margin)``. Isotonic steps create ties
-that would lower ROC AUC, so the calibrated value is ``(1 - 1e-6) * iso(margin) + 1e-6 *
-expit(margin)``: the ranking of the raw model is kept, the probabilities move by at most 1e-6.
+scaling) fits ``expit(a * margin + b)``; ``none`` is ``expit(margin)``.
+
+Isotonic steps are *smoothed*: a step of ``n`` held-out rows with ``k`` positives gets
+``(k + s * p0) / (n + s)`` (``p0`` the held-out rate, ``s = prior_rows``, default 2), the posterior
+mean under a prior worth ``s`` rows at the base rate, instead of ``k / n``. A step with no positive
+among 2,000 rows is then about 1e-4 times the base rate, not 0: no probability collapses to 0 or 1
+where the labels only say "rare". Steps create ties that would lower ROC AUC, so the calibrated
+value is ``(1 - 1e-6) * iso(margin) + 1e-6 * expit(margin)``: the ranking of the raw model is kept.
+
+:func:`choose_calibration` picks the method from held-out margins by cross-validated log loss
+(each method fitted on ``folds - 1`` parts of the held-out rows, scored on the last): isotonic
+needs many rows and wins on large validation sets, sigmoid on small ones, none when the model is
+already calibrated.
 
 Example
 -------
@@ -14,6 +24,8 @@ Example
 >>> cal = Calibrator("isotonic").fit(margin, y)
 >>> bool(abs(cal.transform(margin).mean() - y.mean()) < 0.01)
 True
+>>> choose_calibration(margin, y)[0] in METHODS
+True
 """
 
 from __future__ import annotations
@@ -22,11 +34,13 @@ import numpy as np
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 METHODS = ("isotonic", "sigmoid", "none")
 _TIE_BREAK = 1e-6
-#: Up to this many margins the isotonic map is evaluated directly (see ``Calibrator.transform``).
+#: Up to this many margins the (legacy) scikit-learn isotonic map is evaluated directly.
 _SMALL_ROWS = 64
+_EPS = 1e-12
 
 
 class Calibrator:
@@ -36,11 +50,16 @@ class Calibrator:
     ----------
     method : {"isotonic", "sigmoid", "none"}
         Calibration family.
+    prior_rows : float
+        Isotonic steps shrink toward the held-out rate with this many pseudo-rows.
 
     Attributes
     ----------
-    model_ : IsotonicRegression, LogisticRegression or None
-        The fitted map (None for ``"none"`` or when the held-out rows have a single class).
+    x_, y_ : ndarray or None
+        Isotonic: the margins of the step ends and their smoothed rates (linear interpolation
+        between them, clipped at both ends).
+    a_, b_ : float or None
+        Sigmoid: ``expit(a_ * margin + b_)``.
 
     Example
     -------
@@ -50,8 +69,9 @@ class Calibrator:
     [0.5]
     """
 
-    def __init__(self, method: str = "isotonic"):
+    def __init__(self, method: str = "isotonic", prior_rows: float = 2.0):
         self.method = method
+        self.prior_rows = prior_rows
 
     def fit(self, margin, y) -> Calibrator:
         """Fit on held-out margins and 0/1 outcomes."""
@@ -59,19 +79,26 @@ class Calibrator:
             raise ValueError(f"unknown calibration {self.method!r}; use one of {METHODS}")
         m = np.asarray(margin, dtype=float).ravel()
         t = np.asarray(y, dtype=float).ravel()
-        self.model_: IsotonicRegression | LogisticRegression | None = None
+        self.model_ = None  # kept for models pickled before the smoothed map
+        self.x_ = self.y_ = self.a_ = self.b_ = None
         if self.method == "none" or np.unique(t).size < 2:
             return self
         if self.method == "isotonic":
-            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(m, t)
+            self.x_, self.y_ = _smoothed_isotonic(m, t, self.prior_rows)
         else:
-            self.model_ = LogisticRegression(C=1e6, max_iter=1000).fit(m.reshape(-1, 1), t)
+            platt = LogisticRegression(C=1e6, max_iter=1000).fit(m.reshape(-1, 1), t)
+            self.a_, self.b_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         return self
 
     def transform(self, margin) -> np.ndarray:
         """Calibrated probabilities for raw margins."""
         m = np.asarray(margin, dtype=float).ravel()
-        model = getattr(self, "model_", None)
+        if getattr(self, "x_", None) is not None:
+            iso = np.interp(m, self.x_, self.y_)
+            return (1.0 - _TIE_BREAK) * iso + _TIE_BREAK * expit(m)
+        if getattr(self, "a_", None) is not None:
+            return expit(self.a_ * m + self.b_)
+        model = getattr(self, "model_", None)  # a calibrator pickled by an earlier version
         if model is None:
             return expit(m)
         if isinstance(model, IsotonicRegression):
@@ -79,14 +106,78 @@ class Calibrator:
         return model.predict_proba(m.reshape(-1, 1))[:, 1]
 
 
-def _isotonic(model: IsotonicRegression, m: np.ndarray) -> np.ndarray:
-    """``model.predict(m)``; for a few rows its fitted interpolation ``f_`` is called directly.
+def _smoothed_isotonic(m: np.ndarray, t: np.ndarray, prior_rows: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Step ends and smoothed step rates of the isotonic fit of ``t`` on ``m``.
 
-    scikit-learn validates its input on every ``predict`` (~0.3 ms, most of a one-customer
-    request's calibration). The map itself is ``f_`` on the margin clipped to the fitted range,
-    as in ``IsotonicRegression.transform``.
+    Example
+    -------
+    >>> x, y = _smoothed_isotonic(np.arange(6.0), np.array([0, 0, 0, 1, 1, 1.0]), 2.0)
+    >>> y.round(3).tolist()    # (0 + 2 * 0.5) / (3 + 2) = 0.2 and (3 + 1) / 5 = 0.8
+    [0.2, 0.2, 0.8, 0.8]
     """
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(m, t)
+    fitted = iso.predict(m)
+    base = float(t.mean())
+    steps, step_of = np.unique(fitted, return_inverse=True)  # steps have distinct rates
+    rows = np.bincount(step_of, minlength=steps.size)
+    positives = np.bincount(step_of, weights=t, minlength=steps.size)
+    smoothed = np.maximum.accumulate((positives + prior_rows * base) / (rows + prior_rows))
+    x = np.asarray(iso.X_thresholds_, dtype=float)
+    values = np.asarray(iso.y_thresholds_, dtype=float)
+    # each step end takes its step's smoothed rate (the nearest step value, robust to rounding)
+    upper = np.searchsorted(steps, values).clip(1, steps.size - 1) if steps.size > 1 else (
+        np.zeros(values.size, dtype=int))
+    lower = np.maximum(upper - 1, 0)
+    nearest = np.where(np.abs(steps[lower] - values) <= np.abs(steps[upper] - values), lower, upper)
+    return x, smoothed[nearest]
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-likelihood of 0/1 outcomes (probabilities clipped at 1e-12)."""
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def choose_calibration(margin, y, *, folds: int = 5, seed: int = 0,
+                       methods: tuple[str, ...] = METHODS) -> tuple[str, dict[str, float]]:
+    """The calibration method with the lowest cross-validated log loss on held-out margins.
+
+    Returns the method and every method's score. Ties (within 1e-4) go to the simpler method
+    (none, then sigmoid), so isotonic is chosen only when its extra freedom pays. With fewer than
+    ``2 * folds`` positives or negatives there is too little to compare: sigmoid.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(1)
+    >>> m = rng.normal(0, 2, 3000)
+    >>> y = (rng.random(3000) < 1 / (1 + np.exp(-m))).astype(float)   # already calibrated
+    >>> choose_calibration(m, y)[0]
+    'none'
+    """
+    m = np.asarray(margin, dtype=float).ravel()
+    t = np.asarray(y, dtype=float).ravel()
+    positives = int(t.sum())
+    if min(positives, t.size - positives) < 2 * folds:
+        return "sigmoid", {}
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(m, t.astype(int))
+    losses = {method: 0.0 for method in methods}
+    for fit_rows, test_rows in split:
+        for method in methods:
+            p = Calibrator(method).fit(m[fit_rows], t[fit_rows]).transform(m[test_rows])
+            losses[method] += log_loss(t[test_rows], p) * test_rows.size / t.size
+    simplest = sorted(methods, key=lambda name: ("none", "sigmoid", "isotonic").index(name))
+    best = min(losses.values())
+    chosen = next(name for name in simplest if losses[name] <= best + 1e-4)
+    return chosen, losses
+
+
+def _isotonic(model: IsotonicRegression, m: np.ndarray) -> np.ndarray:
+    """``model.predict(m)`` of a calibrator pickled by an earlier version."""
     interpolate = getattr(model, "f_", None)
     if len(m) > _SMALL_ROWS or interpolate is None or model.out_of_bounds != "clip":
         return model.predict(m)
     return np.asarray(interpolate(np.clip(m, model.X_min_, model.X_max_))).astype(m.dtype)
+
+
+__all__ = ["METHODS", "Calibrator", "choose_calibration", "log_loss"]

@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from segml.predict.models import Predictor
-from segml.predict.treeshap import tree_shap
 
 
 def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +51,7 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     >>> list(c.columns)
     ['a', 'bias']
     """
-    values = tree_shap(pred.booster_, pred._matrix(X))
+    values = pred.contributions_matrix(pred._matrix(X))
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
 
 

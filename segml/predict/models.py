@@ -1,35 +1,32 @@
-"""LightGBM predictors for churn, purchase, high CLV (classifiers) and future spend (regressor).
+"""Predictors for churn, purchase, high CLV (classifiers) and future spend (regressor).
 
 Training recipe (:meth:`Predictor.fit`):
 
-1. A held-out validation slice: the rows of the **latest training cutoff** when a ``cutoff``
-   Series is given (time-ordered, never random across time), else a stratified 15 % split
-   (attributes mode).
-2. LightGBM is trained on the other rows with early stopping on that slice (optionally a small
-   seeded random search over a few parameters when ``tuning_trials > 0``: each trial is scored on
-   the same slice and the best kept).
-3. Classifiers: a :class:`~segml.predict.calibration.Calibrator` is fitted on the slice's raw
-   margins (held-out rows, so calibration is honest).
-4. Refit (default up to ``refit_max_rows`` = 300k rows, ``refit`` to force): the final booster
-   is retrained on *all* rows with the best number of rounds, so the most recent cutoff also
-   teaches the model; the calibrator (fitted on the held-out margins of the early-stopping
-   booster) is kept. Above it the early-stopped booster is kept (it saw 85 % of the rows).
+1. **Validation** (:func:`~segml.predict.candidates.validation_folds`): the rows of the latest
+   training cutoff when a ``cutoff`` per row is given (time-ordered, never random across time),
+   else ``inner_folds`` stratified folds (attributes mode).
+2. **Candidates** (:mod:`segml.predict.candidates`) learn on the other rows: LightGBM with the
+   configured settings and early stopping, a shallow additive LightGBM, a logistic regression and
+   the blend of the better LightGBM with it. The one with the best held-out headline metric (ROC
+   AUC, Spearman) wins; every candidate's score is kept (``candidate_scores_``).
+3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
+   them by cross-validated log loss (``calibration="auto"``) or given; the calibrator never sees
+   rows the scored model learned from.
+4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
+   stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
+   latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
+   kept.
 
-Speed (``config.models``): above ``max_train_rows`` labelled rows (default 500k) the model trains
-on a seeded sample of that size, stratified by cutoff and label; ``max_bin`` (default 255) sets the
-histogram resolution; ``num_threads`` the LightGBM threads. See ``docs/predictions.md``.
+:meth:`Predictor.refit_on` repeats the chosen recipe (winner, rounds, calibration method) on other
+rows: the fresh refit on the latest windows of SPEC section 2.
 
-Future spend is zero-inflated. It uses one LightGBM booster with the **Tweedie** objective
+Future spend is zero-inflated. Its candidates are LightGBM boosters with the **Tweedie** objective
 (compound Poisson-Gamma, log link, ``tweedie_variance_power`` 1.5), which models the point mass at
-zero and the skewed positive part together. Chosen over a two-part model because one booster keeps
-SHAP reasons exact (contributions add up to ``log(predicted spend)``), halves scoring cost and
-needs no product of two separately-calibrated pieces; its predictions are mean-unbiased by
-construction of the log-link likelihood.
+zero and the skewed positive part together; SHAP contributions add up to ``log(predicted spend)``.
 
 Categorical columns (pandas ``category``, ``str``/``object`` or ``bool``) are passed to LightGBM as
-``category`` with the training categories; values unseen at training become missing at predict
-time. Training is deterministic for a given seed (``deterministic=True``, row-wise histograms, a
-fixed thread count).
+``category`` with the training categories (to the logistic regression as indicators); values
+unseen at training become missing. Training is deterministic for a given seed.
 
 Example
 -------
@@ -39,23 +36,33 @@ Example
 >>> y = pd.Series((rng.random(600) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
 >>> pred = Predictor("churn", n_estimators=30, seed=1).fit(X, y)
 >>> p = pred.predict(X)
->>> bool(((p >= 0) & (p <= 1)).all()), pred.feature_names_
-(True, ['recency_days', 'frequency'])
+>>> bool(((p >= 0) & (p <= 1)).all()), pred.feature_names_, pred.winner_ in pred.candidate_scores_
+(True, ['recency_days', 'frequency'], True)
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
+from segml.config import SHALLOW_LGBM
 from segml.errors import DataError, Problem
-from segml.predict.calibration import Calibrator
+from segml.predict.calibration import Calibrator, choose_calibration
+from segml.predict.candidates import (
+    LGBM_FAMILY,
+    Fold,
+    candidate_names,
+    fitted_parts,
+    headline_score,
+    pick_winner,
+    validation_folds,
+)
+from segml.predict.linear import LinearModel
+from segml.predict.matrix import FeatureColumns, codes_of
 from segml.predict.resources import stratified_sample, train_threads
 from segml.predict.trees import raw_score
 from segml.targets import target as target_of
@@ -90,84 +97,76 @@ def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
     return pd.Series(y) if not isinstance(y, pd.Series) else y
 
 
-def _safe_names(names: list[str]) -> list[str]:
-    """LightGBM-safe, unique feature names (JSON special characters replaced)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        safe = re.sub(r"[^0-9A-Za-z_]", "_", str(name)) or "f"
-        base, i = safe, 1
-        while safe in seen:
-            safe, i = f"{base}_{i}", i + 1
-        seen.add(safe)
-        out.append(safe)
-    return out
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return isinstance(series.dtype, pd.CategoricalDtype) or not (
-        pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)
-    ) or pd.api.types.is_bool_dtype(series)
-
-
-def _recode(series: pd.Series, known: list[Any]) -> pd.Series:
-    """``series`` as a categorical with exactly the training categories (unseen -> missing)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.set_categories(known)
-    return pd.Series(pd.Categorical(series.where(series.isin(known)), categories=known), index=series.index)
-
-
-class Predictor:
-    """A calibrated LightGBM model for one target (scikit-learn estimator contract).
+class Predictor(FeatureColumns):
+    """The calibrated model of one target, chosen among candidates (scikit-learn contract).
 
     Parameters
     ----------
     target : str
         A target of :data:`segml.targets.TARGETS` (classifier or regressor).
     n_estimators, learning_rate, num_leaves, min_child_samples, early_stopping_rounds
-        LightGBM settings (``config.models``).
-    calibration : {"isotonic", "sigmoid", "none"}
-        Classifier calibration fitted on the held-out validation slice (ignored for spend).
+        The ``lgbm`` candidate's settings (``config.models``); ``early_stopping_rounds=None``
+        trains exactly ``n_estimators`` rounds (what :meth:`refit_on` does with the rounds
+        chosen before).
+    calibration : {"auto", "isotonic", "sigmoid", "none"}
+        Classifier calibration on the held-out rows; ``auto`` chooses by cross-validated log loss.
     tuning_trials : int
-        Extra random-search trials (0: none).
+        Extra random-search trials for the ``lgbm`` candidate (0: none).
     lgbm_params : dict, optional
-        Extra LightGBM parameters, applied last (they win).
+        Extra parameters of the ``lgbm`` candidate, applied last (they win).
     seed : int
     refit : bool or None
-        Retrain on all rows with the best iteration after early stopping; None (default): only
-        up to ``refit_max_rows`` rows, where the held-out slice is a large share of the data
-        (above it the slice is big enough on its own and refitting would double the cost).
+        Retrain the winner on all rows after validation; None: up to ``refit_max_rows`` rows
+        (always after inner folds).
     validation_fraction : float
-        Size of the stratified validation split when no cutoff is given.
+        Held-out share when neither cutoffs nor inner folds apply.
     tweedie_variance_power : float
-        Tweedie power for the spend model (1 = Poisson, 2 = Gamma).
+        Tweedie power of the spend candidates (1 = Poisson, 2 = Gamma).
     max_bin : int
         Histogram bins per feature (``config.models.max_bin``).
     max_train_rows : int or None
         Above this many labelled rows, train on a seeded sample of this size stratified by cutoff
         and label (None: every row).
     refit_max_rows : int
-        Automatic refit (``refit=None``) only up to this many rows.
     num_threads : int or None
         LightGBM threads (None: 1 below 100k rows, else up to 4).
+    candidates : sequence of str or None
+        Candidates to compare (None: all that apply, :mod:`segml.predict.candidates`).
+    shallow_params : dict or None
+        The ``lgbm_shallow`` candidate's LightGBM settings (``n_estimators`` among them);
+        None: :data:`segml.config.SHALLOW_LGBM`.
+    logreg_c : float
+        Inverse L2 strength of the ``logreg`` candidate.
+    inner_folds : int
+        Validation folds without cutoffs (attributes mode).
+    blend_parts : tuple of str or None
+        The blend's parts (None: the better LightGBM variant and ``logreg``).
 
     Attributes
     ----------
-    booster_ : lightgbm.Booster
-    feature_names_ : list of str
-        Training columns, in order; ``predict`` needs them (extra columns are ignored).
-    categories_ : dict
-        Training categories per categorical column.
-    best_iteration_ : int
-    n_rows_available_, n_train_rows_ : int
-        Labelled rows given, and rows actually used (after the ``max_train_rows`` sample).
-    refitted_ : bool
-        Whether the final booster was retrained on all (sampled) rows.
+    winner_ : str
+        The chosen candidate.
+    candidate_scores_ : dict
+        Held-out headline metric of every candidate.
+    booster_ : lightgbm.Booster or None
+        The LightGBM part of the winner (None when the logistic regression won).
+    linear_ : LinearModel or None
+        The logistic-regression part of the winner.
+    weights_ : tuple of float
+        Weights of the booster's and the linear model's log-odds in the margin.
     calibrator_ : Calibrator or None
+    calibration_ : str or None
+        The calibration method used.
+    best_iteration_ : int
+        Rounds of the booster part (0 without one).
+    feature_names_, categories_ : list, dict
+        Training columns and their categories (:class:`~segml.predict.matrix.FeatureColumns`).
+    n_rows_available_, n_train_rows_ : int
+    refitted_ : bool
     params_ : dict
-        The LightGBM parameters used (after tuning).
+        The booster part's LightGBM parameters.
     validation_ : str
-        How the validation slice was chosen.
+        How the held-out rows were chosen.
     baselines_ : dict
         Baselines fitted on the same training rows (set by :func:`fit_predictor`).
 
@@ -185,7 +184,7 @@ class Predictor:
         num_leaves: int = 31,
         min_child_samples: int = 20,
         early_stopping_rounds: int | None = 50,
-        calibration: str = "isotonic",
+        calibration: str = "auto",
         tuning_trials: int = 0,
         lgbm_params: dict[str, Any] | None = None,
         seed: int = 42,
@@ -196,6 +195,11 @@ class Predictor:
         max_train_rows: int | None = 500_000,
         refit_max_rows: int = REFIT_MAX_ROWS,
         num_threads: int | None = None,
+        candidates: tuple[str, ...] | None = None,
+        shallow_params: dict[str, Any] | None = None,
+        logreg_c: float = 1.0,
+        inner_folds: int = 3,
+        blend_parts: tuple[str, str] | None = None,
     ):
         self.target = target
         self.n_estimators = n_estimators
@@ -214,6 +218,11 @@ class Predictor:
         self.max_train_rows = max_train_rows
         self.refit_max_rows = refit_max_rows
         self.num_threads = num_threads
+        self.candidates = candidates
+        self.shallow_params = shallow_params
+        self.logreg_c = logreg_c
+        self.inner_folds = inner_folds
+        self.blend_parts = blend_parts
 
     # ------------------------------------------------------------------ sklearn plumbing
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -229,88 +238,74 @@ class Predictor:
     def is_classifier(self) -> bool:
         return target_of(self.target).is_classifier
 
-    # ------------------------------------------------------------------ data preparation
-    def _learn_columns(self, X: pd.DataFrame) -> None:
-        problems = []
-        self.feature_names_ = [str(c) for c in X.columns]
-        self.categories_: dict[str, list[Any]] = {}
-        for column in X.columns:
-            series = X[column]
-            if pd.api.types.is_datetime64_any_dtype(series):
-                problems.append(Problem(f"feature column has a datetime dtype ({series.dtype}); "
-                                        "convert it to days first", table="features", column=str(column)))
-            elif _is_categorical(series):
-                values = series.astype("category") if not isinstance(series.dtype, pd.CategoricalDtype) else series
-                self.categories_[str(column)] = list(values.cat.remove_unused_categories().cat.categories)
-        if problems:
-            raise DataError(problems)
-        self.booster_feature_names_ = _safe_names(self.feature_names_)
-
+    # the names the scorer, explanations and tests call (FeatureColumns holds the logic)
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` restricted to the training columns, with training dtypes and safe names."""
-        missing = [c for c in self.feature_names_ if c not in X.columns]
-        if missing:
-            raise DataError([Problem(f"feature column '{c}' used by the {self.target} model is missing",
-                                     table="features", column=c) for c in missing])
-        columns = {}
-        for name, safe in zip(self.feature_names_, self.booster_feature_names_, strict=True):
-            series = X[name]
-            if name in self.categories_:
-                columns[safe] = _recode(series, self.categories_[name])
-            else:
-                try:
-                    columns[safe] = pd.to_numeric(series, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
-                except (TypeError, ValueError):
-                    bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
-                    raise DataError([Problem(f"non-numeric value(s) in a numeric feature, e.g. "
-                                             f"{bad.head(3).tolist()}", table="features", column=name)]) from None
-        return pd.DataFrame(columns, index=X.index)
+        return self.frame(X)
 
-    # ------------------------------------------------------------------ training
-    def _base_params(self, n_rows: int) -> dict[str, Any]:
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        return self.matrix(X)
+
+    # ------------------------------------------------------------------ LightGBM candidates
+    def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
+        """LightGBM parameters and the number of rounds of the ``name`` candidate."""
         if self.is_classifier:
             objective = {"objective": "binary", "metric": "binary_logloss"}
         else:
             objective = {"objective": "tweedie", "metric": "tweedie",
                          "tweedie_variance_power": self.tweedie_variance_power}
-        return {
-            **objective,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "seed": self.seed,
-            "deterministic": True,
-            "force_row_wise": True,
-            "max_bin": self.max_bin,
-            "num_threads": train_threads(n_rows, self.num_threads),
-            "verbosity": -1,
+        params = {
+            **objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples, "seed": self.seed, "deterministic": True,
+            "force_row_wise": True, "max_bin": self.max_bin,
+            "num_threads": train_threads(n_rows, self.num_threads), "verbosity": -1,
             # tuning trials change min_data_in_leaf on the same Dataset
             **({"feature_pre_filter": False} if self.tuning_trials else {}),
-            **(self.lgbm_params or {}),
         }
+        rounds = self.n_estimators
+        if name == "lgbm_shallow":
+            shallow = dict(SHALLOW_LGBM if self.shallow_params is None else self.shallow_params)
+            shallow_rounds = int(shallow.pop("n_estimators", self.n_estimators))
+            params.update(shallow)
+            if self.early_stopping_rounds:  # fixed rounds (refit_on) come in n_estimators
+                rounds = shallow_rounds
+        else:
+            params.update(self.lgbm_params or {})
+        return params, rounds
 
-    def _split(self, y: np.ndarray, cutoff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = y.size
-        strata = (y > 0).astype(int)
-        if cutoff is not None:
-            valid = cutoff == cutoff.max()
-            if 0 < valid.sum() < n and (not self.is_classifier or np.unique(y[valid]).size == 2):
-                self.validation_ = f"latest training cutoff ({pd.Timestamp(cutoff.max()).date()})"
-                return np.flatnonzero(~valid), np.flatnonzero(valid)
-            logger.warning("%s: a single training cutoff; falling back to a stratified split", self.target)
-        counts = np.bincount(strata, minlength=2)
-        stratify = strata if counts.min() >= 2 else None
-        train, valid = train_test_split(np.arange(n), test_size=self.validation_fraction,
-                                        random_state=self.seed, stratify=stratify)
-        self.validation_ = f"stratified {self.validation_fraction:.0%} split"
-        return np.sort(train), np.sort(valid)
+    def _boost(self, name: str, params: dict[str, Any], rounds: int, data: pd.DataFrame,
+               label: np.ndarray, fold: Fold) -> lgb.Booster:
+        """The ``name`` candidate's booster on ``fold.train``, early-stopped on ``fold.valid``
+        (tuned first when it is ``lgbm`` and ``tuning_trials`` > 0; ``params`` is updated)."""
+        train_set = lgb.Dataset(data.iloc[fold.train], label[fold.train], free_raw_data=True)
+        if not self.early_stopping_rounds:
+            return lgb.train(params, train_set, num_boost_round=rounds)
+        valid_set = lgb.Dataset(data.iloc[fold.valid], label[fold.valid], reference=train_set)
+        booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
+                            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+        if self.tuning_trials and name == "lgbm":
+            booster = self._tune(params, booster, train_set, valid_set, rounds)
+        return booster
 
-    def _train(self, params, train_set, valid_set) -> lgb.Booster:
-        if not self.early_stopping_rounds:  # the rounds were chosen before (refit)
-            return lgb.train(params, train_set, num_boost_round=self.n_estimators)
-        return lgb.train(params, train_set, num_boost_round=self.n_estimators, valid_sets=[valid_set],
-                         callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+    def _tune(self, params, booster, train_set, valid_set, rounds):
+        """Seeded random search; keeps the trial with the best validation score (``params`` is
+        updated to it) and returns its booster."""
+        metric = params["metric"]
+        best_score = booster.best_score["valid_0"][metric]
+        rng = np.random.default_rng(self.seed)
+        for _ in range(self.tuning_trials):
+            trial = dict(params)
+            for key, choices in _TUNING_SPACE.items():
+                trial[key] = choices[int(rng.integers(len(choices)))]
+            candidate = lgb.train(trial, train_set, num_boost_round=rounds, valid_sets=[valid_set],
+                                  callbacks=[lgb.early_stopping(self.early_stopping_rounds,
+                                                                verbose=False)])
+            score = candidate.best_score["valid_0"][metric]
+            if score < best_score:  # both metrics are losses
+                params.update(trial)
+                booster, best_score = candidate, score
+        return booster
 
+    # ------------------------------------------------------------------ training
     def fit(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
         """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
 
@@ -321,9 +316,42 @@ class Predictor:
         y : Series or DataFrame
             The label (aligned by position), or the labels frame ``Y``.
         cutoff : array-like, optional
-            Cutoff date of each row (stacked training cutoffs); the latest is the validation slice.
+            Cutoff date of each row (stacked training cutoffs); the latest is held out.
         """
         target_of(self.target)  # a ValueError naming the valid targets
+        X, label, cut = self._labelled(X, y, cutoff)
+        self.learn_columns(X)
+        data = self.frame(X)
+        folds, self.validation_ = validation_folds(
+            label, cut, classifier=self.is_classifier, inner_folds=self.inner_folds,
+            fraction=self.validation_fraction, seed=self.seed)
+        names = candidate_names(self.candidates, self.is_classifier)
+        parts = fitted_parts(names, self.blend_parts)
+        matrix = codes_of(data) if "logreg" in parts else None
+        valid = np.concatenate([f.valid for f in folds])
+        held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
+        scores = {n: headline_score(self.is_classifier, label[valid], m) for n, m in held_out.items()}
+        if "blend" in names:
+            tree = self.blend_parts[0] if self.blend_parts else pick_winner(scores, LGBM_FAMILY)
+            self.blend_parts_ = (tree, "logreg")
+            held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
+            scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
+        self.candidate_scores_ = {n: float(scores[n]) for n in names}
+        self.winner_ = pick_winner(scores, names)
+        weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
+                   else {self.winner_: 1.0})
+        self._calibrate(held_out[self.winner_], label[valid])
+        self.refitted_ = len(folds) > 1 or bool(
+            self.refit if self.refit is not None else label.size <= self.refit_max_rows)
+        self._final_fit(weights, data, matrix, label, rounds, last, params_of)
+        self.n_train_rows_ = int(label.size)
+        self.base_rate_ = float(label.mean())
+        logger.info("%s: %d rows, winner %s (%s), %d rounds, validation on %s", self.target,
+                    label.size, self.winner_, ", ".join(f"{n} {s:.4f}" for n, s in scores.items()),
+                    self.best_iteration_, self.validation_)
+        return self
+
+    def _labelled(self, X: pd.DataFrame, y, cutoff):
         label = np.asarray(label_of(self.target, y), dtype=float)
         if label.size != len(X):
             raise ValueError(f"X has {len(X)} rows but the {self.target} label has {label.size}")
@@ -340,34 +368,68 @@ class Predictor:
             X, label, cut = X.iloc[rows], label[rows], None if cut is None else cut[rows]
             logger.info("%s: training on a stratified sample of %d of %d rows (models.max_train_rows)",
                         self.target, rows.size, self.n_rows_available_)
-        self._learn_columns(X)
-        data = self._prepare(X)
-        train_idx, valid_idx = self._split(label, cut)
-        train_set = lgb.Dataset(data.iloc[train_idx], label[train_idx], free_raw_data=True)
-        valid_set = lgb.Dataset(data.iloc[valid_idx], label[valid_idx], reference=train_set)
-        params = self._base_params(label.size)
-        booster = self._train(params, train_set, valid_set)
-        if self.tuning_trials:
-            params, booster = self._tune(params, booster, train_set, valid_set)
-        self.params_ = params
-        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
+        return X, label, cut
+
+    def _held_out(self, parts, data, matrix, label, folds: list[Fold]):
+        """Held-out margins of every fitted part on the validation rows (fold after fold), the
+        rounds each LightGBM part stopped at, the last fold's models and each part's LightGBM
+        parameters."""
+        size = sum(f.valid.size for f in folds)
+        held_out = {name: np.empty(size) for name in parts}
+        rounds: dict[str, list[int]] = {name: [] for name in parts}
+        last: dict[str, Any] = {}
+        params_of: dict[str, dict[str, Any]] = {}
+        start = 0
+        for fold in folds:
+            rows = slice(start, start + fold.valid.size)
+            for name in parts:
+                if name == "logreg":
+                    model = LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
+                        matrix[fold.train], label[fold.train])
+                    held_out[name][rows] = model.margin(matrix[fold.valid])
+                else:
+                    params, n_rounds = self._lgbm_params(name, label.size)
+                    model = self._boost(name, params, n_rounds, data, label, fold)
+                    best = int(model.best_iteration or model.current_iteration())
+                    rounds[name].append(best)
+                    held_out[name][rows] = model.predict(
+                        data.iloc[fold.valid], raw_score=True, num_iteration=best,
+                        num_threads=params["num_threads"])
+                    params_of[name] = params
+                last[name] = model
+            start += fold.valid.size
+        return held_out, rounds, last, params_of
+
+    def _calibrate(self, margin: np.ndarray, label: np.ndarray) -> None:
         self.calibrator_: Calibrator | None = None
-        if self.is_classifier:
-            margin = booster.predict(data.iloc[valid_idx], raw_score=True, num_iteration=self.best_iteration_,
-                                     num_threads=params["num_threads"])
-            self.calibrator_ = Calibrator(self.calibration).fit(margin, label[valid_idx])
-        self.refitted_ = bool(self.refit if self.refit is not None else label.size <= self.refit_max_rows)
-        if self.refitted_:
-            full = lgb.Dataset(data, label, free_raw_data=True)
-            booster = lgb.train(params, full, num_boost_round=self.best_iteration_)
-        else:
-            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
-        self.booster_ = booster
-        self.n_train_rows_ = int(label.size)
-        self.base_rate_ = float(label.mean())
-        logger.info("%s: %d rows, %d rounds, validation on %s", self.target, label.size,
-                    self.best_iteration_, self.validation_)
-        return self
+        self.calibration_ = None
+        if not self.is_classifier:
+            return
+        method = self.calibration
+        if method == "auto":
+            method, self.calibration_scores_ = choose_calibration(margin, label, seed=self.seed)
+        self.calibration_ = method
+        self.calibrator_ = Calibrator(method).fit(margin, label)
+
+    def _final_fit(self, weights, data, matrix, label, rounds, last, params_of) -> None:
+        self.booster_, self.linear_, self.params_, self.best_iteration_ = None, None, {}, 0
+        booster_weight = linear_weight = 0.0
+        for name, weight in weights.items():
+            if name == "logreg":
+                self.linear_ = (LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
+                    matrix, label) if self.refitted_ else last[name])
+                linear_weight = weight
+                continue
+            params = params_of[name]
+            best = max(1, int(round(float(np.mean(rounds[name])))))
+            if self.refitted_:
+                booster = lgb.train(params, lgb.Dataset(data, label, free_raw_data=True),
+                                    num_boost_round=best)
+            else:
+                booster = lgb.Booster(model_str=last[name].model_to_string(num_iteration=best))
+            self.booster_, self.params_, self.best_iteration_ = booster, params, best
+            booster_weight = weight
+        self.weights_ = (booster_weight, linear_weight)
 
     def _check_label(self, label: np.ndarray) -> None:
         column = target_of(self.target).label_column
@@ -385,12 +447,13 @@ class Predictor:
             raise DataError([Problem("negative future spend", table="labels", column=column)])
 
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
-        """A new predictor fitted on other rows (the freshest label windows) with the settings
-        this one chose: its number of rounds, tuned parameters and calibration method.
+        """A new predictor fitted on other rows (the freshest label windows) with the recipe this
+        one chose: its winning candidate, number of rounds, tuned parameters and calibration
+        method.
 
-        No early stopping and no search: the rows of the latest ``cutoff`` are held out only to
-        fit the calibrator (on margins of a booster that did not learn them), then the final
-        booster learns every row. Baselines are not refitted (they serve the evaluation).
+        No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
+        to fit the calibrator (on margins of models that did not learn them), then the final
+        models learn every row. Baselines are not refitted (they serve the evaluation).
 
         Example
         -------
@@ -400,103 +463,71 @@ class Predictor:
         >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
         >>> first = Predictor("churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
         >>> fresh = first.refit_on(X[300:], y[300:])
-        >>> fresh.best_iteration_ == first.best_iteration_, fresh.refitted_
+        >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
+        ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
         (True, True)
         """
         if not hasattr(self, "best_iteration_"):
             raise ValueError("refit_on() needs a fitted predictor: call fit() first")
         params = self.get_params()
+        winner = getattr(self, "winner_", "lgbm")
         tuned = ({k: self.params_[k] for k in _TUNING_SPACE if k in self.params_}
                  if self.tuning_trials else {})
-        params.update(n_estimators=self.best_iteration_, early_stopping_rounds=None,
-                      tuning_trials=0, refit=True, lgbm_params={**(self.lgbm_params or {}), **tuned})
+        params.update(
+            n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
+            refit=True, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
+            calibration=getattr(self, "calibration_", None) or "none",
+            blend_parts=getattr(self, "blend_parts_", None))
         fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
+        fresh.candidate_scores_ = dict(getattr(self, "candidate_scores_", {}))
         fresh.baselines_ = {}
         return fresh
 
-    def _tune(self, params, booster, train_set, valid_set):
-        """Seeded random search; keeps the trial with the best validation score."""
-        metric = params["metric"]
-        best_score = booster.best_score["valid_0"][metric]
-        rng = np.random.default_rng(self.seed)
-        for _ in range(self.tuning_trials):
-            trial = dict(params)
-            for key, choices in _TUNING_SPACE.items():
-                trial[key] = choices[int(rng.integers(len(choices)))]
-            candidate = self._train(trial, train_set, valid_set)
-            score = candidate.best_score["valid_0"][metric]
-            if score < best_score:  # both metrics are losses
-                params, booster, best_score = trial, candidate, score
-        return params, booster
-
     # ------------------------------------------------------------------ prediction
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """``X`` as the float matrix LightGBM sees: categoricals as codes of the training levels.
+    def margin_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw margin (log-odds, or log of expected spend) from the float matrix of
+        :meth:`~segml.predict.matrix.FeatureColumns.matrix`."""
+        booster_weight, linear_weight = getattr(self, "weights_", (1.0, 0.0))
+        margin = 0.0
+        if booster_weight:
+            # LightGBM's raw score, from the compiled tree walk (faster, same numbers)
+            margin = booster_weight * raw_score(self.booster_, matrix)
+        if linear_weight:
+            margin = margin + linear_weight * self.linear_.margin(matrix)
+        return np.asarray(margin, dtype=np.float64)
 
-        The same numbers LightGBM derives from the pandas frame of :meth:`_prepare` (it maps
-        each category to its code in the training levels, unseen -> missing), built without a
-        per-call DataFrame: scoring one customer per request is dominated by pandas overhead.
-        """
-        missing = [c for c in self.feature_names_ if c not in X.columns]
-        if missing:
-            return self._prepare(X).to_numpy()  # raises the DataError naming the column
-        matrix = np.empty((len(X), len(self.feature_names_)), dtype=np.float64)
-        for j, name in enumerate(self.feature_names_):
-            series = X[name]
-            if name in self.categories_:
-                dtype = self._category_dtype(name)
-                if isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.categories.equals(
-                    dtype.categories
-                ):
-                    codes = series.cat.codes.to_numpy()
-                else:  # unseen values and missing -> -1 -> missing
-                    codes = dtype.categories.get_indexer(series.astype(object))
-                matrix[:, j] = np.where(codes < 0, np.nan, codes)
-            elif pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
-                series.dtype, pd.CategoricalDtype
-            ):
-                matrix[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            else:
-                return self._prepare(X).pipe(self._codes_of)
-        return matrix
+    def contributions_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Exact SHAP values in margin space, one column per feature plus the bias (last): the
+        weighted sum of the winner's parts' (TreeSHAP, linear SHAP); rows add up to the margin."""
+        from segml.predict.treeshap import tree_shap
 
-    def _category_dtype(self, name: str) -> pd.CategoricalDtype:
-        # Validating the levels costs ~1 ms per column and call: build each dtype once.
-        cache = self.__dict__.setdefault("_dtype_cache", {})
-        if name not in cache:
-            cache[name] = pd.CategoricalDtype(self.categories_[name])
-        return cache[name]
-
-    def _codes_of(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.empty(frame.shape, dtype=np.float64)
-        for j, column in enumerate(frame.columns):
-            values = frame[column]
-            if isinstance(values.dtype, pd.CategoricalDtype):
-                codes = values.cat.codes.to_numpy()
-                out[:, j] = np.where(codes < 0, np.nan, codes)
-            else:
-                out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        booster_weight, linear_weight = getattr(self, "weights_", (1.0, 0.0))
+        out = np.zeros((len(matrix), len(self.feature_names_) + 1))
+        if booster_weight:
+            out += booster_weight * tree_shap(self.booster_, matrix)
+        if linear_weight:
+            out += linear_weight * self.linear_.contributions(matrix)
         return out
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw booster output: log-odds (classifiers) or log of expected spend."""
-        return raw_score(self.booster_, self._matrix(X))
+        """Raw margin: log-odds (classifiers) or log of expected spend."""
+        return self.margin_matrix(self.matrix(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability (classifiers) or expected future spend (>= 0)."""
-        return self.predict_matrix(self._matrix(X))
+        return self.predict_matrix(self.matrix(X))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """:meth:`predict` from the float matrix of :meth:`_matrix` (shared by models that were
-        trained on the same columns, so a composite scorer builds it once). The trees are walked
-        by :func:`segml.predict.trees.raw_score`: LightGBM's raw score, faster."""
-        margin = raw_score(self.booster_, matrix)
+        """:meth:`predict` from the float matrix (shared by models trained on the same columns,
+        so a composite scorer builds it once)."""
+        margin = self.margin_matrix(matrix)
         if self.is_classifier:
             return self.calibrator_.transform(margin)
         return np.exp(margin)
 
     def __repr__(self) -> str:
-        fitted = f", best_iteration={self.best_iteration_}" if hasattr(self, "best_iteration_") else ""
+        fitted = (f", winner={getattr(self, 'winner_', 'lgbm')!r}, "
+                  f"best_iteration={self.best_iteration_}" if hasattr(self, "best_iteration_") else "")
         return f"Predictor(target={self.target!r}{fitted})"
 
 
@@ -521,7 +552,7 @@ def fit_predictor(
     X, y, cutoff
         See :meth:`Predictor.fit`.
     models : segml.config.ModelsConfig, optional
-        LightGBM settings; None: the defaults.
+        Model settings; None: the defaults.
     baselines : bool
         Also fit the baselines on the same training rows (``pred.baselines_``), on a seeded sample
         of at most ``baseline_max_rows`` rows.
@@ -559,6 +590,10 @@ def fit_predictor(
         max_train_rows=models.max_train_rows,
         refit_max_rows=models.refit_max_rows,
         num_threads=models.num_threads,
+        candidates=tuple(models.candidates),
+        shallow_params=dict(models.shallow_params),
+        logreg_c=models.logreg_c,
+        inner_folds=models.inner_folds,
     ).fit(X, y, cutoff=cutoff)
     pred.baselines_ = {}
     if baselines:

@@ -61,7 +61,7 @@ def test_churn_nan_labels_are_dropped(stacked):
     X_tr, Y_tr, *_ = stacked
     pred = fit_predictor("churn", X_tr, Y_tr, FAST, seed=0, baselines=False)
     assert pred.n_train_rows_ == int(Y_tr["churn"].notna().sum()) < len(X_tr)
-    assert pred.validation_.startswith("stratified")
+    assert pred.validation_ == "3 inner stratified folds"  # no cutoffs: inner folds
 
 
 def test_deterministic_with_seed(data):

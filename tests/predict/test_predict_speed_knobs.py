@@ -44,7 +44,8 @@ def test_max_train_rows_samples_by_cutoff_and_label():
 
 def test_max_bin_threads_and_refit_reach_lightgbm():
     X, Y, cutoff = make_xy(2000, seed=7, cutoffs=2)
-    models = FAST.model_copy(update={"max_bin": 15, "num_threads": 2, "refit_max_rows": 0})
+    models = FAST.model_copy(update={"max_bin": 15, "num_threads": 2, "refit_max_rows": 0,
+                                     "candidates": ["lgbm"]})  # the knobs of that candidate
     pred = fit_predictor("churn", X, Y, models, seed=0, cutoff=cutoff, baselines=False)
     assert pred.params_["max_bin"] == 15 and pred.params_["num_threads"] == 2
     assert not pred.refitted_ and pred.booster_.num_trees() == pred.best_iteration_
@@ -56,7 +57,8 @@ def test_max_bin_threads_and_refit_reach_lightgbm():
     over = fit_predictor("churn", X, Y, models.model_copy(update={"lgbm_params": {"max_bin": 7}}), seed=0,
                          cutoff=cutoff, baselines=False)
     assert over.params_["max_bin"] == 7
-    assert fit_predictor("churn", X, Y, FAST, seed=0, cutoff=cutoff, baselines=False).refitted_
+    assert fit_predictor("churn", X, Y, FAST.model_copy(update={"candidates": ["lgbm"]}), seed=0,
+                         cutoff=cutoff, baselines=False).refitted_
 
 
 def test_defaults_match_the_config():

@@ -52,8 +52,10 @@ def scorer() -> CustomerScorer:
               "purchase": rng.random(len(X)) < 0.4, "high_clv": X["monetary_sum"] > 400}
     train = X.copy()
     train["region"] = train["region"].cat.remove_categories(["East"])  # levels differ
-    predictors = {t: Predictor(t, n_estimators=25, seed=3).fit(train, pd.Series(y, dtype=float))
-                  for t, y in labels.items()}
+    # every kind of winner: a blend (both parts), the logistic regression alone, LightGBM alone
+    kinds = {"churn": ("blend",), "purchase": ("logreg",), "high_clv": ("lgbm",)}
+    predictors = {t: Predictor(t, n_estimators=25, seed=3, candidates=kinds[t]).fit(
+        train, pd.Series(y, dtype=float)) for t, y in labels.items()}
     predictors["spend"] = Predictor("spend", n_estimators=25, seed=3).fit(
         train, pd.Series(X["spend_365d"].to_numpy() * rng.random(len(X))))
     categorical = {c: list(X[c].cat.categories) for c in ("region", "device")}
@@ -134,14 +136,22 @@ def test_validate_input_keeps_strings_when_asked(scorer, rows):
     pd.testing.assert_frame_equal(request, before)  # the caller's frame is untouched
 
 
-def test_reasons_are_lightgbms_top_contributions(scorer, rows):
+def test_reasons_are_the_top_shap_contributions_of_every_kind_of_winner(scorer, rows):
     scored = scorer.score(rows.head(5), reasons=True)
     plain = scorer.score(rows.head(5))
     pd.testing.assert_frame_equal(scored[plain.columns], plain, check_exact=True)
     X = scorer.prepare(rows.head(5))
+    assert {scorer.predictors[t].winner_ for t in ("churn", "purchase", "high_clv")} == {
+        "blend", "logreg", "lgbm"}
     for target in ("churn", "purchase", "high_clv"):
         predictor = scorer.predictors[target]
-        contrib = predictor.booster_.predict(predictor._prepare(X), pred_contrib=True)[:, :-1]
+        tree_weight, linear_weight = predictor.weights_
+        contrib = np.zeros((len(X), len(predictor.feature_names_)))
+        if tree_weight:  # LightGBM's own SHAP values for the booster part
+            contrib += tree_weight * predictor.booster_.predict(
+                predictor._prepare(X), pred_contrib=True)[:, :-1]
+        if linear_weight:
+            contrib += linear_weight * predictor.linear_.contributions(predictor._matrix(X))[:, :-1]
         for i, text in enumerate(scored[f"{target}_reasons"]):
             reasons = json.loads(text)
             top = np.argsort(-np.abs(contrib[i]), kind="stable")[:3]

@@ -1,0 +1,146 @@
+"""Candidate models per target and the validation they are compared on (SPEC section 4).
+
+Defaults win on the data they were tuned on; a user's own table gets whatever wins on *its*
+validation rows. The candidates:
+
+==================  ==========================================================================
+``lgbm``            LightGBM with the configured settings (``models.n_estimators``, ...)
+``lgbm_shallow``    a shallow, additive LightGBM (``models.shallow_params``: stumps, strong
+                    regularisation, column and row subsampling): a GAM for small or noisy tables
+``logreg``          L2 logistic regression on the same matrix (:mod:`segml.predict.linear`)
+``blend``           the average of the log-odds of the better LightGBM and the logistic regression
+==================  ==========================================================================
+
+The regressor (spend) compares the two LightGBM variants (Tweedie objective).
+
+**Validation** (:func:`validation_folds`): in behavioural mode the rows of the latest training
+cutoff, every candidate trained on the earlier cutoffs (never the evaluation window); without
+cutoffs (attributes mode) ``inner_folds`` stratified folds, so every row is held out once and the
+comparison does not rest on one small split. Candidates are ranked by the target's headline
+metric (ROC AUC, Spearman) on the held-out rows; a tie goes to the earlier candidate in the list.
+
+Example
+-------
+>>> import numpy as np
+>>> folds, how = validation_folds(np.array([0, 1] * 50, dtype=float), None, classifier=True,
+...                               inner_folds=3, seed=0)
+>>> len(folds), how
+(3, '3 inner stratified folds')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from segml.predict.metrics import roc_auc, spearman
+
+LGBM_FAMILY = ("lgbm", "lgbm_shallow")
+CLASSIFIER_CANDIDATES = ("lgbm", "lgbm_shallow", "logreg", "blend")
+REGRESSOR_CANDIDATES = LGBM_FAMILY
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Positions of the rows a candidate learns from and of those it is judged on."""
+
+    train: np.ndarray
+    valid: np.ndarray
+
+
+def validation_folds(label: np.ndarray, cutoff: np.ndarray | None, *, classifier: bool,
+                     inner_folds: int = 3, fraction: float = 0.15, max_inner_rows: int = 200_000,
+                     seed: int = 0) -> tuple[list[Fold], str]:
+    """The held-out rows candidates, early stopping and calibration are judged on.
+
+    With a ``cutoff`` per row: the latest cutoff's rows (when both classes occur there and some
+    rows are earlier). Otherwise ``inner_folds`` folds (stratified for classifiers) up to
+    ``max_inner_rows`` rows, else one ``fraction`` split (enough rows to judge on, and k fits of
+    every candidate would cost too much).
+    """
+    n = label.size
+    if cutoff is not None:
+        latest = cutoff == cutoff.max()
+        if 0 < latest.sum() < n and (not classifier or np.unique(label[latest]).size == 2):
+            day = pd.Timestamp(cutoff.max()).date()
+            return [Fold(np.flatnonzero(~latest), np.flatnonzero(latest))], (
+                f"latest training cutoff ({day})")
+    strata = (label > 0).astype(int)
+    smallest = int(np.bincount(strata, minlength=2).min()) if classifier else n
+    if inner_folds >= 2 and n <= max_inner_rows and smallest >= inner_folds:
+        splitter = (StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
+                    if classifier else KFold(inner_folds, shuffle=True, random_state=seed))
+        folds = [Fold(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros(n), strata)]
+        kind = "stratified " if classifier else ""
+        return folds, f"{inner_folds} inner {kind}folds"
+    stratify = strata if np.bincount(strata, minlength=2).min() >= 2 else None
+    train, valid = train_test_split(np.arange(n), test_size=fraction, random_state=seed,
+                                    stratify=stratify)
+    return [Fold(np.sort(train), np.sort(valid))], f"stratified {fraction:.0%} split"
+
+
+def headline_score(classifier: bool, label: np.ndarray, margin: np.ndarray) -> float:
+    """ROC AUC of the margins (classifiers) or Spearman of the predictions (regressor); the
+    ranking is all either needs, so raw margins will do."""
+    if classifier:
+        return roc_auc(label, margin)
+    return spearman(label, margin)
+
+
+def candidate_names(requested: tuple[str, ...] | list[str] | None, classifier: bool
+                    ) -> tuple[str, ...]:
+    """The requested candidates this kind of target can use, in order (None: all of them).
+
+    A blend needs a LightGBM variant and the logistic regression beside it.
+
+    Example
+    -------
+    >>> candidate_names(None, classifier=False)
+    ('lgbm', 'lgbm_shallow')
+    >>> candidate_names(["blend"], classifier=True)
+    ('blend',)
+    """
+    allowed = CLASSIFIER_CANDIDATES if classifier else REGRESSOR_CANDIDATES
+    names = tuple(requested) if requested else allowed
+    unknown = [n for n in names if n not in CLASSIFIER_CANDIDATES]
+    if unknown:
+        raise ValueError(f"unknown candidate(s) {unknown}; valid: {list(CLASSIFIER_CANDIDATES)}")
+    kept = tuple(n for n in names if n in allowed)
+    return kept or ("lgbm",)
+
+
+def fitted_parts(names: tuple[str, ...], blend_parts: tuple[str, str] | None) -> tuple[str, ...]:
+    """The models to fit for candidates ``names`` (a blend fits its parts).
+
+    Example
+    -------
+    >>> fitted_parts(("blend",), ("lgbm_shallow", "logreg"))
+    ('lgbm_shallow', 'logreg')
+    """
+    parts = [n for n in names if n != "blend"]
+    if "blend" in names:
+        parts += list(blend_parts) if blend_parts else [*LGBM_FAMILY, "logreg"]
+    return tuple(dict.fromkeys(parts))
+
+
+def pick_winner(scores: dict[str, float], order: tuple[str, ...]) -> str:
+    """The candidate with the best score; ties (within 1e-6) go to the earlier one.
+
+    Example
+    -------
+    >>> pick_winner({"lgbm": 0.8, "logreg": 0.81, "blend": 0.81}, ("lgbm", "logreg", "blend"))
+    'logreg'
+    """
+    finite = {n: s for n, s in scores.items() if n in order and np.isfinite(s)}
+    if not finite:
+        return order[0]
+    best = max(finite.values())
+    return next(n for n in order if n in finite and finite[n] >= best - 1e-6)
+
+
+__all__ = ["CLASSIFIER_CANDIDATES", "Fold", "LGBM_FAMILY", "REGRESSOR_CANDIDATES",
+           "candidate_names", "fitted_parts", "headline_score", "pick_winner",
+           "validation_folds"]
