@@ -55,6 +55,7 @@ class RetrainOutcome:
     challenger_version: str | None = None
     champion_version: str | None = None
     drift: dict[str, Any] = field(default_factory=dict)
+    warnings: list[Any] = field(default_factory=list)  # data and readiness, printed by the CLI
 
 
 def retrain_key(tables: Tables, config: SegmlConfig) -> str:
@@ -184,7 +185,8 @@ def _retrain_locked(
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
-                                  run.run_id, None, _version(champion_version), drift)
+                                  run.run_id, None, _version(champion_version), drift,
+                                  [*tables.warnings, *predictions.readiness.warnings])
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_artifacts(folder, data, segmentation, predictions, config)
@@ -203,13 +205,14 @@ def _retrain_locked(
             version = str(info.registered_model_version)
             registry.set_alias(name, "challenger", version)
         decision = "promoted" if promote else "rejected"
-        run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
 
         def finish() -> None:
-            # Promotion happens only once the run has ended cleanly: a failure while logging
-            # anything above leaves the champion as it was.
+            # Promotion happens only once everything above succeeded, and the decision is
+            # recorded only once it is carried out: a run killed before this has no decision
+            # tag, and its version is never promoted (its run did not FINISH).
             if promote:
-                registry.promote(name, version)
+                registry.promote(name, version, finishing_run=run.run_id)
+            run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
 
         run.on_success(finish)
         message = (
@@ -218,7 +221,8 @@ def _retrain_locked(
             else f"challenger v{version} not promoted: {len(failed)} gate(s) failed"
         )
         return RetrainOutcome(promote, False, gates, message, run.run_id, version,
-                              _version(champion_version), drift)  # fmt: skip
+                              _version(champion_version), drift,
+                              [*tables.warnings, *predictions.readiness.warnings])  # fmt: skip
 
 
 def _version(model_version: Any) -> str | None:
