@@ -89,7 +89,16 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     one line naming ``tracking.tracking_uri``; SIGINT/SIGTERM exit 130/143; anything else is an
     internal error (exit 5). Never a traceback, never a credential.
     """
-    import click
+    from typer.exceptions import TyperException
+
+    # typer's own exits and usage errors (it vendors click) go through: typer prints them.
+    passthrough: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, TyperException)
+    try:
+        import click
+
+        passthrough += (click.exceptions.Exit, click.ClickException, click.Abort)
+    except ImportError:  # pragma: no cover - typer without a separate click
+        pass
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -101,7 +110,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except SegmlError as exc:
             print_problems(exc.problems)
             raise typer.Exit(EXIT_DATA) from None
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
+        except passthrough:
             raise
         except KeyboardInterrupt as exc:
             name, code = ("SIGINT", 130)
