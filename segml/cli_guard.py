@@ -45,7 +45,7 @@ def print_warnings(warnings: list[Problem], what: str) -> None:
     unique = list(dict.fromkeys(str(w) for w in warnings))
     if unique:
         err_console.print(f"[yellow]{len(unique)} warning(s) about the data ({what}):[/yellow]",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         for line in unique:
             err_console.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
 
@@ -118,7 +118,8 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 name, code = exc.signal_name, exc.exit_code
             killed = getattr(exc, "killed_run", None)
             tail = f": run {killed} marked KILLED, the champion is unchanged" if killed else ""
-            err_console.print(f"[red]interrupted by {name}{tail}[/red]", highlight=False)
+            err_console.print(f"[red]interrupted by {name}{tail}[/red]", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(code) from None
         except Exception as exc:  # noqa: BLE001 - the last guard before a traceback
             problem = _unexpected(exc)
