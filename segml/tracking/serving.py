@@ -60,10 +60,12 @@ _CONVERSION_VALUE = re.compile(r"(Failed to convert column .*? to type '[^']*')\
 _PARSED_VALUE = re.compile(r"(could not convert string to \w+): .*$", re.S)
 _JSON_TYPES = {"application/json", "application/json;charset=utf-8"}
 _TABLE_KEYS = ("dataframe_split", "dataframe_records", "inputs")
-_MIME_TYPES = {"application/json", "text/csv", "application/x-parquet"}
+_MIME_TYPES = {"application/json", "text/csv", "application/vnd.apache.parquet",
+               "application/x-parquet"}
 _INPUT_DUMP = re.compile(r"\s*Input:.*$", re.S)
 _ERROR_REPR = re.compile(r"""\s*Error: (?:'.*'|".*"|\S.*)$""", re.S)
-_BYTES_REPR = re.compile(r"""b(?:'[^']*'|"[^"]*")""")
+_BYTES_REPR = re.compile(r"""\bb(?:'[^']*'|"[^"]*")""")
+_EXTRA_INPUTS = re.compile(r"\s*Note that there were extra inputs: \[.*?\]\.?", re.S)
 _GOT_QUOTED = re.compile(r"""\s*Got '.*?'\.?""", re.S)
 MAX_BYTES = int(os.environ.get("SEGML_SERVING_MAX_BYTES", 10 * 2**20))
 #: JSON deeper than this is refused: a table request is 3 levels deep, a tensor a few more.
@@ -85,6 +87,7 @@ def clean_message(message: str) -> str:
     message = _PARSED_VALUE.sub(r"\1", message)
     message = _INPUT_DUMP.sub("", message)
     message = _GOT_QUOTED.sub("", message)
+    message = _EXTRA_INPUTS.sub("", message)  # column names the request made up
     message = _BYTES_REPR.sub("<bytes>", message)
     return _ERROR_REPR.sub("", message).strip()
 
@@ -114,17 +117,21 @@ def _screen(server: Any, data: Any, content_type: Any) -> tuple[Any, Any]:
     None)``; the JSON of a table request is parsed once, here."""
     if not isinstance(content_type, str) or not content_type.strip():
         return _error(server, 415, "the request has no Content-Type; send application/json, "
-                      "text/csv or application/x-parquet", "UNSUPPORTED_MEDIA_TYPE"), None
-    mime = content_type.split(";", 1)[0].strip().lower()
+                      "text/csv or application/vnd.apache.parquet", "UNSUPPORTED_MEDIA_TYPE"), None
+    mime, *parameters = (part.strip().lower() for part in content_type.split(";"))
     if mime not in _MIME_TYPES:
         return _error(server, 415, "unsupported Content-Type; send application/json, text/csv "
-                      "or application/x-parquet", "UNSUPPORTED_MEDIA_TYPE"), None
+                      "or application/vnd.apache.parquet", "UNSUPPORTED_MEDIA_TYPE"), None
+    for name, _, value in (p.partition("=") for p in parameters if p):
+        if name.strip() != "charset" or value.strip().strip('"') not in ("utf-8", "utf8"):
+            return _error(server, 415, "unsupported Content-Type parameter: only charset=utf-8 "
+                          "is accepted", "UNSUPPORTED_MEDIA_TYPE"), None
     size = len(data) if isinstance(data, bytes | str) else 0
     if size > MAX_BYTES:
         return _error(server, 413, f"the request body has {size:,} bytes; at most {MAX_BYTES:,} "
                       "are accepted (SEGML_SERVING_MAX_BYTES): send fewer customers per request",
                       "REQUEST_LIMIT_EXCEEDED"), None
-    if mime == "application/x-parquet":
+    if "parquet" in mime:
         return None, None
     if isinstance(data, bytes):
         try:
