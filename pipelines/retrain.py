@@ -9,6 +9,7 @@ Exit codes (for the scheduler's alerting):
     1  a problem in the data or the config (messages on stderr name file, table, column or key)
     3  the challenger failed a gate: the champion keeps serving (not an error of the job)
     4  another retrain of the same model holds the lock
+    130/143  stopped by SIGINT/SIGTERM: the run is marked KILLED, the champion untouched
 
 A JSON line with the decision is printed on stdout so logs can be parsed.
 """
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as exc:
         print(json.dumps({"decision": "locked", "message": str(exc)}))
         return 4
+    except KeyboardInterrupt as exc:  # SIGTERM from the scheduler, or Ctrl-C
+        print(json.dumps({"decision": "interrupted", "message": str(exc) or "interrupted",
+                          "killed_run": getattr(exc, "killed_run", None)}))
+        return getattr(exc, "exit_code", 130)
     except SegmlError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     )
+    for warning in outcome.warnings:  # data and readiness warnings, once, at the end
+        print(str(warning), file=sys.stderr)
     if outcome.promoted or outcome.reused or args.dry_run:
         return 0
     return 3

@@ -7,11 +7,15 @@ Exit codes
 2  usage error (unknown option, missing argument)
 3  a retrain that ran but did not promote its challenger (gates failed)
 4  another retrain of the same model holds the lock
+5  an unexpected internal error (a bug: one line naming it; ``--verbose`` logs the traceback)
+130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM: the run in progress is marked KILLED
+
+No Python traceback, request value or credential reaches the terminal: every message and log
+record goes through :func:`segml.errors.redact`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -23,6 +27,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from segml.cli_guard import (
+    check_output,
+    check_store,
+    err_console,
+    handles_user_errors,
+    print_problems,
+    print_warnings,
+)
 from segml.config import SegmlConfig, load_config
 from segml.errors import Problem, SegmlError
 
@@ -32,13 +44,12 @@ app = typer.Typer(
     name="segml",
     help="Customer segment discovery and prediction, tracked in MLflow.\n\n"
     "Exit codes: 0 success, 1 data or config problem, 2 usage, "
-    "3 retrain not promoted, 4 retrain locked.",
+    "3 retrain not promoted, 4 retrain locked, 5 internal error, 130/143 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file.", dir_okay=False)
@@ -49,26 +60,6 @@ DataOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
-
-
-def print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        style = "red" if problem.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{problem}[/{style}]", highlight=False, soft_wrap=True)
-
-
-def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a :class:`SegmlError` into its problems on stderr and exit code 1 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SegmlError as exc:
-            print_problems(exc.problems)
-            raise typer.Exit(EXIT_DATA) from None
-
-    return wrapper
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -243,10 +234,6 @@ def _print_result(result: Any) -> None:
                       + ", ".join(f"{t} {c}" for t, c in fitted.items()), highlight=False)
 
 
-def _print_skipped(result: Any) -> None:
-    """The targets the history could not train, once each, at the end of the output."""
-    print_problems(getattr(result, "skipped", []) or [])
-
 
 @app.command()
 @handles_user_errors
@@ -265,11 +252,12 @@ def train(
 
     _setup_logging(quiet, verbose)
     cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
+    check_store(cfg)
     result = run_train(cfg, progress=_progress(quiet))
     if not quiet:
         _print_result(result)
     console.print(f"registered {result.model_uri} as @{result.alias}; run {result.run_id}")
-    _print_skipped(result)
+    print_warnings(result.warnings, "train")
 
 
 @app.command()
@@ -306,19 +294,26 @@ def score(
                                       cutoff=_parse_cutoff(cutoff), master=spark_master)
         console.print(f"scored {rows:,} customers on Spark -> {out}")
         return
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise SegmlError([Problem(f"--out must end in .parquet or .csv, got {out.name!r}", key="out")])
+    check_output(out)
     from rich.progress import Progress
 
     cfg = resolve_config(config, data)
+    check_store(cfg)
+    warnings: list[Problem] = []
     with Progress(console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task("scoring", total=None)
         scores = run_score(
             model, config=cfg, cutoff=_parse_cutoff(cutoff), reasons=reasons,
             on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
+            on_warning=warnings.append,
         )  # fmt: skip
-    write_frame_atomic(scores, out)
+    try:
+        write_frame_atomic(scores, out)
+    except OSError as exc:
+        raise SegmlError([Problem(f"cannot write the scores: {exc.strerror or exc}",
+                                  file=str(out), key="out")]) from None
     console.print(f"scored {len(scores):,} customers -> {out}")
+    print_warnings(warnings, "score")
 
 
 @app.command()
@@ -349,11 +344,12 @@ def demo(
     cfg = load_config(None)
     cfg.data.dir = str(data_dir.resolve())
     cfg.seed = seed
+    check_store(cfg)
     result = run_train(cfg, run_name="demo", progress=progress)
     report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
     if not quiet:
         _print_result(result)
-    _print_skipped(result)
+    print_warnings(result.warnings, "demo")
     console.print(
         f"champion {result.model_uri}; report {report}; {time.perf_counter() - started:.0f} s\n"
         f"serve it: mlflow models serve -m models:/{cfg.tracking.registered_model_name}@champion "
@@ -374,7 +370,9 @@ def report(
     """
     from segml.report import write_report
 
+    _setup_logging(False, False)
     cfg = load_config(config)
+    check_store(cfg)
     path = write_report(run_id, out, tracking=cfg.tracking)
     console.print(f"report -> {path}")
 
@@ -400,6 +398,7 @@ def retrain(
 
     _setup_logging(quiet, verbose)
     cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
+    check_store(cfg)
     try:
         outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=_progress(quiet))
     except LockHeld as exc:
@@ -409,7 +408,7 @@ def retrain(
         mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
     console.print(outcome.message)
-    _print_skipped(outcome)
+    print_warnings(outcome.warnings, "retrain")
     if not outcome.promoted and not outcome.reused and not dry_run:
         raise typer.Exit(EXIT_NOT_PROMOTED)
 
@@ -426,9 +425,10 @@ def promote(
     """
     from segml.tracking import registry
 
+    _setup_logging(False, False)
     cfg = load_config(config)
     name = cfg.tracking.registered_model_name
-    registry.promote(name, version, cfg.tracking.resolved_uri())
+    registry.promote(name, version, check_store(cfg))
     console.print(f"models:/{name}@champion -> version {version}")
 
 
@@ -441,9 +441,10 @@ def rollback(config: ConfigOpt = None) -> None:
     """
     from segml.tracking import registry
 
+    _setup_logging(False, False)
     cfg = load_config(config)
     name = cfg.tracking.registered_model_name
-    restored = registry.rollback(name, cfg.tracking.resolved_uri())
+    restored = registry.rollback(name, check_store(cfg))
     console.print(f"models:/{name}@champion -> version {restored.version} (rolled back)")
 
 

@@ -21,8 +21,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from segml import config_checks
 from segml.errors import ConfigError, Problem
 from segml.targets import CLASSIFIERS, TARGET_NAMES
 
@@ -45,6 +54,11 @@ SHALLOW_LGBM: dict[str, Any] = {
 #: Targets an attributes-mode table can carry an explicit label column for (the classifiers).
 LABEL_TARGETS = CLASSIFIERS
 TargetName = Literal[TARGET_NAMES]  # every target of segml.targets
+EpochUnit = Literal["s", "ms", "us", "ns"]
+_FORMAT_HELP = ("strftime format of the {what} (e.g. '%d.%m.%Y %H:%M'); required when values "
+                "read both day-first and month-first. None: ISO dates and unambiguous text.")
+_UNIT_HELP = ("Unit of integer epoch {what} (s, ms, us, ns); integer values are refused "
+              "without it.")
 
 
 class _Section(BaseModel):
@@ -58,6 +72,8 @@ class CustomersTable(_Section):
     path: str | None = Field(None, description="CSV or Parquet file; None with --data DIR.")
     customer_id: str = Field("customer_id", description="Column holding the customer id.")
     signup_date: str | None = Field("signup_date", description="Signup date column, if any.")
+    signup_date_format: str | None = Field(None, description=_FORMAT_HELP.format(what="signup dates"))
+    signup_date_unit: EpochUnit | None = Field(None, description=_UNIT_HELP.format(what="signup dates"))
     attributes: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "demographic": ["age", "gender"],
@@ -86,6 +102,8 @@ class CustomersTable(_Section):
         True, description="Missing optional attribute columns are warnings, not errors."
     )
 
+    _signup_format = field_validator("signup_date_format")(config_checks.check_timestamp_format)
+
     @model_validator(mode="after")
     def _known_roles(self) -> CustomersTable:
         unknown = sorted(set(self.attributes) - set(ATTRIBUTE_ROLES))
@@ -108,6 +126,8 @@ class TransactionsTable(_Section):
     path: str | None = None
     customer_id: str = "customer_id"
     timestamp: str = "timestamp"
+    timestamp_format: str | None = Field(None, description=_FORMAT_HELP.format(what="timestamps"))
+    timestamp_unit: EpochUnit | None = Field(None, description=_UNIT_HELP.format(what="timestamps"))
     amount: str = "amount"
     order_id: str | None = "order_id"
     quantity: str | None = "quantity"
@@ -115,12 +135,18 @@ class TransactionsTable(_Section):
     product_id: str | None = None
     channel: str | None = "channel"
 
+    _format = field_validator("timestamp_format")(config_checks.check_timestamp_format)
+
 
 class EventsTable(_Section):
     path: str | None = None
     customer_id: str = "customer_id"
     timestamp: str = "timestamp"
+    timestamp_format: str | None = Field(None, description=_FORMAT_HELP.format(what="timestamps"))
+    timestamp_unit: EpochUnit | None = Field(None, description=_UNIT_HELP.format(what="timestamps"))
     event_type: str = "event_type"
+
+    _format = field_validator("timestamp_format")(config_checks.check_timestamp_format)
 
 
 class DataConfig(_Section):
@@ -178,6 +204,8 @@ class FeaturesConfig(_Section):
     btyd: bool = Field(True, description="Fit BG/NBD and add P(alive) and expected purchases.")
     engine: Literal["duckdb", "pandas"] = "duckdb"
 
+    _windows = field_validator("trend_windows_days")(config_checks.check_trend_windows)
+
 
 # ------------------------------------------------------------------------------------ segments
 class LifecycleThresholds(_Section):
@@ -230,11 +258,25 @@ class SegmentsConfig(_Section):
     min_profile_size: int = Field(50, ge=1)
     lifecycle: LifecycleThresholds = Field(default_factory=LifecycleThresholds)
 
+    @field_validator("level_sizes")
+    @classmethod
+    def _level_sizes(cls, sizes: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        config_checks.check_level_sizes(sizes, info.data.get("levels", 5))
+        return sizes
+
+    @model_validator(mode="after")
+    def _level_sizes_cap(self) -> SegmentsConfig:
+        if self.level_sizes and max(self.level_sizes) > self.max_segments_per_level:
+            raise ValueError(f"segments.level_sizes {self.level_sizes} exceeds "
+                             f"max_segments_per_level ({self.max_segments_per_level})")
+        return self
+
 
 # -------------------------------------------------------------------------------------- models
 class ModelsConfig(_Section):
     targets: list[TargetName] = Field(
         default_factory=lambda: list(TARGET_NAMES),
+        min_length=1,
         description="Targets to train (segml.targets); one whose horizon does not fit the "
         "history is skipped with a warning.",
     )
@@ -300,6 +342,8 @@ class ModelsConfig(_Section):
         "fields above).",
     )
 
+    _lgbm = field_validator("lgbm_params")(config_checks.check_lgbm_params)
+
 
 class ReadinessConfig(_Section):
     min_positives: int = Field(50, ge=1, description="Fewer positives than this blocks training.")
@@ -314,6 +358,8 @@ class TrackingConfig(_Section):
     )
     experiment_name: str = "segml"
     registered_model_name: str = "segml-customer"
+
+    _uri = field_validator("tracking_uri")(config_checks.check_tracking_uri)
 
     def resolved_uri(self) -> str:
         """The configured URI, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` here."""
@@ -449,10 +495,7 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         file = Path(path)
         if not file.is_file():
             raise ConfigError([Problem(message="config file not found", file=source)])
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError([Problem(message=f"invalid YAML: {exc}", file=source)]) from None
+        loaded = _read_yaml(file, source)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -463,6 +506,50 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         return SegmlConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(config_problems(exc, source)) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date that does not exist (``2025-02-30``) stays text,
+    so validation reports it under its key instead of the parser failing without one."""
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _read_yaml(file: Path, source: str) -> Any:
+    """The parsed YAML of ``file``; every way it can fail is one problem naming the file.
+
+    The message gives the line and column, never the text there: a config line may hold a
+    credential (a tracking URI with a password).
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(f"not a text (UTF-8) file: undecodable byte at offset "
+                                   f"{exc.start}; a config is YAML text", file=source)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read: {exc.strerror or type(exc).__name__}",
+                                   file=source)]) from None
+    if "\x00" in text:
+        raise ConfigError([Problem("not a text file (it holds NUL bytes); a config is YAML text",
+                                   file=source)])
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError([Problem(f"invalid YAML{where}: {what}", file=source)]) from None
+    except (ValueError, OverflowError) as exc:  # e.g. `cutoff: 2025-02-30` (YAML reads dates)
+        raise ConfigError([Problem(f"invalid value: {exc}", file=source)]) from None
+    except RecursionError:
+        raise ConfigError([Problem("invalid YAML: nested too deeply", file=source)]) from None
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:

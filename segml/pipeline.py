@@ -342,7 +342,7 @@ def train(
                 alias = "challenger" if has_champion else "champion"
             if alias == "champion":
                 # Only once the whole run has ended cleanly does the new version serve.
-                run.on_success(lambda: registry.promote(name, version))
+                run.on_success(lambda: registry.promote(name, version, finishing_run=run.run_id))
             elif alias:
                 registry.set_alias(name, alias, version)
         return TrainResult(
@@ -406,22 +406,36 @@ def score(
     reasons: bool = False,
     chunk_size: int = 100_000,
     on_chunk: Callable[[int, int], None] = lambda done, total: None,
+    on_warning: Callable[[Problem], None] = lambda problem: None,
 ) -> pd.DataFrame:
     """Score every customer with a registered model, rebuilding features with its own settings.
+
+    Every customer of the customers table gets a row. One the data does not know at the cutoff
+    (no signup date, order or event at or before it) gets null segments and scores and
+    ``lifecycle_stage = "no history"``, and ``on_warning`` hears how many there are.
 
     Parameters
     ----------
     model_uri : str
         e.g. ``models:/segml-customer@champion`` or ``runs:/<id>/model``.
     cutoff : date, optional
-        Features as of this date (default: the end of the data).
+        Features as of this date (default: the end of the data). It must lie within the data:
+        before its first transaction nobody has a history, and after its last one every
+        customer would look inactive for days the data knows nothing about.
     reasons : bool
         Add the top 3 signed SHAP reasons per score (about 100x slower than scores alone).
     chunk_size, on_chunk :
         Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
+    on_warning : callable, optional
+        Receives each data warning (orphan rows, customers without history) as a ``Problem``.
+
+    Raises
+    ------
+    DataError
+        A cutoff outside the data, or data that breaks the contract.
     """
-    from segml.features import build_features, data_end
-    from segml.features.timeline import end_of_day
+    from segml.data.population import every_customer, scoring_cutoff
+    from segml.features import build_features
     from segml.tracking.model import load_scorer
 
     config = config or SegmlConfig()
@@ -429,17 +443,17 @@ def score(
     tables = tables if tables is not None else load(config, data_dir)
     if scorer.feature_spec is None:
         raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])
-    if cutoff is not None:
-        at = end_of_day(cutoff)
-    elif tables.mode == "behavioural":
-        at = data_end(tables)
-    else:
-        at = None
+    for warning in tables.warnings:
+        on_warning(warning)
+    at = scoring_cutoff(tables, cutoff)
     features = build_features(tables, at, scorer.feature_spec)
     chunks = []
     for start in range(0, len(features), chunk_size):
         chunks.append(scorer.score(features.iloc[start : start + chunk_size], reasons=reasons, as_of=at))
         on_chunk(min(start + chunk_size, len(features)), len(features))
     if not chunks:
-        return scorer.score(features, reasons=reasons, as_of=at)
-    return pd.concat(chunks, ignore_index=True)
+        scores = scorer.score(features, reasons=reasons, as_of=at)
+    else:
+        scores = pd.concat(chunks, ignore_index=True)
+    return every_customer(scores, tables, at, on_warning)
+

@@ -55,7 +55,8 @@ class RetrainOutcome:
     challenger_version: str | None = None
     champion_version: str | None = None
     drift: dict[str, Any] = field(default_factory=dict)
-    skipped: list[Any] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)  # data, plan and readiness; the CLI prints
+    skipped: list[Any] = field(default_factory=list)  # targets the history could not train
 
 
 def retrain_key(tables: Tables, config: SegmlConfig) -> str:
@@ -209,7 +210,7 @@ def _retrain_locked(
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
                                   run.run_id, None, _version(champion_version), drift,
-                                  list(predictions.skipped))
+                                  _warnings(tables, predictions), list(predictions.skipped))
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_artifacts(folder, data, segmentation, predictions, config)
@@ -229,13 +230,14 @@ def _retrain_locked(
             registry.set_version_tags(name, version, version_tags(predictions))
             registry.set_alias(name, "challenger", version)
         decision = "promoted" if promote else "rejected"
-        run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
 
         def finish() -> None:
-            # Promotion happens only once the run has ended cleanly: a failure while logging
-            # anything above leaves the champion as it was.
+            # Promotion happens only once everything above succeeded, and the decision is
+            # recorded only once it is carried out: a run killed before this has no decision
+            # tag, and its version is never promoted (its run did not FINISH).
             if promote:
-                registry.promote(name, version)
+                registry.promote(name, version, finishing_run=run.run_id)
+            run.set_tags({DECISION_TAG: decision, "segml.failed_gates": "; ".join(failed)[:4000]})
 
         run.on_success(finish)
         message = (
@@ -244,7 +246,13 @@ def _retrain_locked(
             else f"challenger v{version} not promoted: {len(failed)} gate(s) failed"
         )
         return RetrainOutcome(promote, False, gates, message, run.run_id, version,
-                              _version(champion_version), drift, list(predictions.skipped))  # fmt: skip
+                              _version(champion_version), drift, _warnings(tables, predictions),
+                              list(predictions.skipped))  # fmt: skip
+
+
+def _warnings(tables: Tables, predictions: Predictions) -> list[Any]:
+    """Every warning of the run, once: data validation, skipped targets, readiness."""
+    return [*tables.warnings, *predictions.skipped, *predictions.readiness.warnings]
 
 
 def _version(model_version: Any) -> str | None:

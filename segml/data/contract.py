@@ -24,13 +24,40 @@ from pathlib import Path
 import pandas as pd
 
 from segml.config import ATTRIBUTE_ROLES, SegmlConfig
+from segml.data.checks import (
+    Collector as _Collector,
+)
+from segml.data.checks import (
+    align_ids as _align_ids,
+)
+from segml.data.checks import (
+    as_category as _as_category,
+)
+from segml.data.checks import (
+    binary_label as _binary_label,
+)
+from segml.data.checks import (
+    check_future as _check_future,
+)
+from segml.data.checks import (
+    check_ids as _check_ids,
+)
+from segml.data.checks import (
+    has_errors as _has_errors,
+)
+from segml.data.checks import (
+    numbers as _numbers,
+)
+from segml.data.checks import (
+    parse_timestamps as _parse_timestamps,
+)
+from segml.data.checks import (
+    require_columns as _require_columns,
+)
 from segml.data.io import find_table_file, read_table
 from segml.errors import DataError, Problem
 
 _TX_OPTIONAL = ("order_id", "quantity", "category", "product_id", "channel")
-_TRUE_WORDS = {"yes", "true", "y", "1", "churned", "t"}
-_FALSE_WORDS = {"no", "false", "n", "0", "f"}
-
 
 @dataclass
 class Tables:
@@ -55,112 +82,9 @@ class Tables:
 
 
 # --------------------------------------------------------------------------------- validation
-class _Collector:
-    """Accumulates problems for one table so each check stays a short function."""
 
-    def __init__(self, table: str, file: str | None):
-        self.table, self.file = table, file
-        self.problems: list[Problem] = []
-
-    def error(self, message: str, column: str | None = None) -> None:
-        self.problems.append(Problem(message, "error", self.file, self.table, column))
-
-    def warn(self, message: str, column: str | None = None) -> None:
-        self.problems.append(Problem(message, "warning", self.file, self.table, column))
-
-
-def _examples(values: pd.Series, n: int = 3) -> str:
-    return ", ".join(repr(v) for v in values.drop_duplicates().head(n).tolist())
-
-
-def _parse_timestamps(frame: pd.DataFrame, column: str, out: _Collector) -> pd.Series | None:
-    raw = frame[column]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        parsed = raw
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    else:
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna() & raw.notna()
-    if bad.any():
-        out.error(
-            f"{int(bad.sum())} unparseable timestamp(s), e.g. {_examples(raw[bad])}", column
-        )
-        return None
-    return parsed.astype("datetime64[ns]")
-
-
-def _check_ids(frame: pd.DataFrame, column: str, out: _Collector, *, unique: bool) -> None:
-    ids = frame[column]
-    if ids.isna().any():
-        out.error(f"{int(ids.isna().sum())} missing customer id(s)", column)
-    if unique:
-        dup = ids[ids.duplicated(keep=False) & ids.notna()]
-        if len(dup):
-            out.error(
-                f"{dup.nunique()} duplicated customer id(s) ({len(dup)} rows), "
-                f"e.g. {_examples(dup)}",
-                column,
-            )
-
-
-def _require_columns(frame: pd.DataFrame, columns: dict[str, str], out: _Collector) -> bool:
-    missing = [(role, col) for role, col in columns.items() if col not in frame.columns]
-    for role, col in missing:
-        out.error(f"required column '{col}' ({role}) is missing", col)
-    return not missing
-
-
-def _check_future(ts: pd.Series, now: pd.Timestamp, column: str, out: _Collector) -> None:
-    future = ts > now
-    if future.any():
-        out.error(
-            f"{int(future.sum())} timestamp(s) after today ({now.date()}), latest {ts.max()}",
-            column,
-        )
-
-
-def _binary_label(values: pd.Series, positive: str | None, column: str, out: _Collector):
-    """0/1 floats from a label column (bool, 0/1, or two values with a known positive)."""
-    present = values.dropna()
-    levels = pd.unique(present.astype(str).str.strip().str.lower())
-    if len(present) == 0 or len(levels) < 2:
-        out.error(f"label column is constant ({_examples(present) or 'all missing'})", column)
-        return None
-    if len(levels) > 2:
-        out.error(f"label column is not binary: {len(levels)} values, e.g. {_examples(present)}", column)
-        return None
-    text = values.astype(str).str.strip().str.lower()
-    if positive is not None:
-        if positive.lower() not in levels:
-            out.error(f"positive label {positive!r} not among values {sorted(levels)}", column)
-            return None
-        is_positive = text == positive.lower()
-    elif set(levels) <= _TRUE_WORDS | _FALSE_WORDS and len(set(levels) & _TRUE_WORDS) == 1:
-        is_positive = text.isin(_TRUE_WORDS)
-    else:
-        out.error(
-            f"cannot tell the positive class among {sorted(levels)}; set "
-            "data.customers.positive_label",
-            column,
-        )
-        return None
-    return is_positive.astype(float).where(values.notna())
-
-
-def _as_category(series: pd.Series) -> pd.Series:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series
-    if pd.api.types.is_bool_dtype(series) or not (
-        pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)
-    ):
-        # LightGBM rejects pandas' `str` dtype: strings become categoricals once, here.
-        return series.astype("string").astype("category")
-    return series
-
-
-def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, mode: str):
+def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, mode: str,
+                        now: pd.Timestamp):
     spec = cfg.data.customers
     out = _Collector("customers", file)
     if raw.empty:
@@ -171,18 +95,33 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
     _check_ids(raw, spec.customer_id, out, unique=True)
     frame = pd.DataFrame({"customer_id": raw[spec.customer_id]})
     declared = spec.model_fields_set
-    if spec.signup_date:
+    pii = set(spec.pii)
+    if spec.customer_id in pii:
+        out.error(f"the customer id column '{spec.customer_id}' is declared PII "
+                  "(data.customers.pii), but segml needs it to join the tables and to name each "
+                  "score: replace the ids with pseudonyms and remove it from the PII list")
+    for target, column in spec.labels.items():
+        if column in pii:
+            out.error(f"label column '{column}' ({target}) is declared PII (data.customers.pii)")
+    if spec.signup_date and spec.signup_date in pii:
+        # Declared PII: never read, so tenure counts from the first order or event.
+        out.warn(f"signup date column '{spec.signup_date}' is declared PII "
+                 "(data.customers.pii): not used; tenure counts from the first order or event")
+    elif spec.signup_date:
         if spec.signup_date in raw.columns:
-            parsed = _parse_timestamps(raw, spec.signup_date, out)
+            parsed = _parse_timestamps(raw, spec.signup_date, out,
+                                       key="data.customers.signup_date",
+                                       fmt=spec.signup_date_format, unit=spec.signup_date_unit,
+                                       required=False, earliest=pd.Timestamp("1900-01-01"))
             if parsed is not None:
+                _check_future(parsed, now, spec.signup_date, out)
                 frame["signup_date"] = parsed
         elif "signup_date" in declared:
             out.error(f"declared column '{spec.signup_date}' (signup date) does not exist", spec.signup_date)
-    for pii in spec.pii:
-        if pii not in raw.columns:
-            out.warn(f"declared PII column '{pii}' does not exist", pii)
+    for name in spec.pii:
+        if name not in raw.columns:
+            out.warn(f"declared PII column '{name}' does not exist", name)
     roles: dict[str, list[str]] = {}
-    pii = set(spec.pii)
     for role in ATTRIBUTE_ROLES:
         for column in spec.attributes.get(role, []):
             if column in pii:
@@ -191,7 +130,10 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                 report = out.error if "attributes" in declared else out.warn
                 report(f"declared {role} attribute '{column}' does not exist", column)
             else:
-                frame[column] = _as_category(raw[column])
+                values = raw[column]
+                if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                    _numbers(values, column, out, f"{role} value")
+                frame[column] = _as_category(values)
                 roles.setdefault(role, []).append(column)
     labels: dict[str, str] = {}
     for target, column in spec.labels.items():
@@ -222,20 +164,15 @@ def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None
         return None, out.problems
     _check_ids(raw, spec.customer_id, out, unique=False)
     frame = pd.DataFrame({"customer_id": raw[spec.customer_id]})
-    ts = _parse_timestamps(raw, spec.timestamp, out)
+    ts = _parse_timestamps(raw, spec.timestamp, out, key="data.transactions.timestamp",
+                           fmt=spec.timestamp_format, unit=spec.timestamp_unit)
     if ts is not None:
         _check_future(ts, now, spec.timestamp, out)
         frame["timestamp"] = ts
-    amount = pd.to_numeric(raw[spec.amount], errors="coerce")
-    not_numeric = amount.isna() & raw[spec.amount].notna()
-    if not_numeric.any():
-        out.error(
-            f"{int(not_numeric.sum())} non-numeric amount(s), e.g. {_examples(raw[spec.amount][not_numeric])}",
-            spec.amount,
-        )
-    elif raw[spec.amount].isna().any():
+    amount = _numbers(raw[spec.amount], spec.amount, out, "amount")
+    if raw[spec.amount].isna().any():
         out.error(f"{int(raw[spec.amount].isna().sum())} missing (NaN) amount(s)", spec.amount)
-    frame["amount"] = amount.astype("float64")
+    frame["amount"] = amount
     declared = spec.model_fields_set
     for role in _TX_OPTIONAL:
         column = getattr(spec, role)
@@ -247,7 +184,7 @@ def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None
             continue
         values = raw[column]
         if role == "quantity":
-            values = pd.to_numeric(values, errors="coerce").astype("float64")
+            values = _numbers(values, column, out, "quantity")
         elif role in ("category", "channel"):
             values = _as_category(values)
         frame[role] = values
@@ -265,7 +202,8 @@ def _validate_events(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
     if not _require_columns(raw, required, out):
         return None, out.problems
     _check_ids(raw, spec.customer_id, out, unique=False)
-    ts = _parse_timestamps(raw, spec.timestamp, out)
+    ts = _parse_timestamps(raw, spec.timestamp, out, key="data.events.timestamp",
+                           fmt=spec.timestamp_format, unit=spec.timestamp_unit)
     frame = pd.DataFrame({"customer_id": raw[spec.customer_id]})
     if ts is not None:
         _check_future(ts, now, spec.timestamp, out)
@@ -273,32 +211,6 @@ def _validate_events(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
     frame["event_type"] = _as_category(raw[spec.event_type])
     return (frame if not _has_errors(out.problems) else None), out.problems
 
-
-def _has_errors(problems: list[Problem]) -> bool:
-    return any(p.severity == "error" for p in problems)
-
-
-def _align_ids(customers: pd.DataFrame, other: pd.DataFrame, table: str, file: str | None):
-    """Give ``other.customer_id`` the customers' dtype; warn about unknown customers."""
-    ids = customers["customer_id"]
-    if other["customer_id"].dtype != ids.dtype:
-        if pd.api.types.is_numeric_dtype(ids) and pd.api.types.is_numeric_dtype(other["customer_id"]):
-            other["customer_id"] = other["customer_id"].astype(ids.dtype)
-        else:
-            other["customer_id"] = other["customer_id"].astype(str).astype(ids.dtype)
-    unknown = ~other["customer_id"].isin(ids)
-    if unknown.any():
-        return [
-            Problem(
-                f"{int(unknown.sum())} row(s) of {other.loc[unknown, 'customer_id'].nunique()} "
-                "customer(s) absent from the customers table (ignored)",
-                "warning",
-                file,
-                table,
-                "customer_id",
-            )
-        ], other.loc[~unknown].reset_index(drop=True)
-    return [], other
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -360,7 +272,8 @@ def validate_tables(
         mode = "behavioural" if transactions is not None else "attributes"
     if mode == "behavioural" and transactions is None:
         return None, [Problem("behavioural mode needs a transactions table", table="transactions")]
-    cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"), mode)
+    cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"),
+                                                        mode, now)
     tx = ev = None
     if transactions is not None and config.data.transactions is not None:
         tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now,
@@ -377,6 +290,8 @@ def validate_tables(
     if ev is not None:
         found, ev = _align_ids(cust, ev, "events", sources.get("events"))
         problems += found
+    if _has_errors(problems):
+        return None, problems
     tables = Tables(
         customers=cust.reset_index(drop=True),
         transactions=tx,

@@ -31,18 +31,26 @@ def default_lock_dir() -> Path:
 
 
 def _store_key(tracking_uri: str) -> str:
-    """One name per tracking store: a relative sqlite path or folder names a different store in
-    each working directory, while a server URI (``http://``, ``postgresql://``) is the same store
-    wherever the job starts.
+    """One name per tracking store, however it is reached.
+
+    A local store (a sqlite file or a folder) is named by its real path: a relative path names a
+    different store in each working directory, and a symlink or ``..`` the store it leads to. A
+    server URI (``http://``, ``postgresql://``) is the same store wherever the job starts; its
+    credentials are left out (two users of one server share its lock) and the scheme and host
+    are compared without case.
 
     Examples
     --------
-    >>> _store_key("http://mlflow:5000/") == _store_key("http://mlflow:5000")
+    >>> _store_key("http://mlflow:5000/") == _store_key("HTTP://alice:pw@MLflow:5000")
     True
     """
-    if "://" in tracking_uri and not tracking_uri.startswith(("sqlite:", "file:")):
-        return tracking_uri.rstrip("/")
-    return os.path.abspath(tracking_uri.removeprefix("sqlite:///").removeprefix("file://"))
+    if "://" in tracking_uri and not tracking_uri.lower().startswith(("sqlite:", "file:")):
+        scheme, _, rest = tracking_uri.partition("://")
+        host, slash, path = rest.partition("/")
+        host = host.rsplit("@", 1)[-1].lower()
+        return f"{scheme.lower()}://{host}{slash}{path}".rstrip("/")
+    local = tracking_uri.removeprefix("sqlite:///").removeprefix("file://").split("?", 1)[0]
+    return os.path.realpath(local)
 
 
 @contextlib.contextmanager

@@ -47,25 +47,18 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import SegmlError
 from segml.tracking import serving
+from segml.tracking.validation import _FALSE, _TRUE, KINDS, _invalid, validate_input
 
 log = logging.getLogger(__name__)
 
-KINDS = {"string": "string", "category": "string", "double": "double", "long": "long",
-         "boolean": "boolean"}
 SCORER_ARTIFACT = "scorer"
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
+DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
 REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
                 "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")
-
-
-def _invalid(message: str) -> MlflowException:
-    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -76,7 +69,7 @@ def _as_bool(value: Any, name: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise _invalid(f"param '{name}' must be a boolean, got {value!r}")
+    raise _invalid(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
 
 
 def _as_date(value: Any) -> pd.Timestamp | None:
@@ -87,113 +80,6 @@ def _as_date(value: Any) -> pd.Timestamp | None:
         return pd.Timestamp(value)
     except (TypeError, ValueError):
         raise _invalid("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
-
-
-def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
-                   strings_as_category: bool = True) -> pd.DataFrame:
-    """Check and coerce one request to the scorer's input schema.
-
-    Returns a frame with exactly the schema's columns in schema order: numbers as float64
-    (``long`` as int64 when complete), booleans as bool, strings as ``category`` (``customer_id``
-    is left as given; with ``strings_as_category=False`` string columns stay strings, values of
-    other dtypes become strings). Columns that already have their type are not copied: a
-    request whose columns all match costs a dtype check, not a conversion per column. Raises
-    ``MlflowException(INVALID_PARAMETER_VALUE)`` naming the column.
-
-    Examples
-    --------
-    >>> validate_input(pd.DataFrame({"x": ["1.5"]}), [("x", "double")]).dtypes["x"]
-    dtype('float64')
-    >>> validate_input(pd.DataFrame({"x": ["abc"]}), [("x", "double")])
-    Traceback (most recent call last):
-    ...
-    mlflow.exceptions.MlflowException: column 'x' must be numeric (double); got non-numeric value(s) ['abc']
-    """
-    if isinstance(model_input, dict | list):
-        try:
-            model_input = pd.DataFrame(model_input)
-        except (ValueError, TypeError) as exc:
-            raise _invalid(f"input cannot be read as a table: {exc}") from None
-    if not isinstance(model_input, pd.DataFrame):
-        raise _invalid(f"input must be a DataFrame, got {type(model_input).__name__}")
-    if len(model_input) == 0:
-        raise _invalid("input has no rows: send at least one customer")
-    index = model_input.index
-    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
-        model_input = model_input.reset_index(drop=True)
-    names = [name for name, _ in schema]
-    present = set(model_input.columns)
-    missing = [name for name in names if name not in present]
-    if missing:
-        raise _invalid(f"missing required column(s) {missing}; expected columns {names}")
-    if not model_input.columns.is_unique:
-        duplicated = sorted({str(c) for c in model_input.columns[model_input.columns.duplicated()]})
-        raise _invalid(f"duplicated column(s) {duplicated}")
-    dtypes = dict(zip(model_input.columns, model_input.dtypes, strict=True))
-    converted = {}
-    for name, kind in schema:
-        if kind not in KINDS:
-            raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
-        dtype = dtypes[name]
-        if kind == "double" and dtype == np.float64:  # the common case: no copy
-            continue
-        if name == "customer_id" and kind == "string" and pd.api.types.is_numeric_dtype(dtype):
-            converted[name] = model_input[name].astype("str")  # as MLflow's schema would
-            continue
-        if kind not in ("double", "long", "boolean") and (
-            name == "customer_id" or isinstance(dtype, pd.CategoricalDtype)
-            or (isinstance(dtype, pd.StringDtype) and not strings_as_category)
-        ):
-            continue
-        column = model_input[name]
-        if kind in ("double", "long"):
-            converted[name] = _numeric(column, name, kind)
-        elif kind == "boolean":
-            converted[name] = _boolean(column, name)
-        elif isinstance(dtype, pd.StringDtype):
-            converted[name] = column.astype("category")
-        else:
-            text = column.astype("str").where(column.notna())
-            converted[name] = text.astype("category") if strings_as_category else text
-    if list(model_input.columns) == names:
-        frame = model_input.copy(deep=False)  # copy-on-write: the caller's frame stays as is
-    else:
-        frame = model_input.loc[:, names]
-    for name, values in converted.items():
-        frame[name] = values
-    return frame
-
-
-def _numeric(column: pd.Series, name: str, kind: str) -> pd.Series:
-    if column.dtype == bool or pd.api.types.is_bool_dtype(column.dtype):
-        values = column.astype("float64")
-    elif pd.api.types.is_numeric_dtype(column.dtype):
-        values = column.astype("float64")
-    else:
-        values = pd.to_numeric(column, errors="coerce").astype("float64")
-        bad = values.isna() & column.notna() & (column.astype("str").str.strip() != "")
-        if bad.any():
-            shown = column[bad].astype("str").unique()[:3].tolist()
-            raise _invalid(f"column '{name}' must be numeric ({kind}); got non-numeric value(s) "
-                           f"{shown}")
-    if kind == "long":
-        finite = values.dropna()
-        if (finite != np.round(finite)).any():
-            raise _invalid(f"column '{name}' must hold whole numbers (long)")
-        if not values.isna().any():
-            values = values.astype("int64")
-    return values
-
-
-def _boolean(column: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(column.dtype):
-        return column.astype(bool)
-    text = column.astype("str").str.strip().str.lower()
-    ok = text.isin(_TRUE | _FALSE) & column.notna()
-    if not ok.all():
-        shown = column[~ok].astype("str").unique()[:3].tolist()
-        raise _invalid(f"column '{name}' must be boolean; got {shown}")
-    return text.isin(_TRUE)
 
 
 def _jsonable(value: Any) -> Any:
@@ -314,6 +200,11 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
             scored = self._scorer.score(features, reasons=reasons, **dated)
         except SegmlError as exc:  # bad values the scorer found: a 4xx naming them, not a 500
             raise _invalid(str(exc)) from None
+        except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+            # Finite days that still overflow a date (pandas ends in 2262): name the column.
+            raise _invalid(f"column '{DATE_OFFSET_COLUMN}' (or param 'as_of'): the expected next "
+                           "purchase date falls outside the dates pandas can hold (1677-2262)"
+                           ) from None
         out = serialise_output(scored.reset_index(drop=True))
         # The server writes the answer with json.dump, which spells a missing value NaN (not
         # JSON): inside it, missing values (a churn probability outside the churn population,

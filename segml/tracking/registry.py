@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,29 +105,75 @@ def _history(client: Any, name: str) -> list[str]:
         return []
 
 
-def _check_run_ok(client: Any, run_id: str | None) -> None:
-    """Refuse versions produced by a FAILED/KILLED run (or a run whose parent failed)."""
+def _check_run_ok(client: Any, run_id: str | None, finishing_run: str | None = None) -> None:
+    """Refuse versions whose run (or a parent of it) did not FINISH: FAILED and KILLED runs, and
+    runs still RUNNING, which is what a retrain killed with ``kill -9`` leaves behind.
+
+    ``finishing_run`` is the pipeline run promoting its own version just before it ends.
+    """
     seen = set()
     while run_id and run_id not in seen:
         seen.add(run_id)
         run = client.get_run(run_id)
-        if run.info.status in _BAD_STATUSES:
+        status = run.info.status
+        if status in _BAD_STATUSES:
             raise RegistryError([Problem(
-                f"run {run_id} ended {run.info.status}: its model cannot become champion")])
+                f"run {run_id} ended {status}: its model cannot become champion", key="version")])
+        if status != "FINISHED" and run_id != finishing_run:
+            raise RegistryError([Problem(
+                f"run {run_id} has not finished ({status}; a job killed before it ended leaves "
+                "its run so): its model cannot become champion", key="version")])
         run_id = run.data.tags.get("mlflow.parentRunId")
 
 
-def promote(name: str, version: str | int, tracking_uri: str | None = None) -> ModelVersion:
+def _require_model(client: Any, name: str) -> None:
+    """A clear problem when the store has no registered model ``name``."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            raise RegistryError([Problem(
+                f"no registered model '{name}' in this tracking store (train one with segml "
+                "train, or set tracking.registered_model_name / tracking.tracking_uri)",
+                key="tracking.registered_model_name")]) from None
+        raise
+
+
+def _version_of(client: Any, name: str, version: str | int) -> ModelVersion:
+    """Version ``version`` of ``name``; a number that is not a version is a RegistryError."""
+    text = str(version).strip()
+    if not re.fullmatch(r"[1-9][0-9]{0,9}", text):
+        raise RegistryError([Problem(
+            f"--version must be a version number (1, 2, ...), got {text[:40]!r}", key="version")])
+    _require_model(client, name)
+    try:
+        return client.get_model_version(name, text)
+    except MlflowException as exc:
+        if exc.error_code not in _NOT_FOUND:
+            raise
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    known = f"versions {versions[0]}-{versions[-1]}" if versions else "no versions"
+    raise RegistryError([Problem(f"model '{name}' has no version {text} ({known})",
+                                 key="version")])
+
+
+def promote(name: str, version: str | int, tracking_uri: str | None = None, *,
+            finishing_run: str | None = None) -> ModelVersion:
     """Make ``version`` the champion; the previous champion becomes ``previous_champion``.
 
     Idempotent: promoting the current champion changes nothing. A ``challenger`` alias on the
-    promoted version is removed.
+    promoted version is removed. Only a version whose run FINISHED is promoted, except that
+    ``finishing_run`` (the pipeline run calling this just before it ends; default: this
+    process's active MLflow run) may still be running.
     """
     uri = _uri(tracking_uri)
     client = client_for(uri)
     version = str(version)
-    mv = client.get_model_version(name, version)
-    _check_run_ok(client, mv.run_id)
+    mv = _version_of(client, name, version)
+    version = str(mv.version)
+    if finishing_run is None and (active := mlflow.active_run()) is not None:
+        finishing_run = active.info.run_id  # promoting from inside the run, just before it ends
+    _check_run_ok(client, mv.run_id, finishing_run)
     current = get_alias_version(name, CHAMPION, uri)
     if current is not None and str(current.version) == version:
         return mv
@@ -147,6 +194,7 @@ def rollback(name: str, tracking_uri: str | None = None) -> ModelVersion:
     """Restore the previous champion; the rolled-back version is tagged ``segml.rolled_back``."""
     uri = _uri(tracking_uri)
     client = client_for(uri)
+    _require_model(client, name)
     history = _history(client, name)
     if not history:
         previous = get_alias_version(name, PREVIOUS, uri)

@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -38,6 +37,8 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from segml.errors import redact
+from segml.tracking.interrupts import RunInterrupted, interrupts_deferred, interrupts_raise
 from segml.tracking.store import (
     client_for,
     default_artifact_location,
@@ -153,7 +154,7 @@ def redact_uri(uri: str) -> str:
     >>> redact_uri("postgresql://ml:secret@db:5432/mlflow")
     'postgresql://ml:***@db:5432/mlflow'
     """
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", uri)
+    return redact(uri)
 
 
 def log_config(config: Any, run_id: str | None = None) -> None:
@@ -271,6 +272,17 @@ def find_finished_run(tracking_cfg: Any, tags: Mapping[str, str],
             "params": dict(run.data.params), "metrics": dict(run.data.metrics)}
 
 
+def _end_parent(run_id: str, status: str) -> bool:
+    """End the parent run (and any stage left open) with ``status``; False when it had ended
+    already (FINISHED, and a signal came after): then it stays as it is."""
+    while (active := mlflow.active_run()) is not None:
+        mlflow.end_run(status=status)
+        if active.info.run_id == run_id:
+            log.warning("run %s marked %s", run_id, status)
+            return True
+    return False
+
+
 # ----------------------------------------------------------------------------------- the run
 @dataclass
 class RunHandle:
@@ -294,6 +306,9 @@ class RunHandle:
             self.stage_runs[name] = child.info.run_id
             try:
                 yield child.info.run_id
+            except KeyboardInterrupt:  # SIGINT/SIGTERM: KILLED (MLflow's default says FAILED)
+                mlflow.end_run(status="KILLED")
+                raise
             finally:
                 seconds = time.perf_counter() - start
                 self.stage_seconds[name] = seconds
@@ -330,7 +345,11 @@ def pipeline_run(
     cutoff: Any = None,
     mode: str | None = None,
 ) -> Iterator[RunHandle]:
-    """One parent run: FINISHED when the body returns, FAILED (and re-raised) on any exception.
+    """One parent run: FINISHED when the body returns, FAILED (and re-raised) on any exception,
+    KILLED on SIGTERM or SIGINT (see :mod:`segml.tracking.interrupts`).
+
+    The ``on_success`` actions (promotion) and the end of the run are one step that a signal
+    cannot cut: a signal arriving then is raised once the run is FINISHED.
 
     Parameters
     ----------
@@ -355,7 +374,7 @@ def pipeline_run(
     uri = resolve_tracking_uri(tracking_cfg)
     section = getattr(tracking_cfg, "tracking", tracking_cfg)
     experiment = experiment_name or getattr(section, "experiment_name", None) or "segml"
-    with using_tracking_uri(uri):
+    with using_tracking_uri(uri), interrupts_raise():
         client = client_for(uri)
         experiment_id = get_or_create_experiment(
             client, experiment, artifact_location or default_artifact_location(uri)
@@ -374,10 +393,14 @@ def pipeline_run(
                     yield handle
             else:
                 yield handle
-            for action in handle._on_success:
-                action()
-        except BaseException:
-            log.warning("run %s failed; marked FAILED", handle.run_id)
-            mlflow.end_run(status="FAILED")
+            with interrupts_deferred():
+                for action in handle._on_success:
+                    action()
+                mlflow.end_run(status="FINISHED")
+        except KeyboardInterrupt as exc:
+            if _end_parent(handle.run_id, "KILLED") and isinstance(exc, RunInterrupted):
+                exc.killed_run = handle.run_id
             raise
-        mlflow.end_run(status="FINISHED")
+        except BaseException:
+            _end_parent(handle.run_id, "FAILED")
+            raise

@@ -109,6 +109,50 @@ def model_store(model_uri: str, tracking: Any = None) -> Iterator[str]:
                                       key="model")]) from None
 
 
+def check_store(uri: str, key: str = "tracking.tracking_uri", timeout: float = 5.0) -> None:
+    """Refuse a tracking URI that cannot work before any work starts, naming ``key``.
+
+    An unknown scheme, a server that does not answer (MLflow would retry it for minutes, then
+    fail with a traceback holding the URI and its password) or a sqlite store whose folder does
+    not exist is a :class:`~segml.errors.ConfigError`; credentials never appear in it.
+
+    Examples
+    --------
+    >>> check_store("http://alice:pw@127.0.0.1:9", timeout=1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segml.errors.ConfigError: error: tracking.tracking_uri: cannot reach the tracking server http://alice:***@127.0.0.1:9 (...)
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from segml.config_checks import check_tracking_uri
+    from segml.errors import ConfigError, Problem, redact
+
+    try:
+        check_tracking_uri(uri)
+    except ValueError as exc:
+        raise ConfigError([Problem(f"{key}: {exc}", key=key)]) from None
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme in ("http", "https"):
+        parts = urlsplit(uri)
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+            with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+                pass
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ConfigError([Problem(
+                f"{key}: cannot reach the tracking server {redact(uri)} ({reason})",
+                key=key)]) from None
+    elif scheme == "sqlite":
+        path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+        folder = Path(path).absolute().parent
+        if path and not folder.is_dir():
+            raise ConfigError([Problem(
+                f"{key}: the folder of the sqlite store {redact(uri)} does not exist", key=key)])
+
+
 def client_for(tracking_uri: str) -> MlflowClient:
     """A client bound to one store for tracking and registry alike."""
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -128,3 +172,26 @@ def get_or_create_experiment(
         if found is None:
             raise
         return found.experiment_id
+
+
+def user_problem(exc: BaseException) -> Any:
+    """A one-line :class:`~segml.errors.Problem` for an error from MLflow or its store, or None.
+
+    The CLI shows this instead of a traceback: the first line of MLflow's message, credentials
+    redacted, naming the tracking URI key when the store could not be reached.
+    """
+    from segml.errors import Problem, redact
+
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    first = redact(text[0] if text else type(exc).__name__)[:400]
+    if isinstance(exc, mlflow.exceptions.MlflowException):
+        unreachable = "Max retries exceeded" in first or "Connection" in first
+        if unreachable:
+            return Problem(f"tracking.tracking_uri: cannot reach the tracking server: {first}",
+                           key="tracking.tracking_uri")
+        return Problem(f"MLflow: {first}")
+    module = type(exc).__module__.split(".")[0]
+    if module in ("requests", "urllib3", "sqlalchemy", "alembic"):
+        return Problem(f"tracking.tracking_uri: the tracking store failed: "
+                       f"{type(exc).__name__}: {first}", key="tracking.tracking_uri")
+    return None

@@ -1,0 +1,185 @@
+"""Column-level checks of the data contract: ids, numbers, timestamps, labels, id alignment.
+
+Each check appends :class:`~segml.errors.Problem` objects to a :class:`Collector` (one per table)
+instead of raising, so :func:`segml.data.contract.validate_tables` reports every problem at once.
+
+Example
+-------
+>>> import pandas as pd
+>>> out = Collector("transactions", "tx.csv")
+>>> numbers(pd.Series(["1.5", "inf"]), "amount", out, "amount").tolist()
+[1.5, inf]
+>>> print(out.problems[0])
+error: file 'tx.csv', table 'transactions', column 'amount': 1 amount(s) infinite or beyond +/-1e+15 (an overflow or a unit error), e.g. 'inf'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segml.data.timestamps import parse_timestamps as read_timestamps
+from segml.errors import Problem
+
+_TRUE_WORDS = {"yes", "true", "y", "1", "churned", "t"}
+_FALSE_WORDS = {"no", "false", "n", "0", "f"}
+#: Amounts, quantities and numeric attributes beyond this are overflows or unit errors: sums and
+#: squares of them (features, scaling, PCA) would not stay finite.
+MAX_ABS_VALUE = 1e15
+
+
+class Collector:
+    """Accumulates problems for one table so each check stays a short function."""
+
+    def __init__(self, table: str, file: str | None):
+        self.table, self.file = table, file
+        self.problems: list[Problem] = []
+
+    def error(self, message: str, column: str | None = None) -> None:
+        self.problems.append(Problem(message, "error", self.file, self.table, column))
+
+    def warn(self, message: str, column: str | None = None) -> None:
+        self.problems.append(Problem(message, "warning", self.file, self.table, column))
+
+
+def examples(values: pd.Series, n: int = 3) -> str:
+    return ", ".join(repr(v) for v in values.drop_duplicates().head(n).tolist())
+
+
+def parse_timestamps(frame: pd.DataFrame, column: str, out: Collector, *, key: str,
+                     fmt: str | None, unit: str | None, required: bool = True,
+                     earliest: pd.Timestamp | None = None) -> pd.Series | None:
+    """:func:`segml.data.timestamps.parse_timestamps` of ``frame[column]``, problems into ``out``."""
+    extra = {} if earliest is None else {"earliest": earliest}
+    parsed, problems = read_timestamps(frame[column], table=out.table, column=column, key=key,
+                                        file=out.file, fmt=fmt, unit=unit, required=required,
+                                        **extra)
+    out.problems.extend(problems)
+    return parsed
+
+
+def numbers(raw: pd.Series, column: str, out: Collector, what: str) -> pd.Series:
+    """float64 values of a numeric column; text, infinities and overflows are errors."""
+    values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    not_numeric = values.isna() & raw.notna()
+    if not_numeric.any():
+        out.error(f"{int(not_numeric.sum())} non-numeric {what}(s), e.g. "
+                  f"{examples(raw[not_numeric])}", column)
+    too_large = ~np.isfinite(values) & values.notna() | (values.abs() > MAX_ABS_VALUE)
+    if too_large.any():
+        out.error(f"{int(too_large.sum())} {what}(s) infinite or beyond +/-{MAX_ABS_VALUE:.0e} "
+                  f"(an overflow or a unit error), e.g. {examples(raw[too_large])}", column)
+    return values
+
+
+def check_ids(frame: pd.DataFrame, column: str, out: Collector, *, unique: bool) -> None:
+    ids = frame[column]
+    if ids.isna().any():
+        out.error(f"{int(ids.isna().sum())} missing customer id(s)", column)
+    if unique:
+        dup = ids[ids.duplicated(keep=False) & ids.notna()]
+        if len(dup):
+            out.error(
+                f"{dup.nunique()} duplicated customer id(s) ({len(dup)} rows), "
+                f"e.g. {examples(dup)}",
+                column,
+            )
+
+
+def require_columns(frame: pd.DataFrame, columns: dict[str, str], out: Collector) -> bool:
+    missing = [(role, col) for role, col in columns.items() if col not in frame.columns]
+    for role, col in missing:
+        out.error(f"required column '{col}' ({role}) is missing", col)
+    return not missing
+
+
+def check_future(ts: pd.Series, now: pd.Timestamp, column: str, out: Collector) -> None:
+    future = ts > now
+    if future.any():
+        out.error(
+            f"{int(future.sum())} timestamp(s) after today ({now.date()}), latest {ts.max()}",
+            column,
+        )
+
+
+def binary_label(values: pd.Series, positive: str | None, column: str, out: Collector):
+    """0/1 floats from a label column (bool, 0/1, or two values with a known positive)."""
+    present = values.dropna()
+    levels = pd.unique(present.astype(str).str.strip().str.lower())
+    if len(present) == 0 or len(levels) < 2:
+        out.error(f"label column is constant ({examples(present) or 'all missing'})", column)
+        return None
+    if len(levels) > 2:
+        out.error(f"label column is not binary: {len(levels)} values, e.g. {examples(present)}", column)
+        return None
+    text = values.astype(str).str.strip().str.lower()
+    if positive is not None:
+        if positive.lower() not in levels:
+            out.error(f"positive label {positive!r} not among values {sorted(levels)}", column)
+            return None
+        is_positive = text == positive.lower()
+    elif set(levels) <= _TRUE_WORDS | _FALSE_WORDS and len(set(levels) & _TRUE_WORDS) == 1:
+        is_positive = text.isin(_TRUE_WORDS)
+    else:
+        out.error(
+            f"cannot tell the positive class among {sorted(levels)}; set "
+            "data.customers.positive_label",
+            column,
+        )
+        return None
+    return is_positive.astype(float).where(values.notna())
+
+
+def as_category(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    if pd.api.types.is_bool_dtype(series) or not (
+        pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)
+    ):
+        # LightGBM rejects pandas' `str` dtype: strings become categoricals once, here.
+        return series.astype("string").astype("category")
+    return series
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    return any(p.severity == "error" for p in problems)
+
+
+def align_ids(customers: pd.DataFrame, other: pd.DataFrame, table: str, file: str | None):
+    """Give ``other.customer_id`` the customers' dtype; warn about unknown customers.
+
+    An id that cannot have the customers' type (``'abc'`` or ``2.5`` where the customers' ids are
+    integers) is an error: it cannot belong to any customer, and dropping it would lose rows.
+    """
+    ids = customers["customer_id"]
+    theirs = other["customer_id"]
+    if theirs.dtype != ids.dtype:
+        if pd.api.types.is_numeric_dtype(ids):
+            values = pd.to_numeric(theirs, errors="coerce")
+            if pd.api.types.is_integer_dtype(ids):
+                values = values.where(values == values.round())
+            wrong = values.isna() & theirs.notna()
+            if wrong.any():
+                return [Problem(
+                    f"{int(wrong.sum())} row(s) with customer ids that cannot match the customers' "
+                    f"numeric ids, e.g. {examples(theirs[wrong])}", "error", file, table,
+                    "customer_id")], None
+            other["customer_id"] = values.astype(ids.dtype)
+        else:
+            if pd.api.types.is_float_dtype(theirs) and (theirs.dropna() % 1 == 0).all():
+                theirs = theirs.astype("Int64")  # 7.0 from a float column is customer "7"
+            other["customer_id"] = theirs.astype(str).astype(ids.dtype)
+    unknown = ~other["customer_id"].isin(ids)
+    if unknown.any():
+        return [
+            Problem(
+                f"{int(unknown.sum())} row(s) of {other.loc[unknown, 'customer_id'].nunique()} "
+                "customer(s) absent from the customers table (ignored)",
+                "warning",
+                file,
+                table,
+                "customer_id",
+            )
+        ], other.loc[~unknown].reset_index(drop=True)
+    return [], other
+

@@ -1,0 +1,79 @@
+"""Who batch scoring covers, and as of when: the cutoff within the data, every customer a row.
+
+:func:`scoring_cutoff` refuses a cutoff before the first transaction (nobody has a history then)
+or after the last one (every customer would look inactive for days the data knows nothing
+about). :func:`every_customer` gives each customer of the customers table a row, so a customer
+the data does not know at the cutoff is flagged instead of silently missing.
+
+Example
+-------
+>>> import pandas as pd
+>>> from types import SimpleNamespace
+>>> tables = SimpleNamespace(customers=pd.DataFrame({"customer_id": ["a", "b"]}),
+...                          sources={})
+>>> scores = pd.DataFrame({"customer_id": ["a"], "lifecycle_stage": ["active"],
+...                        "churn_probability": [0.2]})
+>>> every_customer(scores, tables, None, print)[["customer_id", "lifecycle_stage"]]  # doctest: +ELLIPSIS
+warning: table 'customers', column 'customer_id': 1 customer(s) have no signup date, ...
+  customer_id lifecycle_stage
+0           a          active
+1           b      no history
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from segml.data.contract import Tables
+from segml.errors import DataError, Problem
+
+NO_HISTORY = "no history"
+
+
+def scoring_cutoff(tables: Tables, cutoff: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """The end of the cutoff day, checked against the data's range (behavioural mode)."""
+    from segml.features import data_end
+    from segml.features.timeline import data_start, end_of_day
+
+    if tables.mode != "behavioural":
+        return None if cutoff is None else end_of_day(cutoff)
+    end = data_end(tables)
+    if cutoff is None:
+        return end
+    at = end_of_day(cutoff)
+    start = data_start(tables)
+    day = at.date().isoformat()
+    if start is not None and at < start:
+        raise DataError([Problem(
+            f"--cutoff {day} is before the data starts: the transactions run from "
+            f"{start.date()} to {end.date()}, so no customer has a history then", key="cutoff")])
+    if at > end:
+        raise DataError([Problem(
+            f"--cutoff {day} is after the data ends ({end.date()}): every customer would look "
+            f"inactive for {(at - end).days} day(s) the data knows nothing about; omit --cutoff "
+            "to score as of the data end, or add the newer data", key="cutoff")])
+    return at
+
+
+def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None,
+                    on_warning: Callable[[Problem], None]) -> pd.DataFrame:
+    """One row per customer of the customers table, in its order; those the features left out
+    (unknown at the cutoff) get null scores and ``lifecycle_stage = "no history"``."""
+    ids = tables.customers["customer_id"]
+    known = ids.isin(scores["customer_id"])
+    if known.all():
+        return scores
+    when = f" at {at.date()}" if at is not None else ""
+    on_warning(Problem(
+        f"{int((~known).sum())} customer(s) have no signup date, order or event{when}: scored "
+        f"with lifecycle_stage '{NO_HISTORY}' and no segment or probabilities",
+        "warning", tables.sources.get("customers"), "customers", "customer_id"))
+    out = scores.set_index("customer_id").reindex(pd.Index(ids, name="customer_id"))
+    if "lifecycle_stage" in out:
+        stage = out["lifecycle_stage"]
+        if isinstance(stage.dtype, pd.CategoricalDtype) and NO_HISTORY not in stage.cat.categories:
+            stage = stage.cat.add_categories([NO_HISTORY])
+        out["lifecycle_stage"] = stage.where(known.to_numpy(), NO_HISTORY)
+    return out.reset_index()

@@ -1,0 +1,46 @@
+"""What every adversarial case asserts (:func:`assert_handled`), and the strings that must never
+appear in any output.
+
+Every case is tagged with the family of issue 19 it belongs to (``f1`` ... ``f13``; ``f0`` for
+bad inputs outside the numbered families) in its test id, so ``pytest --collect-only -q
+tests/adversarial`` counts the cases per family.
+"""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from segml.cli import app
+
+SECRET = "S3cretPW"  # a password in tracking URIs: never in any output
+MARKER = "Zq9Marker"  # a request value: never echoed
+PII = ("@example.com", "+1-555")  # what the synthetic PII columns hold: never in any output
+NAME = "segml-customer"
+
+runner = CliRunner()
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    """``segml ARGS`` in-process (typer's CliRunner): fast, and the exit code as a shell sees it."""
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def assert_handled(result, code: int, culprit: str | None = None, *forbidden: str,
+                   errors: int | None = 1) -> str:
+    """The rule of the suite: the documented exit code, no traceback, ``errors`` error lines
+    (one, by default) naming ``culprit``, and none of ``forbidden`` (nor PII) anywhere."""
+    output = result.output
+    assert result.exit_code == code, output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        repr(result.exception))
+    assert "Traceback" not in output and 'File "' not in output, output
+    if code == 1 and errors is not None:
+        lines = [line for line in output.splitlines() if line.startswith("error:")]
+        assert len(lines) == errors, output
+        if culprit is not None:
+            assert any(culprit in line for line in lines), output
+    elif culprit is not None:
+        assert culprit in output, output
+    for text in (*forbidden, *PII):
+        assert text not in output, f"{text!r} leaked: {output}"
+    return output
