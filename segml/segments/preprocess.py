@@ -59,6 +59,7 @@ Example
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -234,7 +235,8 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         """Learn medians, log columns, scaling, category levels and the PCA basis."""
         numeric, categorical = self._select(X)
         values = X[numeric].to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # an all-missing column: its median is 0 below
+            warnings.simplefilter("ignore", RuntimeWarning)
             medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(len(numeric))
         self.medians_ = np.nan_to_num(medians)
         values = np.where(np.isnan(values), self.medians_, values)
