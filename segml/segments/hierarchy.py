@@ -327,14 +327,15 @@ class SegmentHierarchy(BaseEstimator):
             "density_clusters": found.density_clusters,
             "density_noise_share": found.density_noise_share,
             "level_criterion": criterion,
-            "top_level_silhouette": self._separation(space, leaf_pos),
+            "top_level_silhouette": self._separation(Ts, leaf_pos),
         }
         self.names_: dict[int, dict[str, str]] = {}
         self.depth_ = len(self.guided_) + self.levels
         return self
 
     def _separation(self, space: np.ndarray, leaf_pos: np.ndarray) -> float:
-        """Silhouette of the top discovered level on up to 2000 sample customers (NaN: one group)."""
+        """Silhouette of the top discovered level on up to 2000 sample customers, in the tree
+        space (where the top level was cut: the value axis with behaviour); NaN: one group."""
         top = pd.factorize(self.level_paths_[leaf_pos, 0])[0]
         if top.max() < 1:
             return float("nan")

@@ -231,6 +231,17 @@ def _traits(items: Any, relative: bool, used: set[str],
     return out
 
 
+def _shared(row: pd.Series) -> list:
+    """The distinguishing features every child shares (``shared``, when the level below is
+    profiled): what a parent's name may say without contradicting one of its children."""
+    items = row.get("distinguishing")
+    items = items if isinstance(items, list) else []
+    shared = row.get("shared")
+    if not isinstance(shared, list):
+        return items
+    return [i for i in items if i.get("feature") in shared]
+
+
 def _overlap(a: str, b: str) -> bool:
     wa, wb = set(a.lower().split()), set(b.lower().split())
     return wa <= wb or wb <= wa
@@ -319,11 +330,16 @@ def name_hierarchy(profiles: dict[int, pd.DataFrame], max_traits: int = 2) -> di
                 start[key] = min(1, len(options[key]))
             else:
                 head[key] = _base(row)
-                options[key] = _traits(row.get("distinguishing"), False, set(),
-                                       frozenset(parts[:-1]))
+                guided = frozenset(parts[:-1])
+                options[key] = _traits(_shared(row), False, set(), guided)
                 strong = sum(t[2] for t in options[key])
+                # what not every child shares says "mostly", and only where a name needs it
+                taken = {c for c, _, _ in options[key]}
+                options[key] += [(c, f"mostly {label}", False) for c, label, _ in
+                                 _traits(row.get("distinguishing"), False, set(), guided)
+                                 if c not in taken]
                 start[key] = min(max_traits, strong) if strong else min(
-                    1 if not head[key] else 0, len(options[key]))
+                    1 if not head[key] else 0, len(options[key]))  # a name, not "All customers"
         for parent, group in groups.items():
             child = parent in previous and parent.split(".")[-1].isdigit()
             prefix = previous.get(parent, "") if parent and not child else ""

@@ -220,8 +220,9 @@ def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
     if effect.size:
         im = ax.imshow(effect.to_numpy(dtype=float).clip(-2, 2), cmap="RdBu_r", vmin=-2, vmax=2,
                        aspect="auto")
-        share = [("=" in f) or bool(X[f].dropna().isin([0, 1]).all()) if f in X or "=" in f
-                 else False for f in effect.index]
+        # shares of customers (levels, yes/no columns) and share_* mixes read as percentages
+        share = [("=" in f and f not in X) or f.startswith("share_")
+                 or (f in X and bool(X[f].dropna().isin([0, 1]).all())) for f in effect.index]
         for i, j in np.ndindex(n_rows, n_cols):  # a dozen x a dozen cells
             v = float(value.iat[i, j])
             e = float(effect.iat[i, j])

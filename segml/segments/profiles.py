@@ -293,7 +293,40 @@ def profile_hierarchy(X: pd.DataFrame, assignments: pd.DataFrame,
                 parent.groupby(seg.astype(str).to_numpy()).first()).reindex(profile.index))
             profile["refining"] = _refining(X, seg.astype(str), parent, profile, min_profile_size,
                                             top_n)
+            above = out[levels[pos - 1]]
+            above["shared"] = _shared(X, parent, seg.astype(str), above, profile)
         out[k] = profile
+    return out
+
+
+def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.DataFrame,
+            below: pd.DataFrame) -> pd.Series:
+    """Per segment: its distinguishing features that every described child shares (the same
+    direction against everyone else): what its name may say without contradicting a child."""
+    out = pd.Series([[] for _ in above.index], index=above.index, dtype=object)
+    items = {p: [i["feature"] for i in above.loc[p, "distinguishing"]] for p in above.index}
+    wanted = sorted({f for fs in items.values() for f in fs})
+    if not wanted:
+        return out
+    # each feature as a number: a categorical level as its 0/1 indicator
+    frame = pd.DataFrame({f: (X[f.split("=", 1)[0]].astype("string").eq(f.split("=", 1)[1])
+                              .astype(float).to_numpy() if "=" in f and f not in X.columns
+                              else X[f].astype(float).to_numpy()) for f in wanted}, index=X.index)
+    child_d = segment_effects(frame, child).pivot(index="segment", columns="feature",
+                                                  values="effect")
+    parent_d = segment_effects(frame, parent).pivot(index="segment", columns="feature",
+                                                    values="effect")
+    described = below.index[~below["suppressed"].to_numpy()]
+    family = pd.Series(below["parent"].to_numpy(), index=below.index)
+    for p, features in items.items():  # a few dozen segments x five features
+        kids = [c for c in family.index[family.to_numpy() == p] if c in described]
+        if not kids:
+            out[p] = features
+            continue
+        sign = np.sign(parent_d.loc[p, features])
+        agree = (np.sign(child_d.loc[kids, features]) == sign) & (child_d.loc[kids, features].abs()
+                                                                  >= 0.2)
+        out[p] = [f for f in features if bool(agree[f].all())]
     return out
 
 

@@ -66,9 +66,11 @@ def test_attributes_are_named_by_meaning_and_children_refine():
     assert names[1]["1"].startswith("Month-to-month contract")
     assert "Two year contract" in names[1]["3"] and "any customer service calls" in names[1]["3"]
     assert names[2]["1.1"].startswith(names[1]["1"] + ", ") and "senior citizen" in names[2]["1.1"]
-    # the parent already says "international plan 50%": the child adds another column
-    assert "international plan 50%" in names[1]["2"]
+    # half of segment 2 has the plan, but one child has none: the parent's name does not say it
+    assert "international plan" not in names[1]["2"]
     assert names[2]["2.1"] == names[1]["2"] + ", higher monthly charges"
+    refining = [i["feature"] for i in profiles[2].loc["2.1", "refining"]]
+    assert "international_plan=yes" in refining
     assert names[2]["3.1"] == names[1]["3"] + ", higher monthly charges"
     assert names[2]["3.2"] == names[1]["3"] + ", lower monthly charges"
     assert "SeniorCitizen" not in " ".join(names[2].values())
