@@ -232,7 +232,10 @@ class SegmentsConfig(_Section):
     """Discovered hierarchy and rule segments (SPEC section 3)."""
 
     features: list[str] | None = Field(
-        None, description="Feature subset for clustering; None: the default behavioural set."
+        None,
+        description="Columns to cluster, e.g. [behavioural, region] ('behavioural': the "
+        "behavioural core); None: the behavioural core, or every attribute (numeric, binary, "
+        "categorical) when there are no transactions.",
     )
     sample_size: int = Field(20000, ge=100, description="Stratified sample HDBSCAN is fitted on.")
     min_cluster_size: int | None = Field(
@@ -245,6 +248,27 @@ class SegmentsConfig(_Section):
         gt=0,
         description="Weight of the value columns (order value, days between purchases, spend) "
         "against the category/channel mixes in the clustering space; 1: all alike.",
+    )
+    categorical_weight: float = Field(
+        1.0,
+        gt=0,
+        description="Weight of each categorical attribute (its one-hot levels together) in the "
+        "clustering space; 1: as much as one numeric column, whatever its number of levels.",
+    )
+    leaf_method: Literal["auto", "hdbscan", "kmeans"] = Field(
+        "auto",
+        description="Where the leaf segments come from: auto = HDBSCAN, or k-means in the same "
+        "space where HDBSCAN finds fewer than 3 clusters, calls over half the customers noise, or "
+        "categorical and yes/no columns hold over half the space's variance.",
+    )
+    min_top_segments: int = Field(
+        3, ge=1, description="Fewest top-level segments chosen automatically (when there are that many leaves)."
+    )
+    max_top_share: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="Largest share of customers one automatic top-level segment may hold, where the tree allows it.",
     )
     levels: int = Field(2, ge=1, le=5, description="Discovered levels including the leaves.")
     level_sizes: list[int] | None = Field(

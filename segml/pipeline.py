@@ -154,6 +154,11 @@ def write_artifacts(
         small = tree["size"] < floor
         tree[[c for c in ("size", "share") if c in tree]] = tree[[c for c in ("size", "share") if c in tree]].mask(small)
     write_frame_atomic(_flat(tree), out / "segments/hierarchy.csv")
+    # which method made the leaves and why, the noise share and the top level's separation
+    discovery = dict(getattr(segmentation.hierarchy, "discovery_", None) or {})
+    discovery["noise_share"] = float(segmentation.assignments["segment_is_noise"].mean())
+    discovery = {k: (None if isinstance(v, float) and v != v else v) for k, v in discovery.items()}
+    (out / "segments/discovery.json").write_text(json.dumps(discovery, default=str, indent=1), encoding="utf-8")
     rules = segmentation.rule_segments.drop(columns=["rfm_r", "rfm_f", "rfm_m", "rfm_score"], errors="ignore")
     counts = rules.astype("object").melt(var_name="rule", value_name="segment").value_counts()
     counts = counts.rename("customers").reset_index()
@@ -216,14 +221,20 @@ def write_artifacts(
         )
         write_frame_atomic(drivers, out / f"explain/{target}_drivers_by_segment.csv")
     a = segmentation.assignments
-    plots.plot_dendrogram(segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor)
+    plots.plot_dendrogram(
+        segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor,
+        sizes=a["segment_leaf"].value_counts(),  # the customers the profiles count, not the sample's estimate
+    )  # fmt: skip
     plots.plot_segment_sizes(a, out / "plots/segment_sizes.png", level=1, min_profile_size=floor)
     plots.plot_segment_sizes(a, out / "plots/leaf_sizes.png", level=leaf_level, min_profile_size=floor)
     plots.plot_projection(
         segmentation.hierarchy, X, a, out / "plots/segment_projection.png",
         min_profile_size=floor, random_state=config.seed,
     )  # fmt: skip
-    plots.plot_profile_heatmap(X, a, out / "plots/profile_heatmap.png", level=1, min_profile_size=floor)
+    plots.plot_profile_heatmap(
+        X, a, out / "plots/profile_heatmap.png", level=1, min_profile_size=floor,
+        names=segmentation.hierarchy.names_.get(1),
+    )  # fmt: skip
 
 
 def target_windows(predictions: Predictions) -> dict[str, dict[str, Any]]:
@@ -391,6 +402,10 @@ def segment_metrics(segmentation: Segmentation) -> dict[str, float]:
         if f"segment_level_{k}" in assignments
     }
     metrics["segments_noise_share"] = float(assignments["segment_is_noise"].mean())
+    discovery = getattr(hierarchy, "discovery_", None) or {}
+    for key in ("density_noise_share", "top_level_silhouette"):
+        if discovery.get(key) is not None and discovery[key] == discovery[key]:
+            metrics[f"segments_{key}"] = float(discovery[key])
     if getattr(hierarchy, "agreement_", None) is not None:
         metrics["segments_approximate_predict_agreement"] = float(hierarchy.agreement_)
     return metrics

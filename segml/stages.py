@@ -80,7 +80,7 @@ def discover_segments(
     features: pd.DataFrame, config: SegmlConfig, labels: pd.DataFrame | None = None
 ) -> Segmentation:
     """Rule segments + the discovered hierarchy, profiled and named at every level."""
-    from segml.segments import RuleSegmenter, SegmentHierarchy, name_segments, profile_hierarchy
+    from segml.segments import RuleSegmenter, SegmentHierarchy, name_hierarchy, profile_hierarchy
 
     nps = next((c for c in features.columns if c == "nps_score"), None)
     rules = RuleSegmenter(lifecycle=config.segments.lifecycle, nps_column=nps).fit(features)
@@ -94,7 +94,7 @@ def discover_segments(
         labels=labels,
         min_profile_size=config.segments.min_profile_size,
     )
-    names = {level: name_segments(profile) for level, profile in profiles.items()}
+    names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
     assignments = hierarchy.assign(features, rule_segments=rule_segments)
     return Segmentation(hierarchy, rules, assignments, rule_segments, profiles, names)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 JSON_DOCUMENTS = ("report/context.json", "data/fingerprints.json", "cutoffs.json", "readiness.json",
-                  "validation_warnings.json", "gates.json", "drift.json")
+                  "validation_warnings.json", "gates.json", "drift.json", "segments/discovery.json")
 
 
 def _floor(run: dict[str, Any], documents: dict[str, Any], min_profile_size: int | None) -> int:

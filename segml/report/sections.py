@@ -205,6 +205,19 @@ def _problem_text(problem: dict[str, Any]) -> str:
     return f"[{problem.get('severity', 'warning')}] {problem.get('message', '')}" + (f" ({where})" if where else "")
 
 
+def _refinement(name: str, parent: str) -> str:
+    """What a child's name adds to its parent's (``+ Female``), else the whole name.
+
+    Example
+    -------
+    >>> _refinement("Short tenure, Female", "Short tenure"), _refinement("Short tenure", "Short tenure")
+    ('+ Female', 'Short tenure')
+    """
+    if parent and name.startswith(parent + ", "):
+        return "+ " + name[len(parent) + 2:]
+    return name
+
+
 def tree_section(art: Artifacts, floor: int) -> dict[str, Any]:
     """The segment tree as nested boxes sized by customers, plus the dendrogram and size plots."""
     hierarchy = art.table("segments/hierarchy.csv")
@@ -220,8 +233,10 @@ def tree_section(art: Artifacts, floor: int) -> dict[str, Any]:
             size = int(group["size"].sum())
             # A group under the floor keeps its place in the tree but shows no name or size
             # (its box width is the floor's, so the page source does not reveal it either).
+            top_name = names.get(top, "") if size >= floor else ""
             leaves = [
                 {"path": p, "name": names.get(p, "") if s >= floor else "",
+                 "short": _refinement(names.get(p, ""), top_name) if s >= floor else "",
                  "size": int(s) if s >= floor else None, "weight": max(int(s), floor, 1),
                  "share": s / total if s >= floor else None}
                 for p, s in zip(group["path"], group["size"], strict=True) if p != top
@@ -231,8 +246,51 @@ def tree_section(art: Artifacts, floor: int) -> dict[str, Any]:
                           "weight": max(size, floor, 1), "size": size if big else None,
                           "share": size / total if big else None, "leaves": leaves})
     plots = [art.image(f"plots/{n}.png") for n in
-             ("segment_tree", "segment_sizes", "leaf_sizes", "segment_projection", "profile_heatmap")]
-    return {"boxes": boxes, "plots": [p for p in plots if p], "floor": floor}
+             ("segment_tree", "segment_sizes", "leaf_sizes", "segment_projection")]
+    return {"boxes": boxes, "plots": [p for p in plots if p], "floor": floor,
+            "heatmap": art.image("plots/profile_heatmap.png"),  # full width: it has text cells
+            "discovery": discovery_notes(art.document("segments/discovery.json"))}
+
+
+#: Kaufman and Rousseeuw's reading of a mean silhouette.
+SEPARATION = ((0.7, "strong structure"), (0.5, "reasonable structure"), (0.25, "weak structure"),
+              (-1.0, "no substantial structure"))
+
+
+def discovery_notes(found: dict[str, Any] | None) -> list[str]:
+    """Sentences saying which method made the leaves and why, the noise share and how separated
+    the top-level segments are (``segments/discovery.json``).
+
+    Example
+    -------
+    >>> discovery_notes({"leaf_method": "hdbscan", "reason": "HDBSCAN found 9 dense clusters",
+    ...                  "noise_share": 0.29, "top_level_silhouette": 0.41})[1]
+    'Noise: 29% of the customers are in no dense cluster; each is assigned to its most likely leaf and flagged (segment_is_noise).'
+    """
+    if not found:
+        return []
+    method = found.get("leaf_method")
+    label = {"hdbscan": "HDBSCAN (density)", "kmeans": "k-means (partition)",
+             "single": "none (one group)"}.get(str(method), str(method))
+    notes = [f"Leaves made by {label}: {found.get('reason', '')}."]
+    noise, density = found.get("noise_share"), found.get("density_noise_share")
+    if method == "hdbscan" and noise is not None:
+        notes.append(f"Noise: {noise:.0%} of the customers are in no dense cluster; each is "
+                     "assigned to its most likely leaf and flagged (segment_is_noise).")
+    elif density is not None:
+        notes.append(f"Noise: HDBSCAN would have called {density:.0%} of the customers noise; "
+                     "with k-means leaves every customer belongs to the leaf of its nearest "
+                     "centroid (none is flagged).")
+    sil = found.get("top_level_silhouette")
+    if sil is not None:
+        reading = next(text for bound, text in SEPARATION if sil > bound)
+        extra = (": the top-level segments are slices of one continuous population, useful to "
+                 "act on, not separate kinds of customers") if sil <= 0.25 else ""
+        notes.append(f"Separation of the top-level segments: mean silhouette {sil:.2f} "
+                     f"({reading}){extra}.")
+    elif method == "single":
+        notes.append("Every customer is in one segment: the data shows no group to tell apart.")
+    return notes
 
 
 def profile_cards(art: Artifacts) -> list[dict[str, Any]]:
@@ -249,11 +307,14 @@ def profile_cards(art: Artifacts) -> list[dict[str, Any]]:
             for item in _json_list(row.get("distinguishing")):
                 if not isinstance(item, dict):
                     continue
+                # yes/no columns and categorical levels: shares of customers
+                kind = "pct" if item.get("kind") in ("binary", "categorical") else "num"
                 features.append({
                     "feature": str(item.get("feature", "")).replace("_", " "),
                     "effect": fmt(item.get("effect")),
                     "up": (item.get("effect") or 0) >= 0,
-                    "segment": fmt(item.get("segment_value")), "rest": fmt(item.get("rest_value")),
+                    "segment": fmt(item.get("segment_value"), kind),
+                    "rest": fmt(item.get("rest_value"), kind),
                 })  # fmt: skip
             kpis = [(label, fmt(row.get(col), kind)) for col, (label, kind) in KPIS.items()
                     if col in row and fmt(row.get(col), kind)]

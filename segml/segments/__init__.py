@@ -8,7 +8,7 @@ Example
 """
 
 from segml.segments.hierarchy import SegmentHierarchy
-from segml.segments.naming import name_segments
+from segml.segments.naming import name_hierarchy, name_segments
 from segml.segments.profiles import profile_hierarchy, profile_segments, segment_effects
 from segml.segments.rules import RuleSegmenter
 from segml.segments.stability import HierarchyMatch, match_hierarchies
@@ -18,6 +18,7 @@ __all__ = [
     "RuleSegmenter",
     "SegmentHierarchy",
     "match_hierarchies",
+    "name_hierarchy",
     "name_segments",
     "profile_hierarchy",
     "profile_segments",

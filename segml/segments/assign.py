@@ -146,6 +146,44 @@ class KNNAssigner:
         return np.where(ok, label, -1)
 
 
+class CentroidAssigner:
+    """Nearest-centroid assignment (k-means' own rule) with :class:`KNNAssigner`'s interface.
+
+    Used when the leaves come from k-means (no density, so no noise): ``predict`` returns the
+    nearest centroid twice, as the raw label and as the cluster.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> a = CentroidAssigner().fit(np.array([[0.0], [10.0]]))
+    >>> a.predict(np.array([[1.0], [7.0]]))[1].tolist()
+    [0, 1]
+    """
+
+    def __init__(self, chunk_size: int = 100_000):
+        self.chunk_size = chunk_size
+
+    def fit(self, centroids: np.ndarray) -> CentroidAssigner:
+        """Keep the centroids (one row per raw cluster)."""
+        self.centroids_ = np.ascontiguousarray(centroids, dtype=np.float64)
+        self.n_clusters_ = len(self.centroids_)
+        self.sq_norms_ = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
+        return self
+
+    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(raw, cluster)``, both the nearest centroid (nobody is noise)."""
+        Z = np.ascontiguousarray(Z, dtype=np.float64)
+        if not np.isfinite(Z).all():
+            raise ValueError("cannot assign segments: the clustering space has NaN or inf values")
+        out = np.empty(len(Z), dtype=np.int64)
+        for start in range(0, len(Z), self.chunk_size):
+            part = Z[start:start + self.chunk_size]
+            # |z - c|^2 without the |z|^2 term, the same for every centroid
+            out[start:start + len(part)] = (self.sq_norms_ - 2.0 * part @ self.centroids_.T).argmin(
+                axis=1)
+        return out, out.copy()
+
+
 def guided_values(values: pd.Series, max_values: int) -> list[str]:
     """The ``max_values`` most frequent values (as path-safe strings), ties broken by name.
 

@@ -1,28 +1,32 @@
-"""The discovered segment hierarchy: HDBSCAN leaves on a sample + an agglomerative tree over them.
+"""The discovered segment hierarchy: leaves on a sample + an agglomerative tree over them.
 
 Fit, in order:
 
-1. :class:`~segml.segments.preprocess.SegmentPreprocessor` (behavioural core columns, counts
-   dequantised, log1p, scaling, PCA to ~10 dims).
+1. :class:`~segml.segments.preprocess.SegmentPreprocessor`: the behavioural core columns, or in
+   attributes mode every attribute (numeric, binary, categorical one-hot weighted as one column),
+   counts dequantised, log1p, scaling, PCA to ~10 dims.
 2. A stratified sample of ``sample_size`` customers (strata: guided-level values x a 5 x 5 grid of
    quantile bins on the first two principal components; proportional allocation). The sample's
    random stream is derived from ``random_state`` but distinct from ``default_rng(seed)``: data
    generated with the same integer seed otherwise lines up with the draw (seen in testing).
-3. HDBSCAN (``cluster_selection_method="leaf"``, ``min_cluster_size`` default
-   ``max(10, 0.8 * min_segment_share * sample)``, ``min_samples=5``) on the sample: its clusters
-   are the leaves. Noise points are assigned to their most likely cluster by a k-NN vote and
-   flagged (``sample_is_noise_``).
+3. Leaves (:mod:`segml.segments.leaves`): HDBSCAN (``cluster_selection_method="leaf"``,
+   ``min_cluster_size`` default ``max(10, 0.8 * min_segment_share * sample)``,
+   ``min_samples=5``) on the sample; noise points are assigned to their most likely cluster by a
+   k-NN vote and flagged (``sample_is_noise_``). Where HDBSCAN finds fewer than 3 clusters or
+   calls more than half the sample noise, the leaves are a k-means partition of the same space
+   instead (``leaf_method``). ``discovery_`` says which method made the leaves and why.
 4. Over-segmentation controls: a cluster whose estimated size is below ``min_segment_size`` or
    ``min_segment_share`` merges into the nearest cluster (centroid distance), smallest first, and so
    on until at most ``max_segments_per_level`` leaves remain.
 5. Agglomerative clustering over the leaf centroids (never the customers) in the *tree space*
-   (``tree_features``, by default the value axis: ``monetary_mean`` and ``ipt_mean_days``,
-   order value and days between purchases): size-weighted Ward, or scipy
-   ``average``/``complete`` linkage; cut into ``levels`` discovered levels with ``level_sizes``
-   segments above the leaves, or automatically as the fewest tree-cut groups explaining 90% of
-   the between-leaf variance (99% for the next level; ``level_criterion="ch"``:
-   Calinski-Harabasz), between 2 and ``max_segments_per_level`` groups, each level finer than the
-   one above.
+   (``tree_features``, by default the value axis ``monetary_mean`` / ``ipt_mean_days`` when
+   clustered, else the clustering space): size-weighted Ward, or scipy ``average``/``complete``
+   linkage; cut into ``levels`` discovered levels with ``level_sizes`` segments above the leaves,
+   or automatically (:func:`~segml.segments.tree.auto_level_counts`): for HDBSCAN leaves the
+   fewest groups explaining 90% of the between-leaf variance (99% for the next level), for
+   k-means leaves the grouping with the best silhouette; the top level has at least
+   ``min_top_segments`` groups and none over ``max_top_share`` of the customers where the tree
+   allows it, at most ``max_segments_per_level``, each level finer than the one above.
 6. Ids: within each parent, children are numbered 1, 2, ... by size, largest first, so the largest
    top-level group is ``"1"`` and a leaf path looks like ``"2.3"``. ``segment_leaf`` numbers the
    leaves 1..n in path order. Same data, parameters and seed give identical segments.
@@ -35,12 +39,14 @@ every guided value (comparable across regions) and no group is fitted on a tiny 
 values become ``_``. A rule column (``lifecycle_stage``, ...) is taken from ``rule_segments`` or,
 when that is not given, from a default :class:`~segml.segments.rules.RuleSegmenter`.
 
-Assignment (:meth:`assign`, :meth:`predict`): a k-NN search over ``n_reference`` sample points
-(:class:`~segml.segments.assign.KNNAssigner`): the leaf is the distance-weighted vote among the
-clusters; the noise flag follows ``hdbscan.approximate_predict``'s mutual-reachability rule. The
-fit measures both against ``approximate_predict`` on up to 2000 held-out customers (not in the
-sample): ``agreement_`` (labels with noise as a class) and ``agreement_clustered_`` (the cluster of
-the customers it puts in a cluster). NaN when everyone is in the sample.
+Assignment (:meth:`assign`, :meth:`predict`), HDBSCAN leaves: a k-NN search over ``n_reference``
+sample points (:class:`~segml.segments.assign.KNNAssigner`): the leaf is the distance-weighted
+vote among the clusters; the noise flag follows ``hdbscan.approximate_predict``'s
+mutual-reachability rule. The fit measures both against ``approximate_predict`` on up to 2000
+held-out customers (not in the sample): ``agreement_`` (labels with noise as a class) and
+``agreement_clustered_`` (the cluster of the customers it puts in a cluster); NaN when everyone
+is in the sample. k-means leaves: the nearest centroid
+(:class:`~segml.segments.assign.CentroidAssigner`), nobody is noise, agreements NaN.
 
 ``labels_`` holds the leaf ids of the sampled customers (everyone when ``n <= sample_size``);
 :meth:`assign` labels any customer.
@@ -49,11 +55,11 @@ Example
 -------
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
->>> centers = np.repeat([[0, 0], [0, 6], [40, 0], [40, 6]], 150, axis=0)
+>>> centers = np.repeat([[0, 0], [0, 6], [40, 0], [40, 6], [80, 0], [80, 6]], 150, axis=0)
 >>> X = pd.DataFrame(rng.normal(centers, 0.6), columns=["frequency", "recency_days"])
 >>> h = SegmentHierarchy(min_cluster_size=30, levels=2).fit(X)
->>> sorted(h.hierarchy_["path"])
-['1.1', '1.2', '2.1', '2.2']
+>>> sorted(h.hierarchy_["path"]), h.discovery_["leaf_method"]
+(['1.1', '1.2', '2.1', '2.2', '3.1', '3.2'], 'hdbscan')
 """
 
 from __future__ import annotations
@@ -70,9 +76,17 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from segml.errors import DataError, Problem
-from segml.segments.assign import OTHER, KNNAssigner, guided_keys, guided_values
+from segml.segments.assign import OTHER, CentroidAssigner, KNNAssigner, guided_keys, guided_values
+from segml.segments.leaves import density_reference, find_leaves, merge_small
 from segml.segments.preprocess import SegmentPreprocessor
-from segml.segments.tree import auto_level_counts, cut_linkage, weighted_ward
+from segml.segments.sampling import stratified_sample
+from segml.segments.tree import (
+    auto_level_counts,
+    cut_linkage,
+    number_paths,
+    silhouette_of,
+    weighted_ward,
+)
 
 log = logging.getLogger(__name__)
 _HOLDOUT = 2000
@@ -82,12 +96,13 @@ _VALUE_AXES = (("monetary_mean", "ipt_mean_days"), ("monetary_sum", "monetary_me
 
 
 class SegmentHierarchy(BaseEstimator):
-    """HDBSCAN leaf segments on a stratified sample, organised into a tree of ``levels`` levels.
+    """Leaf segments of a stratified sample, organised into a tree of ``levels`` levels.
 
     Parameters
     ----------
     features : list of str, optional
-        Columns to cluster; None: the behavioural columns (see :mod:`segml.segments.preprocess`).
+        Columns to cluster (``"behavioural"``: the behavioural core); None: the behavioural core,
+        or every attribute when there is none (see :mod:`segml.segments.preprocess`).
     sample_size : int
         Customers HDBSCAN is fitted on.
     min_cluster_size : int, optional
@@ -135,19 +150,30 @@ class SegmentHierarchy(BaseEstimator):
         HDBSCAN cluster selection. ``"leaf"`` (default) returns the finest dense clusters, which
         the size controls and the tree then organise; ``"eom"`` tends to return only the
         coarsest stable groups, i.e. the macro level, leaving nothing for the tree to do.
-    level_criterion : {"explained", "ch"}
+    level_criterion : {"auto", "explained", "ch", "silhouette"}
         How :func:`auto_level_counts` picks the number of groups per automatic level:
-        ``"explained"`` (default), the fewest groups explaining ``level_explained`` of the
-        between-leaf variance in the tree space, or ``"ch"`` (Calinski-Harabasz). On
-        ``make_customers`` data (5k customers, seeds 42/7/1) CH chose 2 top groups every time
-        (macro ARI 0.15/0.39/0.63); the 90% rule chose 4 each time (0.76/0.55/0.76).
+        ``"explained"``, the fewest groups explaining ``level_explained`` of the between-leaf
+        variance in the tree space, ``"ch"`` (Calinski-Harabasz) or ``"silhouette"`` (of a
+        sample of customers). ``"auto"`` (default): ``"explained"`` for HDBSCAN leaves,
+        ``"silhouette"`` for k-means leaves. On ``make_customers`` data (5k customers, seeds
+        42/7/1) CH chose 2 top groups every time (macro ARI 0.15/0.39/0.63); the 90% rule chose
+        4 each time (0.76/0.55/0.76).
     level_explained : float
         Share of the between-leaf variance the top automatic level must explain (0.9).
     n_jobs : int
         HDBSCAN ``core_dist_n_jobs``. 1 by default: on a small shared machine its worker
         processes were measured 5x slower than one process (60 s vs 11 s for 20k points).
     random_state : int
-        Seed of the sample and the PCA.
+        Seed of the sample, the PCA and k-means.
+    leaf_method : {"auto", "hdbscan", "kmeans"}
+        Where the leaves come from (:func:`~segml.segments.leaves.find_leaves`): ``"auto"``
+        HDBSCAN, or k-means where HDBSCAN finds fewer than 3 clusters or more than half noise.
+    categorical_weight : float
+        Standard deviation of a categorical's one-hot block (1: like one numeric column).
+    min_top_segments, max_top_share : int, float
+        The automatic top level has at least ``min_top_segments`` groups and, where the tree
+        allows it, none with more than ``max_top_share`` of the customers (SPEC section 3: a
+        usable top level has 3-12 segments, none over 60%).
     """
 
     def __init__(self, features: list[str] | None = None, sample_size: int = 20000,
@@ -158,8 +184,10 @@ class SegmentHierarchy(BaseEstimator):
                  n_components: int | None = 10, n_neighbors: int = 15,
                  n_reference: int = 10000, tree_features: Any = "auto",
                  value_weight: float = 2.5, cluster_selection_method: str = "leaf",
-                 level_criterion: str = "explained", level_explained: float = 0.9,
-                 n_jobs: int = 1, random_state: int = 0):
+                 level_criterion: str = "auto", level_explained: float = 0.9,
+                 n_jobs: int = 1, random_state: int = 0, leaf_method: str = "auto",
+                 categorical_weight: float = 1.0, min_top_segments: int = 3,
+                 max_top_share: float = 0.6):
         self.features = features
         self.sample_size = sample_size
         self.min_cluster_size = min_cluster_size
@@ -181,6 +209,10 @@ class SegmentHierarchy(BaseEstimator):
         self.level_explained = level_explained
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.leaf_method = leaf_method
+        self.categorical_weight = categorical_weight
+        self.min_top_segments = min_top_segments
+        self.max_top_share = max_top_share
 
     @classmethod
     def from_config(cls, segments_cfg: Any, seed: int = 0) -> SegmentHierarchy:
@@ -199,7 +231,9 @@ class SegmentHierarchy(BaseEstimator):
                    min_segment_size=c.min_segment_size, min_segment_share=c.min_segment_share,
                    max_segments_per_level=c.max_segments_per_level,
                    guided_levels=tuple((g.column, g.max_values) for g in c.guided_levels),
-                   value_weight=c.value_weight, random_state=seed)
+                   value_weight=c.value_weight, random_state=seed,
+                   leaf_method=c.leaf_method, categorical_weight=c.categorical_weight,
+                   min_top_segments=c.min_top_segments, max_top_share=c.max_top_share)
 
     # ------------------------------------------------------------------ guided levels
     def _guided_specs(self) -> list[tuple[str, int]]:
@@ -240,31 +274,35 @@ class SegmentHierarchy(BaseEstimator):
             kept = guided_values(source, max_values)
             self.guided_.append((column, kept))
             keys.append(guided_keys(source, kept).to_numpy())
-        self.preprocessor_ = SegmentPreprocessor(self.features, self.n_components,
-                                                 value_weight=self.value_weight,
-                                                 random_state=self.random_state).fit(X)
+        self.preprocessor_ = SegmentPreprocessor(
+            self.features, self.n_components, value_weight=self.value_weight,
+            categorical_weight=self.categorical_weight, random_state=self.random_state).fit(X)
         Z = self.preprocessor_.transform(X)
-        sample, holdout = self._sample(Z, keys, rng)
+        sample, holdout = stratified_sample(Z, keys, self.sample_size, _HOLDOUT, rng)
         Zs = self.preprocessor_.transform(X.iloc[sample], jitter=rng)
         n, ns = len(X), len(sample)
         mcs = self.min_cluster_size or max(10, int(round(_MCS * self.min_segment_share * ns)))
-        mcs = int(min(max(mcs, 2), ns))
-        self.clusterer_ = hdbscan.HDBSCAN(min_cluster_size=mcs,
-                                          min_samples=int(min(self.min_samples, ns - 1)),
-                                          cluster_selection_method=self.cluster_selection_method,
-                                          core_dist_n_jobs=self.n_jobs,
-                                          prediction_data=True).fit(Zs)
-        raw = self.clusterer_.labels_.astype(np.int64)
-        if raw.max() < 0:
-            log.warning("HDBSCAN found no cluster; every customer is one segment")
-            raw = np.zeros(ns, dtype=np.int64)
-        ref = np.arange(ns)
-        if ns > self.n_reference:
-            ref = np.sort(rng.choice(ns, size=self.n_reference, replace=False))
-        core, birth = self._density(raw)
-        self.assigner_ = KNNAssigner(self.n_neighbors).fit(
-            Zs[ref], raw[ref], None if core is None else core[ref], birth,
-            min_samples=int(min(self.min_samples, ns - 1)), fraction=len(ref) / ns)
+        floor = max(self.min_segment_size, self.min_segment_share * n)
+        found = find_leaves(Zs, Z[sample], min_cluster_size=int(min(max(mcs, 2), ns)),
+                            min_samples=self.min_samples,
+                            n_partition=int(min(self.max_segments_per_level, n // (2 * floor))),
+                            method=self.leaf_method, selection=self.cluster_selection_method,
+                            n_jobs=self.n_jobs, random_state=self.random_state,
+                            discrete_share=self.preprocessor_.discrete_share_)
+        self.clusterer_ = found.clusterer
+        raw = found.labels
+        if found.method == "hdbscan":
+            space = Zs
+            ref = np.arange(ns)
+            if ns > self.n_reference:
+                ref = np.sort(rng.choice(ns, size=self.n_reference, replace=False))
+            core, birth = density_reference(self.clusterer_, raw)
+            self.assigner_ = KNNAssigner(self.n_neighbors).fit(
+                Zs[ref], raw[ref], None if core is None else core[ref], birth,
+                min_samples=int(min(self.min_samples, ns - 1)), fraction=len(ref) / ns)
+        else:  # k-means leaves (or one group): the nearest centroid, nobody is noise
+            space = Z[sample]
+            self.assigner_ = CentroidAssigner().fit(found.centroids)
         clustered = raw >= 0
         sample_cluster = raw.copy()
         if (~clustered).any():
@@ -272,85 +310,47 @@ class SegmentHierarchy(BaseEstimator):
             sample_cluster[~clustered] = inner.predict(Zs[~clustered])[1]
         self.n_raw_clusters_ = int(raw.max()) + 1
         self.agreement_, self.agreement_clustered_ = self._agreement(Z[holdout])
-        raw_to_micro = self._merge_small(Zs, sample_cluster, n / ns)
-        Ts = self._tree_space(X.iloc[sample], Zs)
-        micro_to_leaf = self._build_tree(Zs, Ts, raw_to_micro[sample_cluster], n / ns, n)
+        raw_to_micro = merge_small(space, sample_cluster, n / ns, floor, self.max_segments_per_level)
+        Ts = self._tree_space(X.iloc[sample], space)
+        criterion = self.level_criterion
+        if criterion == "auto":
+            criterion = "explained" if found.method == "hdbscan" else "silhouette"
+        micro_to_leaf = self._build_tree(space, Ts, raw_to_micro[sample_cluster], n / ns, n,
+                                         criterion)
         self.raw_to_leaf_ = raw_to_leaf = micro_to_leaf[raw_to_micro]
         leaf_pos = raw_to_leaf[sample_cluster]
         self.labels_ = pd.Series(self.leaf_ids_[leaf_pos], index=X.index[sample],
                                  name="segment_leaf")
         self.sample_is_noise_ = pd.Series(~clustered, index=X.index[sample])
+        self.discovery_ = {
+            "leaf_method": found.method, "reason": found.reason,
+            "density_clusters": found.density_clusters,
+            "density_noise_share": found.density_noise_share,
+            "level_criterion": criterion,
+            "top_level_silhouette": self._separation(Ts, leaf_pos),
+        }
         self.names_: dict[int, dict[str, str]] = {}
         self.depth_ = len(self.guided_) + self.levels
         return self
 
-    def _density(self, raw: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Core distances of the sample points and birth distance of each cluster."""
-        pred = getattr(self.clusterer_, "prediction_data_", None)
-        if pred is None or self.clusterer_.labels_.max() < 0:
-            return None, None
-        tree = self.clusterer_.condensed_tree_._raw_tree
-        birth_lambda = dict(zip(tree["child"].tolist(), tree["lambda_val"].tolist(), strict=True))
-        n_clusters = int(raw.max()) + 1
-        birth = np.full(n_clusters, np.inf)
-        for node, label in pred.cluster_map.items():
-            lam = birth_lambda.get(int(node), 0.0)
-            if label < n_clusters and lam > 0 and node == pred.reverse_cluster_map.get(label):
-                birth[label] = 1.0 / lam
-        return np.asarray(pred.core_distances, dtype=float), birth
-
-    def _sample(self, Z: np.ndarray, keys: list[np.ndarray],
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        n = len(Z)
-        if n <= self.sample_size:
-            return np.arange(n), np.arange(0)
-        strata = np.zeros(n, dtype=np.int64)
-        for dim in range(min(2, Z.shape[1])):
-            edges = np.quantile(Z[:, dim], [0.2, 0.4, 0.6, 0.8])
-            strata = strata * 5 + np.searchsorted(edges, Z[:, dim])
-        for key in keys:
-            codes = pd.factorize(key, sort=True)[0]
-            strata = strata * (codes.max() + 1) + codes
-        strata = pd.factorize(strata, sort=True)[0]
-        counts = np.bincount(strata)
-        quota = np.maximum(np.round(counts * self.sample_size / n), 1).astype(np.int64)
-        order = np.lexsort((rng.random(n), strata))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.arange(n) - starts[strata[order]]
-        take = rank < quota[strata[order]]
-        sample = np.sort(order[take])
-        rest = np.sort(order[~take])
-        holdout = np.sort(rng.choice(rest, size=min(_HOLDOUT, len(rest)), replace=False))
-        return sample, holdout
+    def _separation(self, space: np.ndarray, leaf_pos: np.ndarray) -> float:
+        """Silhouette of the top discovered level on up to 2000 sample customers, in the tree
+        space (where the top level was cut: the value axis with behaviour); NaN: one group."""
+        top = pd.factorize(self.level_paths_[leaf_pos, 0])[0]
+        if top.max() < 1:
+            return float("nan")
+        pick = np.random.default_rng([self.random_state, 0x51]).permutation(len(top))[:2000]
+        return round(silhouette_of(space[pick], top[pick]), 4)
 
     def _agreement(self, Zh: np.ndarray) -> tuple[float, float]:
-        if len(Zh) == 0 or self.clusterer_.labels_.max() < 0:
+        if (len(Zh) == 0 or not isinstance(self.assigner_, KNNAssigner)
+                or self.clusterer_.labels_.max() < 0):
             return float("nan"), float("nan")
         approx = hdbscan.approximate_predict(self.clusterer_, Zh)[0]
         raw, cluster = self.assigner_.predict(Zh)
         inside = approx >= 0
         clustered = float(np.mean(cluster[inside] == approx[inside])) if inside.any() else 1.0
         return float(np.mean(raw == approx)), clustered
-
-    def _merge_small(self, Zs: np.ndarray, cluster: np.ndarray, scale: float) -> np.ndarray:
-        k = int(cluster.max()) + 1
-        sizes = np.bincount(cluster, minlength=k).astype(float) * scale
-        cents = np.stack([Zs[cluster == c].mean(axis=0) for c in range(k)])
-        group = np.arange(k)
-        floor = max(self.min_segment_size, self.min_segment_share * sizes.sum())
-        while True:
-            alive = np.unique(group)
-            g_sizes = np.array([sizes[group == g].sum() for g in alive])
-            if len(alive) <= 1 or (g_sizes.min() >= floor
-                                   and len(alive) <= self.max_segments_per_level):
-                break
-            small = alive[np.argmin(g_sizes)]
-            g_cents = np.stack([np.average(cents[group == g], axis=0, weights=sizes[group == g])
-                                for g in alive])
-            d = np.sum((g_cents - g_cents[alive == small]) ** 2, axis=1)
-            d[alive == small] = np.inf
-            group[group == small] = alive[np.argmin(d)]
-        return pd.factorize(group, sort=True)[0]
 
     def _link(self, cents: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         if len(cents) < 2:
@@ -376,12 +376,12 @@ class SegmentHierarchy(BaseEstimator):
         return self.preprocessor_.transform(Xs, reduce=False)[:, idx] / self.preprocessor_.weights_[idx]
 
     def _build_tree(self, Zs: np.ndarray, Ts: np.ndarray, micro: np.ndarray, scale: float,
-                    n: int) -> np.ndarray:
+                    n: int, criterion: str) -> np.ndarray:
         """Cut the tree over the micro-clusters into levels; return micro -> leaf position."""
         n_micro = int(micro.max()) + 1
         m_sizes = np.bincount(micro, minlength=n_micro).astype(float)
         m_cents = np.stack([Zs[micro == c].mean(axis=0) for c in range(n_micro)])
-        # HDBSCAN's clusters (after the size controls) are the leaves
+        # the clusters (after the size controls) are the leaves
         micro_to_leaf = np.arange(n_micro)
         n_leaves = int(micro_to_leaf.max()) + 1
         sizes = np.bincount(micro_to_leaf, weights=m_sizes, minlength=n_leaves)
@@ -391,26 +391,19 @@ class SegmentHierarchy(BaseEstimator):
         tree_cents = np.stack([Ts[leaf_of == g].mean(axis=0) for g in range(n_leaves)])
         self.linkage_ = self._link(tree_cents, sizes)
         total_ss = float(np.sum((Ts - Ts.mean(axis=0)) ** 2))
+        pick = None
+        if criterion == "silhouette":  # a seeded subsample: silhouettes are O(n^2)
+            pick = np.random.default_rng([self.random_state, 0x51]).permutation(len(Ts))[:2000]
         upper = auto_level_counts(self.linkage_, tree_cents, sizes, total_ss, self.levels - 1,
                                   self.max_segments_per_level, fixed=self.level_sizes,
-                                  criterion=self.level_criterion,
-                                  explained=self.level_explained)
+                                  criterion=criterion, explained=self.level_explained,
+                                  min_top=self.min_top_segments,
+                                  max_top_share=self.max_top_share,
+                                  points=None if pick is None else Ts[pick],
+                                  point_leaf=None if pick is None else leaf_of[pick])
         cuts = np.stack([cut_linkage(self.linkage_, n_leaves, min(k, n_leaves))
                          for k in upper] + [np.arange(n_leaves)], axis=1)
-        # ids: children ranked by size (desc) within their parent; ties by first leaf
-        paths = np.empty((n_leaves, self.levels), dtype=object)
-        for level in range(self.levels):
-            parent = paths[:, level - 1] if level else np.full(n_leaves, "", dtype=object)
-            frame = pd.DataFrame({"parent": parent, "group": cuts[:, level], "size": sizes,
-                                  "leaf": np.arange(n_leaves)})
-            groups = frame.groupby(["parent", "group"], sort=True).agg(
-                size=("size", "sum"), first=("leaf", "min")).reset_index()
-            groups = groups.sort_values(["parent", "size", "first"], ascending=[True, False, True])
-            groups["rank"] = groups.groupby("parent").cumcount() + 1
-            rank = groups.set_index(["parent", "group"])["rank"]
-            local = rank.loc[list(zip(parent, cuts[:, level], strict=True))].to_numpy()
-            paths[:, level] = [f"{p}.{r}" if p else str(r) for p, r in zip(parent, local,
-                                                                            strict=True)]
+        paths = number_paths(cuts, sizes)
         order = sorted(range(n_leaves), key=lambda i: [int(x) for x in paths[i, -1].split(".")])
         self.leaf_ids_ = np.empty(n_leaves, dtype=np.int64)
         self.leaf_ids_[order] = np.arange(1, n_leaves + 1)
@@ -442,26 +435,8 @@ class SegmentHierarchy(BaseEstimator):
 
     def _embed(self, columns: Mapping[str, Any], n: int,
                X: pd.DataFrame | None = None) -> np.ndarray:
-        """``preprocessor_.transform`` on plain float arrays (the same steps, no DataFrame)."""
-        pre = self.preprocessor_
-        missing = [c for c in pre.columns_ if c not in columns]
-        if missing:
-            raise DataError([Problem(f"column '{c}' used by the segments is missing",
-                                     table="features", column=c) for c in missing])
-        if pre.numeric_:
-            values = np.empty((n, len(pre.numeric_)), dtype=np.float64)
-            for j, c in enumerate(pre.numeric_):
-                values[:, j] = columns[c]
-        else:
-            values = np.empty((n, 0), dtype=np.float64)
-        values = np.where(np.isnan(values), pre.medians_, values)
-        values = values + 0.5 * pre.count_mask_
-        if pre.levels_ and X is None:  # one-hot levels: the preprocessor reads them from a frame
-            X = pd.DataFrame({c: columns[c] for c in pre.levels_})
-        dense = pre._dense(X, values)
-        if pre.pca_ is not None:
-            dense = pre.pca_.transform(dense)
-        return np.ascontiguousarray(dense, dtype=np.float64)
+        """``preprocessor_.transform`` on plain arrays (the same steps, no DataFrame)."""
+        return self.preprocessor_.embed(columns, n)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Leaf id (``segment_leaf``) of each row of ``X``."""

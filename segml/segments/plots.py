@@ -46,9 +46,30 @@ def _shown(segments: pd.Series, min_profile_size: int) -> pd.Series:
     return counts[counts >= min_profile_size].sort_index()
 
 
+def dendrogram_labels(hierarchy: Any, sizes: pd.Series | None = None,
+                      min_profile_size: int = 50) -> list[str]:
+    """``path (n=size)`` per leaf in the linkage's order (``path (small)`` under the floor).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> h = SimpleNamespace(leaf_ids_=np.array([2, 1]), leaf_sizes_=np.array([70.0, 500.0]),
+    ...                     level_paths_=np.array([["1", "1.2"], ["1", "1.1"]]))
+    >>> dendrogram_labels(h, pd.Series({1: 480, 2: 40}))
+    ['1.2 (small)', '1.1 (n=480)']
+    """
+    counts = (hierarchy.leaf_sizes_ if sizes is None
+              else sizes.reindex(hierarchy.leaf_ids_).fillna(0).to_numpy(dtype=float))
+    return [f"{p} (n={int(round(s))})" if s >= min_profile_size else f"{p} (small)"
+            for p, s in zip(hierarchy.level_paths_[:, -1], counts, strict=True)]
+
+
 def plot_dendrogram(hierarchy: Any, path: str | os.PathLike[str],
-                    min_profile_size: int = 50) -> str:
+                    min_profile_size: int = 50, sizes: pd.Series | None = None) -> str:
     """The agglomerative tree over the leaves, labelled ``path (n=size)``.
+
+    ``sizes``: customers per ``segment_leaf`` (e.g. the assignments' counts, so the labels agree
+    with the profiles); None: the sizes estimated at fit time from the sample.
 
     Example
     -------
@@ -63,14 +84,22 @@ def plot_dendrogram(hierarchy: Any, path: str | os.PathLike[str],
     """
     table = hierarchy.hierarchy_
     order = np.argsort(hierarchy.leaf_ids_)  # hierarchy_ rows follow leaf ids
-    sizes = hierarchy.leaf_sizes_
-    labels = [f"{p} (n={int(round(s))})" if s >= min_profile_size else f"{p} (small)"
-              for p, s in zip(hierarchy.level_paths_[:, -1], sizes, strict=True)]
+    labels = dendrogram_labels(hierarchy, sizes, min_profile_size)
     fig = Figure(figsize=(max(6, 0.6 * len(table)), 4))
     ax = fig.add_subplot()
-    if len(hierarchy.linkage_):
-        dendrogram(hierarchy.linkage_, labels=labels, ax=ax, leaf_rotation=60,
-                   color_threshold=0)
+    Z = hierarchy.linkage_
+    if len(Z):
+        # coloured by top-level segment: the cut between the last merges inside them and the
+        # first merge across them (the tree above the leaves is not cut by height elsewhere)
+        n_leaves, n_top = len(Z) + 1, len(set(hierarchy.level_paths_[:, 0]))
+        cut = (0.0 if n_top <= 1 or n_top >= n_leaves
+               else float(Z[n_leaves - n_top - 1, 2] + Z[n_leaves - n_top, 2]) / 2)
+        dendrogram(Z, labels=labels, ax=ax, leaf_rotation=60, color_threshold=cut,
+                   above_threshold_color="#7b8794")
+        if cut:
+            ax.axhline(cut, color="#7b8794", linestyle="--", linewidth=0.8)
+            ax.text(ax.get_xlim()[1], cut, " top level", va="bottom", ha="right", fontsize=8,
+                    color="#52606d")
     else:
         ax.text(0.5, 0.5, labels[order[0]], ha="center")
     ax.set_title("Segment tree (leaf paths)")
@@ -120,25 +149,92 @@ def plot_segment_sizes(assignments: pd.DataFrame, path: str | os.PathLike[str],
     return _save(fig, path)
 
 
+def heatmap_table(X: pd.DataFrame, segments: pd.Series, n_features: int = 12,
+                  max_levels: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(effect, value)``: features x segments, the standardised difference of each segment from
+    the rest and the segment's mean (share of customers for yes/no columns and categorical
+    levels, whose 0/1 indicators are compared like numbers). Rows: the ``n_features`` features
+    with the largest difference anywhere, near copies of a stronger row left out.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"x": [1.0, 9, 2, 10], "plan": pd.Categorical(["a", "a", "b", "b"])})
+    >>> effect, value = heatmap_table(X, pd.Series(["1", "1", "2", "2"]))
+    >>> value.index.tolist(), value.loc["plan=a"].tolist()   # plan=b: a near copy, left out
+    (['plan=a', 'x'], [1.0, 0.0])
+    """
+    from segml.segments.profiles import _categorical_columns, near_copies
+
+    frame = X[[c for c in X.columns if c not in _categorical_columns(X)]].astype(float)
+    indicators = {}
+    for c in _categorical_columns(X):
+        text = X[c].astype("string")
+        for level in text.value_counts().index[:max_levels]:
+            indicators[f"{c}={level}"] = text.eq(level).astype(float).to_numpy()
+    frame = pd.concat([frame, pd.DataFrame(indicators, index=X.index)], axis=1)
+    seg = pd.Series(segments.to_numpy(), index=X.index).astype(str)
+    effects = segment_effects(frame, seg)
+    effect = effects.pivot(index="feature", columns="segment", values="effect")
+    value = effects.pivot(index="feature", columns="segment", values="segment_value")
+    twins = near_copies(frame)
+    ranked = effect.abs().max(axis=1).sort_values(ascending=False, kind="stable")
+    rows: list[str] = []
+    for feature in ranked.index:  # at most a few hundred features
+        if len(rows) >= n_features:
+            break
+        if not any(r in twins.get(feature, ()) for r in rows):
+            rows.append(feature)
+    return effect.loc[rows], value.loc[rows]
+
+
+def _cell(value: float, share: bool) -> str:
+    if np.isnan(value):
+        return ""
+    if share:
+        return f"{value:.0%}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
                          path: str | os.PathLike[str], level: int | None = None,
-                         min_profile_size: int = 50, n_features: int = 12) -> str:
-    """Segments x most distinguishing numeric features, coloured by standardised mean difference."""
+                         min_profile_size: int = 50, n_features: int = 12,
+                         names: dict[str, str] | None = None) -> str:
+    """Features (rows) x segments (columns): colour = standardised difference from the rest of
+    the customers (clipped at 2), text = the segment's mean or share. Drawn at a fixed width
+    (11 inches) so it reads at the report's width; columns are labelled with the segment ids and
+    their ``names`` (wrapped)."""
+    import textwrap
+
     column = _level_column(assignments, level)
     seg = assignments[column].reindex(X.index).astype(str)
     shown = _shown(seg, min_profile_size)
-    effects = segment_effects(X, seg)
-    effects = effects[(effects["kind"] == "numeric") & effects["segment"].isin(shown.index)]
-    grid = effects.pivot(index="segment", columns="feature", values="effect")
-    top = grid.abs().max().sort_values(ascending=False).index[:n_features]
-    grid = grid[top] if len(top) else grid
-    fig = Figure(figsize=(max(6, 0.6 * grid.shape[1] + 2), max(3, 0.4 * grid.shape[0] + 2)))
+    keep = seg.isin(shown.index).to_numpy()
+    effect, value = heatmap_table(X[keep], seg[keep], n_features) if keep.any() else (
+        pd.DataFrame(), pd.DataFrame())
+    order = sorted(effect.columns, key=lambda p: [int(x) if x.isdigit() else x
+                                                  for x in str(p).split(".")])
+    effect, value = effect[order], value[order]
+    n_rows, n_cols = effect.shape
+    fig = Figure(figsize=(11, max(3.0, 0.42 * n_rows + 2.6)))
     ax = fig.add_subplot()
-    if grid.size:
-        im = ax.imshow(grid.to_numpy(dtype=float).clip(-2, 2), cmap="RdBu_r", vmin=-2, vmax=2,
+    if effect.size:
+        im = ax.imshow(effect.to_numpy(dtype=float).clip(-2, 2), cmap="RdBu_r", vmin=-2, vmax=2,
                        aspect="auto")
-        ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
-        fig.colorbar(im, ax=ax, label="standardised mean difference (clipped at 2)")
-    ax.set_title(f"Profile of {column}")
+        # shares of customers (levels, yes/no columns) and share_* mixes read as percentages
+        share = [("=" in f and f not in X) or f.startswith("share_")
+                 or (f in X and bool(X[f].dropna().isin([0, 1]).all())) for f in effect.index]
+        for i, j in np.ndindex(n_rows, n_cols):  # a dozen x a dozen cells
+            v = float(value.iat[i, j])
+            e = float(effect.iat[i, j])
+            ax.text(j, i, _cell(v, share[i]), ha="center", va="center", fontsize=7.5,
+                    color="white" if abs(e) > 1.2 else "#1f2933")
+        width = max(8, int(95 / max(n_cols, 1)))
+        labels = [f"{p}\n" + textwrap.fill((names or {}).get(str(p), ""), width)
+                  for p in effect.columns]
+        ax.set_xticks(range(n_cols), labels, fontsize=7 if n_cols > 6 else 8)
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(n_rows), [f.replace("_", " ") for f in effect.index], fontsize=8)
+        fig.colorbar(im, ax=ax, label="difference from the other customers (d, clipped at 2)",
+                     shrink=0.8, pad=0.02)
+    ax.set_title(f"Profile of {column}: mean or share per segment", pad=12, fontsize=10)
     return _save(fig, path)

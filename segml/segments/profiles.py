@@ -6,15 +6,23 @@ Per segment (at every level of the hierarchy): ``size``, ``share``, ``revenue_sh
 features with effect sizes, segment versus the rest of the customers:
 
 * numeric feature: standardised mean difference (Cohen's d with the pooled standard deviation);
+  a 0/1 column is reported as ``kind="binary"`` (its values are the shares of 1s);
 * categorical feature: Cramer's V of the segment-membership x category table, reported with the
   most over-represented level (``region=North``).
 
-Effects are ranked by strength: ``|d|`` for numbers and ``1.6 * V`` for categories (Cohen's
+A feature that is a near copy of a stronger one in the list (``|r| >= 0.9`` on up to 20,000
+customers, e.g. minutes and their charge, a voicemail plan and the number of voicemail messages)
+is left out of the top features: it would repeat it. Effects are ranked by strength: ``|d|`` for numbers and ``1.6 * V`` for categories (Cohen's
 benchmarks: d 0.2 / 0.5 / 0.8 correspond to V 0.1 / 0.3 / 0.5). Everything is computed with
 group-by sums, no loop over customers.
 
+Below the top level, :func:`profile_hierarchy` adds ``parent`` and ``refining``: the distinguishing
+features of a segment against its *siblings* (the rest of its parent), which is what a child's
+name adds to its parent's (:mod:`segml.segments.naming`).
+
 Privacy: a segment with fewer than ``min_profile_size`` customers is *suppressed*: its row says
-``suppressed=True`` and carries no statistic, not even its size.
+``suppressed=True`` and carries no statistic, not even its size. ``refining`` is left empty where
+the siblings together are under ``min_profile_size`` (it would describe them).
 
 Example
 -------
@@ -36,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 V_TO_D = 1.6
+MAX_D = 10.0  # effects are capped here (a split with no spread inside the groups is infinite)
 REVENUE_COLUMNS = ("monetary_sum", "spend_365d")
 
 
@@ -80,9 +89,12 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
         mg, mr = s / cnt.where(cnt > 0), rs / rc.where(rc > 0)
         vg = (q - cnt * mg ** 2) / (cnt - 1).where(cnt > 1)
         vr = (rq - rc * mr ** 2) / (rc - 1).where(rc > 1)
-        pooled = np.sqrt(((cnt - 1) * vg.fillna(0) + (rc - 1) * vr.fillna(0))
-                         / (cnt + rc - 2).where(cnt + rc > 2))
-        d = ((mg - mr) / pooled.where(pooled > 1e-12)).fillna(0.0)
+        pooled = np.sqrt((((cnt - 1) * vg.fillna(0) + (rc - 1) * vr.fillna(0))
+                          / (cnt + rc - 2).where(cnt + rc > 2)).clip(lower=0))
+        # no spread inside either group but different means (a yes/no column split exactly):
+        # the largest reportable effect, not 0
+        d = ((mg - mr) / pooled.where(pooled > 1e-12)).clip(-MAX_D, MAX_D)
+        d = d.fillna(np.sign(mg - mr).fillna(0.0) * MAX_D).where((mg - mr).abs() > 1e-12, 0.0)
         mean = X[num].astype(float).mean()
         long = pd.DataFrame({
             "segment": np.repeat(uniques, len(num)),
@@ -93,6 +105,9 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
             "rest_value": (mr + mean).to_numpy().ravel(),
         })
         long["strength"] = long["effect"].abs()
+        values = X[num]
+        binary = ((values.isin([0, 1]) | values.isna()).all() & (values.nunique() == 2)).to_numpy()
+        long.loc[np.tile(binary, len(uniques)), "kind"] = "binary"
         frames.append(long)
     n = len(X)
     for col in _categorical_columns(X):
@@ -131,6 +146,61 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
     return pd.concat(frames, ignore_index=True)
 
 
+def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
+                max_levels: int = 20) -> dict[str, set[str]]:
+    """Feature -> the features it nearly copies (``|r| >= threshold``), on up to ``sample`` rows.
+
+    Features are named as in :func:`segment_effects`: a numeric column by its name, a level of a
+    categorical as ``column=level`` (its 0/1 indicator).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> m = np.arange(50.0)
+    >>> X = pd.DataFrame({"minutes": m, "charge": 0.17 * m, "other": m % 7,
+    ...                   "plan": pd.Categorical(np.where(m > 0, "yes", "no"))})
+    >>> near_copies(X)["charge"], near_copies(X)["plan=no"]
+    ({'minutes'}, {'plan=yes'})
+    """
+    frame = X.iloc[:: max(1, len(X) // sample)]
+    cols = {c: frame[c].astype(float) for c in _numeric_columns(frame)}
+    for c in _categorical_columns(frame):
+        text = frame[c].astype("string")
+        for level in text.value_counts().index[:max_levels]:
+            cols[f"{c}={level}"] = text.eq(level).astype(float)
+    if len(cols) < 2:
+        return {}
+    with np.errstate(all="ignore"):
+        corr = pd.DataFrame(cols).corr().abs().to_numpy()
+    names = list(cols)
+    hit = np.argwhere(np.triu(np.nan_to_num(corr) >= threshold, k=1))
+    out: dict[str, set[str]] = {}
+    for i, j in hit:  # pairs of near copies: a handful
+        out.setdefault(names[i], set()).add(names[j])
+        out.setdefault(names[j], set()).add(names[i])
+    return out
+
+
+def top_effects(effects: pd.DataFrame, top_n: int,
+                twins: dict[str, set[str]] | None = None) -> pd.DataFrame:
+    """The ``top_n`` strongest effects per segment, skipping near copies of a stronger one."""
+    ranked = effects.sort_values(["segment", "strength", "feature"],
+                                 ascending=[True, False, True])
+    if not twins:
+        return ranked.groupby("segment").head(top_n)
+    feature = ranked["feature"].to_numpy()
+    keep = np.zeros(len(ranked), dtype=bool)
+    for rows in ranked.groupby("segment", sort=False).indices.values():  # one per segment
+        kept: list[str] = []
+        for r in rows:
+            if len(kept) >= top_n:
+                break
+            if not any(f in twins.get(feature[r], ()) for f in kept):
+                kept.append(feature[r])
+                keep[r] = True
+    return ranked[keep]
+
+
 def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame | None = None,
                      min_profile_size: int = 50, top_n: int = 5) -> pd.DataFrame:
     """One row per segment (index ``segment``); see the module docstring for the columns.
@@ -164,18 +234,16 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
                 out[name] = lab[col].astype(float).groupby(seg).mean()
     effects = segment_effects(X, seg)
     effects = effects[effects["segment"].isin(size.index[~small])]
-    ranked = effects.sort_values(["segment", "strength", "feature"],
-                                 ascending=[True, False, True])
-    top = ranked.groupby("segment").head(top_n)
+    top = top_effects(effects, top_n, near_copies(X))
     out["top_features"] = pd.Series(
-        {g: [f"{f} ({'+' if e >= 0 else ''}{e:.2f})" if k == "numeric" else f"{f} (V={e:.2f})"
+        {g: [f"{f} ({'+' if e >= 0 else ''}{e:.2f})" if k != "categorical" else f"{f} (V={e:.2f})"
              for f, e, k in zip(df["feature"], df["effect"], df["kind"], strict=True)]
          for g, df in top.groupby("segment")}, dtype=object)
     out["distinguishing"] = pd.Series(
         {g: df[["feature", "kind", "effect", "segment_value", "rest_value"]].to_dict("records")
          for g, df in top.groupby("segment")}, dtype=object)
-    numeric = effects[effects["kind"] == "numeric"].pivot(index="segment", columns="feature",
-                                                          values="effect")
+    numeric = effects[effects["kind"] != "categorical"].pivot(index="segment", columns="feature",
+                                                              values="effect")
     for name, cols in (("value_effect", (rev, "monetary_mean")),
                        ("frequency_effect", ("frequency", "orders_365d")),
                        ("recency_effect", ("recency_days",))):
@@ -197,17 +265,85 @@ def profile_hierarchy(X: pd.DataFrame, assignments: pd.DataFrame,
                       top_n: int = 5) -> dict[int, pd.DataFrame]:
     """:func:`profile_segments` for every ``segment_level_<k>`` column: ``{k: profile}``.
 
+    From the second level on, ``parent`` (the segment one level up) and ``refining`` (the
+    distinguishing features against the siblings, as ``distinguishing``) are added.
+
     Example
     -------
     >>> import pandas as pd
     >>> X = pd.DataFrame({"frequency": [1.0, 2, 3, 4]})
     >>> A = pd.DataFrame({"segment_level_1": ["1", "1", "2", "2"],
     ...                   "segment_level_2": ["1.1", "1.2", "2.1", "2.1"]})
-    >>> {k: list(v.index) for k, v in profile_hierarchy(X, A, min_profile_size=1).items()}
+    >>> P = profile_hierarchy(X, A, min_profile_size=1)
+    >>> {k: list(v.index) for k, v in P.items()}
     {1: ['1', '2'], 2: ['1.1', '1.2', '2.1']}
+    >>> P[2].loc["1.2", "refining"][0]["feature"], P[2].loc["2.1", "refining"]
+    ('frequency', [])
     """
     levels = sorted(int(c.rsplit("_", 1)[1]) for c in assignments.columns
                     if c.startswith("segment_level_"))
     A = assignments if assignments.index.equals(X.index) else assignments.reindex(X.index)
-    return {k: profile_segments(X, A[f"segment_level_{k}"], labels, min_profile_size, top_n)
-            for k in levels}
+    out = {}
+    for pos, k in enumerate(levels):
+        seg = A[f"segment_level_{k}"]
+        profile = profile_segments(X, seg, labels, min_profile_size, top_n)
+        if pos:
+            parent = A[f"segment_level_{levels[pos - 1]}"].astype(str)
+            profile.insert(profile.columns.get_loc("suppressed") + 1, "parent", pd.Series(
+                parent.groupby(seg.astype(str).to_numpy()).first()).reindex(profile.index))
+            profile["refining"] = _refining(X, seg.astype(str), parent, profile, min_profile_size,
+                                            top_n)
+            above = out[levels[pos - 1]]
+            above["shared"] = _shared(X, parent, seg.astype(str), above, profile)
+        out[k] = profile
+    return out
+
+
+def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.DataFrame,
+            below: pd.DataFrame) -> pd.Series:
+    """Per segment: its distinguishing features that every described child shares (the same
+    direction against everyone else): what its name may say without contradicting a child."""
+    out = pd.Series([[] for _ in above.index], index=above.index, dtype=object)
+    items = {p: [i["feature"] for i in above.loc[p, "distinguishing"]] for p in above.index}
+    wanted = sorted({f for fs in items.values() for f in fs})
+    if not wanted:
+        return out
+    # each feature as a number: a categorical level as its 0/1 indicator
+    frame = pd.DataFrame({f: (X[f.split("=", 1)[0]].astype("string").eq(f.split("=", 1)[1])
+                              .astype(float).to_numpy() if "=" in f and f not in X.columns
+                              else X[f].astype(float).to_numpy()) for f in wanted}, index=X.index)
+    child_d = segment_effects(frame, child).pivot(index="segment", columns="feature",
+                                                  values="effect")
+    parent_d = segment_effects(frame, parent).pivot(index="segment", columns="feature",
+                                                    values="effect")
+    described = below.index[~below["suppressed"].to_numpy()]
+    family = pd.Series(below["parent"].to_numpy(), index=below.index)
+    for p, features in items.items():  # a few dozen segments x five features
+        kids = [c for c in family.index[family.to_numpy() == p] if c in described]
+        if not kids:
+            out[p] = features
+            continue
+        sign = np.sign(parent_d.loc[p, features])
+        agree = (np.sign(child_d.loc[kids, features]) == sign) & (child_d.loc[kids, features].abs()
+                                                                  >= 0.2)
+        out[p] = [f for f in features if bool(agree[f].all())]
+    return out
+
+
+def _refining(X: pd.DataFrame, seg: pd.Series, parent: pd.Series, profile: pd.DataFrame,
+              min_profile_size: int, top_n: int) -> pd.Series:
+    """Per segment: its top distinguishing features against its siblings (``[]`` if none)."""
+    out = pd.Series([[] for _ in profile.index], index=profile.index, dtype=object)
+    twins = near_copies(X)
+    for _, members in seg.groupby(parent.to_numpy()):  # one pass per parent (a dozen at most)
+        children = members.value_counts()
+        if len(children) < 2:
+            continue
+        effects = top_effects(segment_effects(X.loc[members.index], members), top_n, twins)
+        total = int(children.sum())
+        for child, frame in effects.groupby("segment"):
+            if bool(profile.loc[child, "suppressed"]) or total - children[child] < min_profile_size:
+                continue
+            out[child] = frame[["feature", "kind", "effect", "segment_value",
+                                "rest_value"]].to_dict("records")
+    return out

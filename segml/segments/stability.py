@@ -127,11 +127,12 @@ def _carry_names(previous: SegmentHierarchy, new: SegmentHierarchy,
             disc = ".".join(key.split(".")[n_guided:])
             if not disc or disc in kept:
                 mapping[key] = name
-        seen: dict[str, int] = {}
+        # a new segment named like one that kept its previous name: it is the new one
+        taken = {mapping[k] for k in mapping if ".".join(k.split(".")[n_guided:]) in kept}
         for key in sorted(mapping):
-            seen[mapping[key]] = seen.get(mapping[key], 0) + 1
-            if seen[mapping[key]] > 1:
-                mapping[key] = f"{mapping[key]} ({seen[mapping[key]]})"
+            if ".".join(key.split(".")[n_guided:]) not in kept and mapping[key] in taken:
+                mapping[key] = f"{mapping[key]}, new"
+            taken.add(mapping[key])
         if mapping:
             names[level] = mapping
     return names

@@ -140,3 +140,26 @@ def test_retrain_section_reads_the_csv_layout_of_segml_retrain(tmp_path):
     assert "all passed" in retrain and "churn_roc_auc" in retrain
     assert retrain.index("recency_days") < retrain.index("frequency")  # largest PSI first
     assert "Other artifacts" not in html
+
+
+def test_segment_tree_says_how_the_leaves_were_made(tmp_path):
+    profile = pd.DataFrame({"segment": ["1", "2"], "name": ["Short tenure", "Long tenure"],
+                            "size": [700, 300], "suppressed": [False, False]})
+    leaves = pd.DataFrame({"segment": ["1.1", "1.2", "2.1"],
+                           "name": ["Short tenure, Female", "Short tenure, Male", "Long tenure"],
+                           "size": [400, 300, 300], "suppressed": [False] * 3})
+    tree = pd.DataFrame({"segment_leaf": [1, 2, 3], "path": ["1.1", "1.2", "2.1"],
+                         "level_1": [1, 1, 2], "size": [400, 300, 300]})
+    found = {"leaf_method": "kmeans", "reason": "HDBSCAN called 75% of the sample noise",
+             "density_noise_share": 0.75, "noise_share": 0.0, "top_level_silhouette": 0.08}
+    html = render_report(RUN, {"segments/profile_level_1.csv": profile,
+                               "segments/profile_level_2.csv": leaves,
+                               "segments/hierarchy.csv": tree},
+                         {}, {"segments/discovery.json": found})
+    assert "Leaves made by k-means (partition): HDBSCAN called 75% of the sample noise." in html
+    assert "HDBSCAN would have called 75% of the customers noise" in html
+    assert "mean silhouette 0.08 (no substantial structure)" in html
+    assert "<b>1.1</b> + Female" in html  # a leaf box shows what it adds to its parent
+    dense = dict(found, leaf_method="hdbscan", noise_share=0.29, top_level_silhouette=0.41)
+    html = render_report(RUN, {"segments/hierarchy.csv": tree}, {}, {"segments/discovery.json": dense})
+    assert "29% of the customers are in no dense cluster" in html and "(weak structure)" in html

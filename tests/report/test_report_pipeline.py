@@ -93,3 +93,22 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     # not a blank page: the header band is dark and the page has many distinct colours
     assert pixels[:60, :, :3].mean() < 0.4
     assert len(np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 200
+
+
+def test_tree_counts_equal_profile_counts_and_discovery_is_logged(report):
+    import json
+
+    from segml.segments.plots import dendrogram_labels
+
+    folder, segmentation = report["folder"], report["segmentation"]
+    found = json.loads((folder / "segments/discovery.json").read_text())
+    assert found["leaf_method"] in ("hdbscan", "kmeans") and 0 <= found["noise_share"] <= 1
+    assert "Leaves made by" in report["html"] and "Noise:" in report["html"]
+    h, A = segmentation.hierarchy, segmentation.assignments
+    leaf_profile = segmentation.profiles[segmentation.depth]
+    labels = dendrogram_labels(h, A["segment_leaf"].value_counts(),
+                               report["config"].segments.min_profile_size)
+    for label in labels:  # "2.3 (n=412)": the same count as the leaf's profile card
+        path, _, rest = label.partition(" (n=")
+        if rest:
+            assert int(rest.rstrip(")")) == int(leaf_profile.loc[path, "size"])

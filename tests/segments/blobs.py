@@ -63,3 +63,29 @@ def make_segment_blobs(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.D
     X["orders_90d"] = X["orders_90d"].astype(float)
     truth = pd.DataFrame({"true_macro": macro, "true_leaf": leaf}, index=ids)
     return X, truth
+
+
+ATTRIBUTE_LEVELS = [["monthly", "one year", "two year", "none"], ["basic", "plus", "premium", "max"],
+                    ["fiber", "dsl", "cable", "none"], ["card", "check", "transfer", "cash"]]
+
+
+def planted_table(n: int, seed: int, purity: float = 0.8) -> tuple[pd.DataFrame, np.ndarray]:
+    """An attributes-only customer table with four planted segments (returned as ``seg``).
+
+    Each segment prefers its own level of four categoricals (``purity`` of its customers take it,
+    the rest a random level) and leans on two yes/no columns (one 0/1 number, one Yes/No
+    categorical); a regional categorical and an age column are pure noise.
+    """
+    rng = np.random.default_rng(seed)
+    seg = rng.integers(0, 4, n)
+    cols: dict[str, object] = {}
+    for j, levels in enumerate(ATTRIBUTE_LEVELS):
+        own = np.asarray(levels)[(seg + j) % 4]
+        cols[f"a{j}"] = pd.Categorical(np.where(rng.random(n) < purity, own, rng.choice(levels, n)))
+    cols["senior"] = (rng.random(n) < np.where(seg % 2 == 0, 0.8, 0.2)).astype(float)
+    cols["paperless"] = pd.Categorical(np.where(rng.random(n) < np.where(seg < 2, 0.8, 0.2),
+                                                "Yes", "No"))
+    cols["region"] = pd.Categorical(rng.choice(["N", "S", "E", "W", "C"], n))
+    cols["age"] = rng.normal(45, 12, n)
+    index = pd.Index([f"c{i:07d}" for i in range(n)], name="customer_id")
+    return pd.DataFrame(cols, index=index), seg

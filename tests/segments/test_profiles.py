@@ -36,7 +36,7 @@ def test_small_groups_are_suppressed():
     assert pd.isna(small["revenue_share"]) and pd.isna(small["aov"] if "aov" in p else np.nan)
     assert small["top_features"] == [] and small["distinguishing"] == []
     assert not p.loc[["a", "b"], "suppressed"].any()
-    assert name_segments(p)["c"] == "Segment c"
+    assert name_segments(p)["c"] == "Small group"
 
 
 def test_effect_sizes():
