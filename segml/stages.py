@@ -293,8 +293,12 @@ def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, confi
         # The history the earliest training cutoff can see.
         history = int((data.plan.targets[target].train[0] - data.plan.data_start).days)
     if target_of(target).is_classifier:
+        # segml's own behavioural features are point-in-time by construction; the attributes
+        # (columns the user brought, e.g. a cancellation date in a churn export) can leak
+        brought = set(data.tables.attribute_columns) if data.tables is not None else set()
+        own = {str(c) for c in X.columns if str(c) not in brought}
         report = check_readiness(X, y, target=target, config=config.readiness,
-                                 history_days=history)
+                                 history_days=history, point_in_time=own)
     else:
         report = ReadinessReport({target: {"history_days": history, "rows": int(len(X)),
                                            "labelled_rows": int(y.notna().sum())}}, [])

@@ -1,7 +1,8 @@
 """The time plan: each target's own training, evaluation and refit cutoffs (SPEC section 2).
 
 For a target with horizon ``h`` days, data ending at ``end`` (the last day of data, or the
-configured ``time.cutoff``), ``n = time.training_cutoffs`` and ``s = time.cutoff_step_days``::
+configured ``time.cutoff``), ``n = time.training_cutoffs`` and ``s = time.cutoff_step_days``
+(default: ``h`` itself)::
 
     evaluation   e = end - h                      labels (e, end]: complete, out of time
     training     e - h - k*s   (k = 0 .. n-1)     label windows end at or before e
@@ -9,7 +10,9 @@ configured ``time.cutoff``), ``n = time.training_cutoffs`` and ``s = time.cutoff
     scoring      end
 
 The *evaluation fit* learns on the training cutoffs and is scored on the evaluation window: its
-metrics are the ones reported. The *refit* then repeats the recipe chosen there (rounds,
+metrics are the ones reported. With the default step ``s = h`` the stacked label windows follow
+each other without overlap, so the latest training cutoff, where candidates are compared and
+early stopping and calibration are judged, shares no outcome with the cutoffs learned from. The *refit* then repeats the recipe chosen there (rounds,
 calibration) on the refit cutoffs, so the registered predictor's latest training cutoff is
 ``end - h`` (its ``fit_cutoff``): a 90-day churn model is fitted on windows that ended at the data
 end, whatever the length of the history.
@@ -27,7 +30,7 @@ Example
 ...                     start=pd.Timestamp("2025-01-01"), min_history_days=90)
 >>> churn = plan.targets["churn"]
 >>> [c.date().isoformat() for c in churn.train], churn.evaluation.date().isoformat()
-(['2025-05-05', '2025-06-04', '2025-07-04'], '2025-10-02')
+(['2025-04-05', '2025-07-04'], '2025-10-02')
 >>> churn.fit_cutoff.date().isoformat(), sorted(plan.skipped)
 ('2025-10-02', ['high_clv', 'spend'])
 """
@@ -143,7 +146,7 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
         End of the data (:func:`~segml.features.timeline.data_end`); a configured
         ``time_cfg.cutoff`` replaces it (:func:`scoring_cutoff`).
     time_cfg : TimeConfig
-        Horizons, ``training_cutoffs`` and ``cutoff_step_days``.
+        Horizons, ``training_cutoffs`` and ``cutoff_step_days`` (None: each target's horizon).
     targets : list of str
         Target names (:data:`segml.targets.TARGETS`), in the order to plan them.
     start : Timestamp, optional
@@ -159,7 +162,6 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     """
     end = scoring_cutoff(data_end, time_cfg)
     first = None if start is None else as_cutoff(start)
-    step = pd.Timedelta(days=time_cfg.cutoff_step_days)
     history = pd.Timedelta(days=min_history_days)
     plans: dict[str, TargetPlan] = {}
     skipped: dict[str, Problem] = {}
@@ -170,6 +172,7 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     for name in targets:
         horizon = target_of(name).horizon(time_cfg)
         days = pd.Timedelta(days=horizon)
+        step = pd.Timedelta(days=time_cfg.cutoff_step_days or horizon)
         evaluation = end - days
         ks = range(time_cfg.training_cutoffs - 1, -1, -1)
         train = [c for c in (evaluation - days - k * step for k in ks) if usable(c)]

@@ -86,6 +86,7 @@ def check_readiness(
     history_days: float | None = None,
     cutoff: pd.Timestamp | None = None,
     max_timestamp: pd.Timestamp | None = None,
+    point_in_time: set[str] | frozenset[str] = frozenset(),
 ) -> ReadinessReport:
     """Check that ``features`` and the ``target`` labels are fit for training.
 
@@ -105,6 +106,10 @@ def check_readiness(
         Days of history before the cutoff; not checked when None.
     cutoff, max_timestamp : Timestamp, optional
         A ``max_timestamp`` after ``cutoff`` (data from the future) blocks.
+    point_in_time : set of str
+        Columns segml computed itself from rows at or before the cutoff (recency, BG/NBD, ...):
+        they cannot leak by construction, so a very strong one is reported as a warning, not as
+        suspected leakage. Leakage is suspected in the columns the user brought (attributes).
 
     Returns
     -------
@@ -148,10 +153,12 @@ def check_readiness(
     else:
         positive_scan = positive
     auc = _leakage_auc(scan, positive_scan)
-    leaks = {c: a for c, a in auc.items() if a > config.leakage_auc}
+    strong = {c: a for c, a in auc.items() if a > config.leakage_auc}
+    leaks = {c: a for c, a in strong.items() if c.removesuffix(" (missing)") not in point_in_time}
+    dominant = {c: a for c, a in strong.items() if c not in leaks}
 
     problems = _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp,
-                         missing, constant, id_like, leaks, y[known].nunique())
+                         missing, constant, id_like, leaks, y[known].nunique(), dominant)
     summary = {
         "history_days": None if history_days is None else float(history_days),
         "rows": int(len(features)),
@@ -247,7 +254,7 @@ def _leakage_auc(X: pd.DataFrame, positive: np.ndarray) -> dict[str, float]:
 
 
 def _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp, missing,
-              constant, id_like, leaks, label_levels) -> list[Problem]:
+              constant, id_like, leaks, label_levels, dominant=None) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(message: str, severity: str = "error", **where: str) -> None:
@@ -271,6 +278,10 @@ def _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp,
     ):
         add(f"a timestamp ({pd.Timestamp(max_timestamp)}) is after the cutoff "
             f"({pd.Timestamp(cutoff)}): features may see the future", column="timestamp")
+    for col, auc in sorted((dominant or {}).items()):
+        add(f"'{col}' alone predicts the label with ROC AUC {auc:.3f}: a strong, point-in-time "
+            "feature (computed before the cutoff), not leakage", "warning", table="features",
+            column=col.removesuffix(" (missing)"))
     for col, auc in sorted(leaks.items()):
         base = col.removesuffix(" (missing)")
         what = "being missing" if base != col else "alone"

@@ -91,3 +91,17 @@ def test_a_cutoff_before_the_history_trains_nothing():
 def test_unknown_target_names_the_valid_ones():
     with pytest.raises(ValueError, match="valid"):
         plan_targets(END, TimeConfig(), ["churn", "lifetime"])
+
+
+def test_by_default_stacked_label_windows_follow_each_other_without_overlap():
+    plan = plan_targets(END, TimeConfig(), ALL, start=END.normalize() - 364 * DAY,
+                        min_history_days=90)
+    for p in plan.targets.values():
+        h = pd.Timedelta(days=p.horizon_days)
+        # each label window ends where the next cutoff's begins: the latest cutoff (the
+        # validation rows) shares no outcome with the earlier ones
+        assert all(later - earlier == h for earlier, later in zip(p.train, p.train[1:], strict=False))
+        assert all(later - earlier == h for earlier, later in zip(p.refit, p.refit[1:], strict=False))
+    # one year: churn keeps the two cutoffs with 90 days of history before them
+    assert plan.targets["churn"].train == [END - 270 * DAY, END - 180 * DAY]
+    assert len(plan.targets["purchase"].train) == 3

@@ -163,3 +163,18 @@ def test_constant_detection_counts_missing_as_a_value(monkeypatch):
     X["leak"] = y.to_numpy() + np.random.default_rng(2).normal(0, 0.01, len(y))
     report = check_readiness(X, y, target="churn", config=CFG)
     assert [p.column for p in report.problems if p.severity == "error"] == ["leak"]
+
+
+def test_a_strong_point_in_time_feature_is_a_warning_but_a_leaky_attribute_blocks():
+    """segml's own features see only rows before the cutoff: a very strong one (BG/NBD in a
+    world of dead customers) is not leakage. A user's column that strong still blocks."""
+    X, y = make_data()
+    X["btyd_p_alive"] = 1 - y.to_numpy() * 0.9  # near-perfect, but computed before the cutoff
+    X["cancel_flag"] = y.to_numpy()  # an attribute the export filled in after the fact
+    report = check_readiness(X, y, target="churn", config=CFG, history_days=365,
+                             point_in_time={"recency_days", "frequency", "btyd_p_alive"})
+    assert ("btyd_p_alive", "warning") in codes(report)
+    assert ("cancel_flag", "error") in codes(report)
+    assert report.targets["churn"]["leakage_suspects"] == ["cancel_flag"]
+    with pytest.raises(ReadinessError, match="cancel_flag"):
+        report.raise_if_blocking()
