@@ -109,7 +109,8 @@ def check_readiness(
     point_in_time : set of str
         Columns segml computed itself from rows at or before the cutoff (recency, BG/NBD, ...):
         they cannot leak by construction, so a very strong one is reported as a warning, not as
-        suspected leakage. Leakage is suspected in the columns the user brought (attributes).
+        suspected leakage, and their missing values mean "never happened" (no warning). Leakage
+        and missingness are reported for the columns the user brought (attributes).
 
     Returns
     -------
@@ -158,7 +159,8 @@ def check_readiness(
     dominant = {c: a for c, a in strong.items() if c not in leaks}
 
     problems = _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp,
-                         missing, constant, id_like, leaks, y[known].nunique(), dominant)
+                         missing, constant, id_like, leaks, y[known].nunique(), dominant,
+                         point_in_time)
     summary = {
         "history_days": None if history_days is None else float(history_days),
         "rows": int(len(features)),
@@ -254,7 +256,8 @@ def _leakage_auc(X: pd.DataFrame, positive: np.ndarray) -> dict[str, float]:
 
 
 def _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp, missing,
-              constant, id_like, leaks, label_levels, dominant=None) -> list[Problem]:
+              constant, id_like, leaks, label_levels, dominant=None,
+              point_in_time=frozenset()) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(message: str, severity: str = "error", **where: str) -> None:
@@ -288,7 +291,8 @@ def _problems(target, config, n_pos, n_neg, history_days, cutoff, max_timestamp,
         add(f"suspected leakage: '{base}' {what} predicts the label with ROC AUC {auc:.3f} "
             f"(> {config.leakage_auc})", table="features", column=base)
     for col, share in missing.items():
-        if share > HIGH_MISSING_SHARE:
+        # segml's own "days since ..." features are missing by design for what never happened
+        if share > HIGH_MISSING_SHARE and str(col) not in point_in_time:
             add(f"{share:.0%} of values missing", "warning", table="features", column=str(col))
     for col in constant:
         add("constant column carries no information", "warning", table="features", column=col)

@@ -4,12 +4,15 @@
 training levels, NaN for missing or unseen) into a design matrix, and fits an L2-penalised
 logistic regression on it:
 
-* numeric columns: clipped to their training 0.5-99.5% quantiles (heavy tails, e.g. spend, do not
-  dominate the fit), missing values imputed with the training median plus a missing indicator
-  (only for columns with missing values in training), then standardised;
-* categorical columns: one indicator per level seen at least ``min_level_rows`` times (at most
-  ``max_levels`` per column, the most frequent); rarer and unseen levels and missing values share
-  the all-zero encoding.
+* numeric columns: infinities (e.g. "never" as an infinite number of days) become the column's
+  finite training extremes, missing values the training median plus a missing indicator (only for
+  columns with missing values in training), then standardised with the indicators;
+* categorical columns: one indicator per level, missing included, raw 0/1 (not standardised);
+  above ``max_levels`` levels the most frequent ``max_levels - 1`` keep theirs and the rest (and
+  levels unseen in training) share an ``other`` indicator.
+
+That is the logistic-regression baseline's pipeline (:mod:`segml.predict.baselines`) on the
+predictor's matrix, so the candidate is at least that baseline whenever it wins.
 
 Its margin (log-odds) and SHAP values are computed with NumPy from the stored arrays, so scoring
 one customer costs a dot product. For a linear model with independent features SHAP is exact and
@@ -38,6 +41,8 @@ from sklearn.linear_model import LogisticRegression
 
 from segml.predict.resources import single_threaded_blas
 
+_MISSING = -1.0  # the code of a missing (or unseen) category, a level of its own
+
 
 class LinearModel:
     """Logistic regression on the predictor's float matrix (see the module docstring).
@@ -49,19 +54,17 @@ class LinearModel:
     C : float
         Inverse L2 strength of the logistic regression (scikit-learn's ``C``).
     max_levels : int
-        Indicator columns per categorical column at most (the most frequent levels).
-    min_level_rows : int
-        A level needs at least this many training rows for an indicator of its own.
+        Indicator columns per categorical column at most (the most frequent levels, then one
+        for all the others).
     seed : int
         Unused by the deterministic solver; kept for a uniform candidate interface.
     """
 
     def __init__(self, categorical: list[int] | None = None, C: float = 1.0, max_levels: int = 30,
-                 min_level_rows: int = 10, seed: int = 0):
+                 seed: int = 0):
         self.categorical = categorical
         self.C = C
         self.max_levels = max_levels
-        self.min_level_rows = min_level_rows
         self.seed = seed
 
     # ------------------------------------------------------------------ design matrix
@@ -69,39 +72,46 @@ class LinearModel:
         categorical = set(self.categorical or [])
         self.numeric_ = [j for j in range(M.shape[1]) if j not in categorical]
         N = M[:, self.numeric_]
-        with warnings.catch_warnings():  # an all-missing column: its bounds and median are 0
+        finite = np.where(np.isfinite(N), N, np.nan)
+        with warnings.catch_warnings():  # an all-missing column: its range and median are 0
             warnings.simplefilter("ignore", RuntimeWarning)
-            low = np.nanquantile(N, 0.005, axis=0) if N.size else np.zeros(N.shape[1])
-            high = np.nanquantile(N, 0.995, axis=0) if N.size else np.zeros(N.shape[1])
+            low, high = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
             self.low_, self.high_ = np.nan_to_num(low), np.nan_to_num(high)
-            clipped = np.clip(N, self.low_, self.high_)
-            median = np.nanmedian(clipped, axis=0) if N.size else np.zeros(N.shape[1])
+            median = np.nanmedian(np.where(np.isinf(N), np.where(N > 0, high, low), N), axis=0)
         self.median_ = np.nan_to_num(median)
         self.flagged_ = np.flatnonzero(np.isnan(N).any(axis=0))  # columns with a missing flag
-        self.levels_: list[tuple[int, np.ndarray]] = []
+        self.levels_: list[tuple[int, np.ndarray, bool]] = []  # (column, levels, other column)
         for j in sorted(categorical):
-            codes = M[:, j]
-            values, counts = np.unique(codes[~np.isnan(codes)], return_counts=True)
-            keep = values[counts >= self.min_level_rows]
-            if keep.size > self.max_levels:
-                keep = values[np.argsort(-counts, kind="stable")[: self.max_levels]]
-            if keep.size:
-                self.levels_.append((j, np.sort(keep)))
+            codes = np.where(np.isnan(M[:, j]), _MISSING, M[:, j])
+            values, counts = np.unique(codes, return_counts=True)
+            other = values.size > self.max_levels
+            if other:
+                values = np.sort(values[np.argsort(-counts, kind="stable")[: self.max_levels - 1]])
+            self.levels_.append((j, values, other))
 
     def _raw_design(self, M: np.ndarray) -> np.ndarray:
         N = M[:, self.numeric_]
         missing = np.isnan(N)
-        values = np.where(missing, self.median_, np.clip(N, self.low_, self.high_))
+        values = np.where(missing, self.median_,
+                          np.where(np.isinf(N), np.where(N > 0, self.high_, self.low_), N))
         parts = [values, missing[:, self.flagged_].astype(np.float64)]
-        for j, levels in self.levels_:
-            parts.append((M[:, j][:, None] == levels[None, :]).astype(np.float64))
+        for j, levels, other in self.levels_:
+            codes = np.where(np.isnan(M[:, j]), _MISSING, M[:, j])
+            hot = codes[:, None] == levels[None, :]
+            parts.append(hot.astype(np.float64))
+            if other:
+                parts.append((~hot.any(axis=1)).astype(np.float64)[:, None])
         return np.hstack(parts) if parts else np.empty((len(M), 0))
+
+    def _standardised(self) -> np.ndarray:
+        """Which design columns are standardised (numbers and missing flags, not indicators)."""
+        return np.arange(self.group_.size) < len(self.numeric_) + self.flagged_.size
 
     def _groups(self) -> np.ndarray:
         """The feature (matrix column) each design column belongs to."""
         groups = [*self.numeric_, *np.asarray(self.numeric_, dtype=int)[self.flagged_]]
-        for j, levels in self.levels_:
-            groups.extend([j] * levels.size)
+        for j, levels, other in self.levels_:
+            groups.extend([j] * (levels.size + other))
         return np.asarray(groups, dtype=int)
 
     # ------------------------------------------------------------------ fit / predict
@@ -112,17 +122,19 @@ class LinearModel:
         self.n_features_in_ = M.shape[1]
         self._learn_design(M)
         D = self._raw_design(M)
+        self.group_ = self._groups()
         self.mean_ = D.mean(axis=0) if len(D) else np.zeros(D.shape[1])
+        scaled = self._standardised()
         std = D.std(axis=0) if len(D) else np.ones(D.shape[1])
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
-        Z = (D - self.mean_) / self.scale_
+        center = np.where(scaled, self.mean_, 0.0)
+        self.scale_ = np.where(scaled & (std > 1e-12), std, 1.0)
+        Z = (D - center) / self.scale_
         with single_threaded_blas():
             model = LogisticRegression(C=self.C, max_iter=1000).fit(
                 Z, np.asarray(y, dtype=float), sample_weight=sample_weight)
         # weights on the raw design columns, so scoring needs no standardisation step
         self.coef_ = model.coef_.ravel() / self.scale_
-        self.intercept_ = float(model.intercept_[0] - self.coef_ @ self.mean_)
-        self.group_ = self._groups()
+        self.intercept_ = float(model.intercept_[0] - self.coef_ @ center)
         return self
 
     def margin(self, M: np.ndarray) -> np.ndarray:

@@ -59,6 +59,43 @@ def roc_auc(y_true, score) -> float:
     return float(roc_auc_score(y, s))
 
 
+def _placements(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values: for each positive the share of negatives it outranks, for
+    each negative the share of positives that outrank it (ties count half)."""
+    from scipy.stats import rankdata
+
+    pos = y > 0
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    ranks = rankdata(score)
+    v10 = (ranks[pos] - rankdata(score[pos])) / n_neg
+    v01 = 1.0 - (ranks[~pos] - rankdata(score[~pos])) / n_pos
+    return v10, v01
+
+
+def auc_difference_se(y_true, score_a, score_b) -> float:
+    """Standard error of ``roc_auc(y, a) - roc_auc(y, b)`` on the same rows (DeLong et al. 1988):
+    paired, so two correlated models' AUCs can differ significantly by less than either's own
+    standard error. NaN with a single class.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random(2000) < 0.3).astype(float)
+    >>> a = y + rng.normal(0, 1, 2000)
+    >>> bool(0 < auc_difference_se(y, a, a + rng.normal(0, 0.1, 2000)) < 0.01)
+    True
+    """
+    y = np.asarray(y_true, dtype=float)
+    a, b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
+    pos = y > 0
+    if pos.all() or not pos.any() or min(pos.sum(), (~pos).sum()) < 2:
+        return float("nan")
+    a10, a01 = _placements(y, a)
+    b10, b01 = _placements(y, b)
+    variance = np.var(a10 - b10, ddof=1) / a10.size + np.var(a01 - b01, ddof=1) / a01.size
+    return float(np.sqrt(max(variance, 0.0)))
+
+
 def pr_auc(y_true, score) -> float:
     """Area under the precision-recall curve (average precision); NaN without positives.
 

@@ -7,8 +7,9 @@ Training recipe (:meth:`Predictor.fit`):
    else ``inner_folds`` stratified folds (attributes mode).
 2. **Candidates** (:mod:`segml.predict.candidates`) learn on the other rows: LightGBM with the
    configured settings and early stopping, a shallow additive LightGBM, a logistic regression and
-   the blend of the better LightGBM with it. The one with the best held-out headline metric (ROC
-   AUC, Spearman) wins; every candidate's score is kept (``candidate_scores_``).
+   the blend of the better LightGBM with it. The best held-out headline metric (ROC AUC,
+   Spearman) wins, classifiers by the one-standard-error rule (the simplest candidate within one
+   paired standard error of the best); every candidate's score is kept (``candidate_scores_``).
 3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
    them by cross-validated log loss (``calibration="auto"``) or given; the calibrator never sees
    rows the scored model learned from.
@@ -58,6 +59,7 @@ from segml.predict.candidates import (
     candidate_names,
     fitted_parts,
     headline_score,
+    one_se_tolerance,
     pick_winner,
     validation_folds,
 )
@@ -337,7 +339,9 @@ class Predictor(FeatureColumns):
             held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
             scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
         self.candidate_scores_ = {n: float(scores[n]) for n in names}
-        self.winner_ = pick_winner(scores, names)
+        tolerance = (one_se_tolerance(label[valid], {n: held_out[n] for n in names},
+                                      self.candidate_scores_) if self.is_classifier else None)
+        self.winner_ = pick_winner(self.candidate_scores_, names, tolerance)
         weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
                    else {self.winner_: 1.0})
         self._calibrate(held_out[self.winner_], label[valid])

@@ -171,9 +171,14 @@ def test_a_strong_point_in_time_feature_is_a_warning_but_a_leaky_attribute_block
     X, y = make_data()
     X["btyd_p_alive"] = 1 - y.to_numpy() * 0.9  # near-perfect, but computed before the cutoff
     X["cancel_flag"] = y.to_numpy()  # an attribute the export filled in after the fact
+    X["days_since_ticket"] = np.where(np.arange(len(X)) % 10 == 0, 3.0, np.nan)  # never: NaN
+    X["income"] = np.where(np.arange(len(X)) % 10 == 0, 3.0, np.nan)  # an attribute, mostly blank
     report = check_readiness(X, y, target="churn", config=CFG, history_days=365,
-                             point_in_time={"recency_days", "frequency", "btyd_p_alive"})
+                             point_in_time={"recency_days", "frequency", "btyd_p_alive",
+                                            "days_since_ticket"})
     assert ("btyd_p_alive", "warning") in codes(report)
+    assert ("income", "warning") in codes(report)  # 90% missing
+    assert "days_since_ticket" not in [column for column, _ in codes(report)]
     assert ("cancel_flag", "error") in codes(report)
     assert report.targets["churn"]["leakage_suspects"] == ["cancel_flag"]
     with pytest.raises(ReadinessError, match="cancel_flag"):
