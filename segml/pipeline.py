@@ -376,6 +376,7 @@ def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:
     """The scoring cutoff, each registered predictor's fit cutoff and the skipped targets."""
     tags = {"cutoff": data.cutoffs.get("scoring", "") if data.cutoffs else ""}
     tags.update({f"fit_cutoff_{t}": c for t, c in predictions.fit_cutoffs().items()})
+    tags.update(model_choice_tags(predictions))
     skipped = sorted(t for t in (data.plan.skipped if data.plan is not None else {}))
     if skipped:
         tags["segml.skipped_targets"] = ", ".join(skipped)
@@ -388,7 +389,18 @@ def version_tags(predictions: Predictions) -> dict[str, str]:
     """Model version tags: ``fit_cutoff_<target>`` (ISO date of the registered predictor's latest
     training cutoff) and the targets the version predicts."""
     tags = {f"fit_cutoff_{t}": c for t, c in predictions.fit_cutoffs().items()}
+    tags.update(model_choice_tags(predictions))
     tags["segml.targets"] = ", ".join(predictions.predictors)
+    return tags
+
+
+def model_choice_tags(predictions: Predictions) -> dict[str, str]:
+    """``winner_<target>`` (the candidate registered) and ``calibration_<target>``."""
+    tags = {}
+    for target, predictor in predictions.predictors.items():
+        tags[f"winner_{target}"] = str(getattr(predictor, "winner_", "lgbm"))
+        if getattr(predictor, "calibration_", None):
+            tags[f"calibration_{target}"] = str(predictor.calibration_)
     return tags
 
 

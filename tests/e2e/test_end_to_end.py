@@ -88,6 +88,12 @@ def test_registered_predictors_are_fitted_on_the_freshest_windows_and_tagged(wor
         horizon = target_of(target).horizon(config.time)
         expected = (end - pd.Timedelta(days=horizon)).date().isoformat()
         assert tags[f"fit_cutoff_{target}"] == expected == result.fit_cutoffs[target]
+    # issue 17: every candidate's held-out score is logged, the winner tagged
+    metrics = mlflow.MlflowClient(uri).get_run(result.run_id).data.metrics
+    for target in ("churn", "purchase", "high_clv"):
+        assert tags[f"winner_{target}"] in {"lgbm", "lgbm_shallow", "logreg", "blend"}
+        assert {f"candidate_{c}_{target}_roc_auc" for c in ("lgbm", "logreg", "blend")} <= set(metrics)
+    assert "candidate_lgbm_spend_spearman" in metrics
     scorer = result.extras["scorer"]
     # the evaluated predictors (whose metrics are reported) are kept beside the fresh ones
     assert set(scorer.evaluated) == set(scorer.predictors)
