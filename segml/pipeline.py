@@ -200,6 +200,7 @@ def write_artifacts(
         "cutoffs": data.cutoffs,
         "targets": target_windows(predictions),
         "skipped_targets": [p.to_dict() for p in predictions.skipped],
+        "skipped": dict(predictions.skipped_targets),
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
     }
     (out / "report").mkdir(parents=True, exist_ok=True)
@@ -377,11 +378,11 @@ def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:
     tags = {"cutoff": data.cutoffs.get("scoring", "") if data.cutoffs else ""}
     tags.update({f"fit_cutoff_{t}": c for t, c in predictions.fit_cutoffs().items()})
     tags.update(model_choice_tags(predictions))
-    skipped = sorted(t for t in (data.plan.skipped if data.plan is not None else {}))
+    skipped = predictions.skipped_targets
     if skipped:
-        tags["segml.skipped_targets"] = ", ".join(skipped)
-        for problem in predictions.skipped:
-            tags[f"segml.skipped.{problem.key}"] = problem.message[:4000]
+        tags["segml.skipped_targets"] = ", ".join(sorted(skipped))
+        for target, message in skipped.items():
+            tags[f"segml.skipped.{target}"] = message[:4000]
     return tags
 
 

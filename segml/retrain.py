@@ -200,8 +200,7 @@ def _retrain_locked(
                 segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
                 champion_targets=None if champion is None else list(champion.predictors),
                 challenger_targets=list(predictions.predictors),
-                skipped={t: p for t in (data.plan.skipped if data.plan is not None else {})
-                         for p in [data.plan.skipped[t].message]},
+                skipped=predictions.skipped_targets,
             )  # fmt: skip
             promote, failed = promotion_decision(gates)
             runs.log_dict([g.to_dict() for g in gates], "gates.json", run_id=run.run_id)

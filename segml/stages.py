@@ -23,7 +23,7 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables, load_tables
-from segml.errors import DataError, Problem
+from segml.errors import DataError, Problem, ReadinessError
 from segml.targets import TARGETS
 from segml.targets import target as target_of
 
@@ -272,6 +272,8 @@ class Predictions:
     extras: dict[str, Any] = field(default_factory=dict)
     fits: dict[str, TargetFit] = field(default_factory=dict)
     skipped: list[Problem] = field(default_factory=list)
+    #: target -> why it was not trained (its horizon does not fit the history, too few labels)
+    skipped_targets: dict[str, str] = field(default_factory=dict)
 
     @property
     def evaluated(self) -> dict[str, Any]:
@@ -385,8 +387,11 @@ def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
 def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _noop) -> Predictions:
     """Fit every target the data can train and compare each with its baselines on the same rows.
 
-    Targets whose horizon does not fit the history were skipped by the plan: they are listed in
-    ``Predictions.skipped`` (one warning per horizon).
+    Targets whose horizon does not fit the history were skipped by the plan; a target whose
+    training labels are too few to learn from (readiness: too few positives or negatives, a
+    constant label) is skipped here. Both are listed in ``Predictions.skipped`` (one warning
+    each) and ``skipped_targets``; the run stops only when no target can train, or on any other
+    blocking readiness problem (suspected leakage, too little history).
     """
     from segml.features.readiness import combine_reports
 
@@ -395,9 +400,23 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
     comparison: dict[str, pd.DataFrame] = {}
     extras: dict[str, Any] = {}
     reports = []
+    skipped = data.plan.warnings() if data.plan is not None else []
+    skipped_targets = ({t: p.message for t, p in data.plan.skipped.items()}
+                       if data.plan is not None else {})
     for target in data.targets():
         progress(f"training {target}")
-        fit, result, readiness = fit_target(data, target, config)
+        try:
+            fit, result, readiness = fit_target(data, target, config)
+        except ReadinessError as exc:
+            if not all(p.table == "labels" for p in exc.problems if p.severity == "error"):
+                raise
+            reasons = "; ".join(p.message for p in exc.problems if p.severity == "error")
+            problem = Problem(f"target {target} skipped: too few labels to learn from ({reasons})",
+                              severity="warning", table="labels", column=target,
+                              key="readiness.min_positives")
+            skipped.append(problem)
+            skipped_targets[target] = problem.message
+            continue
         reports.append(readiness)
         fits[target] = fit
         metrics.update(result.metrics)
@@ -408,15 +427,16 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
         if getattr(result, "scores", None) is not None:
             extras[f"{target}_eval_scores"] = result.scores
     if not fits:
-        raise DataError([Problem(
+        raise DataError([*(Problem(p.message, table=p.table, column=p.column, key=p.key)
+                           for p in skipped), Problem(
             "none of the configured targets can be trained on this data: models.targets is "
             f"{list(config.models.targets)}" + (
                 f" and the label columns are {sorted(data.labels.columns)}"
                 if data.labels is not None else ""), key="models.targets")])
-    skipped = data.plan.warnings() if data.plan is not None else []
     report = combine_reports(reports)
     predictors = {t: f.predictor for t, f in fits.items()}
-    return Predictions(predictors, metrics, comparison, report, extras, fits, skipped)
+    return Predictions(predictors, metrics, comparison, report, extras, fits, skipped,
+                       skipped_targets)
 
 
 # ------------------------------------------------------------------------------ the scorer

@@ -159,7 +159,8 @@ def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
         "cutoffs": [(CUTOFF_LABELS.get(k, k.replace("_", " ")),
                      ", ".join(v) if isinstance(v, list) else str(v))
                     for k, v in cutoffs.items() if v and not isinstance(v, dict)],
-        "windows": windows_table(context.get("targets") or {}, cutoffs.get("skipped") or {}),
+        "windows": windows_table(context.get("targets") or {},
+                                 context.get("skipped") or cutoffs.get("skipped") or {}),
         "skipped": skipped,
         "readiness": html_table(pd.DataFrame(rows), pct=("label rate",)) if rows else "",
         "blocking": bool(readiness.get("blocking")),
@@ -194,7 +195,7 @@ def windows_table(targets: dict[str, dict[str, Any]], skipped: dict[str, str]) -
                      "fitted up to": w.get("fit_cutoff")})
     for target in skipped:
         rows.append({"target": target, "horizon (days)": None,
-                     "training cutoffs": "skipped: history too short (see the warning above)",
+                     "training cutoffs": "skipped (see the warning above)",
                      "evaluation cutoff": None, "training rows": None,
                      "registered model fitted on": None, "fitted up to": None})
     return html_table(pd.DataFrame(rows)) if rows else ""
