@@ -88,7 +88,7 @@ def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
     grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors)
     scorer.predictive_grid = grid
     if grid["reason"]:
-        log.warning("predictive segments: %s", grid["reason"])
+        log.info("predictive segments: %s", grid["reason"])  # the report shows it too
     scorer.audience_curves = {
         name: with_registered_scores(curve, scored[target_of(name).output_column])
         for name, curve in operating_curves(predictions, config).items()

@@ -209,7 +209,8 @@ def audience_sections(art: Artifacts) -> list[dict[str, Any]]:
         table = ""
         if points is not None and len(points):
             mine = points[points["target"] == target].drop(columns=["target", "threshold"])
-            mine = mine.rename(columns={"share": "share of population",
+            mine = mine.rename(columns={"operating_point": "operating point",
+                                        "share": "share of population",
                                         "registered_threshold": "list: probability at least"})
             table = html_table(mine.dropna(axis=1, how="all"),
                                pct=("share of population", "precision", "recall"))
