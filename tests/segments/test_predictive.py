@@ -139,3 +139,53 @@ def test_cell_kpis_average_over_each_target_population_and_hide_small_cells(trai
     inactive = cells[cells["risk_band"] == "inactive"]
     assert inactive["expected_churn"].isna().all()  # churn does not apply to them
     assert inactive["expected_spend"].notna().any()
+
+
+# ------------------------------------------------------------------------- in the scorer
+@pytest.fixture(scope="module")
+def scorer():
+    from segml.predict import Predictor
+    from segml.scoring import CustomerScorer
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"recency_days": rng.exponential(80, 800),
+                      "frequency": rng.poisson(4, 800) * 1.0})
+    y = pd.Series((rng.random(800) < 1 / (1 + np.exp(-(X.recency_days - 80) / 30))).astype(float))
+    predictors = {"churn": Predictor("churn", n_estimators=30, seed=0).fit(X, y),
+                  "purchase": Predictor("purchase", n_estimators=30, seed=0).fit(X, 1 - y)}
+    s = CustomerScorer(feature_names=["recency_days", "frequency"], categorical_levels={},
+                       rules=None, hierarchy=None, predictors=predictors,
+                       activity_window_days=180.0)
+    s.predictive_grid = predictive.fit_grid(s.score(X), CONFIG, predictors)
+    return s
+
+
+def _customers(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    ids = pd.Index([f"c{i:04d}" for i in range(n)], name="customer_id")
+    return pd.DataFrame({"recency_days": rng.exponential(120, n),
+                         "frequency": rng.poisson(4, n) * 1.0}, index=ids)
+
+
+def test_the_scorer_gives_every_customer_a_cell_alone_or_in_a_batch(scorer):
+    from segml.tracking import SegmlModel
+
+    X = _customers()
+    batch = scorer.score(X).set_index("customer_id")
+    assert batch[predictive.COLUMN].notna().all()
+    lapsed = X["recency_days"] >= 180
+    assert (batch[predictive.COLUMN] == "Inactive").equals(lapsed)
+    served = SegmlModel.from_scorer(scorer)
+    for i in (0, 17, 123):
+        one = served.predict(None, X.iloc[[i]].reset_index())
+        assert one[predictive.COLUMN].iloc[0] == batch[predictive.COLUMN].iloc[i]
+
+
+def test_an_older_pickled_scorer_scores_without_the_column(scorer):
+    import cloudpickle
+
+    old = cloudpickle.loads(cloudpickle.dumps(scorer))
+    assert old.predictive_grid == scorer.predictive_grid  # plain data survives the pickle
+    del old.__dict__["predictive_grid"], old.__dict__["audience_curves"]  # as pickled before
+    scored = cloudpickle.loads(cloudpickle.dumps(old)).score(_customers(20))
+    assert predictive.COLUMN not in scored and "churn_probability" in scored
