@@ -35,6 +35,7 @@ _LAZY = {
     "RuleSegmenter": "segml.segments",
     "train": "segml.pipeline",
     "score": "segml.pipeline",
+    "audiences": "segml.targeting",
     "retrain": "segml.retrain",
     "CustomerScorer": "segml.scoring",
     "write_report": "segml.report",

@@ -448,6 +448,84 @@ def rollback(config: ConfigOpt = None) -> None:
     console.print(f"models:/{name}@champion -> version {restored.version} (rolled back)")
 
 
+def _writable_folder(out: Path) -> None:
+    """``--out`` must be a folder segml can create files in: made and probed before any scoring."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise SegmlError([Problem("--out must be a folder (the lists go inside it)",
+                                  file=str(out), key="out")])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise SegmlError([Problem(f"--out is not a writable folder: {exc.strerror or exc}",
+                                  file=str(out), key="out")]) from None
+
+
+@app.command()
+@handles_user_errors
+def audiences(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: <target>.parquet|csv per list and summary.csv.")],
+    data: DataOpt = None,
+    config: ConfigOpt = None,
+    cutoff: CutoffOpt = None,
+    top: Annotated[str | None, typer.Option("--top", help="The top share of each target's population by score, e.g. 10%.")] = None,
+    precision: Annotated[float | None, typer.Option("--precision", help="The largest list whose precision on the evaluation window reaches this, in (0, 1].")] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Every customer whose probability is at least this, in [0, 1].")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-t", help="Classifier to build a list for (repeatable; default: all).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv (default: audiences.format).")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Lists of customers likely to churn / buy / become high value, with expected precision.
+
+    One operating point at most (default: the first of audiences.operating_points). Exit codes:
+    0 written, 1 a problem with the model, data, --out or a precision out of reach, 2 usage.
+    Example: segml audiences --model models:/segml-customer@champion --data data --out lists --top 10%
+    """
+    from segml.targeting import audiences as build
+    from segml.targeting import operating_point, write_audiences
+    from segml.targets import CLASSIFIERS
+
+    _setup_logging(quiet, verbose)
+    try:
+        operating_point(top, precision, threshold)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    unknown = [t for t in target or [] if t not in CLASSIFIERS]
+    if unknown:
+        raise typer.BadParameter(f"--target must be one of {', '.join(CLASSIFIERS)}, got {unknown}")
+    when = _parse_cutoff(cutoff)
+    cfg = resolve_config(config, data)
+    fmt = fmt or cfg.audiences.format
+    if fmt not in ("parquet", "csv"):
+        raise typer.BadParameter(f"--format must be parquet or csv, got {fmt!r}")
+    _writable_folder(out)
+    with err_console.status("scoring and cutting the lists...", spinner="dots"):
+        result = build(model, config=cfg, cutoff=when, top=top, precision=precision,
+                       threshold=threshold, targets=target or None)
+    try:
+        write_audiences(result, out, fmt)
+    except OSError as exc:
+        raise SegmlError([Problem(f"cannot write the lists: {exc.strerror or exc}", file=str(out),
+                                  key="out")]) from None
+    table = Table(title=f"audiences ({result.point.label}) in {out}", title_justify="left")
+    for title in ("list", "customers", "precision", "recall"):
+        table.add_column(title, justify="left" if title == "list" else "right")
+    for row in result.summary.to_dict("records"):
+        expected = [f"{row[k]:.2f}" if row[k] == row[k] else "-"
+                    for k in ("expected_precision", "expected_recall")]
+        table.add_row(f"{row['target']}: {row['audience']}", f"{row['customers']:,}", *expected)
+    if not quiet:
+        console.print(table)
+        console.print("expected precision and recall: measured on each target's evaluation window "
+                      "(summary.csv)", highlight=False)
+    print_problems([Problem(p.message, severity="warning", key=p.key) for p in result.skipped])
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

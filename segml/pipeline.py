@@ -102,6 +102,8 @@ def fit_all(
     """
     from contextlib import nullcontext
 
+    from segml.targeting import fit_targeting
+
     def stage(name: str):
         return run.stage(name) if run is not None else nullcontext()
 
@@ -120,8 +122,12 @@ def fit_all(
         predictions = fit_and_evaluate(data, config, progress)
     scorer = build_scorer(data, segmentation, predictions)
     scored = scorer.score(data.current_X).set_index("customer_id")
+    # the value x risk cut points and the operating curves, learned here, stored in the scorer
+    scored = fit_targeting(scorer, scored, predictions, config)
     segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
     scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
+    segmentation.extras.update(predictive_grid=scorer.predictive_grid,
+                               audience_curves=scorer.audience_curves)
     segmentation.extras["current_scores"] = scored  # reused by retrain's drift comparison
     return data, segmentation, predictions, scorer
 
@@ -135,6 +141,7 @@ def write_artifacts(
     from segml.predict import contributions, drivers_by_segment, explain_global
     from segml.predict.explain import plot_beeswarm, plot_importance_bar
     from segml.report import charts
+    from segml.report.predictive import write_predictive_artifacts
     from segml.segments import plots
 
     floor = config.segments.min_profile_size
@@ -202,6 +209,10 @@ def write_artifacts(
         "skipped_targets": [p.to_dict() for p in predictions.skipped],
         "skipped": dict(predictions.skipped_targets),
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
+        "predictive_segments": write_predictive_artifacts(
+            out, segmentation.extras.get("current_scores"), data.current_X,
+            segmentation.extras.get("predictive_grid"), segmentation.extras.get("audience_curves"),
+            config),
     }
     (out / "report").mkdir(parents=True, exist_ok=True)
     (out / "report/context.json").write_text(json.dumps(context, default=str, indent=1), encoding="utf-8")
@@ -435,6 +446,7 @@ def score(
     chunk_size: int = 100_000,
     on_chunk: Callable[[int, int], None] = lambda done, total: None,
     on_warning: Callable[[Problem], None] = lambda problem: None,
+    scorer: Any = None,
 ) -> pd.DataFrame:
     """Score every customer with a registered model, rebuilding features with its own settings.
 
@@ -456,6 +468,8 @@ def score(
         Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
     on_warning : callable, optional
         Receives each data warning (orphan rows, customers without history) as a ``Problem``.
+    scorer : CustomerScorer, optional
+        The scorer of ``model_uri`` when the caller has loaded it already.
 
     Raises
     ------
@@ -467,7 +481,7 @@ def score(
     from segml.tracking.model import load_scorer
 
     config = config or SegmlConfig()
-    scorer = load_scorer(model_uri, tracking=config.tracking)
+    scorer = scorer if scorer is not None else load_scorer(model_uri, tracking=config.tracking)
     tables = tables if tables is not None else load(config, data_dir)
     if scorer.feature_spec is None:
         raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])

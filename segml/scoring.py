@@ -54,6 +54,12 @@ class CustomerScorer:
         evaluation window). Never used to score; a retrain compares the champion's with its
         challenger on the challenger's evaluation window, which the registered predictors,
         refit on the freshest windows, have seen.
+    predictive_grid : dict or None
+        The value x risk bands learned from the training population (plain data,
+        :mod:`segml.segments.predictive`): ``predictive_segment`` of every scored customer.
+    audience_curves : dict or None
+        Classifier -> its evaluation fit's operating curve (plain data,
+        :mod:`segml.predict.operating`), read by ``segml audiences``.
     """
 
     feature_names: list[str]
@@ -66,6 +72,8 @@ class CustomerScorer:
     metadata: dict[str, Any] = field(default_factory=dict)
     activity_window_days: float | None = None
     evaluated: dict[str, Any] = field(default_factory=dict)
+    predictive_grid: dict[str, Any] | None = None
+    audience_curves: dict[str, Any] | None = None
     #: ``validate_input`` may hand string columns over as strings (no category dtype needed).
     accepts_string_columns: ClassVar[bool] = True
 
@@ -175,6 +183,11 @@ class CustomerScorer:
                     outside[target] = ~applies
                     values = np.where(applies, values, np.nan)
                 out[spec.output_column] = values
+        grid = getattr(self, "predictive_grid", None)  # absent in older pickles
+        if grid and (grid.get("value") or grid.get("risk")):
+            from segml.segments.predictive import COLUMN, assign
+
+            out[COLUMN] = assign(grid, out, n)
         if "btyd_p_alive" in columns:
             out["p_alive"] = columns["btyd_p_alive"]
         if "btyd_expected_next_purchase_days" in columns:

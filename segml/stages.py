@@ -116,7 +116,8 @@ def keep_segment_ids(
     profiles = profile_hierarchy(
         features, assignments, min_profile_size=config.segments.min_profile_size
     )
-    extras = {"stability": match.stability, "migration": match.migration}
+    # what the earlier stages left (e.g. the predictive grid) is kept beside the match
+    extras = {**segmentation.extras, "stability": match.stability, "migration": match.migration}
     return Segmentation(
         hierarchy, segmentation.rules, assignments, segmentation.rule_segments, profiles,
         dict(hierarchy.names_), extras,

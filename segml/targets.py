@@ -133,6 +133,9 @@ class Target:
         churn rate), None for no KPI.
     description : str
         One line for people.
+    audience : str or None
+        The name of the list of customers most likely to be positive (``likely to churn``),
+        for classifiers (``segml audiences``); None: the target's name.
     """
 
     name: str
@@ -149,6 +152,7 @@ class Target:
     engagement_sign: int
     profile_kpi: tuple[str, str] | None
     description: str
+    audience: str | None = None
 
     @property
     def is_classifier(self) -> bool:
@@ -194,6 +198,7 @@ TARGETS: dict[str, Target] = {
             baselines=("recency", "logreg", "bgnbd"), engagement_sign=-1,
             profile_kpi=("churn_rate", "expected churn"),
             description="an active customer makes no purchase within the horizon",
+            audience="likely to churn",
         ),
         Target(
             name="purchase", kind="classifier", horizon_key="purchase_horizon_days",
@@ -203,6 +208,7 @@ TARGETS: dict[str, Target] = {
             baselines=("recency", "logreg", "bgnbd"), engagement_sign=1,
             profile_kpi=("purchase_rate", "expected purchase"),
             description="at least one purchase within the horizon",
+            audience="likely to buy",
         ),
         Target(
             name="high_clv", kind="classifier", horizon_key="clv_horizon_days",
@@ -212,6 +218,7 @@ TARGETS: dict[str, Target] = {
             baselines=("recency", "logreg", "past_spend"), engagement_sign=1,
             profile_kpi=None,
             description="future spend within the horizon in the top (1 - high_clv_quantile)",
+            audience="likely to become high value",
         ),
         Target(
             name="spend", kind="regressor", horizon_key="clv_horizon_days",

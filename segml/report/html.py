@@ -29,7 +29,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from segml.config import TrackingConfig
-from segml.report import sections
+from segml.report import predictive, sections
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ def render_report(
         "profiles": sections.profile_cards(art),
         "rules": sections.rules_section(art, floor),
         "models": sections.model_sections(art),
+        "predictive": predictive.grid_section(art, floor),
+        "audiences": predictive.audience_sections(art),
         "drivers": sections.driver_sections(art),
         "retrain": sections.retrain_section(art, floor),
         "metrics": model_metrics,

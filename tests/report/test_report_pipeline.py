@@ -77,6 +77,33 @@ def test_report_has_every_section_and_is_self_contained(report, external_referen
             assert f"segment {segment} ·" not in html
 
 
+def test_predictive_grid_and_operating_points_in_artifacts_and_report(report):
+    """Issue 23: the value x risk grid (cells under the floor not described) and one
+    precision/recall chart per classifier with the configured operating points."""
+    import pandas as pd
+
+    folder, html = report["folder"], report["html"]
+    floor = report["config"].segments.min_profile_size
+    cells = pd.read_csv(folder / "segments/predictive_cells.csv")
+    assert set(cells["value_band"]) == {"Low value", "Mid value", "High value"}
+    assert set(cells["risk_band"]) == {"stable", "cooling", "at risk", "inactive"}
+    shown = cells[~cells["suppressed"]]
+    assert (shown["customers"] >= floor).all() and len(shown) >= 4
+    assert cells.loc[cells["suppressed"], ["customers", "revenue_share"]].isna().all().all()
+    assert shown["revenue_share"].sum() <= 1 + 1e-9
+    assert "Predictive segments and audiences" in html and "High value" in html
+    for row in shown.itertuples():
+        assert f"{int(row.customers):,} customers" in html
+    for target in ("churn", "purchase", "high_clv"):
+        curve = pd.read_csv(folder / f"audiences/{target}_operating_curve.csv")
+        # aggregated only: every point covers at least the floor of the evaluation rows
+        assert curve["customers"].min() >= floor and curve["precision"].between(0, 1).all()
+        assert (folder / f"plots/{target}_operating_points.png").stat().st_size > 5000
+    points = pd.read_csv(folder / "audiences/operating_points.csv")
+    assert set(points["operating_point"]) == {"top 10%", "precision >= 0.60"}
+    assert "likely to become high value" in html
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary found (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(report, tmp_path):
     shot = tmp_path / "report.png"

@@ -1,0 +1,311 @@
+"""Audiences: "likely to churn / buy / become high value" lists with their expected precision.
+
+For each classifier the model stores, from training, the *operating curve* of its evaluation fit
+on the out-of-time evaluation window (:mod:`segml.predict.operating`): the precision and recall
+of the top ``q`` of the target's population, for every ``q``. An audience is cut from the
+registered model's scores at an operating point the user chooses:
+
+* ``top=0.1``: the 10% of the target's population (churn: the active customers) with the
+  highest scores in the batch scored;
+* ``precision=0.6``: the largest share ``q`` whose list reached a precision of 0.6 on the
+  evaluation window; the list is every customer the registered model scores at least as high as
+  the top ``q`` of its training population (a score stored in the model, so a customer's
+  membership does not depend on who else is scored);
+* ``threshold=0.5``: every customer whose probability is at least 0.5.
+
+Each list comes with its expected precision and recall: those of the same share of the
+population on the evaluation window. The promise is measured with the *evaluation fit* (trained
+before its window, scored out of time) and carried over by share of the population to the
+*registered* predictor, which repeats the same recipe on fresher windows: it assumes the
+target's base rate stays as it was on the evaluation window (the summary shows that rate).
+``tests/e2e/test_audiences_honest.py`` checks a promise against what happened.
+
+Example
+-------
+>>> import numpy as np, pandas as pd
+>>> from segml.config import OperatingPoint
+>>> scored = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+...                        "churn_probability": [0.9, 0.2, np.nan, 0.7]})
+>>> curve = {"threshold": [0.9, 0.7, 0.2], "share": [1 / 3, 2 / 3, 1.0],
+...          "precision": [1.0, 0.75, 0.5], "recall": [0.5, 0.9, 1.0], "info": {}}
+>>> result = build_audiences(scored, {"churn": curve}, OperatingPoint(precision=0.7))
+>>> result.lists["churn"]["customer_id"].tolist()
+['a', 'd']
+>>> result.summary[["audience", "customers", "expected_precision"]].to_dict("records")
+[{'audience': 'likely to churn', 'customers': 2, 'expected_precision': 0.75}]
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segml.config import OperatingPoint, SegmlConfig
+from segml.errors import Problem, SegmlError
+from segml.predict.operating import (
+    operating_curve,
+    resolve,
+    unreachable,
+    with_registered_scores,
+)
+from segml.segments import predictive
+from segml.targets import TARGETS
+from segml.targets import target as target_of
+
+log = logging.getLogger(__name__)
+
+#: Columns of a list file (those the scorer gives); never anything else, so never PII.
+LIST_COLUMNS = ("customer_id", "segment_path", predictive.COLUMN)
+
+
+@dataclass
+class Audiences:
+    """The lists (target -> customers, best first), one summary row per list, and the targets
+    left out (with the reason)."""
+
+    lists: dict[str, pd.DataFrame]
+    summary: pd.DataFrame
+    skipped: list[Problem] = field(default_factory=list)
+    point: OperatingPoint | None = None
+
+
+# ---------------------------------------------------------------------------- at training time
+def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
+                  config: SegmlConfig) -> pd.DataFrame:
+    """Store the predictive grid and the operating curves in ``scorer`` (plain data) and add
+    ``predictive_segment`` to ``scored`` (the training population's scores, index customer id).
+
+    The grid's cut points are learned from ``scored``; the curves from the evaluation fits'
+    out-of-time scores (``predictions.extras["<target>_eval_scores"]``), each with the registered
+    model's score at every share of the training population (how a promise carries over).
+    """
+    grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors)
+    scorer.predictive_grid = grid
+    if grid["reason"]:
+        log.info("predictive segments: %s", grid["reason"])  # the report shows it too
+    scorer.audience_curves = {
+        name: with_registered_scores(curve, scored[target_of(name).output_column])
+        for name, curve in operating_curves(predictions, config).items()
+        if target_of(name).output_column in scored}
+    if predictive.has_cells(grid):
+        scored = scored.assign(**{predictive.COLUMN: predictive.assign(grid, scored)})
+    return scored
+
+
+def operating_curves(predictions: Any, config: SegmlConfig) -> dict[str, dict[str, Any]]:
+    """Target -> the operating curve of its evaluation fit on the evaluation window."""
+    curves = {}
+    for name, spec in TARGETS.items():
+        scores = predictions.extras.get(f"{name}_eval_scores")
+        if not spec.is_classifier or scores is None or name not in predictions.predictors:
+            continue
+        fit = predictions.fits.get(name)
+        plan = getattr(fit, "plan", None)
+        curve = operating_curve(
+            scores["label"], scores["model"], min_size=config.segments.min_profile_size,
+            max_points=config.audiences.curve_points,
+            evaluation_cutoff=None if plan is None else plan.evaluation.date().isoformat(),
+            fit_cutoff=None if fit is None else fit.fit_cutoff)
+        if curve is not None:
+            curves[name] = curve
+    return curves
+
+
+# ---------------------------------------------------------------------------- building lists
+def parse_top(text: str | float) -> float:
+    """``"10%"`` or ``0.1`` -> 0.1; a ValueError says what is accepted otherwise.
+
+    Example
+    -------
+    >>> parse_top("10%"), parse_top("0.25"), parse_top(1)
+    (0.1, 0.25, 1.0)
+    >>> parse_top("110%")
+    Traceback (most recent call last):
+    ...
+    ValueError: --top must be a percentage in (0%, 100%] such as 10% or a fraction in (0, 1], got '110%'
+    """
+    raw = str(text).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(%?)", raw)
+    value = None
+    if match:
+        number = float(match.group(1))
+        value = number / 100 if match.group(2) else number
+    if value is None or not 0 < value <= 1:
+        raise ValueError("--top must be a percentage in (0%, 100%] such as 10% or a fraction in "
+                         f"(0, 1], got {raw!r}")
+    return value
+
+
+def operating_point(top: str | float | None = None, precision: float | None = None,
+                    threshold: float | None = None, default: OperatingPoint | None = None
+                    ) -> OperatingPoint:
+    """The one operating point given (``default`` when none); a ValueError names the culprit."""
+    given = {k: v for k, v in (("top", top), ("precision", precision), ("threshold", threshold))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"give one operating point, got {' and '.join('--' + k for k in given)}")
+    if not given:
+        return default if default is not None else OperatingPoint(top=0.1)
+    if "top" in given:
+        return OperatingPoint(top=parse_top(top))
+    name, value = next(iter(given.items()))
+    low = "(0, 1]" if name == "precision" else "[0, 1]"
+    if not isinstance(value, int | float) or not (0 < value <= 1 if name == "precision"
+                                                   else 0 <= value <= 1):
+        raise ValueError(f"--{name} must be a number in {low}, got {value!r}")
+    return OperatingPoint(**{name: float(value)})
+
+
+def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
+              point: OperatingPoint) -> tuple[pd.DataFrame, dict[str, Any]]:
+    spec = target_of(name)
+    score = scored[spec.output_column].to_numpy(dtype=np.float64)
+    eligible = np.flatnonzero(~np.isnan(score))  # the target's population in this batch
+    order = eligible[np.argsort(-score[eligible], kind="stable")]
+    scale = "registered_threshold" if curve and "registered_threshold" in curve else "threshold"
+    expected = None
+    if point.top is not None:
+        size = int(round(point.top * order.size))
+        if curve is not None:
+            expected = resolve(curve, top=size / order.size if order.size else point.top)
+        cut = float(score[order[size - 1]]) if size else np.nan
+    else:
+        cut = point.threshold
+        if curve is not None:
+            expected = resolve(curve, precision=point.precision, threshold=point.threshold,
+                               scale=scale)
+            cut = expected[scale] if point.precision is not None else cut
+        size = int(np.count_nonzero(score[order] >= cut))
+    chosen = order[:size]
+    columns = [c for c in LIST_COLUMNS if c in scored] + [spec.output_column]
+    frame = scored.iloc[chosen][columns].reset_index(drop=True)
+    frame.insert(len(frame.columns), "rank", np.arange(1, size + 1))
+    info = (curve or {}).get("info", {})
+    nothing = expected is None
+    row = {
+        "target": name,
+        "audience": spec.audience or name,
+        "operating_point": point.label,
+        "customers": size,
+        "eligible": int(order.size),
+        "share": size / order.size if order.size else np.nan,
+        "score_cut": cut,
+        "expected_share": np.nan if nothing else expected["share"],
+        "expected_precision": np.nan if nothing else expected["precision"],
+        "expected_recall": np.nan if nothing else expected["recall"],
+        "expected_positives": np.nan if nothing else expected["precision"] * size,
+        "mean_probability": float(score[chosen].mean()) if size else np.nan,
+        "evaluation_cutoff": info.get("evaluation_cutoff"),
+        "evaluation_rows": None if curve is None else curve.get("rows"),
+        "evaluation_base_rate": None if curve is None else curve.get("base_rate"),
+    }
+    return frame, row
+
+
+def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
+                    point: OperatingPoint, targets: list[str] | None = None) -> Audiences:
+    """One list per classifier the scores hold (or per ``targets``), cut at ``point``.
+
+    ``scored`` is the scorer's output; ``curves`` the model's operating curves. A precision no
+    list reaches (or a target without a curve) skips that target with a problem naming it and
+    the best precision on offer; a ValueError names a requested target the scores lack.
+    """
+    available = [n for n, s in TARGETS.items() if s.is_classifier and s.output_column in scored]
+    if targets:
+        unknown = [t for t in targets if t not in available]
+        if unknown:
+            raise ValueError(f"no scores for target(s) {unknown}: this model's classifiers are "
+                             f"{available}")
+    lists, rows, skipped = {}, [], []
+    for name in targets or available:
+        curve = curves.get(name)
+        if point.precision is not None:
+            problem = unreachable(name, curve, point.precision)
+            if problem is not None:
+                skipped.append(problem)
+                continue
+        lists[name], row = _one_list(scored, name, curve, point)
+        rows.append(row)
+    return Audiences(lists, pd.DataFrame(rows), skipped, point)
+
+
+# ---------------------------------------------------------------------------- the public entry
+def audiences(model_uri: str, *, data: str | Path | None = None,
+              config: SegmlConfig | None = None, tables: Any = None, cutoff: Any = None,
+              top: str | float | None = None, precision: float | None = None,
+              threshold: float | None = None, targets: list[str] | None = None) -> Audiences:
+    """Score every customer with a registered model and cut one list per classifier.
+
+    Parameters
+    ----------
+    model_uri : str
+        e.g. ``models:/segml-customer@champion``.
+    data, config, tables, cutoff :
+        Where the customers come from and the date of their features (as :func:`segml.score`).
+    top, precision, threshold :
+        At most one operating point (``top="10%"`` or ``0.1``); none: the first of
+        ``audiences.operating_points``.
+    targets : list of str, optional
+        Classifiers to build lists for (default: every one the model predicts).
+
+    Returns
+    -------
+    Audiences
+        ``lists`` (target -> ``customer_id``, ``segment_path``, ``predictive_segment``, score,
+        ``rank``), ``summary`` (expected size, precision and recall per list) and ``skipped``.
+
+    Raises
+    ------
+    SegmlError
+        A bad operating point, an unknown target or model, or no list to build (e.g. a precision
+        out of reach), each problem naming the culprit.
+
+    Example
+    -------
+    >>> result = segml.audiences("models:/segml-customer@champion", data="data",
+    ...                          precision=0.6)  # doctest: +SKIP
+    >>> result.summary[["audience", "customers", "expected_precision"]]  # doctest: +SKIP
+    """
+    from segml.pipeline import score
+    from segml.tracking.model import load_scorer
+
+    config = config or SegmlConfig()
+    if data is not None:
+        config = config.model_copy(update={"data": config.data.model_copy(
+            update={"dir": str(Path(data).resolve())})})
+    try:
+        point = operating_point(top, precision, threshold, config.audiences.operating_points[0])
+    except ValueError as exc:
+        raise SegmlError([Problem(str(exc), key="operating point")]) from None
+    scorer = load_scorer(model_uri, tracking=config.tracking)
+    curves = getattr(scorer, "audience_curves", None) or {}  # None: a model older than audiences
+    scored = score(model_uri, config=config, tables=tables, cutoff=cutoff, scorer=scorer)
+    try:
+        result = build_audiences(scored, curves, point, targets)
+    except ValueError as exc:
+        raise SegmlError([Problem(str(exc), key="target")]) from None
+    if not result.lists:
+        raise SegmlError(result.skipped or [Problem("the model has no classifier to build a "
+                                                    "list from", key="model")])
+    return result
+
+
+def write_audiences(result: Audiences, out: str | Path, fmt: str = "parquet") -> list[Path]:
+    """Each list as ``<out>/<target>.<fmt>`` and the summary as ``<out>/summary.csv``, atomically."""
+    from segml.data.io import write_frame_atomic
+
+    folder = Path(out)
+    paths = [write_frame_atomic(frame, folder / f"{name}.{fmt}")
+             for name, frame in result.lists.items()]
+    paths.append(write_frame_atomic(result.summary, folder / "summary.csv"))
+    return paths
+
+
+__all__ = ["Audiences", "audiences", "build_audiences", "fit_targeting", "operating_curves",
+           "operating_point", "parse_top", "write_audiences"]
