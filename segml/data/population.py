@@ -60,7 +60,9 @@ def scoring_cutoff(tables: Tables, cutoff: str | pd.Timestamp | None) -> pd.Time
 def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None,
                     on_warning: Callable[[Problem], None]) -> pd.DataFrame:
     """One row per customer of the customers table, in its order; those the features left out
-    (unknown at the cutoff) get null scores and ``lifecycle_stage = "no history"``."""
+    (unknown at the cutoff) get null scores, ``lifecycle_stage = "no history"`` and, when the
+    model gives predictive segments, that cell too (outside every population: a cell of its own,
+    so every customer has one)."""
     ids = tables.customers["customer_id"]
     known = ids.isin(scores["customer_id"])
     if known.all():
@@ -76,4 +78,7 @@ def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None
         if isinstance(stage.dtype, pd.CategoricalDtype) and NO_HISTORY not in stage.cat.categories:
             stage = stage.cat.add_categories([NO_HISTORY])
         out["lifecycle_stage"] = stage.where(known.to_numpy(), NO_HISTORY)
+    if "predictive_segment" in out:
+        out["predictive_segment"] = out["predictive_segment"].astype(object).where(
+            known.to_numpy(), NO_HISTORY.capitalize())
     return out.reset_index()

@@ -89,9 +89,13 @@ def test_every_customer_has_a_predictive_segment_batch_and_served_alike(trained)
     uri = trained["result"].model_uri
     scores = segml.score(uri, config=config, cutoff=trained["cutoff"])
     assert scores[COLUMN].notna().all()
-    # one year of targets skipped here (churn and purchase only): risk bands, no value axis
-    assert set(scores[COLUMN]) == {"Stable", "Cooling", "At risk", "Inactive"}
-    assert (scores[COLUMN] == "Inactive").eq(scores["churn_probability"].isna()).all()
+    # churn and purchase only here: risk bands, no value axis; customers who signed up after the
+    # cutoff have no history and a cell of their own
+    assert set(scores[COLUMN]) == {"Stable", "Cooling", "At risk", "Inactive", "No history"}
+    history = scores["lifecycle_stage"] != "no history"
+    assert (scores[COLUMN] == "No history").eq(~history).all()
+    assert (scores.loc[history, COLUMN] == "Inactive").eq(
+        scores.loc[history, "churn_probability"].isna()).all()
     model = mlflow.pyfunc.load_model(uri)
     scorer = trained["result"].extras["scorer"]
     features = segml.build_features(trained["tables"], end_of_day(trained["cutoff"]),
