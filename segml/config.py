@@ -315,6 +315,13 @@ class ModelsConfig(_Section):
     n_estimators: int = Field(400, ge=1)
     learning_rate: float = Field(0.05, gt=0)
     num_leaves: int = Field(31, ge=2)
+    max_depth: int = Field(
+        12,
+        ge=-1,
+        description="Depth limit of the lgbm candidate's trees (-1: none). Paths through at most "
+        "16 features keep the exact SHAP tables fast (reasons at 1k customers/s for any model); "
+        "at 1M customers unlimited trees reached depth 19.",
+    )
     min_child_samples: int = Field(20, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     candidates: list[Literal["lgbm", "lgbm_shallow", "logreg", "blend"]] = Field(
@@ -330,6 +337,13 @@ class ModelsConfig(_Section):
         description="LightGBM settings of the lgbm_shallow candidate (n_estimators among them).",
     )
     logreg_c: float = Field(1.0, gt=0, description="Inverse L2 strength of the logreg candidate.")
+    candidate_max_rows: int | None = Field(
+        200_000,
+        ge=1000,
+        description="The evaluation fit compares the candidates on at most this many training "
+        "rows (a seeded sample stratified by cutoff and label); the registered refit trains on "
+        "up to max_train_rows. null: max_train_rows.",
+    )
     inner_folds: int = Field(
         3,
         ge=2,

@@ -61,15 +61,35 @@ class Fold:
 
 def validation_folds(label: np.ndarray, cutoff: np.ndarray | None, *, classifier: bool,
                      inner_folds: int = 3, fraction: float = 0.15, max_inner_rows: int = 200_000,
-                     seed: int = 0) -> tuple[list[Fold], str]:
+                     seed: int = 0, latest_share: float | None = None) -> tuple[list[Fold], str]:
     """The held-out rows candidates, early stopping and calibration are judged on.
 
     With a ``cutoff`` per row: the latest cutoff's rows (when both classes occur there and some
-    rows are earlier). Otherwise ``inner_folds`` folds (stratified for classifiers) up to
-    ``max_inner_rows`` rows, else one ``fraction`` split (enough rows to judge on, and k fits of
-    every candidate would cost too much).
+    rows are earlier), or with ``latest_share`` a stratified share of them (the other customers
+    of the latest cutoff are learned from: one fit that is fresh to the latest cutoff and still
+    calibrated on rows it did not learn). Otherwise ``inner_folds`` folds (stratified for
+    classifiers) up to ``max_inner_rows`` rows, else one ``fraction`` split (enough rows to judge
+    on, and k fits of every candidate would cost too much).
+
+    Example
+    -------
+    >>> cut = np.repeat(np.array(["2024-01-01", "2024-04-01"], dtype="datetime64[ns]"), 100)
+    >>> y = np.tile([0.0, 1.0], 100)
+    >>> (fold,), how = validation_folds(y, cut, classifier=True, latest_share=0.2)
+    >>> fold.valid.size, bool((fold.valid >= 100).all()), how
+    (20, True, '20% of the latest training cutoff (2024-04-01)')
     """
     n = label.size
+    if cutoff is not None and latest_share:
+        latest = np.flatnonzero(cutoff == cutoff.max())
+        strata = (label[latest] > 0).astype(int)
+        if latest.size < n and np.bincount(strata, minlength=2).min() >= 2:
+            _, held = train_test_split(latest, test_size=latest_share, random_state=seed,
+                                       stratify=strata if classifier else None)
+            valid = np.sort(held)
+            day = pd.Timestamp(cutoff.max()).date()
+            return [Fold(np.setdiff1d(np.arange(n), valid), valid)], (
+                f"{latest_share:.0%} of the latest training cutoff ({day})")
     if cutoff is not None:
         latest = cutoff == cutoff.max()
         if 0 < latest.sum() < n and (not classifier or np.unique(label[latest]).size == 2):

@@ -143,6 +143,13 @@ class Predictor(FeatureColumns):
         Validation folds without cutoffs (attributes mode).
     blend_parts : tuple of str or None
         The blend's parts (None: the better LightGBM variant and ``logreg``).
+    candidate_max_rows : int or None
+        When candidates are compared (the evaluation fit), at most this many rows, a seeded
+        sample stratified by cutoff and label (None: up to ``max_train_rows``). The refit of the
+        chosen recipe (:meth:`refit_on`) trains on up to ``max_train_rows``.
+    max_depth : int
+        Depth limit of the ``lgbm`` candidate's trees (-1: none). A path through at most 16
+        features keeps the exact SHAP tables of :mod:`segml.predict.treeshap` applicable.
 
     Attributes
     ----------
@@ -202,6 +209,8 @@ class Predictor(FeatureColumns):
         logreg_c: float = 1.0,
         inner_folds: int = 3,
         blend_parts: tuple[str, str] | None = None,
+        candidate_max_rows: int | None = 200_000,
+        max_depth: int = 12,
     ):
         self.target = target
         self.n_estimators = n_estimators
@@ -225,6 +234,8 @@ class Predictor(FeatureColumns):
         self.logreg_c = logreg_c
         self.inner_folds = inner_folds
         self.blend_parts = blend_parts
+        self.candidate_max_rows = candidate_max_rows
+        self.max_depth = max_depth
 
     # ------------------------------------------------------------------ sklearn plumbing
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -257,7 +268,8 @@ class Predictor(FeatureColumns):
                          "tweedie_variance_power": self.tweedie_variance_power}
         params = {
             **objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "seed": self.seed, "deterministic": True,
+            "min_child_samples": self.min_child_samples, "max_depth": self.max_depth,
+            "seed": self.seed, "deterministic": True,
             "force_row_wise": True, "max_bin": self.max_bin,
             "num_threads": train_threads(n_rows, self.num_threads), "verbosity": -1,
             # tuning trials change min_data_in_leaf on the same Dataset
@@ -321,12 +333,17 @@ class Predictor(FeatureColumns):
             Cutoff date of each row (stacked training cutoffs); the latest is held out.
         """
         target_of(self.target)  # a ValueError naming the valid targets
-        X, label, cut = self._labelled(X, y, cutoff)
+        comparing = bool(self.early_stopping_rounds)  # refit_on: the recipe is fixed
+        X, label, cut = self._labelled(X, y, cutoff, self.candidate_max_rows if comparing else None)
         self.learn_columns(X)
         data = self.frame(X)
+        # refit_on above refit_max_rows: one fit, calibrated on customers of the latest cutoff
+        # it did not learn from (two fits of that size would double the cost)
+        one_fit = not comparing and label.size > self.refit_max_rows
         folds, self.validation_ = validation_folds(
             label, cut, classifier=self.is_classifier, inner_folds=self.inner_folds,
-            fraction=self.validation_fraction, seed=self.seed)
+            fraction=self.validation_fraction, seed=self.seed,
+            latest_share=self.validation_fraction if one_fit else None)
         names = candidate_names(self.candidates, self.is_classifier)
         parts = fitted_parts(names, self.blend_parts)
         matrix = codes_of(data) if "logreg" in parts else None
@@ -355,7 +372,7 @@ class Predictor(FeatureColumns):
                     self.best_iteration_, self.validation_)
         return self
 
-    def _labelled(self, X: pd.DataFrame, y, cutoff):
+    def _labelled(self, X: pd.DataFrame, y, cutoff, cap: int | None = None):
         label = np.asarray(label_of(self.target, y), dtype=float)
         if label.size != len(X):
             raise ValueError(f"X has {len(X)} rows but the {self.target} label has {label.size}")
@@ -364,14 +381,17 @@ class Predictor(FeatureColumns):
         cut = None if cutoff is None else np.asarray(pd.to_datetime(pd.Series(np.asarray(cutoff))))[keep]
         self._check_label(label)
         self.n_rows_available_ = int(label.size)
-        if self.max_train_rows and label.size > self.max_train_rows:
+        limits = [(v, key) for v, key in ((self.max_train_rows, "models.max_train_rows"),
+                                          (cap, "models.candidate_max_rows")) if v]
+        if limits and label.size > min(limits)[0]:
+            limit, key = min(limits)
             strata = (label > 0).astype(np.int64)
             if cut is not None:
                 strata = strata + 2 * pd.factorize(cut)[0]
-            rows = stratified_sample(self.max_train_rows, strata, self.seed)
+            rows = stratified_sample(limit, strata, self.seed)
             X, label, cut = X.iloc[rows], label[rows], None if cut is None else cut[rows]
-            logger.info("%s: training on a stratified sample of %d of %d rows (models.max_train_rows)",
-                        self.target, rows.size, self.n_rows_available_)
+            logger.info("%s: training on a stratified sample of %d of %d rows (%s)",
+                        self.target, rows.size, self.n_rows_available_, key)
         return X, label, cut
 
     def _held_out(self, parts, data, matrix, label, folds: list[Fold]):
@@ -457,7 +477,8 @@ class Predictor(FeatureColumns):
 
         No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
         to fit the calibrator (on margins of models that did not learn them), then the final
-        models learn every row. Baselines are not refitted (they serve the evaluation).
+        models learn every row; above ``refit_max_rows`` rows one fit learns all but a share of
+        the latest cutoff's customers, on whom it is calibrated. Baselines are not refitted.
 
         Example
         -------
@@ -479,7 +500,7 @@ class Predictor(FeatureColumns):
                  if self.tuning_trials else {})
         params.update(
             n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
-            refit=True, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
+            refit=None, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
             calibration=getattr(self, "calibration_", None) or "none",
             blend_parts=getattr(self, "blend_parts_", None))
         fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
@@ -598,6 +619,8 @@ def fit_predictor(
         shallow_params=dict(models.shallow_params),
         logreg_c=models.logreg_c,
         inner_folds=models.inner_folds,
+        candidate_max_rows=models.candidate_max_rows,
+        max_depth=models.max_depth,
     ).fit(X, y, cutoff=cutoff)
     pred.baselines_ = {}
     if baselines:

@@ -137,3 +137,24 @@ def test_the_logistic_candidate_survives_hostile_columns():
     contrib = pred.contributions_matrix(pred._matrix(X))
     np.testing.assert_allclose(contrib.sum(axis=1), pred.margin_matrix(pred._matrix(X)), atol=1e-9)
     assert np.abs(contrib[:, [1, 2, 4]]).max() < 1e-9  # nothing to learn from those columns
+
+
+def test_large_inputs_compare_candidates_on_a_sample_and_refit_once():
+    X, y = _world("linear", n=3000)
+    cutoff = np.repeat(pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"]), 1000)
+    first = Predictor("churn", n_estimators=60, seed=0, candidate_max_rows=1500).fit(
+        X, y, cutoff=cutoff)
+    assert first.n_rows_available_ == 3000 and first.n_train_rows_ == 1500
+    # above refit_max_rows the refit is one fit, calibrated on 15% of the latest cutoff's rows
+    fresh = Predictor.refit_on(first.set_params(refit_max_rows=1000), X, y, cutoff=cutoff)
+    assert fresh.n_train_rows_ == 3000 and not fresh.refitted_
+    assert fresh.validation_ == "15% of the latest training cutoff (2024-07-01)"
+    assert fresh.winner_ == first.winner_
+
+
+def test_depth_limit_reaches_lightgbm_and_its_paths_stay_tabulated():
+    X, y = _world("interaction", n=4000)
+    pred = Predictor("purchase", n_estimators=80, num_leaves=63, max_depth=5,
+                     candidates=("lgbm",), seed=0).fit(X, y)
+    depths = pred.booster_.trees_to_dataframe().groupby("tree_index")["node_depth"].max()
+    assert pred.params_["max_depth"] == 5 and depths.max() <= 6  # leaves sit one below

@@ -63,8 +63,10 @@ def test_max_bin_threads_and_refit_reach_lightgbm():
 
 def test_defaults_match_the_config():
     models, pred = ModelsConfig(), Predictor()
-    assert (pred.max_bin, pred.max_train_rows, pred.refit_max_rows, pred.num_threads) == (
-        models.max_bin, models.max_train_rows, models.refit_max_rows, models.num_threads)
+    assert (pred.max_bin, pred.max_train_rows, pred.refit_max_rows, pred.num_threads,
+            pred.candidate_max_rows, pred.max_depth, pred.calibration, pred.inner_folds) == (
+        models.max_bin, models.max_train_rows, models.refit_max_rows, models.num_threads,
+        models.candidate_max_rows, models.max_depth, models.calibration, models.inner_folds)
     with pytest.raises(ValueError):
         ModelsConfig(max_train_rows=10)
 
