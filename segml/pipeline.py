@@ -120,12 +120,19 @@ def fit_all(
     with stage("predictors"):
         progress("training predictors")
         predictions = fit_and_evaluate(data, config, progress)
-    scorer = build_scorer(data, segmentation, predictions)
-    scored = scorer.score(data.current_X).set_index("customer_id")
-    # the value x risk cut points and the operating curves, learned here, stored in the scorer
-    scored = fit_targeting(scorer, scored, predictions, config)
-    segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
-    scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
+    with stage("scorer"):
+        progress("building the composite scorer")
+        scorer = build_scorer(data, segmentation, predictions)
+    with stage("scoring"):
+        progress("scoring the current customers")
+        scored = scorer.score(data.current_X).set_index("customer_id")
+        # the value x risk cut points and the operating curves, learned here, kept in the scorer
+        scored = fit_targeting(scorer, scored, predictions, config)
+    with stage("profiles"):
+        progress("profiling the segments with the predictions")
+        segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
+    with stage("drift_reference"):
+        scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
     segmentation.extras.update(predictive_grid=scorer.predictive_grid,
                                audience_curves=scorer.audience_curves)
     segmentation.extras["current_scores"] = scored  # reused by retrain's drift comparison
@@ -343,12 +350,13 @@ def train(
             runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
             runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
         data, segmentation, predictions, scorer = fit_all(tables, config, progress, run)
-        run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
-        runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
-        runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
-        runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
-        runs.log_metrics(predictions.metrics, run_id=run.run_id)
-        runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
+        with run.stage("logging"):
+            run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
+            runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
+            runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
+            runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
+            runs.log_metrics(predictions.metrics, run_id=run.run_id)
+            runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             progress("explaining and writing artifacts")
             write_artifacts(Path(tmp), data, segmentation, predictions, config)
