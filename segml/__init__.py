@@ -38,6 +38,7 @@ _LAZY = {
     "retrain": "segml.retrain",
     "CustomerScorer": "segml.scoring",
     "write_report": "segml.report",
+    "explain": "segml.explanations",
 }
 
 __all__ = [
