@@ -202,27 +202,27 @@ def reasons_from_contributions(contrib: np.ndarray, feature_names: list[str], k:
     return text + "]"
 
 
-def _agg_figure():
-    import matplotlib
+def _figure(width: float, height: float):
+    """A figure on its own Agg canvas: no pyplot, so the caller's matplotlib backend (a
+    notebook's inline one) is left as it is."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def plot_importance_bar(importance: pd.DataFrame, path: str | Path, *, top: int = 15,
                         title: str = "Mean |SHAP|") -> Path:
     """Horizontal bar chart of :func:`explain_global` output, saved as PNG."""
-    plt = _agg_figure()
     data = importance.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(data) + 1.2))
+    fig, ax = _figure(7, 0.35 * len(data) + 1.2)
     ax.barh(data["feature"].astype(str), data["mean_abs_shap"], color="#3b75af")
     ax.set_xlabel("mean |SHAP| (margin units)")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
@@ -230,11 +230,10 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
                   seed: int = 0, contrib: pd.DataFrame | None = None) -> Path:
     """Beeswarm-style plot: one dot per customer and feature, x = SHAP, colour = feature value
     (percentile within the sample; categories by code), saved as PNG."""
-    plt = _agg_figure()
     contrib = _feature_contributions(pred, X_sample, contrib)
     features = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     rng = np.random.default_rng(seed)
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(features) + 1.2))
+    fig, ax = _figure(7, 0.4 * len(features) + 1.2)
     for i, feature in enumerate(features):
         raw = X_sample[feature]
         if isinstance(raw.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(raw):
@@ -247,5 +246,4 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
     ax.set_xlabel("SHAP value (margin units); colour: low -> high feature value")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
