@@ -8,7 +8,8 @@ repository's ``mlflow.db`` is never touched. The outputs are then made stable an
 * the temporary folder's path becomes ``.`` and the repository's ``<repo>``; MLflow run and
   model ids become ``<id>``, the times of the run (ISO ``...T...Z``) ``<time>``: they change at
   every run (the data's own dates are kept);
-* stderr streams (library log lines and warnings, with their timestamps) are dropped;
+* stderr streams (library log lines and warnings, with their timestamps) are dropped, and a
+  cell's stdout is one output however the kernel flushed it;
 * each code cell records a hash of the source its outputs came from (``metadata.segml``): the
   tests fail when a cell was edited and its outputs not refreshed.
 
@@ -88,6 +89,11 @@ def scrub(notebook: nbformat.NotebookNode, workdir: Path) -> nbformat.NotebookNo
                 if output.name == "stderr":
                     continue
                 output.text = _clean(output.text, workdir)
+                previous = kept[-1] if kept else None
+                if previous is not None and previous.output_type == "stream" and (
+                        previous.name == output.name):  # one stream, however it was flushed
+                    previous.text += output.text
+                    continue
             for mime, value in dict(output.get("data", {})).items():
                 if mime.startswith("text/") and isinstance(value, str):
                     output.data[mime] = _clean(value, workdir)

@@ -93,10 +93,11 @@ def test_scrub_removes_paths_ids_times_and_logs(tmp_path):
         nbformat.v4.new_output("stream", name="stdout",
                                text=f"{'a1' * 16} m-{'0f' * 16} {tmp_path}/x.html 2026-11-29T04:01:39Z\n"),
         nbformat.v4.new_output("stream", name="stderr", text="2026/11/29 INFO mlflow: ...\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="flushed later\n"),
     ]
     notebook = nbformat.v4.new_notebook(cells=[cell])
     refresh.scrub(notebook, tmp_path)
-    assert [o.text for o in cell.outputs] == ["<id> <id> ./x.html <time>\n"]
+    assert [o.text for o in cell.outputs] == ["<id> <id> ./x.html <time>\nflushed later\n"]
     assert cell.metadata["segml"]["source"] == refresh.source_hash("print(run_id)")
 
 
