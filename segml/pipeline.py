@@ -362,11 +362,7 @@ def train(
             runs.log_artifacts(tmp, run_id=run.run_id)
         progress("registering the composite model")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
-            info, version = lineage.publish_model(
-                scorer, name, run.run_id, tracking_uri=run.tracking_uri,
-                description=lineage.version_description(run.run_id, data, predictions),
-                tags={**version_tags(predictions),
-                      **lineage.lineage_tags(data, config, runs.code_version_tags())})
+            info, version = register_version(run, scorer, data, predictions, config)
             if alias == "auto":
                 has_champion = registry.get_alias_version(name, "champion", run.tracking_uri)
                 alias = "challenger" if has_champion is not None else "champion"
@@ -390,6 +386,22 @@ def train(
             extras={"datasets": data, "scorer": scorer, "logged_model": info.model_uri},
             report=reading.artifact_location(run.run_id, "report.html", run.tracking_uri),
         )
+
+
+def register_version(run: Any, scorer: Any, data: Datasets, predictions: Predictions,
+                     config: SegmlConfig) -> tuple[Any, str]:
+    """Log the composite in ``run`` (the run holding its metrics) and register it under
+    ``tracking.registered_model_name``, described and tagged (:mod:`segml.lineage`); returns
+    MLflow's ``ModelInfo`` and the version. No alias is set."""
+    from segml import lineage
+    from segml.tracking import runs
+
+    return lineage.publish_model(
+        scorer, config.tracking.registered_model_name, run.run_id,
+        tracking_uri=run.tracking_uri,
+        description=lineage.version_description(run.run_id, data, predictions),
+        tags={**version_tags(predictions),
+              **lineage.lineage_tags(data, config, runs.code_version_tags())})
 
 
 def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:

@@ -152,8 +152,8 @@ def _retrain_locked(
     from segml.pipeline import (
         data_fingerprints,
         fit_all,
+        register_version,
         run_tags,
-        version_tags,
         write_artifacts,
         write_run_report,
     )
@@ -234,11 +234,7 @@ def _retrain_locked(
             runs.log_artifacts(tmp, run_id=run.run_id)
         progress("registering the challenger")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
-            _, version = lineage.publish_model(
-                scorer, name, run.run_id, tracking_uri=run.tracking_uri,
-                description=lineage.version_description(run.run_id, data, predictions),
-                tags={**version_tags(predictions),
-                      **lineage.lineage_tags(data, config, runs.code_version_tags())})
+            _, version = register_version(run, scorer, data, predictions, config)
             registry.set_alias(name, "challenger", version)
         decision = "promoted" if promote else "rejected"
 
