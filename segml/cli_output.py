@@ -44,8 +44,10 @@ LABELS = {
     "baseline_bgnbd": ("BG/NBD", "probabilistic buy-till-you-die model"),
     "baseline_past_spend": ("past spend", "spend of the last 365 days"),
 }
-NOISY = ("mlflow", "alembic", "urllib3", "matplotlib", "numba", "shap", "lightgbm", "py.warnings",
-         "segml.tracking")
+NOISY = ("mlflow", "alembic", "sqlalchemy", "huey", "urllib3", "matplotlib", "numba", "shap",
+         "lightgbm", "py.warnings", "segml.tracking")
+#: The loggers MLflow gives a stderr handler of its own when it configures logging on import.
+MLFLOW_OWNED = ("mlflow", "sqlalchemy.engine", "alembic", "huey")
 
 
 # -------------------------------------------------------------------------------- progress
@@ -133,11 +135,14 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
     logging.captureWarnings(True)
     libraries = logging.ERROR if quiet else max(level, logging.WARNING)
     for name in NOISY:
-        logger = logging.getLogger(name)
-        logger.setLevel(libraries)
-        if name == "mlflow" and "mlflow" in sys.modules:  # imported before us: its handler goes
+        logging.getLogger(name).setLevel(libraries)
+    if "mlflow" in sys.modules:  # MLflow was imported first and configured its loggers: undone
+        for name in MLFLOW_OWNED:
+            logger = logging.getLogger(name)
             logger.handlers.clear()
             logger.propagate = True
+            if name == "sqlalchemy.engine":
+                logger.setLevel(libraries)
 
 
 # ---------------------------------------------------------------------------- the summary

@@ -99,18 +99,26 @@ def test_a_disabled_progress_prints_nothing_but_keeps_the_times():
 @pytest.fixture
 def restore_logging():
     root = logging.getLogger()
+    names = ("mlflow", "alembic", "sqlalchemy.engine", "huey", "segml")
     saved = (list(root.handlers), root.level,
-             {n: logging.getLogger(n).level for n in ("mlflow", "alembic", "segml")})
+             {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers),
+                  logging.getLogger(n).propagate) for n in names})
     yield
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
-    for name, level in saved[2].items():
-        logging.getLogger(name).setLevel(level)
+    for name, (level, handlers, propagate) in saved[2].items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
     logging.captureWarnings(False)
 
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_quiet_silences_the_libraries_logs(quiet, restore_logging):
+    from mlflow.utils.logging_utils import _configure_mlflow_loggers
+
+    _configure_mlflow_loggers("mlflow")  # what importing MLflow first does: handlers of its own
     out = Console(file=io.StringIO(), width=200)
     configure_logging(out, quiet=quiet)
     logging.getLogger("mlflow.store.db.utils").info("Creating initial MLflow database tables...")
