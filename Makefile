@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 SCALE_STAMP := $(VENV)/.scale-stamp
 
-.PHONY: install install-scale demo test test-fast test-scale lint bench bench-spark serve team-mlflow-up team-mlflow-down clean
+.PHONY: install install-scale demo test test-fast test-scale lint bench bench-spark serve notebooks team-mlflow-up team-mlflow-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "segml needs Python 3.11+"'
@@ -49,8 +49,13 @@ bench: install  ## print the SPEC section 7 figures at 100k customers
 bench-spark: install-scale  ## Spark features + scoring beside single-machine scoring
 	$(BIN)/python benchmarks/bench_spark.py --customers 100000
 
-serve: install  ## serve the registered champion on 127.0.0.1:5001 (uvicorn from .venv/bin on PATH)
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} $(BIN)/mlflow models serve -m models:/segml-customer@champion --env-manager local --host 127.0.0.1 --port 5001
+MODEL ?= segml-demo
+
+serve: install  ## serve MODEL's champion on 127.0.0.1:5001 (default segml-demo, what make demo trains; MODEL=segml-customer for your own)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} $(BIN)/mlflow models serve -m models:/$(MODEL)@champion --env-manager local --host 127.0.0.1 --port 5001
+
+notebooks: install  ## execute notebooks/*.ipynb in a temporary folder and store them with their outputs
+	$(BIN)/python notebooks/refresh.py
 
 team-mlflow-up: install-scale  ## PostgreSQL + MLflow server on loopback; prints the MLFLOW_TRACKING_URI to export (docs/team-mlflow.md)
 	$(BIN)/python -m segml.scale.team_mlflow up --dir .team-mlflow --pg-port 5433 --port 5000

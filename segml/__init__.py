@@ -39,6 +39,7 @@ _LAZY = {
     "retrain": "segml.retrain",
     "CustomerScorer": "segml.scoring",
     "write_report": "segml.report",
+    "explain": "segml.explanations",
 }
 
 __all__ = [

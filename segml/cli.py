@@ -16,10 +16,7 @@ record goes through :func:`segml.errors.redact`.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +32,7 @@ from segml.cli_guard import (
     print_problems,
     print_warnings,
 )
+from segml.cli_output import StageProgress, comparison_table, configure_logging
 from segml.config import SegmlConfig, load_config
 from segml.errors import Problem, SegmlError
 
@@ -50,6 +48,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+DEMO_MODEL_NAME = "segml-demo"  # the synthetic demo never competes with a user's own models
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from segml import __version__
+
+        console.print(f"segml {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the segml version and exit.", callback=_print_version,
+        is_eager=True)] = False,
+) -> None:
+    """Customer segment discovery and prediction, tracked in MLflow."""
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file.", dir_okay=False)
@@ -63,11 +79,9 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "numba", "shap", "segml.tracking"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    """Log records through the stderr console (above the progress); ``--quiet``: errors only
+    from the libraries (MLflow, alembic, ...), ``--verbose``: debug."""
+    configure_logging(err_console, quiet=quiet, verbose=verbose)
 
 
 def resolve_config(config: Path | None, data: Path | None) -> SegmlConfig:
@@ -161,8 +175,9 @@ CutoffOpt = Annotated[
 EXIT_NOT_PROMOTED, EXIT_LOCKED = 3, 4
 
 
-def _progress(quiet: bool) -> Callable[[str], None]:
-    return (lambda _msg: None) if quiet else (lambda msg: err_console.print(f"[dim]- {msg}[/dim]"))
+def _progress(quiet: bool) -> StageProgress:
+    """Each pipeline step with a spinner and its elapsed time on stderr (nothing with --quiet)."""
+    return StageProgress(err_console, enabled=not quiet)
 
 
 def _with_cutoff(cfg: SegmlConfig, cutoff: str | None) -> SegmlConfig:
@@ -185,38 +200,12 @@ def _parse_cutoff(cutoff: str | None) -> str | None:
         raise SegmlError([Problem(f"--cutoff must be a date YYYY-MM-DD, got {cutoff!r}", key="cutoff")]) from None
 
 
-HEADLINE = {  # column title -> (classifier metric, regressor metric)
-    "ROC AUC | Spearman": ("roc_auc", "spearman"),
-    "PR AUC | Gini": ("pr_auc", "gini"),
-    "lift@10%": ("lift_at_10", None),
-    "ECE": ("ece", None),
-    "rows": ("rows", "rows"),
-}
-
-
 def _print_result(result: Any) -> None:
-    """Model vs baselines per target, the headline metrics only (the rest is in MLflow)."""
-    table = Table(title=f"model vs baselines (run {result.run_id})", title_justify="left")
-    for title in ["target", "scorer", *HEADLINE]:
-        table.add_column(title, justify="left" if title in ("target", "scorer") else "right")
-    from segml.targets import target as target_of
-
-    for target, frame in result.comparison.items():
-        classifier = target_of(target).is_classifier
-        for scorer, row in frame.iterrows():
-            cells = []
-            for classifier_metric, regressor_metric in HEADLINE.values():
-                metric = classifier_metric if classifier else regressor_metric
-                value = row.get(metric) if metric else None
-                if value is None or (isinstance(value, float) and value != value):
-                    cells.append("-" if not str(row.get("note", "")) else "skipped")
-                elif metric == "rows":
-                    cells.append(f"{int(value):,}")
-                else:
-                    cells.append(f"{float(value):.3f}")
-            style = "bold" if scorer == "model" else None
-            table.add_row(target, str(scorer), *cells, style=style)
+    """Model vs baselines per target, the headline metrics only (the rest is in MLflow);
+    short scorer labels and a legend keep it whole at 80 columns."""
+    table, legend = comparison_table(result.comparison, f"model vs baselines (run {result.run_id})")
     console.print(table)
+    console.print(legend, style="dim", highlight=False)
     segmentation = result.segmentation
     if segmentation is not None:
         names = segmentation.hierarchy.names_.get(1, {})
@@ -253,10 +242,15 @@ def train(
     _setup_logging(quiet, verbose)
     cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
     check_store(cfg)
-    result = run_train(cfg, progress=_progress(quiet))
+    with _progress(quiet) as progress:
+        result = run_train(cfg, progress=progress)
     if not quiet:
         _print_result(result)
-    console.print(f"registered {result.model_uri} as @{result.alias}; run {result.run_id}")
+        console.print(f"{len(progress.steps)} steps in {progress.total():.0f} s", style="dim",
+                      highlight=False)
+    console.print(f"registered {result.model_uri} as @{result.alias}", highlight=False)
+    console.print(f"run: {result.run_id}\nreport: {result.report}", highlight=False,
+                  soft_wrap=True)
     print_warnings(result.warnings, "train")
 
 
@@ -327,7 +321,9 @@ def demo(
 ) -> None:
     """Synthetic data -> full training pipeline -> registered champion -> report.
 
-    Uses the embedded configuration (configs/demo.yaml) and MLflow's local SQLite store (mlflow.db).
+    Uses the embedded configuration (configs/demo.yaml) and MLflow's local SQLite store (mlflow.db),
+    and registers the model as segml-demo: models trained on your own data (segml-customer, or
+    tracking.registered_model_name) never compete with the synthetic one.
     """
     import time
 
@@ -337,24 +333,26 @@ def demo(
 
     _setup_logging(quiet, verbose)
     started = time.perf_counter()
-    progress = _progress(quiet)
-    progress(f"generating {customers:,} synthetic customers (seed {seed})")
-    data_dir = workdir / "data"
-    make_customers(customers, seed=seed).write(data_dir)
     cfg = load_config(None)
-    cfg.data.dir = str(data_dir.resolve())
+    cfg.tracking.registered_model_name = DEMO_MODEL_NAME
     cfg.seed = seed
     check_store(cfg)
-    result = run_train(cfg, run_name="demo", progress=progress)
-    report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
+    data_dir = workdir / "data"
+    with _progress(quiet) as progress:
+        progress(f"generating {customers:,} synthetic customers (seed {seed})")
+        make_customers(customers, seed=seed).write(data_dir)
+        cfg.data.dir = str(data_dir.resolve())
+        result = run_train(cfg, run_name="demo", progress=progress)
+        progress("writing the report")
+        report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
     if not quiet:
         _print_result(result)
-    print_warnings(result.warnings, "demo")
+    console.print(f"registered {result.model_uri} as @{result.alias}", highlight=False)
     console.print(
-        f"champion {result.model_uri}; report {report}; {time.perf_counter() - started:.0f} s\n"
-        f"serve it: mlflow models serve -m models:/{cfg.tracking.registered_model_name}@champion "
-        "--env-manager local -p 5001"
-    )
+        f"run: {result.run_id}\nreport: {report} ({time.perf_counter() - started:.0f} s in all)\n"
+        f"serve it: mlflow models serve -m models:/{DEMO_MODEL_NAME}@champion "
+        "--env-manager local -p 5001", highlight=False, soft_wrap=True)
+    print_warnings(result.warnings, "demo")
 
 
 @app.command()
@@ -400,7 +398,8 @@ def retrain(
     cfg = _with_cutoff(resolve_config(config, data), _parse_cutoff(cutoff))
     check_store(cfg)
     try:
-        outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=_progress(quiet))
+        with _progress(quiet) as progress:
+            outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress)
     except LockHeld as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EXIT_LOCKED) from None

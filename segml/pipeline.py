@@ -46,7 +46,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    """What :func:`train` produced; displays as a summary in a notebook."""
+    """What :func:`train` produced; displays as a summary in a notebook.
+
+    ``model_uri`` (``models:/<name>/<version>``) is the model this training registered: score
+    it, whatever the aliases of the registered model say. ``report`` is where the run's HTML
+    report is (a local file for a local artifact store, else its artifact URI).
+    """
 
     run_id: str | None
     model_uri: str | None
@@ -60,6 +65,7 @@ class TrainResult:
     extras: dict[str, Any] = field(default_factory=dict)
     skipped: list[Problem] = field(default_factory=list)
     fit_cutoffs: dict[str, str] = field(default_factory=dict)
+    report: str | None = None
 
     def summary(self) -> pd.DataFrame:
         """Model vs baselines: one row per (target, scorer), the headline metrics as columns."""
@@ -94,14 +100,18 @@ def fit_all(
     progress: Progress = _noop,
     run: Any = None,
     previous_hierarchy: Any = None,
+    check_input: Callable[[list[tuple[str, str]]], None] | None = None,
 ) -> tuple[Datasets, Segmentation, Predictions, Any]:
     """Features -> segments -> predictors -> the composite scorer, each stage timed in ``run``.
 
     With ``previous_hierarchy`` (the champion's), matched segments keep their ids and names and
     ``segmentation.extras`` holds the stability score and the migration matrix.
+    ``check_input`` receives the future model's input schema as soon as the features are built
+    (before any model is fitted): the registry's schema guard fails there, not minutes later.
     """
     from contextlib import nullcontext
 
+    from segml.scoring import input_schema_of
     from segml.targeting import fit_targeting
 
     def stage(name: str):
@@ -110,6 +120,8 @@ def fit_all(
     with stage("features"):
         progress("building point-in-time features")
         data = build_datasets(tables, config)
+    if check_input is not None:
+        check_input(input_schema_of(data.current_X))
     with stage("segments"):
         progress("discovering segments")
         segmentation = discover_segments(data.current_X, config)
@@ -118,18 +130,15 @@ def fit_all(
                 segmentation, previous_hierarchy, data.current_X, config
             )
     with stage("predictors"):
-        progress("training predictors")
-        predictions = fit_and_evaluate(data, config, progress)
+        predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
+    progress("scoring and profiling the customers")
     with stage("scorer"):
-        progress("building the composite scorer")
         scorer = build_scorer(data, segmentation, predictions)
     with stage("scoring"):
-        progress("scoring the current customers")
         scored = scorer.score(data.current_X).set_index("customer_id")
         # the value x risk cut points and the operating curves, learned here, kept in the scorer
         scored = fit_targeting(scorer, scored, predictions, config)
     with stage("profiles"):
-        progress("profiling the segments with the predictions")
         segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
     with stage("drift_reference"):
         scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
@@ -337,8 +346,8 @@ def train(
     TrainResult
         Run id, model URI and version, metrics and model-vs-baseline tables.
     """
-    from segml.tracking import model as tracked_model
-    from segml.tracking import registry, runs
+    from segml import lineage
+    from segml.tracking import publish, reading, registry, runs
 
     config = config or SegmlConfig()
     name = config.tracking.registered_model_name
@@ -347,14 +356,19 @@ def train(
         with run.stage("load"):
             progress("loading and validating data")
             tables = tables if tables is not None else load(config, data_dir)
-            runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
+            prints = data_fingerprints(tables)
+            runs.log_data_fingerprints(prints, run_id=run.run_id)
             runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
-        data, segmentation, predictions, scorer = fit_all(tables, config, progress, run)
+        data, segmentation, predictions, scorer = fit_all(
+            tables, config, progress, run,
+            check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
         with run.stage("logging"):
             run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
             runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
             runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
             runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
+            lineage.record_inputs(run.run_id, data, predictions, config, prints, tables.sources,
+                                  run.tracking_uri)  # each window's data as a dataset input
             runs.log_metrics(predictions.metrics, run_id=run.run_id)
             runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
@@ -362,15 +376,12 @@ def train(
             write_artifacts(Path(tmp), data, segmentation, predictions, config)
             write_run_report(Path(tmp), run.run_id, run_name, data, predictions, segmentation)
             runs.log_artifacts(tmp, run_id=run.run_id)
-        with run.stage("register"):
-            progress("registering the composite model")
-            info = tracked_model.log_segml_model(scorer, registered_model_name=name)
-            version = str(info.registered_model_version)
-            registry.set_version_tags(name, version, version_tags(predictions))
+        progress("registering the composite model")
+        with run.stage("register", nested=False):  # logged in the run that holds its metrics
+            info, version = register_version(run, scorer, data, predictions, config)
             if alias == "auto":
-                uri = config.tracking.resolved_uri()
-                has_champion = registry.get_alias_version(name, "champion", uri) is not None
-                alias = "challenger" if has_champion else "champion"
+                has_champion = registry.get_alias_version(name, "champion", run.tracking_uri)
+                alias = "challenger" if has_champion is not None else "champion"
             if alias == "champion":
                 # Only once the whole run has ended cleanly does the new version serve.
                 run.on_success(lambda: registry.promote(name, version, finishing_run=run.run_id))
@@ -388,8 +399,25 @@ def train(
             warnings=[*tables.warnings, *predictions.skipped, *predictions.readiness.warnings],
             skipped=list(predictions.skipped),
             fit_cutoffs=predictions.fit_cutoffs(),
-            extras={"datasets": data, "scorer": scorer},
+            extras={"datasets": data, "scorer": scorer, "logged_model": info.model_uri},
+            report=reading.artifact_location(run.run_id, "report.html", run.tracking_uri),
         )
+
+
+def register_version(run: Any, scorer: Any, data: Datasets, predictions: Predictions,
+                     config: SegmlConfig) -> tuple[Any, str]:
+    """Log the composite in ``run`` (the run holding its metrics) and register it under
+    ``tracking.registered_model_name``, described and tagged (:mod:`segml.lineage`); returns
+    MLflow's ``ModelInfo`` and the version. No alias is set."""
+    from segml import lineage
+    from segml.tracking import runs
+
+    return lineage.publish_model(
+        scorer, config.tracking.registered_model_name, run.run_id,
+        tracking_uri=run.tracking_uri,
+        description=lineage.version_description(run.run_id, data, predictions),
+        tags={**version_tags(predictions),
+              **lineage.lineage_tags(data, config, runs.code_version_tags())})
 
 
 def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:

@@ -146,18 +146,19 @@ def retrain(
 def _retrain_locked(
     config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress
 ) -> RetrainOutcome:
+    from segml import lineage
     from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
     from segml.pipeline import (
         data_fingerprints,
         fit_all,
+        register_version,
         run_tags,
-        version_tags,
         write_artifacts,
         write_run_report,
     )
     from segml.tracking import model as tracked_model
-    from segml.tracking import registry, runs
+    from segml.tracking import publish, registry, runs
 
     name = config.tracking.registered_model_name
     champion_version = registry.get_alias_version(name, "champion", config.tracking.resolved_uri())
@@ -167,12 +168,18 @@ def _retrain_locked(
     tags = {RETRAIN_KEY_TAG: key} if not dry_run else {"segml.dry_run": "true"}
     with runs.pipeline_run(config.tracking, run_name="retrain", tags=tags) as run:
         runs.log_config(config, run_id=run.run_id)
-        runs.log_data_fingerprints(data_fingerprints(tables), run_id=run.run_id)
+        prints = data_fingerprints(tables)
+        runs.log_data_fingerprints(prints, run_id=run.run_id)
         previous_hierarchy = champion.hierarchy if champion is not None else None
+        check = None if dry_run else (  # a challenger the registry would refuse: fail early
+            lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
         data, segmentation, predictions, scorer = fit_all(
-            tables, config, progress, run, previous_hierarchy=previous_hierarchy
+            tables, config, progress, run, previous_hierarchy=previous_hierarchy,
+            check_input=check,
         )
         runs.log_metrics(predictions.metrics, run_id=run.run_id)
+        lineage.record_inputs(run.run_id, data, predictions, config, prints, tables.sources,
+                              run.tracking_uri)  # each window's data as a dataset input
         run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
         runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
         drift: dict[str, Any] = {}
@@ -210,6 +217,7 @@ def _retrain_locked(
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
                                   run.run_id, None, _version(champion_version), drift,
                                   _warnings(tables, predictions), list(predictions.skipped))
+        progress("explaining and writing artifacts")
         with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_artifacts(folder, data, segmentation, predictions, config)
@@ -223,10 +231,9 @@ def _retrain_locked(
                 documents={"gates.json": [g.to_dict() for g in gates], "drift.json": drift},
             )  # fmt: skip
             runs.log_artifacts(tmp, run_id=run.run_id)
-        with run.stage("register"):
-            info = tracked_model.log_segml_model(scorer, registered_model_name=name)
-            version = str(info.registered_model_version)
-            registry.set_version_tags(name, version, version_tags(predictions))
+        progress("registering the challenger")
+        with run.stage("register", nested=False):  # logged in the run that holds its metrics
+            _, version = register_version(run, scorer, data, predictions, config)
             registry.set_alias(name, "challenger", version)
         decision = "promoted" if promote else "rejected"
 

@@ -26,6 +26,26 @@ from segml.errors import DataError, Problem
 from segml.targets import TARGETS
 
 
+def input_schema_of(features: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, kind) of the served input of a model trained on ``features`` (indexed by
+    customer id): what :attr:`CustomerScorer.input_schema` of its scorer will be, known before
+    any model is fitted (a registry refuses a schema that differs from its champion's early).
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"recency_days": [3.0], "plan": pd.Categorical(["pro"])},
+    ...                  index=pd.Index(["c1"], name="customer_id"))
+    >>> input_schema_of(X)
+    [('customer_id', 'string'), ('recency_days', 'double'), ('plan', 'string')]
+    """
+    kinds = [("customer_id", "long" if pd.api.types.is_integer_dtype(features.index.dtype)
+              else "string")]
+    for name in features.columns:
+        categorical = isinstance(features[name].dtype, pd.CategoricalDtype)
+        kinds.append((str(name), "string" if categorical else "double"))
+    return kinds
+
+
 @dataclass
 class CustomerScorer:
     """Everything needed to score customers from their feature rows.

@@ -193,7 +193,7 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
         xs.append(X)
         ys.append(Y)
         cs.append(pd.Series(c, index=X.index, name="cutoff", dtype="datetime64[ns]"))
-        log.info("cutoff %s: %d customers", c.date(), len(X))
+        log.debug("cutoff %s: %d customers", c.date(), len(X))
     if not xs:
         raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))

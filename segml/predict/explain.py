@@ -6,6 +6,7 @@ Contributions are in the booster's raw margin space: log-odds for the classifier
 (expected value), to the raw margin. Calibration is monotone, so the sign of a contribution is the
 direction it pushes the probability.
 
+* :func:`explanation` - a :class:`shap.Explanation` of any rows (``shap.plots`` take it).
 * :func:`explain_global` - mean |SHAP| per feature (sorted).
 * :func:`drivers_by_segment` - mean signed SHAP per feature within each segment, segments smaller
   than ``min_size`` (privacy: ``segments.min_profile_size``) are left out.
@@ -32,11 +33,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from segml.predict.models import Predictor
+
+if TYPE_CHECKING:
+    import shap
 
 
 def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
@@ -53,6 +58,40 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     """
     values = pred.contributions_matrix(pred._matrix(X))
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
+
+
+def explanation(pred: Predictor, X: pd.DataFrame) -> shap.Explanation:
+    """SHAP values of ``pred`` for the rows of ``X`` as a :class:`shap.Explanation`.
+
+    The values come from :meth:`~segml.predict.models.Predictor.contributions_matrix` (exact
+    TreeSHAP of the boosters, exact linear SHAP of the logistic regression, their weighted sum
+    for a blend), in margin space: log-odds for the classifiers, ``log(expected spend)`` for
+    spend; each row's values plus its base value equal its margin. ``data`` is the float matrix
+    the model reads (categories as training codes, what a beeswarm colours by), ``display_data``
+    the values as given (category labels, what a waterfall prints), so ``shap.plots.waterfall``,
+    ``beeswarm``, ``bar`` and ``scatter`` work on it.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from segml.predict.models import Predictor
+    >>> X = pd.DataFrame({"a": np.arange(200.0)}); y = pd.Series((X.a > 100).astype(float))
+    >>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, y)
+    >>> exp = explanation(pred, X.tail(2))
+    >>> exp.values.shape, exp.feature_names
+    ((2, 1), ['a'])
+    >>> bool(np.allclose(exp.values.sum(axis=1) + exp.base_values, pred.predict_margin(X.tail(2))))
+    True
+    """
+    import shap
+
+    matrix = pred._matrix(X)
+    contrib = pred.contributions_matrix(matrix)
+    shown = X.loc[:, list(pred.feature_names_)].astype(object)
+    return shap.Explanation(
+        values=contrib[:, :-1], base_values=contrib[:, -1], data=matrix,
+        display_data=shown.where(shown.notna(), None).to_numpy(),
+        feature_names=list(pred.feature_names_))
 
 
 def _feature_contributions(pred: Predictor, X: pd.DataFrame,
@@ -163,27 +202,27 @@ def reasons_from_contributions(contrib: np.ndarray, feature_names: list[str], k:
     return text + "]"
 
 
-def _agg_figure():
-    import matplotlib
+def _figure(width: float, height: float):
+    """A figure on its own Agg canvas: no pyplot, so the caller's matplotlib backend (a
+    notebook's inline one) is left as it is."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def plot_importance_bar(importance: pd.DataFrame, path: str | Path, *, top: int = 15,
                         title: str = "Mean |SHAP|") -> Path:
     """Horizontal bar chart of :func:`explain_global` output, saved as PNG."""
-    plt = _agg_figure()
     data = importance.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(data) + 1.2))
+    fig, ax = _figure(7, 0.35 * len(data) + 1.2)
     ax.barh(data["feature"].astype(str), data["mean_abs_shap"], color="#3b75af")
     ax.set_xlabel("mean |SHAP| (margin units)")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
@@ -191,11 +230,10 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
                   seed: int = 0, contrib: pd.DataFrame | None = None) -> Path:
     """Beeswarm-style plot: one dot per customer and feature, x = SHAP, colour = feature value
     (percentile within the sample; categories by code), saved as PNG."""
-    plt = _agg_figure()
     contrib = _feature_contributions(pred, X_sample, contrib)
     features = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     rng = np.random.default_rng(seed)
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(features) + 1.2))
+    fig, ax = _figure(7, 0.4 * len(features) + 1.2)
     for i, feature in enumerate(features):
         raw = X_sample[feature]
         if isinstance(raw.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(raw):
@@ -208,5 +246,4 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
     ax.set_xlabel("SHAP value (margin units); colour: low -> high feature value")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

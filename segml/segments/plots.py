@@ -125,7 +125,8 @@ def plot_projection(hierarchy: Any, X: pd.DataFrame, assignments: pd.DataFrame,
         P = PCA(2, random_state=random_state).fit_transform(Z)
         codes, uniques = pd.factorize(seg.iloc[idx], sort=True)
         sc = ax.scatter(P[:, 0], P[:, 1], c=codes, s=4, cmap="tab20", alpha=0.6)
-        handles = sc.legend_elements(num=len(uniques))[0]
+        handles = sc.legend_elements(num=None)[0]  # one per code, in code order (num=k picks
+        # "nice" levels, not always k of them)
         ax.legend(handles, list(uniques), title="segment", fontsize=7, markerscale=1.5,
                   loc="best")
     ax.set_xlabel("PC 1")

@@ -56,6 +56,8 @@ from segml.tracking.validation import _FALSE, _TRUE, KINDS, _invalid, validate_i
 log = logging.getLogger(__name__)
 
 SCORER_ARTIFACT = "scorer"
+#: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
+MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
 REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
                 "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")
@@ -134,8 +136,8 @@ def json_nulls(frame: pd.DataFrame) -> pd.DataFrame:
 class SegmlModel(mlflow.pyfunc.PythonModel):
     """Composite pyfunc: validated features in, segments + scores (+ reasons) out.
 
-    The scorer is not pickled with this object: :func:`log_segml_model` stores it as the
-    ``scorer`` artifact and :meth:`load_context` loads it. ``params={"reasons": True}`` adds the
+    MLflow builds it from code (``pyfunc_code.py``, nothing pickled) and :meth:`load_context`
+    loads the scorer :func:`log_segml_model` stored as the ``scorer`` artifact. ``params={"reasons": True}`` adds the
     ``*_reasons`` columns as JSON strings; ``params={"as_of": "YYYY-MM-DD"}`` dates
     ``expected_next_purchase_date`` from that day (default: the training data's end).
     """
@@ -335,7 +337,7 @@ def log_segml_model(
                 cloudpickle.unregister_pickle_by_value(module)
         return mlflow.pyfunc.log_model(
             name=name,
-            python_model=SegmlModel(),
+            python_model=str(MODEL_CODE),  # models from code: MLflow pickles nothing itself
             artifacts={SCORER_ARTIFACT: str(path)},
             signature=signature,
             input_example=example,

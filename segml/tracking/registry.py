@@ -181,7 +181,8 @@ def promote(name: str, version: str | int, tracking_uri: str | None = None, *,
         history = [*_history(client, name), str(current.version)][-MAX_HISTORY:]
         client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
         client.set_registered_model_alias(name, PREVIOUS, str(current.version))
-    client.set_model_version_tag(name, version, "segml.promoted_at", str(int(time.time())))
+    client.set_model_version_tag(name, version, "segml.promoted_at",
+                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     client.set_registered_model_alias(name, CHAMPION, version)  # the commit point
     challenger = get_alias_version(name, CHALLENGER, uri)
     if challenger is not None and str(challenger.version) == version:

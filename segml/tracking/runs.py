@@ -296,11 +296,24 @@ class RunHandle:
     _on_success: list[Any] = field(default_factory=list, repr=False)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[str]:
-        """A nested run for one stage; yields its run id and records ``stage_<name>_seconds``."""
+    def stage(self, name: str, nested: bool = True) -> Iterator[str]:
+        """A nested run for one stage; yields its run id and records ``stage_<name>_seconds``.
+
+        ``nested=False`` only times the stage, which works in the parent run (whose id it
+        yields): the ``register`` stage logs the model there, so a version's source run is the
+        run that holds its metrics.
+        """
         if name not in STAGES:
             log.debug("stage %r is not one of the standard stages %s", name, STAGES)
         start = time.perf_counter()
+        if not nested:
+            try:
+                yield self.run_id
+            finally:
+                self.stage_seconds[name] = time.perf_counter() - start
+                log_metrics({f"stage_{name}_seconds": self.stage_seconds[name]},
+                            run_id=self.run_id)
+            return
         with mlflow.start_run(run_name=name, nested=True, experiment_id=self.experiment_id,
                               tags={"segml.stage": name}) as child:
             self.stage_runs[name] = child.info.run_id

@@ -7,6 +7,7 @@ file order. Marked slow: ``make test`` runs them, ``make test-fast`` does not.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,66 @@ def test_train_registers_a_champion_with_signature_metrics_and_artifacts(workspa
         assert key in run.data.metrics, key
     artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(result.run_id)}
     assert {"report.html", "segments", "evaluation", "plots", "explain"} <= artifacts
+
+
+def test_the_champion_tells_mlflows_own_client_where_it_came_from(workspace):
+    """Issue 20: source run, description, dataset inputs, tags and the logged model's metrics."""
+    result, uri = workspace["result"], workspace["uri"]
+    client = mlflow.MlflowClient(uri)
+    version = client.get_model_version_by_alias(NAME, "champion")
+    assert version.run_id == result.run_id  # the pipeline run, not a nested stage run
+    run = client.get_run(version.run_id)
+    assert "mlflow.parentRunId" not in run.data.tags and "churn_roc_auc" in run.data.metrics
+    targets = ("churn", "purchase", "high_clv", "spend")
+    churn = result.comparison["churn"]
+    best = churn.drop(index="model")["roc_auc"].max()
+    assert f"| churn | roc_auc | {churn.loc['model', 'roc_auc']:.3f} | {best:.3f} (" in (
+        version.description)
+    for target in targets:
+        assert f"| {target} |" in version.description
+        assert f"refit up to {result.fit_cutoffs[target]}" in version.description
+    registered = client.get_registered_model(NAME).description
+    assert "champion" in registered and f"Latest version: {version.version}." in registered
+    tags = version.tags
+    end = workspace["data"].transactions["timestamp"].max().date().isoformat()
+    assert tags["segml.data_end"] == end and tags["segml.data_start"] < end
+    assert len(tags["segml.config_hash"]) == 16 and tags["segml.version"]
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {f"{t}-{w}" for t in targets for w in ("train", "evaluation", "refit")}
+    evaluation = inputs["churn-evaluation"]
+    input_tags = {t.key: t.value for t in evaluation.tags}
+    assert input_tags["mlflow.data.context"] == "evaluation"
+    assert int(input_tags["segml.rows"]) == churn.loc["model", "rows"]
+    assert json.loads(evaluation.dataset.profile)["num_rows"] == churn.loc["model", "rows"]
+    assert json.loads(evaluation.dataset.source) == {"uri": str(workspace["root"] / "data")}
+    schema = [c["name"] for c in json.loads(evaluation.dataset.schema)["mlflow_colspec"]]
+    assert schema[0] == "customer_id" and schema[-1] == "churn" and "recency_days" in schema
+    assert not {"name", "email", "phone"} & set(schema)
+    assert len({i.dataset.digest for i in inputs.values()}) == len(inputs)
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    on_model = {m.key: m.value for m in logged.metrics}
+    assert on_model["churn_roc_auc"] == run.data.metrics["churn_roc_auc"]
+    assert logged.source_run_id == result.run_id
+
+
+def test_explanations_are_shap_objects_of_the_scored_customers(workspace):
+    import shap
+
+    import segml
+
+    result = workspace["result"]
+    scorer = result.extras["scorer"]
+    X = result.extras["datasets"].current_X
+    scored = scorer.score(X).set_index("customer_id")["churn_probability"]
+    exp = segml.explain(result, target="churn")
+    assert len(exp.values) == scored.notna().sum() < len(X)  # the customers churn applies to
+    predictor = scorer.predictors["churn"]
+    assert exp.feature_names == predictor.feature_names_
+    rows = scorer.prepare(X.loc[scored.notna()])
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values,
+                               predictor.predict_margin(rows), atol=1e-8)
+    assert len(segml.explain(result, target="churn", max_rows=100).values) == 100
+    shap.plots.waterfall(exp[0], show=False)
 
 
 def test_every_model_beats_every_baseline_on_the_same_rows(workspace):
@@ -264,6 +325,13 @@ def test_one_year_of_orders_trains_churn_and_purchase_with_the_defaults(workspac
     result = runner.invoke(app, ["train", "--data", str(short)], env={"MLFLOW_TRACKING_URI": store})
     assert result.exit_code == 0, result.output
     assert result.output.count("time.clv_horizon_days") == 1
+    # issue 20: each step with its time, a whole summary at 80 columns, the report's path, and
+    # none of MLflow's chatter
+    for step in ("loading and validating data", "training churn", "registering the composite"):
+        assert re.search(rf"✓ {step}.* \d+\.\d s", result.output), result.output
+    assert "…" not in result.output and "report: " in result.output
+    for chatter in ("Successfully registered", "Created version", "CloudPickle", "censored"):
+        assert chatter not in result.output
     assert "high_clv and spend skipped" in result.output
     client = mlflow.MlflowClient(store)
     (version,) = client.search_model_versions(f"name='{NAME}'")

@@ -56,3 +56,17 @@ def test_preprocessor(blobs):
     assert one_hot.transform(X).shape == (len(X), 1 + 3)
     with pytest.raises(DataError, match="frequency"):
         pre.transform(X.drop(columns="frequency"))
+
+
+@pytest.mark.parametrize("segments", [2, 5])
+def test_the_projection_legend_has_one_entry_per_segment(tmp_path, blobs, fitted, segments):
+    """With 2 or 5 segments matplotlib's 'nice' legend levels made 3 or 6 handles for 2 or 5
+    labels (a UserWarning on every run): one handle per segment now."""
+    import warnings
+
+    X, _ = blobs
+    h, A = fitted
+    A = A.assign(segment_level_1=(np.arange(len(A)) % segments + 1).astype(str))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_projection(h, X, A, tmp_path / "pca.png", level=1, sample=1000)

@@ -1,0 +1,16 @@
+"""The code MLflow runs to build the composite model (MLflow's "models from code").
+
+:func:`segml.tracking.model.log_segml_model` hands this file's path to
+``mlflow.pyfunc.log_model(python_model=...)``. MLflow copies it into the logged model and
+executes it whenever the model is loaded: it creates an empty :class:`SegmlModel`, whose
+``load_context`` then reads the fitted scorer from the model's ``scorer`` artifact. No Python
+object is pickled by MLflow itself (the scorer artifact is segml's own, written with cloudpickle),
+so MLflow has nothing to warn about and the model loads with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``
+off.
+"""
+
+import mlflow
+
+from segml.tracking.model import SegmlModel
+
+mlflow.models.set_model(SegmlModel())
