@@ -60,7 +60,7 @@ class Fold:
 
 
 def validation_folds(label: np.ndarray, cutoff: np.ndarray | None, *, classifier: bool,
-                     inner_folds: int = 3, fraction: float = 0.15, max_inner_rows: int = 200_000,
+                     inner_folds: int = 3, fraction: float = 0.15, max_inner_rows: int = 50_000,
                      seed: int = 0, latest_share: float | None = None) -> tuple[list[Fold], str]:
     """The held-out rows candidates, early stopping and calibration are judged on.
 

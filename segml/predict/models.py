@@ -44,6 +44,7 @@ Example
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import lightgbm as lgb
@@ -65,13 +66,13 @@ from segml.predict.candidates import (
 )
 from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, codes_of
-from segml.predict.resources import stratified_sample, train_threads
+from segml.predict.resources import available_cores, stratified_sample, train_threads
 from segml.predict.trees import raw_score
 from segml.targets import target as target_of
 
 logger = logging.getLogger(__name__)
 
-REFIT_MAX_ROWS = 300_000
+REFIT_MAX_ROWS = 200_000
 _TUNING_SPACE = {
     "learning_rate": [0.02, 0.05, 0.1],
     "num_leaves": [7, 15, 31, 63],
@@ -201,7 +202,7 @@ class Predictor(FeatureColumns):
         validation_fraction: float = 0.15,
         tweedie_variance_power: float = 1.5,
         max_bin: int = 255,
-        max_train_rows: int | None = 500_000,
+        max_train_rows: int | None = 300_000,
         refit_max_rows: int = REFIT_MAX_ROWS,
         num_threads: int | None = None,
         candidates: tuple[str, ...] | None = None,
@@ -209,7 +210,7 @@ class Predictor(FeatureColumns):
         logreg_c: float = 1.0,
         inner_folds: int = 3,
         blend_parts: tuple[str, str] | None = None,
-        candidate_max_rows: int | None = 200_000,
+        candidate_max_rows: int | None = 100_000,
         max_depth: int = 12,
     ):
         self.target = target
@@ -397,32 +398,48 @@ class Predictor(FeatureColumns):
     def _held_out(self, parts, data, matrix, label, folds: list[Fold]):
         """Held-out margins of every fitted part on the validation rows (fold after fold), the
         rounds each LightGBM part stopped at, the last fold's models and each part's LightGBM
-        parameters."""
+        parameters.
+
+        The parts of a fold are fitted side by side on the cores LightGBM leaves free (each fit
+        runs single-threaded below 100k rows, and LightGBM and the solver release the GIL):
+        the same models as one after the other, in about half the time on two cores.
+        """
         size = sum(f.valid.size for f in folds)
         held_out = {name: np.empty(size) for name in parts}
         rounds: dict[str, list[int]] = {name: [] for name in parts}
         last: dict[str, Any] = {}
-        params_of: dict[str, dict[str, Any]] = {}
+        params_of = {name: self._lgbm_params(name, label.size) for name in parts if name != "logreg"}
+        workers = min(len(parts), max(1, available_cores() // max(
+            1, max((p["num_threads"] for p, _ in params_of.values()), default=1))))
         start = 0
-        for fold in folds:
-            rows = slice(start, start + fold.valid.size)
-            for name in parts:
-                if name == "logreg":
-                    model = LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
-                        matrix[fold.train], label[fold.train])
-                    held_out[name][rows] = model.margin(matrix[fold.valid])
-                else:
-                    params, n_rounds = self._lgbm_params(name, label.size)
-                    model = self._boost(name, params, n_rounds, data, label, fold)
-                    best = int(model.best_iteration or model.current_iteration())
-                    rounds[name].append(best)
-                    held_out[name][rows] = model.predict(
-                        data.iloc[fold.valid], raw_score=True, num_iteration=best,
-                        num_threads=params["num_threads"])
-                    params_of[name] = params
-                last[name] = model
-            start += fold.valid.size
-        return held_out, rounds, last, params_of
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for fold in folds:
+                rows = slice(start, start + fold.valid.size)
+                fits = {name: pool.submit(self._fit_part, name, params_of.get(name), data, matrix,
+                                          label, fold) for name in parts}
+                for name, done in fits.items():  # in order: results do not depend on timing
+                    model, margin, best = done.result()
+                    held_out[name][rows] = margin
+                    if best is not None:
+                        rounds[name].append(best)
+                    last[name] = model
+                start += fold.valid.size
+        return held_out, rounds, last, {name: p for name, (p, _) in params_of.items()}
+
+    def _fit_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None, data: pd.DataFrame,
+                  matrix: np.ndarray | None, label: np.ndarray, fold: Fold):
+        """One part fitted on ``fold.train``: the model, its margins on ``fold.valid`` and, for a
+        booster, the rounds it stopped at."""
+        if name == "logreg":
+            model = LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
+                matrix[fold.train], label[fold.train])
+            return model, model.margin(matrix[fold.valid]), None
+        params, n_rounds = lgbm
+        model = self._boost(name, params, n_rounds, data, label, fold)
+        best = int(model.best_iteration or model.current_iteration())
+        margin = model.predict(data.iloc[fold.valid], raw_score=True, num_iteration=best,
+                               num_threads=params["num_threads"])
+        return model, margin, best
 
     def _calibrate(self, margin: np.ndarray, label: np.ndarray) -> None:
         self.calibrator_: Calibrator | None = None

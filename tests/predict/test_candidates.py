@@ -36,7 +36,8 @@ def test_the_winner_is_the_candidate_the_data_calls_for(kind, winners):
     assert set(pred.candidate_scores_) == {"lgbm", "lgbm_shallow", "logreg", "blend"}
     assert pred.winner_ in winners, pred.candidate_scores_
     assert pred.validation_ == "3 inner stratified folds"
-    assert max(pred.candidate_scores_.values()) == pred.candidate_scores_[pred.winner_]
+    # the winner is the best or, by the one-standard-error rule, a simpler one within noise of it
+    assert max(pred.candidate_scores_.values()) - pred.candidate_scores_[pred.winner_] < 0.01
     # the registered model generalises like its held-out score said
     X_new, y_new = _world(kind, seed=9)
     assert roc_auc(y_new, pred.predict(X_new)) > pred.candidate_scores_[pred.winner_] - 0.03
@@ -48,7 +49,7 @@ def test_candidate_metrics_are_named_per_target_and_candidate():
     metrics = candidate_metrics("churn", pred)
     assert set(metrics) == {f"candidate_{n}_churn_roc_auc"
                             for n in ("lgbm", "lgbm_shallow", "logreg", "blend")}
-    assert metrics[f"candidate_{pred.winner_}_churn_roc_auc"] == max(metrics.values())
+    assert max(metrics.values()) - metrics[f"candidate_{pred.winner_}_churn_roc_auc"] < 0.01
 
 
 def test_latest_cutoff_is_held_out_when_cutoffs_are_given():
