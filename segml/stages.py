@@ -185,7 +185,9 @@ class Datasets:
         from segml.features import stack_training_set
 
         return stack_training_set(self.tables, cutoffs, self.spec, self.config.time, [target],
-                                  features=self.frames)
+                                  features=self.frames,
+                                  max_rows=self.config.models.max_train_rows,
+                                  seed=self.config.seed)
 
     def training_set(self, target: str):
         """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""

@@ -147,7 +147,7 @@ class TrainingSet:
 def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig,
                        targets: list[str] | tuple[str, ...] | None = None,
                        features: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
-                       ) -> TrainingSet:
+                       max_rows: int | None = None, seed: int = 0) -> TrainingSet:
     """Build features (with one fixed ``spec``) and labels at each cutoff and stack them.
 
     Parameters
@@ -165,6 +165,12 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     features : callable, optional
         ``features(cutoff) -> X``: where the feature matrices come from (e.g. a cache shared by
         several targets); default: built here with ``spec``.
+    max_rows : int, optional
+        When the rows with a label (of the single target asked for) exceed this, only a seeded
+        sample of this size, stratified by cutoff and label, is stacked: the models would
+        sample it anyway (``models.max_train_rows``), and stacking a million customers at
+        three cutoffs first would copy gigabytes for nothing. Rows without a label are dropped
+        then too.
 
     Examples
     --------
@@ -196,4 +202,29 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
         log.debug("cutoff %s: %d customers", c.date(), len(X))
     if not xs:
         raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
+    if max_rows is not None and targets is not None and len(targets) == 1:
+        xs, ys, cs = _sampled_blocks(xs, ys, cs, target_of(targets[0]).label_column, max_rows,
+                                     seed)
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
+
+
+def _sampled_blocks(xs, ys, cs, column: str, max_rows: int, seed: int):
+    """The labelled rows of every block, or a sample of ``max_rows`` of them stratified by block
+    (cutoff) and label, as the blocks to concatenate."""
+    from segml.sampling import stratified_sample
+
+    labels = [y[column].to_numpy(dtype="float64") for y in ys]
+    known = [np.flatnonzero(~np.isnan(v)) for v in labels]
+    if sum(k.size for k in known) <= max_rows:
+        return ([x.iloc[k] for x, k in zip(xs, known, strict=True)],
+                [y.iloc[k] for y, k in zip(ys, known, strict=True)],
+                [c.iloc[k] for c, k in zip(cs, known, strict=True)])
+    strata = np.concatenate([2 * b + (v[k] > 0) for b, (v, k) in enumerate(zip(labels, known,
+                                                                               strict=True))])
+    chosen = stratified_sample(max_rows, strata, seed)
+    offsets = np.cumsum([0, *(k.size for k in known)])
+    picks = [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
+             for b in range(len(known))]
+    return ([x.iloc[p] for x, p in zip(xs, picks, strict=True)],
+            [y.iloc[p] for y, p in zip(ys, picks, strict=True)],
+            [c.iloc[p] for c, p in zip(cs, picks, strict=True)])

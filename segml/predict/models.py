@@ -66,8 +66,9 @@ from segml.predict.candidates import (
 )
 from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, codes_of
-from segml.predict.resources import available_cores, stratified_sample, train_threads
+from segml.predict.resources import available_cores, train_threads
 from segml.predict.trees import raw_score
+from segml.sampling import stratified_sample
 from segml.targets import target as target_of
 
 logger = logging.getLogger(__name__)

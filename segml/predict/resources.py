@@ -17,7 +17,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 DEFAULT_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -52,34 +51,6 @@ def train_threads(n_rows: int, num_threads: int | None = None) -> int:
     if n_rows < SINGLE_THREAD_ROWS:
         return 1
     return max(1, min(4, available_cores() - 1))
-
-
-def stratified_sample(n_max: int, strata: np.ndarray, seed: int) -> np.ndarray:
-    """Sorted positions of a seeded sample of ``min(n_max, len(strata))`` rows, stratified.
-
-    Every stratum keeps its share of the rows (largest-remainder rounding), so the label rate and
-    the share of each stacked cutoff are those of all rows.
-
-    Example
-    -------
-    >>> strata = np.repeat([0, 1], [900, 100])
-    >>> keep = stratified_sample(100, strata, seed=0)
-    >>> keep.size, int((strata[keep] == 1).sum())
-    (100, 10)
-    """
-    n = strata.size
-    if n <= n_max:
-        return np.arange(n)
-    codes = np.unique(strata, return_inverse=True)[1].ravel()
-    counts = np.bincount(codes)
-    exact = counts * (n_max / n)
-    quota = np.floor(exact).astype(np.int64)
-    short = n_max - int(quota.sum())
-    quota[np.argsort(quota - exact, kind="stable")[:short]] += 1  # largest remainders first
-    order = np.lexsort((np.random.default_rng(seed).random(n), codes))  # random within stratum
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.arange(n) - starts[codes[order]]
-    return np.sort(order[rank < quota[codes[order]]])
 
 
 @contextmanager

@@ -140,3 +140,23 @@ def test_stack_training_set(tables, cfg):
     pd.testing.assert_frame_equal(ts.Y[last.to_numpy()], make_labels(tables, plan.train[-1],
                                                                      time_cfg))
     assert ts.X["gender"].dtype == build_features(tables, plan.train[0], spec)["gender"].dtype
+
+
+def test_a_large_stack_is_a_stratified_sample_of_labelled_rows(tables, cfg):
+    time_cfg = cfg.time.model_copy(update={"clv_horizon_days": 90, "training_cutoffs": 3,
+                                           "cutoff_step_days": 60})
+    plan = plan_targets(data_end(tables), time_cfg, ["churn"],
+                        start=data_start(tables)).targets["churn"]
+    spec = FeatureSpec.fit(tables, plan.train[-1], cfg)
+    full = stack_training_set(tables, plan.train, spec, time_cfg, ["churn"])
+    labelled = full.Y["churn"].notna()
+    small = stack_training_set(tables, plan.train, spec, time_cfg, ["churn"], max_rows=120, seed=1)
+    assert len(small) == 120 and small.Y["churn"].notna().all()
+    # each cutoff keeps its share, and its churn rate, of the labelled rows
+    share = full.cutoff[labelled].value_counts(normalize=True).sort_index()
+    got = small.cutoff.value_counts(normalize=True).sort_index()
+    np.testing.assert_allclose(got.to_numpy(), share.to_numpy(), atol=0.02)
+    assert abs(small.Y["churn"].mean() - full.Y["churn"].mean()) < 0.02
+    # under the limit: every labelled row
+    assert len(stack_training_set(tables, plan.train, spec, time_cfg, ["churn"],
+                                  max_rows=10**6)) == int(labelled.sum())

@@ -9,7 +9,7 @@ from segml.config import ModelsConfig
 from segml.predict import fit_predictor, resources
 from segml.predict.metrics import roc_auc
 from segml.predict.models import Predictor
-from segml.predict.resources import stratified_sample
+from segml.sampling import stratified_sample
 
 FAST = ModelsConfig(n_estimators=150, learning_rate=0.1, early_stopping_rounds=20)
 
