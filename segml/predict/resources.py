@@ -3,7 +3,7 @@
 
 Threads: OpenMP threads wait for each other at every histogram step, so small inputs and busy
 machines train single-threaded. Rows: very large stacked training sets are cut to a seeded
-sample that keeps every stratum's share (label x cutoff).
+sample that keeps every stratum's share (label x cutoff; :func:`segml.sampling.stratified_sample`).
 
 Example
 -------
