@@ -49,7 +49,7 @@ def main() -> None:
 
         def bare_predict():
             for predictor in boosters.values():
-                predictor.booster_.predict(predictor._prepare(prepared))
+                predictor.booster_.predict(predictor.frame(prepared))
 
         t_bare = _median_seconds(bare_predict, args.repeats)
         t_comp = _median_seconds(lambda: scorer.score(X), args.repeats)
@@ -65,7 +65,7 @@ def main() -> None:
         def bare_contrib():
             for target in classifiers:
                 p = boosters[target]
-                p.booster_.predict(p._prepare(scorer.prepare(small)), pred_contrib=True)
+                p.booster_.predict(p.frame(scorer.prepare(small)), pred_contrib=True)
 
         t_bare_r = _median_seconds(bare_contrib, args.repeats)
         t_comp_r = _median_seconds(lambda: scorer.score(small, reasons=True), args.repeats)

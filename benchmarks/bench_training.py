@@ -77,7 +77,7 @@ def make_matrix(n: int, seed: int = 0, n_numeric: int = 60, n_categorical: int =
 
 def bare_train(pred, X: pd.DataFrame, y: pd.Series) -> float:
     keep = y.notna().to_numpy()
-    data = pred._prepare(X[keep])
+    data = pred.frame(X[keep])
     start, cpu = time.perf_counter(), time.process_time()
     lgb.train(pred.params_, lgb.Dataset(data, y[keep].to_numpy()), num_boost_round=pred.best_iteration_)
     return time.perf_counter() - start, time.process_time() - cpu

@@ -35,7 +35,7 @@ _LAZY = {
     "RuleSegmenter": "segml.segments",
     "train": "segml.pipeline",
     "score": "segml.pipeline",
-    "audiences": "segml.targeting",
+    "audiences": "segml.audience_lists",
     "retrain": "segml.retrain",
     "CustomerScorer": "segml.scoring",
     "write_report": "segml.report",

@@ -485,8 +485,9 @@ def audiences(
     0 written, 1 a problem with the model, data, --out or a precision out of reach, 2 usage.
     Example: segml audiences --model models:/segml-customer@champion --data data --out lists --top 10%
     """
-    from segml.targeting import audiences as build
-    from segml.targeting import operating_point, write_audiences
+    from segml.audience_lists import audiences as build
+    from segml.audience_lists import write_audiences
+    from segml.targeting import operating_point
     from segml.targets import CLASSIFIERS
 
     _setup_logging(quiet, verbose)

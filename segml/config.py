@@ -601,7 +601,7 @@ def _closest_key(model: type[BaseModel], loc: tuple[Any, ...], key: str) -> str 
         field = section.model_fields.get(part)
         if field is None:
             return None
-        section = _unwrap_model(field.annotation)
+        section = unwrap_model(field.annotation)
         if section is None:
             return None
     if not (isinstance(section, type) and issubclass(section, BaseModel)):
@@ -610,11 +610,11 @@ def _closest_key(model: type[BaseModel], loc: tuple[Any, ...], key: str) -> str 
     return match[0] if match else None
 
 
-def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+def unwrap_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _unwrap_model(arg)
+        found = unwrap_model(arg)
         if found is not None:
             return found
     return None

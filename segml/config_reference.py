@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from segml.config import SegmlConfig, _unwrap_model
+from segml.config import SegmlConfig, unwrap_model
 
 HEADER = """# Configuration reference
 
@@ -45,7 +45,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows: list[str] = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
-        nested = _unwrap_model(field.annotation)
+        nested = unwrap_model(field.annotation)
         description = (field.description or "").replace("|", "\\|")
         if nested is not None and not str(field.annotation).startswith("list"):
             rows.append(f"| `{key}` | section | {_default(field)} | {description} |")

@@ -30,7 +30,6 @@ from segml.stages import (
     Predictions,
     Progress,
     Segmentation,
-    _noop,
     build_datasets,
     build_scorer,
     discover_segments,
@@ -38,6 +37,7 @@ from segml.stages import (
     fit_and_evaluate,
     keep_segment_ids,
     load,
+    no_progress,
     profile_with_predictions,
 )
 
@@ -97,7 +97,7 @@ def data_fingerprints(tables: Tables) -> dict[str, Any]:
 def fit_all(
     tables: Tables,
     config: SegmlConfig,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     run: Any = None,
     previous_hierarchy: Any = None,
     check_input: Callable[[list[tuple[str, str]]], None] | None = None,
@@ -326,7 +326,7 @@ def train(
     tables: Tables | None = None,
     alias: str | None = "auto",
     run_name: str = "train",
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> TrainResult:
     """The full pipeline, tracked in one MLflow run and registered as one composite model.
 

@@ -35,7 +35,7 @@ from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
-from segml.stages import Datasets, Predictions, Progress, _noop, drift_inputs, load
+from segml.stages import Datasets, Predictions, Progress, drift_inputs, load, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def retrain(
     tables: Tables | None = None,
     dry_run: bool = False,
     force: bool = False,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> RetrainOutcome:
     """Train a challenger and promote it only when every gate holds (see the module docstring).
 

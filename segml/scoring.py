@@ -195,7 +195,7 @@ class CustomerScorer:
                     matrix = self._predictor_matrix(predictor, columns, codes, n)
                     if matrix is None:  # encodings differ from the scorer's: the pandas route
                         X = self.prepare(features) if X is None else X
-                        matrix = predictor._matrix(X)
+                        matrix = predictor.matrix(X)
                     matrices[key] = matrix
                 values = predictor.predict_matrix(matrices[key])
                 applies = spec.in_population(columns, n, window)

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def _noop(_: str) -> None:
+def no_progress(_: str) -> None:
+    """The default progress callback: says nothing."""
     return None
 
 
@@ -387,7 +388,7 @@ def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
     return {f"candidate_{name}_{target}_{metric}": float(score) for name, score in scores.items()}
 
 
-def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _noop) -> Predictions:
+def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = no_progress) -> Predictions:
     """Fit every target the data can train and compare each with its baselines on the same rows.
 
     Targets whose horizon does not fit the history were skipped by the plan; a target whose

@@ -36,13 +36,14 @@ import pyarrow.compute as pc
 from segml.data.columns import draw_codes, padded, sequence, strings
 from segml.data.io import write_frame_atomic
 from segml.data.synthetic_customers import attribute_probs, customers_table
+from segml.data.synthetic_hard import HARD
+from segml.data.synthetic_world import EVENT_TYPES, World, lognormal_orders
 from segml.errors import DataError, Problem
 
 logger = logging.getLogger(__name__)
 
 CATEGORIES = ("electronics", "fashion", "home", "beauty", "sports", "grocery")
 CHANNELS = ("web", "app", "store")
-EVENT_TYPES = ("session", "page_view", "email_open", "email_click", "cart_add", "support_ticket")
 _EVENT_BASE_PER_MONTH = np.array([0.6, 0.4, 0.3, 0.08, 0.16, 0.03])
 _POST_DROPOUT_EMAIL_OPEN = 0.3  # churned customers still open some newsletters
 _CATEGORY_PRICE = np.array([1.8, 1.0, 1.3, 0.6, 1.1, 0.4])
@@ -195,58 +196,14 @@ def _mixes(rng: np.random.Generator, design: pd.DataFrame) -> tuple[np.ndarray, 
 # ------------------------------------------------------------------------------------ tables
 
 
-def _grouped_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    total = np.cumsum(values)
-    before = np.concatenate([[0.0], total])[np.cumsum(counts) - counts]
-    return total - np.repeat(before, counts)
-
-
-def _purchases(rng, design, leaf, signup, nps, clock, horizon):
-    """Purchase times (days since start) per customer and each customer's latent process."""
-    n = len(leaf)
-    rate_year = design["purchases_per_year"].to_numpy()[leaf]
-    shape = design["rate_shape"].to_numpy()[leaf]
-    rate = rng.gamma(shape, rate_year / shape / 365.25)  # purchases per (operational) day
-    p_drop = design["dropout_prob"].to_numpy()[leaf] * np.exp(-0.1 * (nps - 7.0))
-    p_drop = np.clip(p_drop, 0.003, 0.6)
-    a, b = clock.to_op(signup), clock.to_op(np.full(n, horizon))
-    n_window = rng.poisson(rate * (b - a))
-    lifetime = rng.geometric(p_drop)  # purchases until dropping out (BG/NBD)
-    count = np.minimum(n_window, lifetime)
-    s = _grouped_cumsum(rng.standard_exponential(int(count.sum())), count)
-    ends = np.cumsum(count) - 1
-    s_last = np.where(count > 0, s[np.maximum(ends, 0)] if len(s) else 0.0, 0.0)
-    denom = s_last + rng.gamma(n_window - count + 1.0)
-    op = np.repeat(a, count) + np.repeat((b - a) / denom, count) * s
-    times = np.minimum(clock.to_real(op), horizon)
-    dropped = lifetime <= n_window
-    extra = rng.gamma(np.maximum(lifetime - n_window, 1).astype(float)) / np.maximum(rate, 1e-9)
-    extra = np.maximum(extra, 1.0 / 86_400)  # alive customers drop out strictly after the end
-    drop_op = np.where(dropped, np.where(count > 0, np.concatenate([[0.0], op])[ends + 1], a), b + extra)
-    latent = {
-        "true_purchase_rate": rate * 365.25,
-        "true_dropout_prob": p_drop,
-        "true_dropout_day": clock.to_real(drop_op),
-        "true_alive_at_end": ~dropped,
-    }
-    return count, times, latent
-
-
 def _customer_mix(rng: np.random.Generator, leaf_mix: np.ndarray, conc: float = 50.0) -> np.ndarray:
     """Per-customer Dirichlet mixes around their leaf's mix (vectorised through gammas)."""
     draws = rng.gamma(conc * leaf_mix + 0.05)
     return draws / draws.sum(axis=1, keepdims=True)
 
 
-def _lognormal_orders(rng, design, leaf, cust):
-    """Order values of the default world: a lognormal customer AOV, lognormal orders around it."""
-    aov = design["order_value"].to_numpy()[leaf] * rng.lognormal(-0.02, 0.2, len(leaf))
-    sigma = 0.4
-    return aov[cust] * rng.lognormal(-sigma**2 / 2, sigma, len(cust))
-
-
 def _transactions(rng, design, leaf, count, times, cat_mix, chan_mix, ids, start, horizon, *,
-                  order_values: Callable = _lognormal_orders, concentration: float = 50.0):
+                  order_values: Callable = lognormal_orders, concentration: float = 50.0):
     """Order lines and returns; ``order_values(rng, design, leaf, cust)`` gives each order's value
     before category price and basket size, ``concentration`` how close customers keep to their
     leaf's category and channel mix."""
@@ -323,38 +280,16 @@ def _events(rng, design, leaf, signup, latent, ids, start, horizon, *,
     )
 
 
-@dataclass(frozen=True)
-class _World:
-    """What a difficulty changes; the defaults are the default world (``synthetic_hard``: hard).
-
-    ``harden(design_rng, design, cat_mix, chan_mix, attribute_probs, device_probs)`` turns the
-    default leaves into the world's (same leaves and shares); ``purchases`` and ``order_values``
-    draw the purchase process and order values; ``season`` (12 months) and ``weekday`` (Monday
-    first) weigh purchase time and, with ``seasonal_events``, event time too.
-    """
-
-    harden: Callable | None = None
-    purchases: Callable = _purchases
-    order_values: Callable = _lognormal_orders
-    concentration: float = 50.0
-    engagement_shape: float = 6.0
-    season: tuple[float, ...] | None = None
-    weekday: tuple[float, ...] | None = None
-    seasonal_events: bool = False
-
-
 DIFFICULTIES = ("default", "hard")
 
 
-def _world(difficulty: str) -> _World:
+def _world(difficulty: str) -> World:
     if difficulty not in DIFFICULTIES:
         valid = ", ".join(repr(d) for d in DIFFICULTIES)
         raise DataError([Problem(f"difficulty must be one of {valid}, got {difficulty!r}")])
     if difficulty == "hard":
-        from segml.data.synthetic_hard import HARD  # it builds on this module
-
         return HARD
-    return _World()
+    return World()
 
 
 def _to_datetime(start: pd.Timestamp, days: np.ndarray) -> np.ndarray:

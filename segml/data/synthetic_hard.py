@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segml.data.synthetic import EVENT_TYPES, _grouped_cumsum, _World
+from segml.data.synthetic_world import EVENT_TYPES, World, grouped_cumsum
 
 SEASON = (0.8, 0.7, 0.85, 0.9, 0.95, 0.9, 0.85, 0.9, 0.95, 1.1, 1.55, 1.75)
 WEEKDAY = (0.9, 0.85, 0.9, 0.95, 1.05, 1.25, 1.1)  # Monday first
@@ -147,7 +147,7 @@ def purchases(rng, design, leaf, signup, nps, clock, horizon):
     b = clock.to_op(np.minimum(death, horizon))
     repeats = rng.poisson(lam * np.maximum(b - a, 0.0))
     # sorted uniform times in (a, b): k exponential spacings over the sum of k + 1 of them
-    spacing = _grouped_cumsum(rng.standard_exponential(int(repeats.sum())), repeats)
+    spacing = grouped_cumsum(rng.standard_exponential(int(repeats.sum())), repeats)
     last = spacing[np.maximum(np.cumsum(repeats) - 1, 0)] if len(spacing) else np.zeros(n)
     total = np.where(repeats > 0, last, 0.0) + rng.standard_exponential(n)
     op = np.repeat(a, repeats) + np.repeat((b - a) / total, repeats) * spacing
@@ -175,7 +175,7 @@ def order_values(rng, design, leaf, cust):
     return rng.gamma(p[leaf][cust], 1 / nu[cust])
 
 
-HARD = _World(
+HARD = World(
     harden=harden, purchases=purchases, order_values=order_values, concentration=12.0,
     engagement_shape=1.5, season=SEASON, weekday=WEEKDAY, seasonal_events=True,
 )

@@ -66,10 +66,8 @@ from segml.features.timeline import (
     as_cutoff,
     cached,
     known_at,
+    purchase_summary,
     row_positions,
-    sorted_gaps,
-    sorted_purchases,
-    store,
     to_ns,
 )
 
@@ -226,23 +224,6 @@ class FeatureSpec:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _btyd_summary(tables: Tables, cutoff: pd.Timestamp) -> dict[str, np.ndarray]:
-    """Per customer row: BG/NBD x, t_x, T (days, as :func:`btyd_summary`), gap statistics,
-    recency and the largest purchase."""
-    c = to_ns(cutoff)
-
-    def compute() -> tuple[int, dict[str, np.ndarray]]:
-        pos, ts, amount = sorted_purchases(tables.customers, tables.transactions)
-        return c, sorted_gaps(pos, ts, len(tables.customers), cutoff, amount)
-
-    # FeatureSpec.fit and build_features at the same cutoff share one computation.
-    last = cached("gaps", tables.customers, tables.transactions, compute)
-    if last[0] != c:
-        last = compute()
-        store("gaps", tables.customers, tables.transactions, last)
-    return last[1]
-
-
 def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpec,
                           positions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray,
                                                           dict[str, np.ndarray]]:
@@ -271,7 +252,7 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
     freq = count(buy)
     gross = total(buy)
     net = total()
-    summary = _btyd_summary(tables, cutoff)
+    summary = purchase_summary(tables, cutoff)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {"recency_days": summary["recency_days"], "frequency": freq, "monetary_sum": net,
                "monetary_mean": np.where(freq > 0, gross / freq, 0.0),

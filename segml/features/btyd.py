@@ -17,17 +17,14 @@ from sklearn.base import BaseEstimator
 
 from segml.errors import ConfigError, DataError, Problem
 
-_DAY = pd.Timedelta(days=1)
 _PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
-def btyd_summary(
-    transactions: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    *,
-    start: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Repeat-purchase summary (frequency, recency, T) per customer at ``cutoff``.
+def btyd_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Repeat-purchase summary (frequency, recency, T) per customer at ``cutoff``, as a frame.
+
+    A view of :func:`segml.features.timeline.purchase_gaps`, the one computation segml's features
+    use (positive amounts only, several orders on one day are one purchase occasion).
 
     Parameters
     ----------
@@ -35,15 +32,11 @@ def btyd_summary(
         Canonical transactions with ``customer_id``, ``timestamp`` and ``amount``.
     cutoff : Timestamp
         Rows with ``timestamp <= cutoff`` are used.
-    start : Series, optional
-        Per-customer earliest timestamp to consider (index ``customer_id``), e.g. the start of an
-        observation window; earlier rows of that customer are ignored. Customers absent from
-        ``start`` keep all their rows.
 
     Returns
     -------
     DataFrame
-        Index ``customer_id``; ``frequency`` = distinct purchase days - 1 (positive amounts only),
+        Index ``customer_id`` (sorted); ``frequency`` = distinct purchase days - 1,
         ``recency`` = days between first and last purchase day, ``T`` = days between the first
         purchase day and the cutoff. Customers without a purchase are omitted.
 
@@ -59,30 +52,18 @@ def btyd_summary(
     1                  1.0     10.0  30.0
     2                  0.0      0.0  26.0
     """
+    from segml.features.timeline import purchase_gaps
+
     missing = [c for c in ("customer_id", "timestamp", "amount") if c not in transactions.columns]
     if missing:
         raise DataError([Problem("missing column needed for BG/NBD summary", table="transactions",
                                  column=c) for c in missing])
-    cutoff = pd.Timestamp(cutoff)
-    tx = transactions[["customer_id", "timestamp", "amount"]]
-    keep = (tx["timestamp"] <= cutoff) & (tx["amount"] > 0)
-    if start is not None:
-        first_allowed = tx["customer_id"].map(pd.to_datetime(start))
-        # Rows of customers without a start are kept (NaT would otherwise compare False).
-        keep &= first_allowed.isna() | (tx["timestamp"] >= first_allowed)
-    tx = tx.loc[keep]
-    # Several orders on one day count as one purchase occasion (BG/NBD counts "days").
-    days = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(),
-                         "day": tx["timestamp"].dt.floor("D").to_numpy()}).drop_duplicates()
-    grouped = days.groupby("customer_id", sort=True)["day"]
-    first = grouped.min()
-    out = pd.DataFrame({
-        "frequency": (grouped.size() - 1).astype("float64"),
-        "recency": (grouped.max() - first) / _DAY,
-        "T": (cutoff - first) / _DAY,
-    })
-    out.index.name = "customer_id"
-    return out
+    buy = transactions.loc[transactions["amount"].to_numpy() > 0]
+    positions, ids = pd.factorize(buy["customer_id"], sort=True)
+    gaps = purchase_gaps(positions, buy["timestamp"].to_numpy(), len(ids), pd.Timestamp(cutoff))
+    out = pd.DataFrame({"frequency": gaps["x"], "recency": gaps["t_x"], "T": gaps["T"]},
+                       index=pd.Index(ids, name="customer_id"))
+    return out.dropna()
 
 
 def _as_arrays(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike):

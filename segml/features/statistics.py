@@ -33,7 +33,7 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.features.btyd import BetaGeoFitter
-from segml.features.timeline import as_cutoff, known_at
+from segml.features.timeline import as_cutoff, known_at, purchase_summary
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,6 @@ def fit_statistics(tables: Tables, cutoff: object, config: SegmlConfig) -> FitSt
     >>> stats.counts, stats.btyd["x"]
     ({'attribute:city': {'Oslo': 1}}, array([1.]))
     """
-    from segml.features.behaviour import _btyd_summary  # the engine's cached summary
 
     roles = {r: list(c) for r, c in tables.attribute_roles.items() if c}
     stats = FitStatistics(mode=tables.mode, roles=roles, has_events=tables.events is not None)
@@ -128,7 +127,7 @@ def fit_statistics(tables: Tables, cutoff: object, config: SegmlConfig) -> FitSt
                                                        (ev["timestamp"] <= c).to_numpy())
         known = known_at(tables, c)
         if config.features.btyd:
-            summary = _btyd_summary(tables, c)
+            summary = purchase_summary(tables, c)
             rows = np.flatnonzero(~np.isnan(summary["x"]))
             ids = tables.customers["customer_id"].iloc[rows]
             stats.btyd = {"order": sample_order(ids, config.seed)} | {

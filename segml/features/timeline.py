@@ -297,6 +297,37 @@ def sorted_gaps(pos: np.ndarray, ts: np.ndarray, n_customers: int, cutoff: pd.Ti
     return out
 
 
+def purchase_summary(tables: Tables, cutoff: pd.Timestamp) -> dict[str, np.ndarray]:
+    """The purchase summary of every customer row at ``cutoff`` (:func:`purchase_gaps`: the
+    BG/NBD ``x``, ``t_x``, ``T``, gap statistics, recency and the largest purchase).
+
+    The one place segml computes it: the feature settings (``FeatureSpec.fit``) and the
+    features (``build_features``) at the same cutoff share one computation, kept beside the
+    tables.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> tables = SimpleNamespace(
+    ...     customers=pd.DataFrame({"customer_id": ["a", "b"]}),
+    ...     transactions=pd.DataFrame({"customer_id": ["a", "a"], "amount": [5.0, 7.0],
+    ...         "timestamp": pd.to_datetime(["2024-01-01", "2024-01-11"])}))
+    >>> purchase_summary(tables, pd.Timestamp("2024-01-31"))["x"].tolist()
+    [1.0, nan]
+    """
+    c = to_ns(cutoff)
+
+    def compute() -> tuple[int, dict[str, np.ndarray]]:
+        pos, ts, amount = sorted_purchases(tables.customers, tables.transactions)
+        return c, sorted_gaps(pos, ts, len(tables.customers), cutoff, amount)
+
+    last = cached("gaps", tables.customers, tables.transactions, compute)
+    if last[0] != c:
+        last = compute()
+        store("gaps", tables.customers, tables.transactions, last)
+    return last[1]
+
+
 def _fast_order(pos: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Sort order by (position, time to the second): one int64 argsort, ~5x faster than lexsort.
 

@@ -56,7 +56,7 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     >>> list(c.columns)
     ['a', 'bias']
     """
-    values = pred.contributions_matrix(pred._matrix(X))
+    values = pred.contributions_matrix(pred.matrix(X))
     return pd.DataFrame(values, index=X.index, columns=[*pred.feature_names_, "bias"])
 
 
@@ -85,7 +85,7 @@ def explanation(pred: Predictor, X: pd.DataFrame) -> shap.Explanation:
     """
     import shap
 
-    matrix = pred._matrix(X)
+    matrix = pred.matrix(X)
     contrib = pred.contributions_matrix(matrix)
     shown = X.loc[:, list(pred.feature_names_)].astype(object)
     return shap.Explanation(

@@ -253,13 +253,6 @@ class Predictor(FeatureColumns):
     def is_classifier(self) -> bool:
         return target_of(self.target).is_classifier
 
-    # the names the scorer, explanations and tests call (FeatureColumns holds the logic)
-    def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        return self.frame(X)
-
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        return self.matrix(X)
-
     # ------------------------------------------------------------------ LightGBM candidates
     def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
         """LightGBM parameters and the number of rounds of the ``name`` candidate."""

@@ -117,7 +117,8 @@ def evaluation_curves(scores: pd.DataFrame, min_size: int = 50, max_points: int 
     return out[["scorer", "curve", "x", "y", "customers"]]
 
 
-def _save(fig: Figure, path: str | os.PathLike[str]) -> str:
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> str:
+    """Draw ``fig`` as a PNG at ``path`` (90 dpi, tight layout) and return the path."""
     FigureCanvasAgg(fig)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=90, format="png")
@@ -159,7 +160,7 @@ def plot_evaluation(curves: pd.DataFrame, path: str | os.PathLike[str], title: s
             ax.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_deciles(deciles: pd.DataFrame, path: str | os.PathLike[str], title: str = "") -> str:
@@ -184,7 +185,7 @@ def plot_deciles(deciles: pd.DataFrame, path: str | os.PathLike[str], title: str
         a.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rfm_grid(rule_segments: pd.DataFrame, min_size: int = 50) -> pd.DataFrame:

@@ -117,7 +117,7 @@ def plot_operating_points(curve: pd.DataFrame, points: pd.DataFrame, path: str |
     """
     from matplotlib.figure import Figure
 
-    from segml.report.charts import _save
+    from segml.report.charts import save_figure
 
     fig = Figure(figsize=(9, 3.4))
     pr, depth = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
@@ -144,7 +144,7 @@ def plot_operating_points(curve: pd.DataFrame, points: pd.DataFrame, path: str |
         ax.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------ sections

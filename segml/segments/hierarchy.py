@@ -64,6 +64,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -425,22 +426,18 @@ class SegmentHierarchy(BaseEstimator):
         self.hierarchy_ = table.sort_index()
 
     # ------------------------------------------------------------------ assignment
-    def _leaf_positions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def leaf_positions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``X``: the position of its leaf (in :attr:`leaf_ids_`) and its noise flag."""
         check_is_fitted(self, "hierarchy_")
-        return self._positions(self._embed(_float_columns(X), len(X), X))
+        return self._positions(self.preprocessor_.embed(_float_columns(X), len(X)))
 
     def _positions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw, cluster = self.assigner_.predict(Z)
         return self.raw_to_leaf_[cluster], raw < 0
 
-    def _embed(self, columns: Mapping[str, Any], n: int,
-               X: pd.DataFrame | None = None) -> np.ndarray:
-        """``preprocessor_.transform`` on plain arrays (the same steps, no DataFrame)."""
-        return self.preprocessor_.embed(columns, n)
-
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Leaf id (``segment_leaf``) of each row of ``X``."""
-        return self.leaf_ids_[self._leaf_positions(X)[0]]
+        return self.leaf_ids_[self.leaf_positions(X)[0]]
 
     def assign(self, X: pd.DataFrame, rule_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Leaf, path, path prefix per level, noise flag (and names once set) for each customer."""
@@ -468,7 +465,7 @@ class SegmentHierarchy(BaseEstimator):
         :meth:`assign` in order (paths and names as object arrays of strings).
         """
         check_is_fitted(self, "hierarchy_")
-        pos, noise = self._positions(self._embed(columns, n, X))
+        pos, noise = self._positions(self.preprocessor_.embed(columns, n))
         out: dict[str, np.ndarray] = {"segment_leaf": self.leaf_ids_[pos]}
         prefix = None
         levels = {}
@@ -500,6 +497,22 @@ class SegmentHierarchy(BaseEstimator):
             return columns[column]
         return self._guided_source(pd.DataFrame(dict(columns)), None, column).to_numpy(
             dtype=object)
+
+    def relabelled(self, leaf_ids: np.ndarray, level_paths: np.ndarray,
+                   names: dict[int, dict[str, str]]) -> SegmentHierarchy:
+        """A copy of this hierarchy whose leaves carry ``leaf_ids`` and ``level_paths`` (same
+        order as :attr:`leaf_ids_`) and the given names; the same assignment (what
+        :func:`~segml.segments.stability.match_hierarchies` returns). This one is unchanged."""
+        check_is_fitted(self, "hierarchy_")
+        out = copy.deepcopy(self)
+        mapping = dict(zip(self.leaf_ids_.tolist(), np.asarray(leaf_ids).tolist(), strict=True))
+        out.leaf_ids_ = np.asarray(leaf_ids, dtype=np.int64)
+        out.level_paths_ = np.asarray(level_paths, dtype=object)
+        out._build_table()
+        if getattr(self, "labels_", None) is not None:
+            out.labels_ = self.labels_.map(mapping).rename("segment_leaf")
+        out.names_ = {int(k): dict(v) for k, v in names.items()}
+        return out
 
     def set_names(self, names: dict[int, dict[Any, str]]) -> SegmentHierarchy:
         """Store readable names per level (``{level: {segment: name}}``) used by :meth:`assign`."""

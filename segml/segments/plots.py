@@ -164,11 +164,11 @@ def heatmap_table(X: pd.DataFrame, segments: pd.Series, n_features: int = 12,
     >>> value.index.tolist(), value.loc["plan=a"].tolist()   # plan=b: a near copy, left out
     (['plan=a', 'x'], [1.0, 0.0])
     """
-    from segml.segments.profiles import _categorical_columns, near_copies
+    from segml.segments.profiles import categorical_columns, near_copies
 
-    frame = X[[c for c in X.columns if c not in _categorical_columns(X)]].astype(float)
+    frame = X[[c for c in X.columns if c not in categorical_columns(X)]].astype(float)
     indicators = {}
-    for c in _categorical_columns(X):
+    for c in categorical_columns(X):
         text = X[c].astype("string")
         for level in text.value_counts().index[:max_levels]:
             indicators[f"{c}={level}"] = text.eq(level).astype(float).to_numpy()

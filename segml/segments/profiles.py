@@ -53,7 +53,8 @@ def _numeric_columns(X: pd.DataFrame) -> list[str]:
             and X[c].dtype.kind in "biuf"]
 
 
-def _categorical_columns(X: pd.DataFrame) -> list[str]:
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    """Columns of ``X`` holding categories or text (profiled by their levels, not averaged)."""
     return [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
             or X[c].dtype.kind in "OSUT" or str(X[c].dtype) in ("str", "string")]
 
@@ -110,7 +111,7 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
         long.loc[np.tile(binary, len(uniques)), "kind"] = "binary"
         frames.append(long)
     n = len(X)
-    for col in _categorical_columns(X):
+    for col in categorical_columns(X):
         text = X[col].astype("string")
         top = text.value_counts().index[:max_levels]
         text = text.where(text.isin(top), "(other)").fillna("(missing)")
@@ -164,7 +165,7 @@ def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
     """
     frame = X.iloc[:: max(1, len(X) // sample)]
     cols = {c: frame[c].astype(float) for c in _numeric_columns(frame)}
-    for c in _categorical_columns(frame):
+    for c in categorical_columns(frame):
         text = frame[c].astype("string")
         for level in text.value_counts().index[:max_levels]:
             cols[f"{c}={level}"] = text.eq(level).astype(float)

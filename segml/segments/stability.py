@@ -31,7 +31,6 @@ Example
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,8 +62,8 @@ def _hungarian(a: np.ndarray, b: np.ndarray) -> dict[object, object]:
 def match_hierarchies(previous: SegmentHierarchy, new: SegmentHierarchy,
                       X: pd.DataFrame) -> HierarchyMatch:
     """Relabel ``new`` so that segments matching ``previous`` keep their ids and names."""
-    prev_pos = previous._leaf_positions(X)[0]
-    new_pos = new._leaf_positions(X)[0]
+    prev_pos = previous.leaf_positions(X)[0]
+    new_pos = new.leaf_positions(X)[0]
     prev_leaf = previous.leaf_ids_[prev_pos]
     # leaf ids
     leaf_match = _hungarian(prev_leaf, new.leaf_ids_[new_pos])
@@ -98,12 +97,8 @@ def match_hierarchies(previous: SegmentHierarchy, new: SegmentHierarchy,
                 target = f"{parent}.{local}" if parent else str(local)
             path_mapping[group] = str(target)
         new_paths[:, level] = [path_mapping[p] for p in new.level_paths_[:, level]]
-    out = copy.deepcopy(new)
-    out.leaf_ids_ = np.array([leaf_mapping[int(i)] for i in new.leaf_ids_], dtype=np.int64)
-    out.level_paths_ = new_paths
-    out._build_table()
-    out.labels_ = new.labels_.map(leaf_mapping).rename("segment_leaf")
-    out.names_ = _carry_names(previous, new, path_mapping)
+    out = new.relabelled(np.array([leaf_mapping[int(i)] for i in new.leaf_ids_], dtype=np.int64),
+                         new_paths, _carry_names(previous, new, path_mapping))
     new_leaf = out.leaf_ids_[new_pos]
     migration = pd.crosstab(pd.Series(previous.level_paths_[prev_pos, -1], name="previous"),
                             pd.Series(out.level_paths_[new_pos, -1], name="new"))

@@ -51,7 +51,7 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import SegmlError
 from segml.tracking import serving
-from segml.tracking.validation import _FALSE, _TRUE, KINDS, _invalid, validate_input
+from segml.tracking.validation import FALSE_WORDS, KINDS, TRUE_WORDS, invalid_input, validate_input
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ def _as_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in TRUE_WORDS:
         return True
-    if text in _FALSE:
+    if text in FALSE_WORDS:
         return False
-    raise _invalid(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
+    raise invalid_input(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
 
 
 def _as_date(value: Any) -> pd.Timestamp | None:
@@ -81,7 +81,7 @@ def _as_date(value: Any) -> pd.Timestamp | None:
     try:
         return pd.Timestamp(value)
     except (TypeError, ValueError):
-        raise _invalid("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
+        raise invalid_input("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -201,10 +201,10 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
             dated = {"as_of": as_of} if as_of is not None else {}  # stand-in scorers lack it
             scored = self._scorer.score(features, reasons=reasons, **dated)
         except SegmlError as exc:  # bad values the scorer found: a 4xx naming them, not a 500
-            raise _invalid(str(exc)) from None
+            raise invalid_input(str(exc)) from None
         except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
             # Finite days that still overflow a date (pandas ends in 2262): name the column.
-            raise _invalid(f"column '{DATE_OFFSET_COLUMN}' (or param 'as_of'): the expected next "
+            raise invalid_input(f"column '{DATE_OFFSET_COLUMN}' (or param 'as_of'): the expected next "
                            "purchase date falls outside the dates pandas can hold (1677-2262)"
                            ) from None
         out = serialise_output(scored.reset_index(drop=True))

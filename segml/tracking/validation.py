@@ -35,8 +35,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 KINDS = {"string": "string", "category": "string", "double": "double", "long": "long",
          "boolean": "boolean"}
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", ""}
 #: Numbers beyond this are overflows (the same bound the data contract puts on amounts).
 MAX_ABS_VALUE = 1e15
 #: Columns where infinity is a meaning, not an overflow: BG/NBD's expected days to the next
@@ -47,7 +47,7 @@ _SCALAR_KINDS = {"string", "empty", "integer", "floating", "mixed-integer-float"
                  "boolean", "datetime", "date", "timedelta", "categorical", "bytes"}
 
 
-def _invalid(message: str) -> MlflowException:
+def invalid_input(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
@@ -64,7 +64,7 @@ def _no_nested(column: pd.Series, name: str) -> None:
         return
     nested = column.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
     if nested.any():
-        raise _invalid(f"column '{name}' must hold one value per row; row(s) {_rows(nested)} "
+        raise invalid_input(f"column '{name}' must hold one value per row; row(s) {_rows(nested)} "
                        "hold a list or an object")
 
 
@@ -75,7 +75,7 @@ def _bounded(values: np.ndarray, name: str) -> None:
     if name in INFINITE_OK:
         bad &= ~np.isinf(values)
     if bad.any():
-        raise _invalid(f"column '{name}': {int(bad.sum())} value(s) infinite or beyond "
+        raise invalid_input(f"column '{name}': {int(bad.sum())} value(s) infinite or beyond "
                        f"+/-{MAX_ABS_VALUE:.0e} (an overflow), at row(s) {_rows(bad)}")
 
 
@@ -101,12 +101,12 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
         try:
             model_input = pd.DataFrame(model_input)
         except (ValueError, TypeError):
-            raise _invalid("input cannot be read as a table: send one row per customer with "
+            raise invalid_input("input cannot be read as a table: send one row per customer with "
                            "the columns of the model's signature") from None
     if not isinstance(model_input, pd.DataFrame):
-        raise _invalid(f"input must be a DataFrame, got {type(model_input).__name__}")
+        raise invalid_input(f"input must be a DataFrame, got {type(model_input).__name__}")
     if len(model_input) == 0:
-        raise _invalid("input has no rows: send at least one customer")
+        raise invalid_input("input has no rows: send at least one customer")
     index = model_input.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         model_input = model_input.reset_index(drop=True)
@@ -114,12 +114,12 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
     present = set(model_input.columns)
     missing = [name for name in names if name not in present]
     if missing:
-        raise _invalid(f"missing required column(s) {missing}; expected columns {names}")
+        raise invalid_input(f"missing required column(s) {missing}; expected columns {names}")
     if not model_input.columns.is_unique:
         # Only the schema's own names are quoted: any other column name came from the request.
         duplicated = sorted({str(c) for c in model_input.columns[model_input.columns.duplicated()]
                              if c in set(names)})
-        raise _invalid(f"duplicated column(s) {duplicated}" if duplicated
+        raise invalid_input(f"duplicated column(s) {duplicated}" if duplicated
                        else "duplicated column names (columns outside the signature)")
     dtypes = dict(zip(model_input.columns, model_input.dtypes, strict=True))
     converted = {}
@@ -167,13 +167,13 @@ def _numeric(column: pd.Series, name: str, kind: str) -> pd.Series:
         values = pd.to_numeric(column, errors="coerce").astype("float64")
         bad = values.isna() & column.notna() & (column.astype("str").str.strip() != "")
         if bad.any():
-            raise _invalid(f"column '{name}' must be numeric ({kind}); {int(bad.sum())} value(s) "
+            raise invalid_input(f"column '{name}' must be numeric ({kind}); {int(bad.sum())} value(s) "
                            f"are not, at row(s) {_rows(bad)}")
     _bounded(values.to_numpy(), name)
     if kind == "long":
         finite = values.dropna()
         if (finite != np.round(finite)).any():
-            raise _invalid(f"column '{name}' must hold whole numbers (long)")
+            raise invalid_input(f"column '{name}' must hold whole numbers (long)")
         if not values.isna().any():
             values = values.astype("int64")
     return values
@@ -183,8 +183,8 @@ def _boolean(column: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.astype(bool)
     text = column.astype("str").str.strip().str.lower()
-    ok = text.isin(_TRUE | _FALSE) & column.notna()
+    ok = text.isin(TRUE_WORDS | FALSE_WORDS) & column.notna()
     if not ok.all():
-        raise _invalid(f"column '{name}' must be boolean (true/false); {int((~ok).sum())} "
+        raise invalid_input(f"column '{name}' must be boolean (true/false); {int((~ok).sum())} "
                        f"value(s) are not, at row(s) {_rows(~ok)}")
-    return text.isin(_TRUE)
+    return text.isin(TRUE_WORDS)

@@ -136,11 +136,6 @@ def test_btyd_summary_on_hand_made_transactions():
     assert out.loc["a"].tolist() == [1.0, 4.0, 30.0]
     assert out.loc["b"].tolist() == [1.0, 10.0, 21.0]
     assert out.loc["d"].tolist() == [0.0, 0.0, 1.0]
-    # A per-customer start drops a's first day; other customers keep all rows.
-    started = btyd_summary(tx, pd.Timestamp("2024-01-31"),
-                           start=pd.Series({"a": pd.Timestamp("2024-01-02")}))
-    assert started.loc["a"].tolist() == [0.0, 0.0, 26.0]
-    assert started.loc["b"].tolist() == [1.0, 10.0, 21.0]
     with pytest.raises(DataError, match="amount"):
         btyd_summary(tx.drop(columns="amount"), pd.Timestamp("2024-01-31"))
 

@@ -135,8 +135,8 @@ def test_the_logistic_candidate_survives_hostile_columns():
     y = pd.Series((rng.random(n) < expit(2 * X["signal"])).astype(float))
     pred = fit_predictor("purchase", X, y, ModelsConfig(candidates=["logreg"]), seed=0)
     assert pred.winner_ == "logreg" and np.isfinite(pred.predict(X)).all()
-    contrib = pred.contributions_matrix(pred._matrix(X))
-    np.testing.assert_allclose(contrib.sum(axis=1), pred.margin_matrix(pred._matrix(X)), atol=1e-9)
+    contrib = pred.contributions_matrix(pred.matrix(X))
+    np.testing.assert_allclose(contrib.sum(axis=1), pred.margin_matrix(pred.matrix(X)), atol=1e-9)
     assert np.abs(contrib[:, [1, 2, 4]]).max() < 1e-9  # nothing to learn from those columns
 
 

@@ -23,7 +23,7 @@ def test_small_inputs_calibrate_like_the_calibrator(data, calibration):
     pred = Predictor("churn", n_estimators=30, calibration=calibration, seed=1).fit(X, y)
     far = pd.DataFrame({"recency_days": [-50.0, 1e6], "frequency": [0.0, 400.0]})  # clipped ends
     rows = pd.concat([X.head(40), far], ignore_index=True)
-    matrix = pred._matrix(rows)
+    matrix = pred.matrix(rows)
     margin = pred.margin_matrix(matrix)
     expected = pred.calibrator_.transform(margin)
     assert pred.calibration_ == calibration

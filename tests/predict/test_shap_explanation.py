@@ -50,12 +50,12 @@ def test_lightgbm_values_equal_shap_tree_explainer(lgbm):
     pred, X = lgbm
     assert pred.winner_ == "lgbm" and pred.weights_ == (1.0, 0.0)
     ours = explanation(pred, X)
-    theirs = shap.TreeExplainer(pred.booster_)(pred._matrix(X))  # path-dependent (no data)
+    theirs = shap.TreeExplainer(pred.booster_)(pred.matrix(X))  # path-dependent (no data)
     assert ours.values.shape == theirs.values.shape == (len(X), 4)
     np.testing.assert_allclose(ours.values, theirs.values, atol=1e-9)
     np.testing.assert_allclose(ours.base_values, theirs.base_values, atol=1e-9)
     # and both are LightGBM's own pred_contrib
-    contrib = pred.booster_.predict(pred._matrix(X), pred_contrib=True)
+    contrib = pred.booster_.predict(pred.matrix(X), pred_contrib=True)
     np.testing.assert_allclose(ours.values, contrib[:, :-1], atol=1e-9)
 
 
@@ -65,7 +65,7 @@ def test_logistic_regression_values_equal_shap_linear_explainer(logreg):
     ours = explanation(pred, X)
     linear = pred.linear_
     weight = pred.weights_[1]
-    design = linear._raw_design(pred._matrix(X))  # the columns the regression reads
+    design = linear._raw_design(pred.matrix(X))  # the columns the regression reads
     explainer = shap.LinearExplainer((linear.coef_, linear.intercept_),
                                      shap.maskers.Independent(linear.mean_[None, :]))
     per_column = explainer(design).values

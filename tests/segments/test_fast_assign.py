@@ -40,7 +40,7 @@ def test_embedding_matches_the_preprocessor_and_one_row_equals_the_batch():
     h = SegmentHierarchy(features=["recency_days", "frequency", "monetary_sum", "region"],
                          sample_size=800, n_reference=500, random_state=1).fit(X)
     Z = h.preprocessor_.transform(X)
-    np.testing.assert_array_equal(h._embed(_columns(X), len(X)), Z)
+    np.testing.assert_array_equal(h.preprocessor_.embed(_columns(X), len(X)), Z)
     batch = h.assign(X)
     one = pd.concat([h.assign(X.iloc[[i]]) for i in range(0, 1200, 37)])
     pd.testing.assert_frame_equal(one, batch.iloc[list(range(0, 1200, 37))], check_exact=True)

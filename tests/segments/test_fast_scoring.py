@@ -149,9 +149,9 @@ def test_reasons_are_the_top_shap_contributions_of_every_kind_of_winner(scorer, 
         contrib = np.zeros((len(X), len(predictor.feature_names_)))
         if tree_weight:  # LightGBM's own SHAP values for the booster part
             contrib += tree_weight * predictor.booster_.predict(
-                predictor._prepare(X), pred_contrib=True)[:, :-1]
+                predictor.frame(X), pred_contrib=True)[:, :-1]
         if linear_weight:
-            contrib += linear_weight * predictor.linear_.contributions(predictor._matrix(X))[:, :-1]
+            contrib += linear_weight * predictor.linear_.contributions(predictor.matrix(X))[:, :-1]
         for i, text in enumerate(scored[f"{target}_reasons"]):
             reasons = json.loads(text)
             top = np.argsort(-np.abs(contrib[i]), kind="stable")[:3]
