@@ -87,7 +87,7 @@ def holdout_quality(pred, X: pd.DataFrame, Y: pd.DataFrame) -> str:
     """ROC AUC (classifiers) or Spearman (spend) of ``pred`` on independent rows."""
     y = label_of(pred.target, Y).to_numpy(dtype=float)
     known = ~np.isnan(y)
-    score = pred.predict(X[known])
+    score = pred.predict_value(X[known])
     if pred.is_classifier:
         return f"holdout roc_auc {roc_auc_score(y[known], score):.4f}"
     return f"holdout spearman {spearmanr(y[known], score).statistic:.4f}"

@@ -13,7 +13,7 @@ Example
 >>> import numpy as np, pandas as pd
 >>> from segml.predict.models import Predictor
 >>> X = pd.DataFrame({"recency_days": np.arange(300.0)})
->>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, (X.recency_days > 150) * 1.0)
+>>> pred = Predictor(target="churn", n_estimators=5, seed=0).fit(X, (X.recency_days > 150) * 1.0)
 >>> explain(pred, X.head(3)).values.shape
 (3, 1)
 """

@@ -15,15 +15,23 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from segml.errors import DataError, Problem
+from segml.model_state import read_state, write_state
+from segml.predict.explain import reasons_from_contributions
+from segml.scoring_input import InputArrays
+from segml.segments.predictive import COLUMN
+from segml.segments.predictive import assign as assign_cells
 from segml.targets import TARGETS
+
+STATE_KIND = "segml.CustomerScorer"
 
 
 def input_schema_of(features: pd.DataFrame) -> list[tuple[str, str]]:
@@ -47,7 +55,7 @@ def input_schema_of(features: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 @dataclass
-class CustomerScorer:
+class CustomerScorer(InputArrays):
     """Everything needed to score customers from their feature rows.
 
     Parameters
@@ -122,55 +130,93 @@ class CustomerScorer:
         frame.insert(0, "customer_id", ids)
         return frame
 
+    # ------------------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """Everything the scorer learned, as data (:mod:`segml.model_state`): what the
+        registered model stores instead of pickled objects."""
+        return {
+            "kind": STATE_KIND,
+            "feature_names": list(self.feature_names),
+            "categorical_levels": {k: list(v) for k, v in self.categorical_levels.items()},
+            "id_kind": self.id_kind,
+            "metadata": dict(self.metadata),
+            "activity_window_days": self.activity_window_days,
+            "predictive_grid": self.predictive_grid,
+            "audience_curves": self.audience_curves,
+            "feature_spec": None if self.feature_spec is None else self.feature_spec.to_dict(),
+            "rules": None if self.rules is None else self.rules.to_state(),
+            "hierarchy": None if self.hierarchy is None else self.hierarchy.to_state(),
+            "predictors": {t: p.to_state() for t, p in self.predictors.items()},
+            "evaluated": {t: p.to_state() for t, p in self.evaluated.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CustomerScorer:
+        """The scorer :meth:`to_state` described: the same answers, rebuilt from data."""
+        from segml.features.behaviour import FeatureSpec
+        from segml.predict.models import Predictor
+        from segml.segments.hierarchy import SegmentHierarchy
+        from segml.segments.rules import RuleSegmenter
+
+        if state.get("kind") != STATE_KIND:
+            raise DataError([Problem(f"model state of kind {state.get('kind')!r}, not a "
+                                     f"{STATE_KIND}", key="model")])
+        window = state["activity_window_days"]
+        return cls(
+            feature_names=list(state["feature_names"]),
+            categorical_levels={k: list(v) for k, v in state["categorical_levels"].items()},
+            rules=None if state["rules"] is None else RuleSegmenter.from_state(state["rules"]),
+            hierarchy=(None if state["hierarchy"] is None
+                       else SegmentHierarchy.from_state(state["hierarchy"])),
+            predictors={t: Predictor.from_state(p) for t, p in state["predictors"].items()},
+            feature_spec=(None if state["feature_spec"] is None
+                          else FeatureSpec.from_dict(state["feature_spec"])),
+            id_kind=state["id_kind"],
+            metadata=dict(state["metadata"]),
+            activity_window_days=None if window is None else float(window),
+            evaluated={t: Predictor.from_state(p) for t, p in state["evaluated"].items()},
+            predictive_grid=state["predictive_grid"],
+            audience_curves=state["audience_curves"],
+        )
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_state` into ``folder`` (a new folder; :func:`segml.model_state.write_state`).
+
+        Example
+        -------
+        >>> import tempfile
+        >>> scorer = CustomerScorer(feature_names=["recency_days"], categorical_levels={},
+        ...                         rules=None, hierarchy=None, predictors={})
+        >>> path = scorer.save(Path(tempfile.mkdtemp()) / "state")
+        >>> CustomerScorer.load(path).input_schema
+        [('customer_id', 'string'), ('recency_days', 'double')]
+        """
+        return write_state(self.to_state(), folder)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], where: str | None = None) -> CustomerScorer:
+        """The scorer :meth:`save` wrote (``where`` names the model in errors)."""
+        return cls.from_state(read_state(folder, where))
+
     # ------------------------------------------------------------------------------ scoring
-    def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The model matrix: feature columns in training order, categoricals on training levels."""
-        frame = features
-        if "customer_id" in frame.columns:
-            frame = frame.set_index("customer_id")
-        missing = [c for c in self.feature_names if c not in frame.columns]
-        if missing:
-            raise DataError(
-                [Problem(f"feature column missing: {c}", table="features", column=c) for c in missing]
-            )
-        numeric = [c for c in self.feature_names if c not in self.categorical_levels]
-        block = frame[numeric]
-        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
-            values = block.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 60
-            columns = {name: values[:, j] for j, name in enumerate(numeric)}
-        else:
-            columns = {name: _as_float(block[name], name).to_numpy() for name in numeric}
-        for name in self.categorical_levels:
-            if name in frame:
-                dtype = self._category_dtype(name)
-                codes = dtype.categories.get_indexer(frame[name].astype(object))  # unseen -> -1
-                columns[name] = pd.Categorical.from_codes(codes, dtype=dtype)
-        X = pd.DataFrame({name: columns[name] for name in self.feature_names}, index=frame.index)
-        X.index.name = "customer_id"
-        return X
-
-    def __getstate__(self) -> dict[str, Any]:  # the per-process caches are rebuilt on demand
-        return {k: v for k, v in self.__dict__.items()
-                if not (k.startswith("_") and k.endswith("_cache"))}
-
-    def _category_dtype(self, name: str) -> pd.CategoricalDtype:
-        # Built once: validating the levels on every one-customer request costs ~1 ms a column.
-        cache = self.__dict__.setdefault("_dtype_cache", {})
-        if name not in cache:
-            cache[name] = pd.CategoricalDtype(self.categorical_levels[name])
-        return cache[name]
-
     def score(
         self, features: pd.DataFrame, reasons: bool = False, as_of: pd.Timestamp | None = None
     ) -> pd.DataFrame:
         """Segments, scores and (optionally) reasons for each customer row.
 
         ``as_of`` dates ``expected_next_purchase_date`` (default: the training data's end).
-        The work is done on NumPy arrays (one float matrix, category codes), whatever the number
-        of rows: serving one customer is not dominated by pandas, and one row or a million go
-        through the same code, so served and batch answers are identical.
+        The rows become arrays (:meth:`~segml.scoring_input.InputArrays.input_arrays`) and go
+        through :meth:`score_arrays`, whatever their number: serving one customer is not
+        dominated by pandas, and one row or a million give identical answers.
         """
-        ids, columns, codes = self._arrays(features)
+        ids, columns, codes = self.input_arrays(features)
+        return pd.DataFrame(self.score_arrays(ids, columns, codes, reasons=reasons, as_of=as_of))
+
+    def score_arrays(self, ids: Any, columns: dict[str, np.ndarray], codes: dict[str, np.ndarray],
+                     *, reasons: bool = False, as_of: pd.Timestamp | None = None
+                     ) -> dict[str, Any]:
+        """The scoring core: output columns from one array per feature (categoricals as their
+        training levels) and the categoricals' codes in the training levels."""
         n = len(ids)
         out: dict[str, Any] = {"customer_id": ids}
         rule = (self.rules.transform_arrays(columns, n) if self.rules is not None else None)
@@ -184,30 +230,22 @@ class CustomerScorer:
                 if column in rule:
                     out[column] = rule[column]
         matrices: dict[tuple, np.ndarray] = {}
-        X = None
         outside: dict[str, np.ndarray] = {}  # target -> customers it does not apply to
-        window = getattr(self, "activity_window_days", None)  # absent in older pickles
         for target, spec in TARGETS.items():
             if target in self.predictors:
                 predictor = self.predictors[target]
                 key = _matrix_key(predictor)
                 if key not in matrices:
-                    matrix = self._predictor_matrix(predictor, columns, codes, n)
-                    if matrix is None:  # encodings differ from the scorer's: the pandas route
-                        X = self.prepare(features) if X is None else X
-                        matrix = predictor.matrix(X)
-                    matrices[key] = matrix
+                    matrices[key] = self._predictor_matrix(predictor, columns, codes, n)
                 values = predictor.predict_matrix(matrices[key])
-                applies = spec.in_population(columns, n, window)
+                applies = spec.in_population(columns, n, self.activity_window_days)
                 if applies is not None and not applies.all():
                     outside[target] = ~applies
                     values = np.where(applies, values, np.nan)
                 out[spec.output_column] = values
-        grid = getattr(self, "predictive_grid", None)  # absent in older pickles
+        grid = self.predictive_grid
         if grid and (grid.get("value") or grid.get("risk")):
-            from segml.segments.predictive import COLUMN, assign
-
-            out[COLUMN] = assign(grid, out, n)
+            out[COLUMN] = assign_cells(grid, out, n)
         if "btyd_p_alive" in columns:
             out["p_alive"] = columns["btyd_p_alive"]
         if "btyd_expected_next_purchase_days" in columns:
@@ -216,8 +254,6 @@ class CustomerScorer:
                 next_purchase_dates(columns["btyd_expected_next_purchase_days"], start),
                 dtype=object)
         if reasons:
-            from segml.predict.explain import reasons_from_contributions
-
             for target, spec in TARGETS.items():
                 if target in self.predictors and spec.reasons_column is not None:
                     predictor = self.predictors[target]
@@ -226,109 +262,15 @@ class CustomerScorer:
                     if target in outside:  # no score, no reasons
                         text[outside[target]] = None
                     out[spec.reasons_column] = text
-        return pd.DataFrame(out)
-
-    def _arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],
-                                                      dict[str, np.ndarray]]:
-        """Customer ids, every feature as a NumPy array (categoricals as their values) and the
-        categoricals' codes in the training levels (-1: unseen or missing)."""
-        frame = features
-        if "customer_id" in frame.columns:
-            ids = frame["customer_id"].array
-        else:
-            ids = frame.index.array
-        missing = [c for c in self.feature_names if c not in frame.columns]
-        if missing:
-            raise DataError(
-                [Problem(f"feature column missing: {c}", table="features", column=c) for c in missing]
-            )
-        numeric = self._numeric_names()
-        present = [name for name in self.categorical_levels if name in frame]
-        numeric_at = self._positions(frame.columns, numeric)
-        small = self._small_arrays(frame, numeric_at, present) if len(frame) <= _SMALL else None
-        if small is not None:
-            values, codes = small
-        else:
-            values, codes = self._numeric_values(frame, numeric, numeric_at), {}
-        columns = {name: values[:, j] for j, name in enumerate(numeric)}
-        for name in present:
-            if name not in codes:
-                series = frame[name]
-                dtype = self._category_dtype(name)
-                if isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.categories.equals(
-                    dtype.categories
-                ):
-                    codes[name] = series.cat.codes.to_numpy()
-                else:  # unseen -> -1
-                    codes[name] = dtype.categories.get_indexer(series.to_numpy(dtype=object))
-            columns[name] = self._level_values(name)[codes[name]]
-        return ids, columns, codes
-
-    def _numeric_values(self, frame: pd.DataFrame, numeric: list[str],
-                        numeric_at: np.ndarray) -> np.ndarray:
-        block = frame.take(numeric_at, axis=1)
-        if all(pd.api.types.is_numeric_dtype(t) and not isinstance(t, pd.CategoricalDtype)
-               for t in block.dtypes):
-            return block.to_numpy(dtype=np.float64, na_value=np.nan)
-        if not numeric:
-            return np.empty((len(frame), 0))
-        return np.column_stack([_as_float(block[name], name).to_numpy() for name in numeric])
-
-    def _small_arrays(self, frame: pd.DataFrame, numeric_at: np.ndarray, present: list[str]
-                      ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-        """The numeric matrix and category codes of a few rows (serving) from one object array
-        of the whole frame: ~0.2 ms, where selecting the column blocks and checking their dtypes
-        cost ~1 ms. None unless every numeric column is float64 (then the general path)."""
-        dtypes = frame.dtypes.to_numpy()
-        if not all(dtype == _FLOAT64 for dtype in dtypes[numeric_at]):
-            return None
-        everything = frame.to_numpy(dtype=object)
-        values = everything[:, numeric_at].astype(np.float64)
-        codes = {}
-        categorical_at = self._positions(frame.columns, present, "categorical")
-        for name, row in zip(present, everything[:, categorical_at].T, strict=True):
-            lookup = self._level_codes(name)
-            codes[name] = np.array([lookup.get(v, -1) if isinstance(v, Hashable) else -1
-                                    for v in row], dtype=np.intp)
-        return values, codes
-
-    def _positions(self, columns: pd.Index, names: list[str], kind: str = "numeric") -> np.ndarray:
-        """Positions of ``names`` (the ``kind`` columns) in ``columns``; remembered for the last
-        column layout (every served request has the schema's), as the label look-up costs more
-        than the take."""
-        layout = columns.tolist()
-        cache = self.__dict__.setdefault("_layout_cache", {})
-        entry = cache.get(kind)
-        if entry is None or entry[0] != layout or entry[1] != names:
-            entry = cache[kind] = (layout, names, columns.get_indexer(names))  # one atomic swap
-        return entry[2]
-
-    def _numeric_names(self) -> list[str]:
-        cache = self.__dict__.setdefault("_numeric_cache", {})
-        if "names" not in cache:
-            cache["names"] = [c for c in self.feature_names if c not in self.categorical_levels]
-        return cache["names"]
-
-    def _level_codes(self, name: str) -> dict[Any, int]:
-        cache = self.__dict__.setdefault("_code_cache", {})
-        if name not in cache:
-            cache[name] = {v: i for i, v in enumerate(self._category_dtype(name).categories)}
-        return cache[name]
-
-    def _level_values(self, name: str) -> np.ndarray:
-        """The training levels of ``name`` as an object array, NaN appended (for code -1)."""
-        cache = self.__dict__.setdefault("_level_cache", {})
-        if name not in cache:
-            levels = list(self._category_dtype(name).categories)
-            cache[name] = np.array([*levels, np.nan], dtype=object)
-        return cache[name]
+        return out
 
     def _predictor_matrix(self, predictor: Any, columns: dict[str, np.ndarray],
-                          codes: dict[str, np.ndarray], n: int) -> np.ndarray | None:
-        """``predictor._matrix(prepare(features))`` from the arrays (None: not expressible)."""
+                          codes: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """The float matrix ``predictor`` reads (:meth:`FeatureColumns.matrix
+        <segml.predict.matrix.FeatureColumns.matrix>` of the same rows), from the arrays."""
         plan = self._plan(predictor)
-        if plan is None:
-            return None
+        if plan is None:  # columns or categories other than the scorer's: level by level
+            return _general_matrix(predictor, columns, n)
         names, numeric_dst, categorical = plan
         matrix = np.empty((n, len(names)), dtype=np.float64)
         for j in numeric_dst:
@@ -387,9 +329,29 @@ def next_purchase_dates(days: np.ndarray, start: pd.Timestamp) -> np.ndarray:
     return out
 
 
-_FLOAT64 = np.dtype(np.float64)
-_SMALL = 16  # rows up to which the arrays come from one object array (serving a few customers)
 _MAX_STEP_DAYS = 50_000  # beyond: pandas' datetime64[ns] range checks decide
+
+
+def _general_matrix(predictor: Any, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """The predictor's matrix when its columns or categories differ from the scorer's: each
+    categorical's values looked up in the predictor's training categories (unseen -> NaN)."""
+    names = list(predictor.feature_names_)
+    missing = [c for c in names if c not in columns]
+    if missing:
+        owner = f"{predictor.target} model" if getattr(predictor, "target", None) else "model"
+        raise DataError([Problem(f"feature column '{c}' used by the {owner} is missing",
+                                 table="features", column=c) for c in missing])
+    matrix = np.empty((n, len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        values = columns[name]
+        if name in predictor.categories_:
+            found = pd.CategoricalDtype(predictor.categories_[name]).categories.get_indexer(
+                np.asarray(values, dtype=object))
+            matrix[:, j] = np.where(found < 0, np.nan, found)
+        else:
+            matrix[:, j] = pd.to_numeric(pd.Series(values), errors="raise").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+    return matrix
 
 
 def _matrix_key(predictor: Any) -> tuple:
@@ -399,23 +361,3 @@ def _matrix_key(predictor: Any) -> tuple:
         tuple(predictor.feature_names_),
         tuple((k, tuple(v)) for k, v in sorted(categories.items())),
     )
-
-
-def _as_float(series: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-        return series.astype("float64")
-    numbers = pd.to_numeric(series, errors="coerce")
-    bad = numbers.isna() & series.notna()
-    if bad.any():
-        example = series[bad].iloc[0]
-        raise DataError(
-            [
-                Problem(
-                    f"column {name!r} must be numeric; got {example!r} ({int(bad.sum())} row(s))",
-                    table="features",
-                    column=name,
-                )
-            ]
-        )
-    return numbers.astype("float64")
-

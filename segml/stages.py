@@ -322,7 +322,7 @@ def _eval_scores(predictor: Any, target: str, X: pd.DataFrame, y: pd.Series,
     if len(X) > 20_000:
         keep = np.sort(np.random.default_rng(seed).choice(len(X), 20_000, replace=False))
         X, y = X.iloc[keep], y.iloc[keep]
-    scores = pd.DataFrame({"label": y.to_numpy(dtype=float), "model": predictor.predict(X)})
+    scores = pd.DataFrame({"label": y.to_numpy(dtype=float), "model": predictor.predict_value(X)})
     for name, baseline in getattr(predictor, "baselines_", {}).items():
         if skip_reason(name, target, X) is None:
             scores[f"baseline_{name}"] = np.asarray(baseline.predict(X), dtype=float)

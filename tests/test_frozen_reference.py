@@ -118,6 +118,32 @@ def test_scores_equal_the_frozen_reference(fitted):
     _compare(scored, reference)
 
 
+def test_the_scorer_rebuilt_from_its_state_scores_the_same(fitted, tmp_path):
+    from segml.scoring import CustomerScorer
+
+    variant, scorer, rows = fitted
+    rebuilt = CustomerScorer.load(scorer.save(tmp_path / "state"))
+    assert not list(tmp_path.rglob("*.pkl"))
+    _compare(_score(rebuilt, rows), _reference()[variant])
+    # one customer at a time, as served: the batch's answers
+    one = pd.concat([_score(rebuilt, rows.iloc[[i]]) for i in (0, 7, 42)], ignore_index=True)
+    pd.testing.assert_frame_equal(one, _score(rebuilt, rows).iloc[[0, 7, 42]].reset_index(
+        drop=True), check_exact=True, check_dtype=False)
+
+
+def test_the_served_model_scores_the_same(fitted, tmp_path):
+    from segml.tracking.model import SegmlModel, safe_example
+
+    variant, scorer, rows = fitted
+    model = SegmlModel.from_state_folder(scorer.save(tmp_path / "state"))
+    request = rows.reset_index()
+    for name in scorer.categorical_levels:  # a client sends strings
+        request[name] = request[name].astype(object).where(request[name].notna(), None)
+    served = model.predict(None, request, params={"reasons": True, "as_of": AS_OF})
+    _compare(served, _reference()[variant])
+    assert len(model.predict(None, safe_example(model.scorer, n=1))) == 1
+
+
 def test_the_reference_catches_a_change(fitted):
     variant, scorer, rows = fitted
     reference = _reference()[variant]

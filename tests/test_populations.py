@@ -15,8 +15,8 @@ def _scorer(window: float | None = 180.0) -> CustomerScorer:
     rng = np.random.default_rng(3)
     X = pd.DataFrame({"recency_days": rng.exponential(80, 800), "frequency": rng.poisson(4, 800) * 1.0})
     y = pd.Series((rng.random(800) < 1 / (1 + np.exp(-(X.recency_days - 80) / 30))).astype(float))
-    churn = Predictor("churn", n_estimators=30, seed=0).fit(X, y)
-    purchase = Predictor("purchase", n_estimators=30, seed=0).fit(X, 1 - y)
+    churn = Predictor(target="churn", n_estimators=30, seed=0).fit(X, y)
+    purchase = Predictor(target="purchase", n_estimators=30, seed=0).fit(X, 1 - y)
     return CustomerScorer(feature_names=["recency_days", "frequency"], categorical_levels={},
                           rules=None, hierarchy=None,
                           predictors={"churn": churn, "purchase": purchase},

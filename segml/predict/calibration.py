@@ -30,6 +30,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
@@ -38,8 +40,6 @@ from sklearn.model_selection import StratifiedKFold
 
 METHODS = ("isotonic", "sigmoid", "none")
 _TIE_BREAK = 1e-6
-#: Up to this many margins the (legacy) scikit-learn isotonic map is evaluated directly.
-_SMALL_ROWS = 64
 _EPS = 1e-12
 
 
@@ -79,7 +79,6 @@ class Calibrator:
             raise ValueError(f"unknown calibration {self.method!r}; use one of {METHODS}")
         m = np.asarray(margin, dtype=float).ravel()
         t = np.asarray(y, dtype=float).ravel()
-        self.model_ = None  # kept for models pickled before the smoothed map
         self.x_ = self.y_ = self.a_ = self.b_ = None
         if self.method == "none" or np.unique(t).size < 2:
             return self
@@ -93,17 +92,35 @@ class Calibrator:
     def transform(self, margin) -> np.ndarray:
         """Calibrated probabilities for raw margins."""
         m = np.asarray(margin, dtype=float).ravel()
-        if getattr(self, "x_", None) is not None:
+        if self.x_ is not None:
             iso = np.interp(m, self.x_, self.y_)
             return (1.0 - _TIE_BREAK) * iso + _TIE_BREAK * expit(m)
-        if getattr(self, "a_", None) is not None:
+        if self.a_ is not None:
             return expit(self.a_ * m + self.b_)
-        model = getattr(self, "model_", None)  # a calibrator pickled by an earlier version
-        if model is None:
-            return expit(m)
-        if isinstance(model, IsotonicRegression):
-            return (1.0 - _TIE_BREAK) * _isotonic(model, m) + _TIE_BREAK * expit(m)
-        return model.predict_proba(m.reshape(-1, 1))[:, 1]
+        return expit(m)
+
+    def to_state(self) -> dict[str, Any]:
+        """The fitted map as data (:mod:`segml.model_state`).
+
+        Example
+        -------
+        >>> cal = Calibrator("sigmoid").fit(np.array([-1.0, 0.0, 1.0, 2.0]), np.array([0, 1, 0, 1]))
+        >>> again = Calibrator.from_state(cal.to_state())
+        >>> bool(np.array_equal(again.transform(np.array([0.3])), cal.transform(np.array([0.3]))))
+        True
+        """
+        return {"method": self.method, "prior_rows": self.prior_rows, "x": self.x_, "y": self.y_,
+                "a": self.a_, "b": self.b_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Calibrator:
+        """The calibrator :meth:`to_state` described."""
+        out = cls(state["method"], prior_rows=state["prior_rows"])
+        out.x_ = None if state["x"] is None else np.asarray(state["x"], dtype=float)
+        out.y_ = None if state["y"] is None else np.asarray(state["y"], dtype=float)
+        out.a_ = None if state["a"] is None else float(state["a"])
+        out.b_ = None if state["b"] is None else float(state["b"])
+        return out
 
 
 def _smoothed_isotonic(m: np.ndarray, t: np.ndarray, prior_rows: float
@@ -170,14 +187,6 @@ def choose_calibration(margin, y, *, folds: int = 5, seed: int = 0,
     best = min(losses.values())
     chosen = next(name for name in simplest if losses[name] <= best + 1e-4)
     return chosen, losses
-
-
-def _isotonic(model: IsotonicRegression, m: np.ndarray) -> np.ndarray:
-    """``model.predict(m)`` of a calibrator pickled by an earlier version."""
-    interpolate = getattr(model, "f_", None)
-    if len(m) > _SMALL_ROWS or interpolate is None or model.out_of_bounds != "clip":
-        return model.predict(m)
-    return np.asarray(interpolate(np.clip(m, model.X_min_, model.X_max_))).astype(m.dtype)
 
 
 __all__ = ["METHODS", "Calibrator", "choose_calibration", "log_loss"]

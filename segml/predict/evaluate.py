@@ -120,7 +120,7 @@ def evaluate_target(
     fitted = getattr(pred, "baselines_", {}) if baselines is None else baselines
     metric_names = _metric_names(target)
     rows: dict[str, dict[str, object]] = {}
-    model_pred = pred.predict(X_eval)
+    model_pred = pred.predict_value(X_eval)
     model_values = _score(target, label, model_pred)
     rows["model"] = {**model_values, "rows": int(label.size), "note": ""}
     metrics = {f"{target}_{k}": v for k, v in model_values.items()}

@@ -22,7 +22,7 @@ Example
 >>> rng = np.random.default_rng(0)
 >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 500), "noise": rng.normal(size=500)})
 >>> y = pd.Series((X.recency_days > 60).astype(float))
->>> pred = Predictor("churn", n_estimators=20, seed=0).fit(X, y)
+>>> pred = Predictor(target="churn", n_estimators=20, seed=0).fit(X, y)
 >>> explain_global(pred, X)["feature"].iloc[0]
 'recency_days'
 >>> top_reasons(pred, X.head(1), k=1).iloc[0].startswith('[{"feature": "recency_days"')
@@ -52,7 +52,7 @@ def contributions(pred: Predictor, X: pd.DataFrame) -> pd.DataFrame:
     >>> import numpy as np, pandas as pd
     >>> from segml.predict.models import Predictor
     >>> X = pd.DataFrame({"a": np.arange(200.0)}); y = pd.Series((X.a > 100).astype(float))
-    >>> c = contributions(Predictor("churn", n_estimators=5, seed=0).fit(X, y), X)
+    >>> c = contributions(Predictor(target="churn", n_estimators=5, seed=0).fit(X, y), X)
     >>> list(c.columns)
     ['a', 'bias']
     """
@@ -76,7 +76,7 @@ def explanation(pred: Predictor, X: pd.DataFrame) -> shap.Explanation:
     >>> import numpy as np, pandas as pd
     >>> from segml.predict.models import Predictor
     >>> X = pd.DataFrame({"a": np.arange(200.0)}); y = pd.Series((X.a > 100).astype(float))
-    >>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, y)
+    >>> pred = Predictor(target="churn", n_estimators=5, seed=0).fit(X, y)
     >>> exp = explanation(pred, X.tail(2))
     >>> exp.values.shape, exp.feature_names
     ((2, 1), ['a'])
@@ -111,7 +111,7 @@ def explain_global(
     >>> import numpy as np, pandas as pd
     >>> from segml.predict.models import Predictor
     >>> X = pd.DataFrame({"a": np.arange(200.0), "b": np.zeros(200)})
-    >>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
+    >>> pred = Predictor(target="churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
     >>> explain_global(pred, X)["feature"].tolist()
     ['a', 'b']
     """
@@ -135,7 +135,7 @@ def drivers_by_segment(
     >>> import numpy as np, pandas as pd
     >>> from segml.predict.models import Predictor
     >>> X = pd.DataFrame({"a": np.arange(200.0), "b": np.zeros(200)})
-    >>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
+    >>> pred = Predictor(target="churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
     >>> d = drivers_by_segment(pred, X, np.where(X.a > 100, "high", "low"), k=1)
     >>> d[["segment", "feature"]].values.tolist()
     [['high', 'a'], ['low', 'a']]
@@ -170,7 +170,7 @@ def top_reasons(pred: Predictor, X: pd.DataFrame, k: int = 3, *, decimals: int =
     >>> import numpy as np, pandas as pd
     >>> from segml.predict.models import Predictor
     >>> X = pd.DataFrame({"a": np.arange(200.0)})
-    >>> pred = Predictor("churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
+    >>> pred = Predictor(target="churn", n_estimators=5, seed=0).fit(X, pd.Series((X.a > 100) * 1.0))
     >>> import json; r = json.loads(top_reasons(pred, X.tail(1), k=1).iloc[0])
     >>> r[0]["feature"], r[0]["contribution"] > 0
     ('a', True)

@@ -35,6 +35,7 @@ True
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -60,7 +61,7 @@ class LinearModel:
         Unused by the deterministic solver; kept for a uniform candidate interface.
     """
 
-    def __init__(self, categorical: list[int] | None = None, C: float = 1.0, max_levels: int = 30,
+    def __init__(self, *, categorical: list[int] | None = None, C: float = 1.0, max_levels: int = 30,
                  seed: int = 0):
         self.categorical = categorical
         self.C = C
@@ -167,6 +168,42 @@ class LinearModel:
             per_column = ((D - self.mean_) * self.coef_)[:, order]
             out[:, features] = np.add.reduceat(per_column, starts, axis=1)
         out[:, -1] = self.intercept_ + self.coef_ @ self.mean_
+        return out
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted model as data (:mod:`segml.model_state`): parameters and arrays.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> M = np.array([[0.0, 1], [1.0, 0], [2.0, 1], [3.0, 0]]); y = np.array([0, 0, 1, 1.0])
+        >>> lin = LinearModel(categorical=[1]).fit(M, y)
+        >>> bool(np.array_equal(LinearModel.from_state(lin.to_state()).margin(M), lin.margin(M)))
+        True
+        """
+        return {"params": {"categorical": list(self.categorical or []), "C": self.C,
+                           "max_levels": self.max_levels, "seed": self.seed},
+                "n_features_in": self.n_features_in_, "numeric": list(self.numeric_),
+                "low": self.low_, "high": self.high_, "median": self.median_,
+                "flagged": self.flagged_,
+                "levels": [{"column": j, "values": values, "other": other}
+                           for j, values, other in self.levels_],
+                "group": self.group_, "mean": self.mean_, "scale": self.scale_,
+                "coef": self.coef_, "intercept": self.intercept_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinearModel:
+        """The model :meth:`to_state` described."""
+        out = cls(**state["params"])
+        out.n_features_in_ = int(state["n_features_in"])
+        out.numeric_ = [int(j) for j in state["numeric"]]
+        out.low_, out.high_ = state["low"], state["high"]
+        out.median_, out.flagged_ = state["median"], state["flagged"]
+        out.levels_ = [(int(level["column"]), level["values"], bool(level["other"]))
+                       for level in state["levels"]]
+        out.group_, out.mean_, out.scale_ = state["group"], state["mean"], state["scale"]
+        out.coef_, out.intercept_ = state["coef"], float(state["intercept"])
         return out
 
 

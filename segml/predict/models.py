@@ -35,28 +35,29 @@ Example
 >>> rng = np.random.default_rng(0)
 >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 600), "frequency": rng.poisson(3, 600) * 1.0})
 >>> y = pd.Series((rng.random(600) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
->>> pred = Predictor("churn", n_estimators=30, seed=1).fit(X, y)
->>> p = pred.predict(X)
+>>> pred = Predictor(target="churn", n_estimators=30, seed=1).fit(X, y)
+>>> p = pred.predict_proba(X)[:, 1]
 >>> bool(((p >= 0) & (p <= 1)).all()), pred.feature_names_, pred.winner_ in pred.candidate_scores_
 (True, ['recency_days', 'frequency'], True)
+>>> sorted(set(pred.predict(X).tolist())) == [0.0, 1.0]     # labels, as in scikit-learn
+True
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
-from segml.config import SHALLOW_LGBM
-from segml.errors import DataError, Problem
-from segml.predict.calibration import Calibrator, choose_calibration
+from segml.predict.calibration import Calibrator
 from segml.predict.candidates import (
     LGBM_FAMILY,
-    Fold,
     candidate_names,
     fitted_parts,
     headline_score,
@@ -66,42 +67,25 @@ from segml.predict.candidates import (
 )
 from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, codes_of
-from segml.predict.resources import available_cores, train_threads
+from segml.predict.training import TUNING_SPACE, CandidateFitting, label_of
 from segml.predict.trees import raw_score
-from segml.sampling import stratified_sample
 from segml.targets import target as target_of
 
 logger = logging.getLogger(__name__)
 
 REFIT_MAX_ROWS = 200_000
-_TUNING_SPACE = {
-    "learning_rate": [0.02, 0.05, 0.1],
-    "num_leaves": [7, 15, 31, 63],
-    "min_child_samples": [10, 20, 50, 100],
-    "feature_fraction": [0.6, 0.8, 1.0],
-    "lambda_l2": [0.0, 1.0, 10.0],
-}
+#: Fitted attributes stored as they are in the model state (plain values).
+_PLAIN_STATE = ("feature_names_", "categories_", "booster_feature_names_", "winner_",
+                "candidate_scores_", "calibration_", "calibration_scores_", "best_iteration_",
+                "params_", "n_rows_available_", "n_train_rows_", "refitted_", "validation_",
+                "base_rate_")
 
 
-def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
-    """The label Series of ``target`` from a Series or the labels frame ``Y``.
-
-    Example
-    -------
-    >>> label_of("spend", pd.DataFrame({"future_spend": [0.0, 3.5]})).tolist()
-    [0.0, 3.5]
-    """
-    spec = target_of(target)
-    if isinstance(y, pd.DataFrame):
-        column = spec.label_column
-        if column not in y.columns:
-            raise DataError([Problem(f"label column '{column}' for target '{target}' is missing",
-                                     table="labels", column=column)])
-        return y[column]
-    return pd.Series(y) if not isinstance(y, pd.Series) else y
+def _is_classifier(predictor: Predictor) -> bool:
+    return predictor.is_classifier
 
 
-class Predictor(FeatureColumns):
+class Predictor(CandidateFitting, FeatureColumns, BaseEstimator):
     """The calibrated model of one target, chosen among candidates (scikit-learn contract).
 
     Parameters
@@ -183,12 +167,13 @@ class Predictor(FeatureColumns):
 
     Example
     -------
-    >>> Predictor("spend").get_params()["target"]
+    >>> Predictor(target="spend").get_params()["target"]
     'spend'
     """
 
     def __init__(
         self,
+        *,
         target: str = "churn",
         n_estimators: int = 400,
         learning_rate: float = 0.05,
@@ -240,79 +225,24 @@ class Predictor(FeatureColumns):
         self.max_depth = max_depth
 
     # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> Predictor:
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
-
     @property
     def is_classifier(self) -> bool:
         return target_of(self.target).is_classifier
 
-    # ------------------------------------------------------------------ LightGBM candidates
-    def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
-        """LightGBM parameters and the number of rounds of the ``name`` candidate."""
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, RegressorTags
+
+        tags = super().__sklearn_tags__()
         if self.is_classifier:
-            objective = {"objective": "binary", "metric": "binary_logloss"}
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_class=False)
         else:
-            objective = {"objective": "tweedie", "metric": "tweedie",
-                         "tweedie_variance_power": self.tweedie_variance_power}
-        params = {
-            **objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "max_depth": self.max_depth,
-            "seed": self.seed, "deterministic": True,
-            "force_row_wise": True, "max_bin": self.max_bin,
-            "num_threads": train_threads(n_rows, self.num_threads), "verbosity": -1,
-            # tuning trials change min_data_in_leaf on the same Dataset
-            **({"feature_pre_filter": False} if self.tuning_trials else {}),
-        }
-        rounds = self.n_estimators
-        if name == "lgbm_shallow":
-            shallow = dict(SHALLOW_LGBM if self.shallow_params is None else self.shallow_params)
-            shallow_rounds = int(shallow.pop("n_estimators", self.n_estimators))
-            params.update(shallow)
-            if self.early_stopping_rounds:  # fixed rounds (refit_on) come in n_estimators
-                rounds = shallow_rounds
-        else:
-            params.update(self.lgbm_params or {})
-        return params, rounds
-
-    def _boost(self, name: str, params: dict[str, Any], rounds: int, data: pd.DataFrame,
-               label: np.ndarray, fold: Fold) -> lgb.Booster:
-        """The ``name`` candidate's booster on ``fold.train``, early-stopped on ``fold.valid``
-        (tuned first when it is ``lgbm`` and ``tuning_trials`` > 0; ``params`` is updated)."""
-        train_set = lgb.Dataset(data.iloc[fold.train], label[fold.train], free_raw_data=True)
-        if not self.early_stopping_rounds:
-            return lgb.train(params, train_set, num_boost_round=rounds)
-        valid_set = lgb.Dataset(data.iloc[fold.valid], label[fold.valid], reference=train_set)
-        booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
-                            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
-        if self.tuning_trials and name == "lgbm":
-            booster = self._tune(params, booster, train_set, valid_set, rounds)
-        return booster
-
-    def _tune(self, params, booster, train_set, valid_set, rounds):
-        """Seeded random search; keeps the trial with the best validation score (``params`` is
-        updated to it) and returns its booster."""
-        metric = params["metric"]
-        best_score = booster.best_score["valid_0"][metric]
-        rng = np.random.default_rng(self.seed)
-        for _ in range(self.tuning_trials):
-            trial = dict(params)
-            for key, choices in _TUNING_SPACE.items():
-                trial[key] = choices[int(rng.integers(len(choices)))]
-            candidate = lgb.train(trial, train_set, num_boost_round=rounds, valid_sets=[valid_set],
-                                  callbacks=[lgb.early_stopping(self.early_stopping_rounds,
-                                                                verbose=False)])
-            score = candidate.best_score["valid_0"][metric]
-            if score < best_score:  # both metrics are losses
-                params.update(trial)
-                booster, best_score = candidate, score
-        return booster
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.target_tags.required = True
+        return tags
 
     # ------------------------------------------------------------------ training
     def fit(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
@@ -328,6 +258,7 @@ class Predictor(FeatureColumns):
             Cutoff date of each row (stacked training cutoffs); the latest is held out.
         """
         target_of(self.target)  # a ValueError naming the valid targets
+        X = _as_frame(X)
         comparing = bool(self.early_stopping_rounds)  # refit_on: the recipe is fixed
         X, label, cut = self._labelled(X, y, cutoff, self.candidate_max_rows if comparing else None)
         self.learn_columns(X)
@@ -367,120 +298,6 @@ class Predictor(FeatureColumns):
                     self.best_iteration_, self.validation_)
         return self
 
-    def _labelled(self, X: pd.DataFrame, y, cutoff, cap: int | None = None):
-        label = np.asarray(label_of(self.target, y), dtype=float)
-        if label.size != len(X):
-            raise ValueError(f"X has {len(X)} rows but the {self.target} label has {label.size}")
-        keep = ~np.isnan(label)
-        X, label = X.loc[keep] if not keep.all() else X, label[keep]
-        cut = None if cutoff is None else np.asarray(pd.to_datetime(pd.Series(np.asarray(cutoff))))[keep]
-        self._check_label(label)
-        self.n_rows_available_ = int(label.size)
-        limits = [(v, key) for v, key in ((self.max_train_rows, "models.max_train_rows"),
-                                          (cap, "models.candidate_max_rows")) if v]
-        if limits and label.size > min(limits)[0]:
-            limit, key = min(limits)
-            strata = (label > 0).astype(np.int64)
-            if cut is not None:
-                strata = strata + 2 * pd.factorize(cut)[0]
-            rows = stratified_sample(limit, strata, self.seed)
-            X, label, cut = X.iloc[rows], label[rows], None if cut is None else cut[rows]
-            logger.info("%s: training on a stratified sample of %d of %d rows (%s)",
-                        self.target, rows.size, self.n_rows_available_, key)
-        return X, label, cut
-
-    def _held_out(self, parts, data, matrix, label, folds: list[Fold]):
-        """Held-out margins of every fitted part on the validation rows (fold after fold), the
-        rounds each LightGBM part stopped at, the last fold's models and each part's LightGBM
-        parameters.
-
-        The parts of a fold are fitted side by side on the cores LightGBM leaves free (each fit
-        runs single-threaded below 100k rows, and LightGBM and the solver release the GIL):
-        the same models as one after the other, in about half the time on two cores.
-        """
-        size = sum(f.valid.size for f in folds)
-        held_out = {name: np.empty(size) for name in parts}
-        rounds: dict[str, list[int]] = {name: [] for name in parts}
-        last: dict[str, Any] = {}
-        params_of = {name: self._lgbm_params(name, label.size) for name in parts if name != "logreg"}
-        workers = min(len(parts), max(1, available_cores() // max(
-            1, max((p["num_threads"] for p, _ in params_of.values()), default=1))))
-        start = 0
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fold in folds:
-                rows = slice(start, start + fold.valid.size)
-                fits = {name: pool.submit(self._fit_part, name, params_of.get(name), data, matrix,
-                                          label, fold) for name in parts}
-                for name, done in fits.items():  # in order: results do not depend on timing
-                    model, margin, best = done.result()
-                    held_out[name][rows] = margin
-                    if best is not None:
-                        rounds[name].append(best)
-                    last[name] = model
-                start += fold.valid.size
-        return held_out, rounds, last, {name: p for name, (p, _) in params_of.items()}
-
-    def _fit_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None, data: pd.DataFrame,
-                  matrix: np.ndarray | None, label: np.ndarray, fold: Fold):
-        """One part fitted on ``fold.train``: the model, its margins on ``fold.valid`` and, for a
-        booster, the rounds it stopped at."""
-        if name == "logreg":
-            model = LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
-                matrix[fold.train], label[fold.train])
-            return model, model.margin(matrix[fold.valid]), None
-        params, n_rounds = lgbm
-        model = self._boost(name, params, n_rounds, data, label, fold)
-        best = int(model.best_iteration or model.current_iteration())
-        margin = model.predict(data.iloc[fold.valid], raw_score=True, num_iteration=best,
-                               num_threads=params["num_threads"])
-        return model, margin, best
-
-    def _calibrate(self, margin: np.ndarray, label: np.ndarray) -> None:
-        self.calibrator_: Calibrator | None = None
-        self.calibration_ = None
-        if not self.is_classifier:
-            return
-        method = self.calibration
-        if method == "auto":
-            method, self.calibration_scores_ = choose_calibration(margin, label, seed=self.seed)
-        self.calibration_ = method
-        self.calibrator_ = Calibrator(method).fit(margin, label)
-
-    def _final_fit(self, weights, data, matrix, label, rounds, last, params_of) -> None:
-        self.booster_, self.linear_, self.params_, self.best_iteration_ = None, None, {}, 0
-        booster_weight = linear_weight = 0.0
-        for name, weight in weights.items():
-            if name == "logreg":
-                self.linear_ = (LinearModel(self.categorical_positions(), C=self.logreg_c).fit(
-                    matrix, label) if self.refitted_ else last[name])
-                linear_weight = weight
-                continue
-            params = params_of[name]
-            best = max(1, int(round(float(np.mean(rounds[name])))))
-            if self.refitted_:
-                booster = lgb.train(params, lgb.Dataset(data, label, free_raw_data=True),
-                                    num_boost_round=best)
-            else:
-                booster = lgb.Booster(model_str=last[name].model_to_string(num_iteration=best))
-            self.booster_, self.params_, self.best_iteration_ = booster, params, best
-            booster_weight = weight
-        self.weights_ = (booster_weight, linear_weight)
-
-    def _check_label(self, label: np.ndarray) -> None:
-        column = target_of(self.target).label_column
-        if label.size == 0:
-            raise DataError([Problem(f"no rows with a known '{column}' label", table="labels", column=column)])
-        if self.is_classifier:
-            bad = ~np.isin(label, (0.0, 1.0))
-            if bad.any():
-                raise DataError([Problem(f"label is not 0/1, e.g. {np.unique(label[bad])[:3].tolist()}",
-                                         table="labels", column=column)])
-            if np.unique(label).size < 2:
-                raise DataError([Problem(f"label is constant ({label[0]:g}): nothing to learn",
-                                         table="labels", column=column)])
-        elif (label < 0).any():
-            raise DataError([Problem("negative future spend", table="labels", column=column)])
-
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
         """A new predictor fitted on other rows (the freshest label windows) with the recipe this
         one chose: its winning candidate, number of rounds, tuned parameters and calibration
@@ -497,33 +314,34 @@ class Predictor(FeatureColumns):
         >>> rng = np.random.default_rng(1)
         >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
         >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
-        >>> first = Predictor("churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
+        >>> first = Predictor(target="churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
         >>> fresh = first.refit_on(X[300:], y[300:])
         >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
         ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
         (True, True)
         """
-        if not hasattr(self, "best_iteration_"):
-            raise ValueError("refit_on() needs a fitted predictor: call fit() first")
+        check_is_fitted(self, "best_iteration_")
         params = self.get_params()
-        winner = getattr(self, "winner_", "lgbm")
-        tuned = ({k: self.params_[k] for k in _TUNING_SPACE if k in self.params_}
+        winner = self.winner_
+        tuned = ({k: self.params_[k] for k in TUNING_SPACE if k in self.params_}
                  if self.tuning_trials else {})
         params.update(
             n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
             refit=None, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
-            calibration=getattr(self, "calibration_", None) or "none",
+            calibration=self.calibration_ or "none",
             blend_parts=getattr(self, "blend_parts_", None))
         fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
-        fresh.candidate_scores_ = dict(getattr(self, "candidate_scores_", {}))
+        fresh.candidate_scores_ = dict(self.candidate_scores_)
         fresh.baselines_ = {}
         return fresh
 
     # ------------------------------------------------------------------ prediction
+    # The core reads the float matrix (FeatureColumns.matrix): the composite scorer builds it
+    # once from arrays for every predictor; the DataFrame methods below wrap it.
     def margin_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Raw margin (log-odds, or log of expected spend) from the float matrix of
         :meth:`~segml.predict.matrix.FeatureColumns.matrix`."""
-        booster_weight, linear_weight = getattr(self, "weights_", (1.0, 0.0))
+        booster_weight, linear_weight = self.weights_
         margin = 0.0
         if booster_weight:
             # LightGBM's raw score, from the compiled tree walk (faster, same numbers)
@@ -537,7 +355,7 @@ class Predictor(FeatureColumns):
         weighted sum of the winner's parts' (TreeSHAP, linear SHAP); rows add up to the margin."""
         from segml.predict.treeshap import tree_shap
 
-        booster_weight, linear_weight = getattr(self, "weights_", (1.0, 0.0))
+        booster_weight, linear_weight = self.weights_
         out = np.zeros((len(matrix), len(self.feature_names_) + 1))
         if booster_weight:
             out += booster_weight * tree_shap(self.booster_, matrix)
@@ -545,26 +363,100 @@ class Predictor(FeatureColumns):
             out += linear_weight * self.linear_.contributions(matrix)
         return out
 
-    def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw margin: log-odds (classifiers) or log of expected spend."""
-        return self.margin_matrix(self.matrix(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability (classifiers) or expected future spend (>= 0)."""
-        return self.predict_matrix(self.matrix(X))
-
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """:meth:`predict` from the float matrix (shared by models trained on the same columns,
-        so a composite scorer builds it once)."""
+        """:meth:`predict_value` from the float matrix (shared by models trained on the same
+        columns, so a composite scorer builds it once)."""
         margin = self.margin_matrix(matrix)
         if self.is_classifier:
             return self.calibrator_.transform(margin)
         return np.exp(margin)
 
+    def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw margin: log-odds (classifiers) or log of expected spend."""
+        return self.margin_matrix(self.matrix(_as_frame(X)))
+
+    def predict_value(self, X: pd.DataFrame) -> np.ndarray:
+        """The score segml reports: the calibrated probability of the positive class
+        (classifiers) or the expected future spend (regressor, >= 0)."""
+        check_is_fitted(self, "weights_")
+        return self.predict_matrix(self.matrix(_as_frame(X)))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The labels of a classifier: 0 and 1."""
+        if not self.is_classifier:
+            raise AttributeError("a regressor has no classes_")
+        return np.array([0.0, 1.0])
+
+    @available_if(_is_classifier)
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities of the classes 0 and 1, one row per row of ``X``."""
+        p = self.predict_value(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """scikit-learn's ``predict``: the label (0 or 1, a calibrated probability of at least
+        0.5) of a classifier, the expected future spend of the regressor."""
+        value = self.predict_value(X)
+        return (value >= 0.5).astype(np.float64) if self.is_classifier else value
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted predictor as data (:mod:`segml.model_state`): its parameters, the booster
+        as LightGBM's model string, the linear part's and the calibrator's arrays. The
+        baselines (``baselines_``, the evaluation's) are not part of it."""
+        check_is_fitted(self, "weights_")
+        fitted = {name: getattr(self, name) for name in _PLAIN_STATE if hasattr(self, name)}
+        return {
+            "params": _plain_params(self.get_params()),
+            "fitted": fitted,
+            "weights": list(self.weights_),
+            "blend_parts": getattr(self, "blend_parts_", None),
+            "booster": None if self.booster_ is None else self.booster_.model_to_string(),
+            "linear": None if self.linear_ is None else self.linear_.to_state(),
+            "calibrator": None if self.calibrator_ is None else self.calibrator_.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Predictor:
+        """The predictor :meth:`to_state` described (scores identical to the original's)."""
+        params = dict(state["params"])
+        for name in ("candidates", "blend_parts"):
+            if params.get(name) is not None:
+                params[name] = tuple(params[name])
+        out = cls(**params)
+        for name, value in state["fitted"].items():
+            setattr(out, name, value)
+        out.weights_ = tuple(float(w) for w in state["weights"])
+        if state["blend_parts"] is not None:
+            out.blend_parts_ = tuple(state["blend_parts"])
+        out.booster_ = (None if state["booster"] is None
+                        else lgb.Booster(model_str=state["booster"]))
+        out.linear_ = None if state["linear"] is None else LinearModel.from_state(state["linear"])
+        out.calibrator_ = (None if state["calibrator"] is None
+                           else Calibrator.from_state(state["calibrator"]))
+        out.baselines_ = {}
+        return out
+
     def __repr__(self) -> str:
-        fitted = (f", winner={getattr(self, 'winner_', 'lgbm')!r}, "
-                  f"best_iteration={self.best_iteration_}" if hasattr(self, "best_iteration_") else "")
+        fitted = (f", winner={self.winner_!r}, best_iteration={self.best_iteration_}"
+                  if hasattr(self, "best_iteration_") else "")
         return f"Predictor(target={self.target!r}{fitted})"
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    """``X`` as a DataFrame (an array's columns named ``x0``, ``x1``, ...)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    values = np.asarray(X)
+    if values.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {values.shape}")
+    return pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])])
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, dict) else v)
+            for k, v in params.items()}
 
 
 def fit_predictor(

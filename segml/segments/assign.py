@@ -35,6 +35,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import KDTree
@@ -121,14 +123,41 @@ class KNNAssigner:
 
     def _kneighbors(self, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and indices of the ``k_`` nearest sample points, nearest first."""
-        tree = getattr(self, "tree_", None)
-        if tree is None:  # pickled before segml used scipy's tree: scikit-learn's NearestNeighbors
-            return self.nn_.kneighbors(part, return_distance=True)
+        tree = self.tree_
         part = np.ascontiguousarray(part, dtype=np.float64)
         if not np.isfinite(part).all():
             raise ValueError("cannot assign segments: the clustering space has NaN or inf values")
         workers = DEFAULT_THREADS if len(part) >= _PARALLEL_ROWS else 1
         return tree.query(part, k=[*range(1, self.k_ + 1)], workers=workers)
+
+    def to_state(self) -> dict[str, Any]:
+        """The reference points, their labels and the noise rule as data
+        (:mod:`segml.model_state`); :meth:`from_state` rebuilds the KD-tree from the points.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> knn = KNNAssigner(n_neighbors=1).fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+        >>> KNNAssigner.from_state(knn.to_state()).predict(np.array([[0.9]]))[1].tolist()
+        [1]
+        """
+        return {"kind": "knn", "n_neighbors": self.n_neighbors, "chunk_size": self.chunk_size,
+                "points": np.asarray(self.tree_.data), "labels": self.labels_,
+                "n_clusters": self.n_clusters_, "k": self.k_, "centroids": self.centroids_,
+                "core": self.core_, "birth": self.birth_, "core_rank": self.core_rank_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> KNNAssigner:
+        """The assigner :meth:`to_state` described (the same neighbours and votes)."""
+        out = cls(n_neighbors=int(state["n_neighbors"]), chunk_size=int(state["chunk_size"]))
+        out.tree_ = KDTree(np.ascontiguousarray(state["points"], dtype=np.float64))
+        out.labels_ = np.asarray(state["labels"], dtype=np.int64)
+        out.n_clusters_, out.k_ = int(state["n_clusters"]), int(state["k"])
+        out.centroids_ = state["centroids"]
+        out.core_ = None if state["core"] is None else np.asarray(state["core"], dtype=float)
+        out.birth_ = None if state["birth"] is None else np.asarray(state["birth"], dtype=float)
+        out.core_rank_ = float(state["core_rank"])
+        return out
 
     def _mutual_reachability(self, dist: np.ndarray, ind: np.ndarray) -> np.ndarray:
         lo = int(np.floor(self.core_rank_))
@@ -182,6 +211,20 @@ class CentroidAssigner:
             out[start:start + len(part)] = (self.sq_norms_ - 2.0 * part @ self.centroids_.T).argmin(
                 axis=1)
         return out, out.copy()
+
+    def to_state(self) -> dict[str, Any]:
+        """The centroids as data (:mod:`segml.model_state`)."""
+        return {"kind": "centroid", "chunk_size": self.chunk_size, "centroids": self.centroids_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CentroidAssigner:
+        """The assigner :meth:`to_state` described."""
+        return cls(chunk_size=int(state["chunk_size"])).fit(state["centroids"])
+
+
+def assigner_from_state(state: dict[str, Any]) -> KNNAssigner | CentroidAssigner:
+    """The assigner of either kind from its ``to_state()``."""
+    return (KNNAssigner if state["kind"] == "knn" else CentroidAssigner).from_state(state)
 
 
 def guided_values(values: pd.Series, max_values: int) -> list[str]:

@@ -191,7 +191,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
     ['monetary_sum']
     """
 
-    def __init__(self, features: list[str] | None = None, n_components: int | None = 10,
+    def __init__(self, *, features: list[str] | None = None, n_components: int | None = 10,
                  max_levels: int = 10, block_weight: float | None = None,
                  value_weight: float = 2.5, random_state: int = 0,
                  min_level_share: float = 0.01, categorical_weight: float = 1.0):
@@ -340,6 +340,58 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         if self.pca_ is not None and reduce:
             dense = self.pca_.transform(dense)
         return np.ascontiguousarray(dense, dtype=np.float64)
+
+    def to_state(self) -> dict[str, Any]:
+        """The fitted preprocessing as data (:mod:`segml.model_state`): medians, masks, levels,
+        scaling and the PCA basis.
+
+        Example
+        -------
+        >>> X = pd.DataFrame({"monetary_sum": [1.0, 10, 100, 1000], "plan": ["a", "b", "a", "a"]})
+        >>> pre = SegmentPreprocessor(features=["monetary_sum", "plan"]).fit(X)
+        >>> bool(np.array_equal(SegmentPreprocessor.from_state(pre.to_state()).transform(X),
+        ...                     pre.transform(X)))
+        True
+        """
+        check_is_fitted(self, "columns_")
+        pca = None
+        if self.pca_ is not None:
+            pca = {"components": self.pca_.components_, "mean": self.pca_.mean_,
+                   "explained_variance": self.pca_.explained_variance_,
+                   "n_features_in": int(self.pca_.n_features_in_)}
+        return {"params": self.get_params(),
+                "fitted": {"medians": self.medians_, "count_mask": self.count_mask_,
+                           "log_mask": self.log_mask_, "log_columns": list(self.log_columns_),
+                           "levels": {c: list(v) for c, v in self.levels_.items()},
+                           "columns": list(self.columns_), "numeric": list(self.numeric_),
+                           "feature_names_out": list(self.feature_names_out_),
+                           "mean": self.mean_, "weights": self.weights_, "scale": self.scale_,
+                           "discrete_share": self.discrete_share_,
+                           "n_features_out": int(self.n_features_out_)},
+                "pca": pca}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SegmentPreprocessor:
+        """The preprocessor :meth:`to_state` described (the same clustering space)."""
+        out = cls(**state["params"])
+        f = state["fitted"]
+        out.medians_, out.count_mask_, out.log_mask_ = f["medians"], f["count_mask"], f["log_mask"]
+        out.log_columns_ = list(f["log_columns"])
+        out.levels_ = {c: list(v) for c, v in f["levels"].items()}
+        out.columns_, out.numeric_ = list(f["columns"]), list(f["numeric"])
+        out.feature_names_out_ = list(f["feature_names_out"])
+        out.mean_, out.weights_, out.scale_ = f["mean"], f["weights"], f["scale"]
+        out.discrete_share_ = float(f["discrete_share"])
+        out.n_features_out_ = int(f["n_features_out"])
+        out.pca_ = None
+        if state["pca"] is not None:
+            pca = state["pca"]
+            out.pca_ = PCA(out.n_components, random_state=out.random_state)
+            out.pca_.components_, out.pca_.mean_ = pca["components"], pca["mean"]
+            out.pca_.explained_variance_ = pca["explained_variance"]
+            out.pca_.n_components_ = len(pca["components"])
+            out.pca_.n_features_in_ = int(pca["n_features_in"])
+        return out
 
     def transform(self, X: pd.DataFrame, jitter: np.random.Generator | None = None,
                   reduce: bool = True) -> np.ndarray:

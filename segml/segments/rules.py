@@ -100,7 +100,8 @@ class RuleSegmenter(BaseEstimator):
     ['new', 'lapsed']
     """
 
-    def __init__(self, lifecycle: LifecycleThresholds | None = None, nps_column: str = "nps_score"):
+    def __init__(self, *, lifecycle: LifecycleThresholds | None = None,
+                 nps_column: str = "nps_score"):
         self.lifecycle = lifecycle
         self.nps_column = nps_column
 
@@ -207,6 +208,34 @@ class RuleSegmenter(BaseEstimator):
             lo, hi = self.engagement_edges_
             out["engagement_level"] = np.select([e <= lo, e <= hi], ["low", "medium"],
                                                 "high").astype(object)
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        """The fitted edges as data (:mod:`segml.model_state`).
+
+        Example
+        -------
+        >>> X = pd.DataFrame({"tenure_days": [30.0, 400], "recency_days": [3.0, 200]})
+        >>> again = RuleSegmenter.from_state(RuleSegmenter().fit(X).to_state())
+        >>> again.transform(X)["lifecycle_stage"].tolist()
+        ['new', 'lapsed']
+        """
+        check_is_fitted(self, "rfm_edges_")
+        return {"lifecycle": None if self.lifecycle is None else self.lifecycle.model_dump(),
+                "nps_column": self.nps_column, "rfm_edges": dict(self.rfm_edges_),
+                "engagement_edges": self.engagement_edges_,
+                "feature_names_in": [str(c) for c in self.feature_names_in_]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RuleSegmenter:
+        """The segmenter :meth:`to_state` described."""
+        lifecycle = state["lifecycle"]
+        out = cls(lifecycle=None if lifecycle is None else LifecycleThresholds(**lifecycle),
+                  nps_column=state["nps_column"])
+        out.rfm_edges_ = {k: np.asarray(v, dtype=float) for k, v in state["rfm_edges"].items()}
+        edges = state["engagement_edges"]
+        out.engagement_edges_ = None if edges is None else np.asarray(edges, dtype=float)
+        out.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
         return out
 
     def _lifecycle(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:

@@ -49,13 +49,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from segml.errors import SegmlError
+from segml.errors import Problem, SegmlError
+from segml.model_state import STATE_FORMAT_VERSION
 from segml.tracking import serving
 from segml.tracking.validation import FALSE_WORDS, KINDS, TRUE_WORDS, invalid_input, validate_input
 
 log = logging.getLogger(__name__)
 
+#: The scorer's state as data (segml's CustomerScorer: :mod:`segml.model_state`).
+STATE_ARTIFACT = "state"
+#: A scorer pickled by value: only scorers that are not segml's (a test fake, a notebook's).
 SCORER_ARTIFACT = "scorer"
+#: What a pickled scorer artifact holds when a segml release before the state format wrote it.
+_PICKLED_SEGML = (b"segml.scoring", b"CustomerScorer")
 #: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
 MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
@@ -137,7 +143,8 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     """Composite pyfunc: validated features in, segments + scores (+ reasons) out.
 
     MLflow builds it from code (``pyfunc_code.py``, nothing pickled) and :meth:`load_context`
-    loads the scorer :func:`log_segml_model` stored as the ``scorer`` artifact. ``params={"reasons": True}`` adds the
+    rebuilds the scorer from the ``state`` artifact :func:`log_segml_model` stored (data only,
+    :mod:`segml.model_state`). ``params={"reasons": True}`` adds the
     ``*_reasons`` columns as JSON strings; ``params={"as_of": "YYYY-MM-DD"}`` dates
     ``expected_next_purchase_date`` from that day (default: the training data's end).
     """
@@ -165,9 +172,18 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def __getstate__(self) -> dict[str, Any]:  # never pickle the scorer twice
         return {"_scorer": None, "_schema": [], "_served": False}
 
+    @classmethod
+    def from_state_folder(cls, folder: str | Path, where: str | None = None) -> SegmlModel:
+        """A ready model around the scorer rebuilt from a state folder
+        (:meth:`segml.scoring.CustomerScorer.save`)."""
+        return cls.from_scorer(_scorer_from_state(folder, where))
+
     def load_context(self, context: Any) -> None:
-        with open(context.artifacts[SCORER_ARTIFACT], "rb") as handle:
-            self._attach(cloudpickle.load(handle))
+        artifacts = context.artifacts
+        if STATE_ARTIFACT in artifacts:
+            self._attach(_scorer_from_state(artifacts[STATE_ARTIFACT]))
+        else:
+            self._attach(_unpickled_scorer(artifacts[SCORER_ARTIFACT]))
         if serving.install():  # inside `mlflow models serve`: quiet errors, fast JSON tables
             self._served = True
             self._warm_up()
@@ -212,6 +228,25 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         # JSON): inside it, missing values (a churn probability outside the churn population,
         # no expected purchase date) go out as null.
         return json_nulls(out) if getattr(self, "_served", False) else out
+
+
+def _scorer_from_state(folder: str | Path, where: str | None = None) -> Any:
+    from segml.scoring import CustomerScorer
+
+    return CustomerScorer.load(folder, where)
+
+
+def _unpickled_scorer(path: str | Path) -> Any:
+    """A scorer that is not segml's, pickled by value; a segml scorer pickled by a release before
+    the state format is refused (its classes have moved since)."""
+    data = Path(path).read_bytes()
+    if all(name in data for name in _PICKLED_SEGML):
+        raise SegmlError([Problem(
+            "this model was registered by a segml release before model state format "
+            f"{STATE_FORMAT_VERSION} (a pickled scorer), which this segml does not load: train "
+            "it again (segml train, then segml promote --version N), or serve it with the segml "
+            "release that registered it", key="model")])
+    return cloudpickle.loads(data)
 
 
 # ---------------------------------------------------------------------------------- logging
@@ -302,8 +337,9 @@ def log_segml_model(
     Parameters
     ----------
     scorer : object
-        Fitted scorer (see the module docstring). Pickled with cloudpickle; when its class lives
-        outside ``segml`` (a test fake, a notebook) it is pickled by value so serving only needs
+        Fitted scorer (see the module docstring). A segml scorer (with ``to_state``) is stored
+        as data (:mod:`segml.model_state`), rebuilt when the model loads. Any other scorer (a
+        test fake, a notebook's) is pickled by value with cloudpickle, so serving only needs
         segml and its dependencies.
     name : str
         Model name inside the run.
@@ -319,26 +355,17 @@ def log_segml_model(
     >>> info.model_uri  # doctest: +SKIP
     'models:/m-...'
     """
-    import sys
-
     example = safe_example(scorer)
     signature = build_signature(scorer, example)
-    module = sys.modules.get(type(scorer).__module__)
-    by_value = (module is not None and module.__name__ != "__main__"
-                and not module.__name__.split(".")[0] == "segml")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "scorer.pkl"
-        if by_value:
-            cloudpickle.register_pickle_by_value(module)
-        try:
-            path.write_bytes(cloudpickle.dumps(scorer))
-        finally:
-            if by_value:
-                cloudpickle.unregister_pickle_by_value(module)
+        if hasattr(scorer, "to_state"):
+            artifacts = {STATE_ARTIFACT: str(scorer.save(Path(tmp) / "state"))}
+        else:
+            artifacts = {SCORER_ARTIFACT: str(_pickle_by_value(scorer, Path(tmp) / "scorer.pkl"))}
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=str(MODEL_CODE),  # models from code: MLflow pickles nothing itself
-            artifacts={SCORER_ARTIFACT: str(path)},
+            artifacts=artifacts,
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements or default_requirements(),
@@ -346,6 +373,22 @@ def log_segml_model(
             registered_model_name=registered_model_name,
             metadata={"segml_columns": [c for c, _ in scorer.input_schema], **(metadata or {})},
         )
+
+
+def _pickle_by_value(scorer: Any, path: Path) -> Path:
+    import sys
+
+    module = sys.modules.get(type(scorer).__module__)
+    by_value = (module is not None and module.__name__ != "__main__"
+                and not module.__name__.split(".")[0] == "segml")
+    if by_value:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        path.write_bytes(cloudpickle.dumps(scorer))
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(module)
+    return path
 
 
 def load_scorer(model_uri: str, tracking: Any = None) -> Any:

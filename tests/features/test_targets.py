@@ -48,7 +48,7 @@ def test_a_registered_target_flows_through_labels_plan_predictor_and_scorer(with
     assert {"repeat_roc_auc", "baseline_logreg_repeat_roc_auc"} <= set(result.metrics)
     numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
     Xn = X[numeric]
-    model = Predictor("repeat", n_estimators=20, seed=0).fit(Xn, Y["repeat"])
+    model = Predictor(target="repeat", n_estimators=20, seed=0).fit(Xn, Y["repeat"])
     scorer = CustomerScorer(feature_names=numeric, categorical_levels={}, rules=None,
                             hierarchy=None, predictors={"repeat": model})
     out = scorer.score(Xn, reasons=True)
@@ -59,6 +59,6 @@ def test_unknown_targets_are_refused_everywhere_with_the_valid_names():
     with pytest.raises(ValueError, match="valid"):
         targets.target("lifetime")
     with pytest.raises(ValueError, match="valid"):
-        Predictor("lifetime").fit(pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([0.0, 1.0]))
+        Predictor(target="lifetime").fit(pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([0.0, 1.0]))
     with pytest.raises(ValueError, match="valid"):
         plan_targets(pd.Timestamp("2025-01-01"), TimeConfig(), ["lifetime"])

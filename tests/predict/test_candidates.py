@@ -32,7 +32,7 @@ def _world(kind: str, n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.Se
                                                 ("interaction", {"lgbm"})])
 def test_the_winner_is_the_candidate_the_data_calls_for(kind, winners):
     X, y = _world(kind)
-    pred = Predictor("purchase", n_estimators=300, seed=1).fit(X, y)
+    pred = Predictor(target="purchase", n_estimators=300, seed=1).fit(X, y)
     assert set(pred.candidate_scores_) == {"lgbm", "lgbm_shallow", "logreg", "blend"}
     assert pred.winner_ in winners, pred.candidate_scores_
     assert pred.validation_ == "3 inner stratified folds"
@@ -40,12 +40,12 @@ def test_the_winner_is_the_candidate_the_data_calls_for(kind, winners):
     assert max(pred.candidate_scores_.values()) - pred.candidate_scores_[pred.winner_] < 0.01
     # the registered model generalises like its held-out score said
     X_new, y_new = _world(kind, seed=9)
-    assert roc_auc(y_new, pred.predict(X_new)) > pred.candidate_scores_[pred.winner_] - 0.03
+    assert roc_auc(y_new, pred.predict_value(X_new)) > pred.candidate_scores_[pred.winner_] - 0.03
 
 
 def test_candidate_metrics_are_named_per_target_and_candidate():
     X, y = _world("linear", n=1500)
-    pred = Predictor("churn", n_estimators=50, seed=0).fit(X, y)
+    pred = Predictor(target="churn", n_estimators=50, seed=0).fit(X, y)
     metrics = candidate_metrics("churn", pred)
     assert set(metrics) == {f"candidate_{n}_churn_roc_auc"
                             for n in ("lgbm", "lgbm_shallow", "logreg", "blend")}
@@ -68,15 +68,15 @@ def test_spend_compares_the_lightgbm_candidates_only():
     rng = np.random.default_rng(2)
     X = pd.DataFrame({"past": rng.gamma(1.0, 50.0, 2000), "noise": rng.normal(size=2000)})
     spend = rng.gamma(1.0, X["past"] / 2) * (rng.random(2000) < 0.6)
-    pred = Predictor("spend", n_estimators=100, seed=0).fit(X, spend)
+    pred = Predictor(target="spend", n_estimators=100, seed=0).fit(X, spend)
     assert set(pred.candidate_scores_) == {"lgbm", "lgbm_shallow"}
-    assert pred.linear_ is None and (pred.predict(X) > 0).all()
+    assert pred.linear_ is None and (pred.predict_value(X) > 0).all()
 
 
 def test_refit_keeps_the_chosen_recipe_and_registers_fresh_rows():
     X, y = _world("linear", n=2400)
     cutoff = np.repeat(pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"]), 800)
-    first = Predictor("churn", n_estimators=200, seed=0).fit(X, y, cutoff=cutoff)
+    first = Predictor(target="churn", n_estimators=200, seed=0).fit(X, y, cutoff=cutoff)
     fresh = first.refit_on(X, y, cutoff=cutoff + pd.Timedelta(days=90))
     assert (fresh.winner_, fresh.calibration_, fresh.best_iteration_) == (
         first.winner_, first.calibration_, first.best_iteration_)
@@ -118,7 +118,7 @@ def test_a_bad_candidate_list_is_a_config_error_naming_the_key(tmp_path):
     with pytest.raises(ConfigError):
         load_config(path)
     with pytest.raises(ValueError, match="xgboost"):
-        Predictor("churn", candidates=("xgboost",)).fit(*_world("linear", n=300))
+        Predictor(target="churn", candidates=("xgboost",)).fit(*_world("linear", n=300))
 
 
 def test_the_logistic_candidate_survives_hostile_columns():
@@ -134,7 +134,7 @@ def test_the_logistic_candidate_survives_hostile_columns():
     })
     y = pd.Series((rng.random(n) < expit(2 * X["signal"])).astype(float))
     pred = fit_predictor("purchase", X, y, ModelsConfig(candidates=["logreg"]), seed=0)
-    assert pred.winner_ == "logreg" and np.isfinite(pred.predict(X)).all()
+    assert pred.winner_ == "logreg" and np.isfinite(pred.predict_value(X)).all()
     contrib = pred.contributions_matrix(pred.matrix(X))
     np.testing.assert_allclose(contrib.sum(axis=1), pred.margin_matrix(pred.matrix(X)), atol=1e-9)
     assert np.abs(contrib[:, [1, 2, 4]]).max() < 1e-9  # nothing to learn from those columns
@@ -143,7 +143,7 @@ def test_the_logistic_candidate_survives_hostile_columns():
 def test_large_inputs_compare_candidates_on_a_sample_and_refit_once():
     X, y = _world("linear", n=3000)
     cutoff = np.repeat(pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"]), 1000)
-    first = Predictor("churn", n_estimators=60, seed=0, candidate_max_rows=1500).fit(
+    first = Predictor(target="churn", n_estimators=60, seed=0, candidate_max_rows=1500).fit(
         X, y, cutoff=cutoff)
     assert first.n_rows_available_ == 3000 and first.n_train_rows_ == 1500
     # above refit_max_rows the refit is one fit, calibrated on 15% of the latest cutoff's rows
@@ -155,7 +155,7 @@ def test_large_inputs_compare_candidates_on_a_sample_and_refit_once():
 
 def test_depth_limit_reaches_lightgbm_and_its_paths_stay_tabulated():
     X, y = _world("interaction", n=4000)
-    pred = Predictor("purchase", n_estimators=80, num_leaves=63, max_depth=5,
+    pred = Predictor(target="purchase", n_estimators=80, num_leaves=63, max_depth=5,
                      candidates=("lgbm",), seed=0).fit(X, y)
     depths = pred.booster_.trees_to_dataframe().groupby("tree_index")["node_depth"].max()
     assert pred.params_["max_depth"] == 5 and depths.max() <= 6  # leaves sit one below

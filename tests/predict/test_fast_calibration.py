@@ -20,7 +20,7 @@ def data():
 @pytest.mark.parametrize("calibration", ["isotonic", "sigmoid", "none"])
 def test_small_inputs_calibrate_like_the_calibrator(data, calibration):
     X, y = data
-    pred = Predictor("churn", n_estimators=30, calibration=calibration, seed=1).fit(X, y)
+    pred = Predictor(target="churn", n_estimators=30, calibration=calibration, seed=1).fit(X, y)
     far = pd.DataFrame({"recency_days": [-50.0, 1e6], "frequency": [0.0, 400.0]})  # clipped ends
     rows = pd.concat([X.head(40), far], ignore_index=True)
     matrix = pred.matrix(rows)
@@ -31,4 +31,4 @@ def test_small_inputs_calibrate_like_the_calibrator(data, calibration):
         got = np.concatenate([pred.predict_matrix(matrix[i:i + size])
                               for i in range(0, len(rows), size)])
         np.testing.assert_array_equal(got, expected)
-    assert np.array_equal(pred.predict(rows), expected)
+    assert np.array_equal(pred.predict_value(rows), expected)

@@ -53,7 +53,7 @@ def test_spend_reasons_add_up_to_log_spend(data):
     X, Y, cutoff = data
     pred = fit_predictor("spend", X, Y, FAST, seed=0, cutoff=cutoff, baselines=False)
     contrib = contributions(pred, X.head(100))
-    assert np.allclose(np.exp(contrib.sum(axis=1)), pred.predict(X.head(100)), rtol=1e-9)
+    assert np.allclose(np.exp(contrib.sum(axis=1)), pred.predict_value(X.head(100)), rtol=1e-9)
 
 
 def test_global_importance_ranks_signal_over_noise(churn_model, data):

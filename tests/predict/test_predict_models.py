@@ -48,7 +48,7 @@ def test_spend_model_two_sided(stacked):
     assert pred.params_["objective"] == "tweedie"
     result = evaluate_target("spend", pred, X_ev, Y_ev)
     spend = Y_ev["future_spend"].to_numpy()
-    p = pred.predict(X_ev)
+    p = pred.predict_value(X_ev)
     assert (p > 0).all()
     assert result.metrics["spend_spearman"] == pytest.approx(spearman(spend, p))
     assert result.metrics["spend_spearman"] > result.metrics["baseline_past_spend_spend_spearman"]
@@ -79,25 +79,25 @@ def test_unseen_and_missing_categories_and_str_columns(data):
     pred = fit_predictor("churn", X, Y, FAST, seed=0)
     new = X.head(5).copy()
     new["region"] = ["mars", None, "north", "venus", "south"]
-    p = pred.predict(new)
+    p = pred.predict_value(new)
     assert np.isfinite(p).all() and p.shape == (5,)
     # column order and extra columns do not matter; missing ones are a DataError naming the column
     shuffled = new[new.columns[::-1]].assign(extra=1.0)
-    assert np.array_equal(pred.predict(shuffled), p)
+    assert np.array_equal(pred.predict_value(shuffled), p)
     with pytest.raises(DataError, match="recency_days"):
-        pred.predict(new.drop(columns="recency_days"))
+        pred.predict_value(new.drop(columns="recency_days"))
 
 
 def test_bad_labels_and_features():
     X, Y, _ = make_xy(300, seed=3)
     with pytest.raises(DataError, match="constant"):
-        Predictor("purchase", n_estimators=5).fit(X, pd.Series(np.ones(300)))
+        Predictor(target="purchase", n_estimators=5).fit(X, pd.Series(np.ones(300)))
     with pytest.raises(DataError, match="0/1"):
-        Predictor("purchase", n_estimators=5).fit(X, pd.Series(np.arange(300.0)))
+        Predictor(target="purchase", n_estimators=5).fit(X, pd.Series(np.arange(300.0)))
     with pytest.raises(DataError, match="datetime"):
-        Predictor("purchase", n_estimators=5).fit(X.assign(when=pd.Timestamp("2024-01-01")), Y)
+        Predictor(target="purchase", n_estimators=5).fit(X.assign(when=pd.Timestamp("2024-01-01")), Y)
     with pytest.raises(ValueError, match="unknown target"):
-        Predictor("revenue").fit(X, Y)
+        Predictor(target="revenue").fit(X, Y)
 
 
 def test_picklable_and_feature_names_with_special_characters(data):
@@ -105,7 +105,7 @@ def test_picklable_and_feature_names_with_special_characters(data):
     X = X.rename(columns={"noise": 'share_category_"toys, games"'})
     pred = fit_predictor("high_clv", X, Y, FAST, seed=0)
     clone = pickle.loads(pickle.dumps(pred))
-    assert np.array_equal(clone.predict(X), pred.predict(X))
+    assert np.array_equal(clone.predict_value(X), pred.predict_value(X))
     assert clone.feature_names_ == list(X.columns)
     assert clone.booster_.num_trees() == pred.best_iteration_
 
@@ -116,7 +116,7 @@ def test_tuning_trials_keep_a_valid_model(data):
     pred = fit_predictor("churn", X, Y, cfg, seed=0, cutoff=cutoff, baselines=False)
     assert set(pred.params_) >= {"learning_rate", "num_leaves"}
     churn = Y["churn"].notna().to_numpy()
-    assert roc_auc(Y["churn"][churn], pred.predict(X[churn])) > 0.7
+    assert roc_auc(Y["churn"][churn], pred.predict_value(X[churn])) > 0.7
 
 
 def test_targets_constant():

@@ -37,13 +37,13 @@ def _xy(n: int = 800, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 @pytest.fixture(scope="module")
 def lgbm():
     X, y = _xy()
-    return Predictor("churn", n_estimators=40, candidates=("lgbm",), seed=0).fit(X, y), X
+    return Predictor(target="churn", n_estimators=40, candidates=("lgbm",), seed=0).fit(X, y), X
 
 
 @pytest.fixture(scope="module")
 def logreg():
     X, y = _xy(seed=1)
-    return Predictor("churn", candidates=("logreg",), seed=0).fit(X, y), X
+    return Predictor(target="churn", candidates=("logreg",), seed=0).fit(X, y), X
 
 
 def test_lightgbm_values_equal_shap_tree_explainer(lgbm):

@@ -54,9 +54,9 @@ def scorer() -> CustomerScorer:
     train["region"] = train["region"].cat.remove_categories(["East"])  # levels differ
     # every kind of winner: a blend (both parts), the logistic regression alone, LightGBM alone
     kinds = {"churn": ("blend",), "purchase": ("logreg",), "high_clv": ("lgbm",)}
-    predictors = {t: Predictor(t, n_estimators=25, seed=3, candidates=kinds[t]).fit(
+    predictors = {t: Predictor(target=t, n_estimators=25, seed=3, candidates=kinds[t]).fit(
         train, pd.Series(y, dtype=float)) for t, y in labels.items()}
-    predictors["spend"] = Predictor("spend", n_estimators=25, seed=3).fit(
+    predictors["spend"] = Predictor(target="spend", n_estimators=25, seed=3).fit(
         train, pd.Series(X["spend_365d"].to_numpy() * rng.random(len(X))))
     categorical = {c: list(X[c].cat.categories) for c in ("region", "device")}
     return CustomerScorer(feature_names=list(X.columns), categorical_levels=categorical,
@@ -82,7 +82,7 @@ def _reference(scorer: CustomerScorer, features: pd.DataFrame) -> pd.DataFrame:
         out[column] = rule[column].astype("object").to_numpy()
     for target, spec in TARGETS.items():
         column = spec.output_column
-        out[column] = scorer.predictors[target].predict(X)
+        out[column] = scorer.predictors[target].predict_value(X)
     out["p_alive"] = X["btyd_p_alive"].to_numpy()
     days = X["btyd_expected_next_purchase_days"].to_numpy()
     dates = pd.Series(pd.NaT, index=X.index, dtype="datetime64[ns]")

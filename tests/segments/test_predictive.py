@@ -151,8 +151,8 @@ def scorer():
     X = pd.DataFrame({"recency_days": rng.exponential(80, 800),
                       "frequency": rng.poisson(4, 800) * 1.0})
     y = pd.Series((rng.random(800) < 1 / (1 + np.exp(-(X.recency_days - 80) / 30))).astype(float))
-    predictors = {"churn": Predictor("churn", n_estimators=30, seed=0).fit(X, y),
-                  "purchase": Predictor("purchase", n_estimators=30, seed=0).fit(X, 1 - y)}
+    predictors = {"churn": Predictor(target="churn", n_estimators=30, seed=0).fit(X, y),
+                  "purchase": Predictor(target="purchase", n_estimators=30, seed=0).fit(X, 1 - y)}
     s = CustomerScorer(feature_names=["recency_days", "frequency"], categorical_levels={},
                        rules=None, hierarchy=None, predictors=predictors,
                        activity_window_days=180.0)
