@@ -127,7 +127,7 @@ def check_format(version: Any, where: str) -> None:
     >>> try:
     ...     check_format(99, "models:/m/1")
     ... except SegmlError as exc:
-    ...     print(exc.problems[0].message[:65])
+    ...     print(exc.problems[0].message[:69])
     models:/m/1 holds model state format 99; this segml reads format(s) 1
     """
     if version in SUPPORTED_FORMATS:
