@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data is not None:
             config.data.dir = str(args.data.resolve())
         if args.cutoff is not None:
-            config = config.model_copy(
-                update={"time": config.time.model_copy(update={"cutoff": args.cutoff})}
-            )
+            config = config.with_cutoff(args.cutoff)
         outcome = retrain(config, dry_run=args.dry_run, force=args.force)
     except LockHeld as exc:
         print(json.dumps({"decision": "locked", "message": str(exc)}))

@@ -183,10 +183,7 @@ def _progress(quiet: bool) -> StageProgress:
 def _with_cutoff(cfg: SegmlConfig, cutoff: str | None) -> SegmlConfig:
     if cutoff is None:
         return cfg
-    try:
-        return cfg.model_copy(update={"time": cfg.time.model_copy(update={"cutoff": cutoff})})
-    except ValueError as exc:  # pragma: no cover - pydantic validates lazily on copy
-        raise SegmlError([Problem(f"invalid --cutoff {cutoff!r}: {exc}", key="cutoff")]) from None
+    return cfg.with_cutoff(cutoff)
 
 
 def _parse_cutoff(cutoff: str | None) -> str | None:

@@ -571,6 +571,26 @@ class SegmlConfig(_Section):
     def resolved_tracking_uri(self) -> str:
         return self.tracking.resolved_uri()
 
+    def with_cutoff(self, cutoff: Any, source: str = "--cutoff") -> SegmlConfig:
+        """A copy with ``time.cutoff`` set to ``cutoff``, validated like a config file's (a
+        ``date``; ``model_copy(update=...)`` would store any value unchecked). A bad value is a
+        :class:`ConfigError` naming ``time.cutoff`` and ``source``.
+
+        Example
+        -------
+        >>> SegmlConfig().with_cutoff("2025-06-30").time.cutoff
+        datetime.date(2025, 6, 30)
+        """
+        try:
+            time = TimeConfig.model_validate({**self.time.model_dump(), "cutoff": cutoff})
+        except ValidationError as exc:
+            problems = config_problems(exc, source)
+            raise ConfigError([Problem(message=p.message.replace("key 'cutoff'",
+                                                                 "key 'time.cutoff'"),
+                                       file=source, key="time.cutoff") for p in problems]
+                              ) from None
+        return self.model_copy(update={"time": time})
+
     @model_validator(mode="after")
     def _lapsed_is_inactive(self) -> SegmlConfig:
         lapsed = self.segments.lifecycle.lapsed_days

@@ -89,3 +89,21 @@ def test_configuration_reference_is_current():
     assert page.read_text() == config_reference(), (
         "docs/configuration.md is stale: python -m segml.config_reference > docs/configuration.md"
     )
+
+
+def test_a_cutoff_override_is_validated_once_and_names_the_key():
+    import datetime as dt
+    import warnings
+
+    from segml.config import SegmlConfig
+    from segml.errors import ConfigError
+
+    config = SegmlConfig().with_cutoff("2025-06-30")
+    assert config.time.cutoff == dt.date(2025, 6, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a str in the date field warned when serialised
+        config.model_dump_json()
+    with pytest.raises(ConfigError) as error:
+        SegmlConfig().with_cutoff("2025-13-45")
+    problem = error.value.problems[0]
+    assert problem.key == "time.cutoff" and problem.file == "--cutoff"
