@@ -108,6 +108,7 @@ class FeatureColumns:
         if problems:
             raise DataError(problems)
         self.booster_feature_names_ = safe_names(self.feature_names_)
+        self.n_features_in_ = len(self.feature_names_)
         return self
 
     def categorical_positions(self) -> list[int]:
