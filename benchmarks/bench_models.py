@@ -39,8 +39,9 @@ import pandas as pd
 from segml.config import ModelsConfig, SegmlConfig, load_config
 from segml.data.contract import load_tables
 from segml.data.public import fetch_public, keep_last_days, load_public
-from segml.stages import build_datasets, fit_and_evaluate
+from segml.fitting import fit_and_evaluate
 from segml.targets import target as target_of
+from segml.training_data import build_datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "public"

@@ -33,9 +33,11 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
+from segml.fitting import Predictions
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
-from segml.stages import Datasets, Predictions, Progress, drift_inputs, load, no_progress
+from segml.stages import drift_inputs, load
+from segml.training_data import Datasets, Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +151,10 @@ def _retrain_locked(
     from segml import lineage
     from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
-    from segml.pipeline import (
-        data_fingerprints,
-        fit_all,
-        register_version,
-        run_tags,
-        write_artifacts,
-        write_run_report,
-    )
+    from segml.pipeline import data_fingerprints, register_version
+    from segml.report.artifacts import write_artifacts, write_run_report
+    from segml.run_record import run_tags
+    from segml.stages import fit_all
     from segml.tracking import model as tracked_model
     from segml.tracking import publish, registry, runs
 
@@ -174,7 +172,7 @@ def _retrain_locked(
         check = None if dry_run else (  # a challenger the registry would refuse: fail early
             lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
         data, segmentation, predictions, scorer = fit_all(
-            tables, config, progress, run, previous_hierarchy=previous_hierarchy,
+            tables, config, progress, run.stage, previous_hierarchy=previous_hierarchy,
             check_input=check,
         )
         runs.log_metrics(predictions.metrics, run_id=run.run_id)

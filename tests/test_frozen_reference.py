@@ -52,8 +52,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module", params=VARIANTS)
 def fitted(request, data_dir):
     from segml.config import GuidedLevel
-    from segml.pipeline import fit_all
-    from segml.stages import load
+    from segml.stages import fit_all, load
 
     config = load_config(None)
     config.data.dir = str(data_dir)

@@ -6,7 +6,8 @@ from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.datasets import make_customers
 from segml.errors import DataError
-from segml.stages import build_datasets, fit_and_evaluate
+from segml.fitting import fit_and_evaluate
+from segml.training_data import build_datasets
 
 
 def _tables(config):

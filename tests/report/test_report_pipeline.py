@@ -25,8 +25,8 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 def report(tmp_path_factory):
     from segml.monitor.drift import DriftReference, drift_summary
     from segml.monitor.gates import evaluate_gates
-    from segml.pipeline import fit_all, write_artifacts, write_run_report
-    from segml.stages import keep_segment_ids, load
+    from segml.report.artifacts import write_artifacts, write_run_report
+    from segml.stages import fit_all, keep_segment_ids, load
 
     root = tmp_path_factory.mktemp("report")
     make_customers(1500, seed=3).write(root / "data")

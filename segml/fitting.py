@@ -1,0 +1,231 @@
+"""Fit, evaluate and refit each target's predictor (stages 4-6, no MLflow).
+
+Per target: readiness on its stacked training cutoffs, the evaluation fit, its out-of-time
+evaluation beside the baselines on the same rows, then the refit on the freshest windows with the
+recipe the evaluation fit chose (:class:`TargetFit`). A target whose labels are too few is
+skipped with a warning; the run stops only when none can train (:func:`fit_and_evaluate`).
+
+Example
+-------
+>>> from types import SimpleNamespace
+>>> candidate_metrics("churn", SimpleNamespace(candidate_scores_={"lgbm": 0.8}))
+{'candidate_lgbm_churn_roc_auc': 0.8}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segml.config import SegmlConfig
+from segml.errors import DataError, Problem, ReadinessError
+from segml.targets import target as target_of
+from segml.training_data import Datasets, Progress, no_progress
+
+
+@dataclass
+class TargetFit:
+    """One target's predictors: the one whose metrics are reported and the registered one.
+
+    Behavioural mode: ``evaluated`` learned the training cutoffs and was scored out of time;
+    ``predictor`` repeats its recipe on the refit cutoffs (``fit_cutoff``: the data end minus
+    the horizon). Attributes mode: cross-validated metrics, ``predictor`` fitted on all rows
+    (``evaluated`` is the same object).
+    """
+
+    target: str
+    predictor: Any
+    evaluated: Any
+    plan: Any = None
+    training_rows: int = 0
+    label_rate: float | None = None
+    eval_labels: pd.Series | None = None
+
+    @property
+    def fit_cutoff(self) -> str | None:
+        """ISO date of the registered predictor's latest training cutoff (None: attributes)."""
+        return None if self.plan is None else self.plan.fit_cutoff.date().isoformat()
+
+
+@dataclass
+class Predictions:
+    """Fitted predictors with their metrics and model-vs-baseline comparisons (stages 4-6)."""
+
+    predictors: dict[str, Any]
+    metrics: dict[str, float]
+    comparison: dict[str, pd.DataFrame]
+    readiness: Any
+    extras: dict[str, Any] = field(default_factory=dict)
+    fits: dict[str, TargetFit] = field(default_factory=dict)
+    skipped: list[Problem] = field(default_factory=list)
+    #: target -> why it was not trained (its horizon does not fit the history, too few labels)
+    skipped_targets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> dict[str, Any]:
+        """Target -> the predictor whose (out-of-time) metrics are reported."""
+        return {t: f.evaluated for t, f in self.fits.items()}
+
+    def fit_cutoffs(self) -> dict[str, str]:
+        """Target -> ISO date of the registered predictor's latest training cutoff."""
+        return {t: f.fit_cutoff for t, f in self.fits.items() if f.fit_cutoff is not None}
+
+
+def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, config: SegmlConfig):
+    """The readiness report of one target (classifiers: label counts, leakage, ...; the
+    regressor: its rows and windows only, as a spend label has no classes to count)."""
+    from segml.features.readiness import ReadinessReport, check_readiness
+
+    history = None
+    if data.plan is not None and data.plan.data_start is not None:
+        # The history the earliest training cutoff can see.
+        history = int((data.plan.targets[target].train[0] - data.plan.data_start).days)
+    if target_of(target).is_classifier:
+        # segml's own behavioural features are point-in-time by construction; the attributes
+        # (columns the user brought, e.g. a cancellation date in a churn export) can leak
+        brought = set(data.tables.attribute_columns) if data.tables is not None else set()
+        own = {str(c) for c in X.columns if str(c) not in brought}
+        report = check_readiness(X, y, target=target, config=config.readiness,
+                                 history_days=history, point_in_time=own)
+    else:
+        report = ReadinessReport({target: {"history_days": history, "rows": int(len(X)),
+                                           "labelled_rows": int(y.notna().sum())}}, [])
+    if data.plan is not None:
+        report.targets[target]["windows"] = data.plan.targets[target].to_dict()
+    return report
+
+
+def _eval_scores(predictor: Any, target: str, X: pd.DataFrame, y: pd.Series,
+                 seed: int) -> pd.DataFrame:
+    """Label, model and baseline scores on (at most 20k of) the evaluation rows, no customer ids:
+    the report's ROC/PR/calibration/lift curves (only the aggregated curves are logged)."""
+    from segml.predict.baselines import skip_reason
+
+    if len(X) > 20_000:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), 20_000, replace=False))
+        X, y = X.iloc[keep], y.iloc[keep]
+    scores = pd.DataFrame({"label": y.to_numpy(dtype=float), "model": predictor.predict_value(X)})
+    for name, baseline in getattr(predictor, "baselines_", {}).items():
+        if skip_reason(name, target, X) is None:
+            scores[f"baseline_{name}"] = np.asarray(baseline.predict(X), dtype=float)
+    return scores
+
+
+def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[TargetFit, Any, Any]:
+    """Fit, evaluate and refit one target; returns its fit, evaluation result and readiness.
+
+    Behavioural mode: readiness on the stacked training cutoffs (blocking problems raise), the
+    evaluation fit, its out-of-time evaluation beside the baselines, then the refit on the
+    freshest windows with the rounds and calibration chosen by the evaluation fit.
+    """
+    from segml.predict import cross_validate_target, evaluate_target, fit_predictor
+
+    column = target_of(target).label_column
+    if data.mode == "attributes":
+        y = data.labels[column].reindex(data.current_X.index)
+        readiness = _readiness(data, target, data.current_X, y, config)
+        readiness.raise_if_blocking()
+        cv = cross_validate_target(target, data.current_X, y, config.models, config.seed)
+        fit = TargetFit(target, cv.predictor, cv.predictor, None, int(y.notna().sum()),
+                        float(y.mean()) if target_of(target).is_classifier else None)
+        return fit, cv, readiness
+    train = data.training_set(target)
+    y = train.Y[column]
+    readiness = _readiness(data, target, train.X, y, config)
+    readiness.raise_if_blocking()
+    known = y.notna().to_numpy()
+    evaluated = fit_predictor(target, train.X[known], y[known], config.models, seed=config.seed,
+                              cutoff=train.cutoff[known])
+    rows, rate = int(known.sum()), float(y[known].mean())
+    del train, y
+    eval_X, eval_y = data.evaluation_set(target)
+    labelled = eval_y.notna().to_numpy()
+    result = evaluate_target(target, evaluated, eval_X[labelled], eval_y[labelled])
+    if target_of(target).is_classifier:
+        result.scores = _eval_scores(evaluated, target, eval_X[labelled], eval_y[labelled],
+                                     config.seed)
+    del eval_X
+    fresh = data.refit_set(target)
+    fresh_y = fresh.Y[column]
+    fresh_known = fresh_y.notna().to_numpy()
+    predictor = evaluated.refit_on(fresh.X[fresh_known], fresh_y[fresh_known],
+                                cutoff=fresh.cutoff[fresh_known])
+    fit = TargetFit(target, predictor, evaluated, data.plan.targets[target], rows,
+                    rate if target_of(target).is_classifier else None, eval_y[labelled])
+    return fit, result, readiness
+
+
+def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
+    """``candidate_<name>_<target>_<metric>``: each candidate's held-out headline metric (the
+    validation rows inside the training period, never the evaluation window).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> candidate_metrics("churn", SimpleNamespace(candidate_scores_={"lgbm": 0.8}))
+    {'candidate_lgbm_churn_roc_auc': 0.8}
+    """
+    metric = target_of(target).headline_metric
+    scores = getattr(predictor, "candidate_scores_", {}) or {}
+    return {f"candidate_{name}_{target}_{metric}": float(score) for name, score in scores.items()}
+
+
+def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = no_progress) -> Predictions:
+    """Fit every target the data can train and compare each with its baselines on the same rows.
+
+    Targets whose horizon does not fit the history were skipped by the plan; a target whose
+    training labels are too few to learn from (readiness: too few positives or negatives, a
+    constant label) is skipped here. Both are listed in ``Predictions.skipped`` (one warning
+    each) and ``skipped_targets``; the run stops only when no target can train, or on any other
+    blocking readiness problem (suspected leakage, too little history).
+    """
+    from segml.features.readiness import combine_reports
+
+    fits: dict[str, TargetFit] = {}
+    metrics: dict[str, float] = {}
+    comparison: dict[str, pd.DataFrame] = {}
+    extras: dict[str, Any] = {}
+    reports = []
+    skipped = data.plan.warnings() if data.plan is not None else []
+    skipped_targets = ({t: p.message for t, p in data.plan.skipped.items()}
+                       if data.plan is not None else {})
+    for target in data.targets():
+        progress(f"training {target}")
+        try:
+            fit, result, readiness = fit_target(data, target, config)
+        except ReadinessError as exc:
+            if not all(p.table == "labels" for p in exc.problems if p.severity == "error"):
+                raise
+            reasons = "; ".join(p.message for p in exc.problems if p.severity == "error")
+            problem = Problem(f"target {target} skipped: too few labels to learn from ({reasons})",
+                              severity="warning", table="labels", column=target,
+                              key="readiness.min_positives")
+            skipped.append(problem)
+            skipped_targets[target] = problem.message
+            continue
+        reports.append(readiness)
+        fits[target] = fit
+        metrics.update(result.metrics)
+        metrics.update(candidate_metrics(target, fit.evaluated))
+        comparison[target] = result.comparison
+        if getattr(result, "deciles", None) is not None:
+            extras[f"{target}_deciles"] = result.deciles
+        if getattr(result, "scores", None) is not None:
+            extras[f"{target}_eval_scores"] = result.scores
+    if not fits:
+        raise DataError([*(Problem(p.message, table=p.table, column=p.column, key=p.key)
+                           for p in skipped), Problem(
+            "none of the configured targets can be trained on this data: models.targets is "
+            f"{list(config.models.targets)}" + (
+                f" and the label columns are {sorted(data.labels.columns)}"
+                if data.labels is not None else ""), key="models.targets")])
+    report = combine_reports(reports)
+    predictors = {t: f.predictor for t, f in fits.items()}
+    return Predictions(predictors, metrics, comparison, report, extras, fits, skipped,
+                       skipped_targets)
+
+
+__all__ = ["Predictions", "TargetFit", "candidate_metrics", "fit_and_evaluate", "fit_target"]
