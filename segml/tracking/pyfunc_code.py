@@ -3,10 +3,9 @@
 :func:`segml.tracking.model.log_segml_model` hands this file's path to
 ``mlflow.pyfunc.log_model(python_model=...)``. MLflow copies it into the logged model and
 executes it whenever the model is loaded: it creates an empty :class:`SegmlModel`, whose
-``load_context`` then reads the fitted scorer from the model's ``scorer`` artifact. No Python
-object is pickled by MLflow itself (the scorer artifact is segml's own, written with cloudpickle),
-so MLflow has nothing to warn about and the model loads with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``
-off.
+``load_context`` then rebuilds the fitted scorer from the model's ``state`` artifact (data only:
+:mod:`segml.model_state`). No Python object is pickled, so MLflow has nothing to warn about and
+the model loads with ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` off.
 """
 
 import mlflow
