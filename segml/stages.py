@@ -13,6 +13,7 @@ Timestamp('2025-03-31 23:59:59.999999999')
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +138,16 @@ class FeatureFrames:
         self.tables, self.spec = tables, spec
         self._uses = dict(uses or {})
         self._frames: dict[pd.Timestamp, pd.DataFrame] = {}
+        self.seconds = 0.0  # spent building matrices (timed apart from the models)
 
     def __call__(self, cutoff: pd.Timestamp) -> pd.DataFrame:
         from segml.features import build_features
 
         frame = self._frames.get(cutoff)
         if frame is None:
+            start = time.perf_counter()
             frame = build_features(self.tables, cutoff, self.spec)
+            self.seconds += time.perf_counter() - start
         left = self._uses.get(cutoff, 0) - 1
         self._uses[cutoff] = left
         if left > 0:
@@ -406,8 +410,10 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
     skipped = data.plan.warnings() if data.plan is not None else []
     skipped_targets = ({t: p.message for t, p in data.plan.skipped.items()}
                        if data.plan is not None else {})
+    timings: dict[str, float] = {}
     for target in data.targets():
         progress(f"training {target}")
+        started = time.perf_counter()
         try:
             fit, result, readiness = fit_target(data, target, config)
         except ReadinessError as exc:
@@ -422,6 +428,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
             continue
         reports.append(readiness)
         fits[target] = fit
+        timings[f"stage_predictors_{target}_seconds"] = time.perf_counter() - started
         metrics.update(result.metrics)
         metrics.update(candidate_metrics(target, fit.evaluated))
         comparison[target] = result.comparison
@@ -436,6 +443,9 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = _
             f"{list(config.models.targets)}" + (
                 f" and the label columns are {sorted(data.labels.columns)}"
                 if data.labels is not None else ""), key="models.targets")])
+    if data.frames is not None:  # the matrices at the training cutoffs, inside the targets' times
+        timings["stage_predictors_features_seconds"] = data.frames.seconds
+    metrics.update(timings)
     report = combine_reports(reports)
     predictors = {t: f.predictor for t, f in fits.items()}
     return Predictions(predictors, metrics, comparison, report, extras, fits, skipped,
