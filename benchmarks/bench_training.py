@@ -77,14 +77,18 @@ def main() -> None:
         if code != 0:
             raise SystemExit(f"segml train exited {code}")
         stages = stage_table(store)
-        print(f"\n{'stage':<18}{'seconds':>9}")
+        print(f"\n{'stage':<22}{'seconds':>9}")
         accounted = 0.0
         for name in (*STAGES, *sorted(set(stages) - set(STAGES))):
-            if name in stages:
-                print(f"{name:<18}{stages[name]:>9.1f}")
-                accounted += stages[name]
-        print(f"{'(start-up, other)':<18}{wall - accounted:>9.1f}")
-        print(f"{'wall':<18}{wall:>9.1f}   (target <= 360 s at 1M customers)")
+            if name not in stages or name.startswith("predictors_"):
+                continue
+            print(f"{name:<22}{stages[name]:>9.1f}")
+            accounted += stages[name]
+            if name == "predictors":  # its parts: the matrices, then each target's models
+                for part in sorted(k for k in stages if k.startswith("predictors_")):
+                    print(f"  {part.removeprefix('predictors_'):<20}{stages[part]:>9.1f}")
+        print(f"{'(start-up, other)':<22}{wall - accounted:>9.1f}")
+        print(f"{'wall':<22}{wall:>9.1f}   (target <= 360 s at 1M customers)")
         print(f"peak RSS {peak / 2**30:.2f} GiB   (target <= 8 GiB at 1M customers); "
               f"load average {os.getloadavg()[0]:.1f}")
 
