@@ -43,6 +43,7 @@ bench: install  ## print the SPEC section 7 figures at 100k customers
 	$(BIN)/python benchmarks/bench_generate.py --customers 100000
 	$(BIN)/python benchmarks/bench_features.py --customers 100000
 	$(BIN)/python benchmarks/bench_segments.py --customers 100000
+	$(BIN)/python benchmarks/bench_fit.py --customers 100000
 	$(BIN)/python benchmarks/bench_training.py --customers 100000
 	$(BIN)/python benchmarks/bench_scoring.py --customers 100000
 

@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,8 +193,10 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
     skipped = data.plan.warnings() if data.plan is not None else []
     skipped_targets = ({t: p.message for t, p in data.plan.skipped.items()}
                        if data.plan is not None else {})
+    timings: dict[str, float] = {}
     for target in data.targets():
         progress(f"training {target}")
+        started = time.perf_counter()
         try:
             fit, result, readiness = fit_target(data, target, config)
         except ReadinessError as exc:
@@ -208,6 +211,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
             continue
         reports.append(readiness)
         fits[target] = fit
+        timings[f"stage_predictors_{target}_seconds"] = time.perf_counter() - started
         metrics.update(result.metrics)
         metrics.update(candidate_metrics(target, fit.evaluated))
         comparison[target] = result.comparison
@@ -222,6 +226,9 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
             f"{list(config.models.targets)}" + (
                 f" and the label columns are {sorted(data.labels.columns)}"
                 if data.labels is not None else ""), key="models.targets")])
+    if data.frames is not None:  # the matrices at the training cutoffs, inside the targets' times
+        timings["stage_predictors_features_seconds"] = data.frames.seconds
+    metrics.update(timings)
     report = combine_reports(reports)
     predictors = {t: f.predictor for t, f in fits.items()}
     return Predictions(predictors, metrics, comparison, report, extras, fits, skipped,

@@ -94,8 +94,28 @@ def discover_segments(
     )
     names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
-    assignments = hierarchy.assign(features, rule_segments=rule_segments)
-    return Segmentation(hierarchy, rules, assignments, rule_segments, profiles, names)
+    return Segmentation(hierarchy, rules, with_names(assignments, hierarchy.names_),
+                        rule_segments, profiles, names)
+
+
+def with_names(assignments: pd.DataFrame, names: dict[int, dict[str, str]]) -> pd.DataFrame:
+    """``segment_name_level_<k>`` beside each named level, as ``SegmentHierarchy.assign`` writes
+    them once names are set (an unnamed segment keeps its path), without assigning again.
+
+    Example
+    -------
+    >>> A = pd.DataFrame({"segment_level_1": ["1", "2", "1"]})
+    >>> with_names(A, {1: {"1": "Loyal"}})["segment_name_level_1"].tolist()
+    ['Loyal', '2', 'Loyal']
+    """
+    out = assignments.copy()
+    for level in sorted(names):
+        column = f"segment_level_{level}"
+        if names[level] and column in out:
+            codes, distinct = pd.factorize(out[column].to_numpy(dtype=object))
+            out[f"segment_name_level_{level}"] = np.array(
+                [names[level].get(v, v) for v in distinct.tolist()], dtype=object)[codes]
+    return out
 
 
 def keep_segment_ids(
@@ -219,19 +239,21 @@ def profile_with_predictions(
     population (churn: active customers) leaves the others NaN, so each segment's expected rate
     is the mean over the customers the target applies to.
     """
-    from segml.segments import profile_hierarchy
-
-    expected = pd.DataFrame(index=features.index)
+    assignments = segmentation.assignments.reindex(features.index)
     for spec in TARGETS.values():
-        if spec.profile_kpi is not None and spec.output_column in scored:
-            expected[spec.label_column] = scored[spec.output_column].to_numpy()
-    if expected.shape[1]:
-        segmentation.profiles = profile_hierarchy(
-            features,
-            segmentation.assignments,
-            labels=expected,
-            min_profile_size=config.segments.min_profile_size,
-        )
+        if spec.profile_kpi is None or spec.output_column not in scored:
+            continue
+        column, _ = spec.profile_kpi
+        expected = pd.Series(scored[spec.output_column].to_numpy(dtype=float), index=features.index)
+        for level, profile in segmentation.profiles.items():
+            # the rates only: the rest of the profile (effects, names) does not depend on them
+            segments = assignments[f"segment_level_{level}"].astype(str).to_numpy()
+            rate = expected.groupby(segments).mean().reindex(profile.index)
+            rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan
+            profile.drop(columns=[column], errors="ignore", inplace=True)
+            at = (profile.columns.get_loc("top_features") if "top_features" in profile
+                  else len(profile.columns))
+            profile.insert(at, column, rate.to_numpy())
     return segmentation
 
 

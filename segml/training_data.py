@@ -10,6 +10,7 @@ Example
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,13 +42,16 @@ class FeatureFrames:
         self.tables, self.spec = tables, spec
         self._uses = dict(uses or {})
         self._frames: dict[pd.Timestamp, pd.DataFrame] = {}
+        self.seconds = 0.0  # spent building matrices (timed apart from the models)
 
     def __call__(self, cutoff: pd.Timestamp) -> pd.DataFrame:
         from segml.features import build_features
 
         frame = self._frames.get(cutoff)
         if frame is None:
+            start = time.perf_counter()
             frame = build_features(self.tables, cutoff, self.spec)
+            self.seconds += time.perf_counter() - start
         left = self._uses.get(cutoff, 0) - 1
         self._uses[cutoff] = left
         if left > 0:

@@ -8,6 +8,7 @@ import pytest
 from segml.config import SegmlConfig
 from segml.predict import Predictor
 from segml.scoring import CustomerScorer
+from segml.segments import profile_hierarchy
 from segml.stages import Segmentation, profile_with_predictions
 
 
@@ -47,7 +48,8 @@ def test_segment_churn_kpi_is_the_mean_over_the_active_customers_only():
     X = _planted()
     scored = _scorer().score(X).set_index("customer_id")
     segments = pd.DataFrame({"segment_level_1": ["1"] * 100 + ["2"] * 50}, index=X.index)
-    segmentation = Segmentation(None, None, segments, pd.DataFrame(index=X.index), {}, {})
+    profiles = profile_hierarchy(X, segments, min_profile_size=50)
+    segmentation = Segmentation(None, None, segments, pd.DataFrame(index=X.index), profiles, {})
     profiles = profile_with_predictions(segmentation, X, scored, SegmlConfig()).profiles[1]
     churn = scored["churn_probability"]
     first = churn.iloc[:100]
@@ -57,4 +59,8 @@ def test_segment_churn_kpi_is_the_mean_over_the_active_customers_only():
     assert everyone > profiles.loc["1", "churn_rate"] + 0.1
     assert profiles.loc["1", "purchase_rate"] == pytest.approx(
         scored["purchase_probability"].iloc[:100].mean())
+    # the rates sit where a profile with labels has them, before the distinguishing features
+    columns = list(profiles.columns)
+    assert columns.index("churn_rate") + 1 == columns.index("purchase_rate") < columns.index(
+        "top_features")
 
