@@ -69,7 +69,22 @@ def score_features_spark(features: DataFrame, model_uri: str, *, reasons: bool =
                                  tracking=tracking, params=params)
     scored = features.select(predict(F.struct(*[F.col(f"`{c}`") for c in features.columns]))
                              .alias("_segml_scores"))
-    return scored.select(*[F.col(f"_segml_scores.`{name}`").alias(name) for name, _ in columns])
+    return scored.select(*[restore_nulls(F.col(f"_segml_scores.`{name}`"), kind).alias(name)
+                           for name, kind in columns])
+
+
+def restore_nulls(column: Any, kind: str) -> Any:
+    """``column`` with the nulls MLflow's ``spark_udf`` turned into text put back.
+
+    For a string field, ``spark_udf`` casts the pandas column with ``astype(np.str_)`` whenever it
+    holds one non-null value, so a missing reason (an inactive customer's churn) or date arrives as
+    ``"None"`` or ``"nan"``; segml never writes those words as values.
+    """
+    from pyspark.sql import functions as F
+
+    if kind != "string":
+        return column
+    return F.when(column.isin("None", "nan"), F.lit(None).cast("string")).otherwise(column)
 
 
 def score_spark(spark: SparkSession, model_uri: str, *, tables: SparkTables | None = None,
@@ -111,9 +126,29 @@ def score_spark(spark: SparkSession, model_uri: str, *, tables: SparkTables | No
     else:
         at = None
     features = build_features_spark(tables, at, spec, config, n_buckets=n_buckets)
-    return score_features_spark(features, model_uri, reasons=reasons,
-                                as_of=at.isoformat() if at is not None else None,
-                                tracking=config.tracking)
+    scored = score_features_spark(features, model_uri, reasons=reasons,
+                                  as_of=at.isoformat() if at is not None else None,
+                                  tracking=config.tracking)
+    return with_every_customer(scored, tables.customers, config.data.customers.customer_id)
+
+
+def with_every_customer(scored: DataFrame, customers: DataFrame, id_column: str) -> DataFrame:
+    """``scored`` plus one row per customer of ``customers`` it lacks (unknown at the cutoff),
+    as on one machine (:func:`segml.data.population.every_customer`): null segments and scores,
+    ``lifecycle_stage = "no history"`` and the ``No history`` predictive segment."""
+    from pyspark.sql import functions as F
+
+    from segml.data.population import NO_HISTORY
+
+    id_type = dict(scored.dtypes)["customer_id"]
+    ids = customers.select(F.col(f"`{id_column}`").cast(id_type).alias("customer_id"))
+    missing = ids.dropna().distinct().join(scored.select("customer_id"), "customer_id", "left_anti")
+    fills = {"lifecycle_stage": NO_HISTORY, "predictive_segment": NO_HISTORY.capitalize()}
+    rows = missing.select(*[
+        F.col("customer_id") if field.name == "customer_id"
+        else F.lit(fills.get(field.name)).cast(field.dataType).alias(field.name)
+        for field in scored.schema.fields])
+    return scored.unionByName(rows)
 
 
 def write_scores_spark(scores: DataFrame, out: str | Path) -> Path:

@@ -138,7 +138,14 @@ def test_spark_scores_equal_local_scores_with_reasons(spark, data_dir, champion)
             assert np.nanmax(diff) < 1e-9, column
         else:
             assert text(scored[column]) == text(local[column]), column
-    assert scored["churn_reasons"].str.startswith('[{"feature"').all()
+    # churn applies to active customers only: reasons wherever there is a probability, else null
+    scored_churn = scored["churn_probability"].notna()
+    assert 0 < scored_churn.sum() < len(scored)
+    assert scored.loc[scored_churn, "churn_reasons"].str.startswith('[{"feature"').all()
+    assert scored.loc[~scored_churn, "churn_reasons"].isna().all()
+    # a customer who signed up after the cutoff has a row, as on one machine
+    unknown = scored["lifecycle_stage"] == "no history"
+    assert unknown.any() and scored.loc[unknown, "predictive_segment"].eq("No history").all()
 
 
 def test_cli_scores_on_spark_into_parquet(spark, data_dir, champion, tmp_path):
