@@ -37,21 +37,42 @@ def generate(customers: int, folder: Path) -> Path:
     return folder
 
 
-def train_child(data: Path, store: Path) -> tuple[float, int, int]:
-    """Wall seconds, exit code and peak RSS (bytes) of ``segml train --data`` in a child."""
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid`` now (0 once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def train_child(data: Path, store: Path) -> tuple[float, int, int, list[tuple[float, int]]]:
+    """Wall seconds, exit code, peak RSS (bytes) of ``segml train --data`` in a child, and its
+    RSS sampled every half second as ``(epoch seconds, bytes)``."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}
     command = [sys.executable, "-m", "segml.cli", "train", "--data", str(data), "--quiet"]
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=store, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
+    samples: list[tuple[float, int]] = []
+    with tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, env=env, cwd=store, stdout=subprocess.DEVNULL, stderr=err,
+                                 text=True)
+        while child.poll() is None:
+            samples.append((time.time(), rss_bytes(child.pid)))
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+        if child.returncode != 0:
+            err.seek(0)
+            print(err.read()[-3000:], file=sys.stderr)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: kilobytes
-    return wall, done.returncode, peak_kb * 1024
+    return wall, child.returncode, peak_kb * 1024, samples
 
 
-def stage_table(store: Path) -> dict[str, float]:
-    """``stage_<name>_seconds`` of the newest top-level run of the store."""
+def stage_table(store: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """``stage_<name>_seconds`` of the newest top-level run of the store, and when each stage
+    ended (epoch seconds: the metric is logged as the stage ends)."""
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
@@ -59,8 +80,23 @@ def stage_table(store: Path) -> dict[str, float]:
                               filter_string="attributes.status = 'FINISHED'")
     runs = runs[runs["tags.mlflow.parentRunId"].isna()] if "tags.mlflow.parentRunId" in runs else runs
     row = runs.iloc[0]
-    return {k.removeprefix("metrics.stage_").removesuffix("_seconds"): float(v)
-            for k, v in row.items() if k.startswith("metrics.stage_") and v == v}
+    seconds = {k.removeprefix("metrics.stage_").removesuffix("_seconds"): float(v)
+               for k, v in row.items() if k.startswith("metrics.stage_") and v == v}
+    client = mlflow.MlflowClient()
+    ended = {}
+    for name in seconds:
+        history = client.get_metric_history(row["run_id"], f"stage_{name}_seconds")
+        if history:
+            ended[name] = history[-1].timestamp / 1000
+    return seconds, ended
+
+
+def stage_peak(samples: list[tuple[float, int]], end: float | None, seconds: float) -> str:
+    """The highest sampled RSS while a stage ran, in GiB (blank without a window)."""
+    if end is None:
+        return ""
+    inside = [rss for at, rss in samples if end - seconds - 0.5 <= at <= end + 0.5]
+    return f"{max(inside) / 2**30:.2f}" if inside else ""
 
 
 def main() -> None:
@@ -73,16 +109,17 @@ def main() -> None:
         data = Path(args.data) if args.data else generate(args.customers, Path(tmp) / "data")
         store = Path(args.keep) if args.keep else Path(tmp) / "store"
         store.mkdir(parents=True, exist_ok=True)
-        wall, code, peak = train_child(data, store)
+        wall, code, peak, samples = train_child(data, store)
         if code != 0:
             raise SystemExit(f"segml train exited {code}")
-        stages = stage_table(store)
-        print(f"\n{'stage':<22}{'seconds':>9}")
+        stages, ended = stage_table(store)
+        print(f"\n{'stage':<22}{'seconds':>9}{'peak RSS GiB':>14}")
         accounted = 0.0
         for name in (*STAGES, *sorted(set(stages) - set(STAGES))):
             if name not in stages or name.startswith("predictors_"):
                 continue
-            print(f"{name:<22}{stages[name]:>9.1f}")
+            rss = stage_peak(samples, ended.get(name), stages[name])
+            print(f"{name:<22}{stages[name]:>9.1f}{rss:>14}")
             accounted += stages[name]
             if name == "predictors":  # its parts: the matrices, then each target's models
                 for part in sorted(k for k in stages if k.startswith("predictors_")):
