@@ -7,7 +7,8 @@
   same stderr console, above the live progress instead of through it; ``--quiet`` keeps only
   errors of the libraries and segml's own warnings.
 * :func:`comparison_table` - model vs baselines with short scorer labels and a legend, readable
-  at 80 columns.
+  at 80 columns; :func:`print_result` prints it with the top-level segments on :data:`console`
+  (stdout, where the commands print their results).
 
 Only the command line prints: library code reports through ``progress`` callbacks and logging.
 
@@ -48,6 +49,8 @@ NOISY = ("mlflow", "alembic", "sqlalchemy", "huey", "urllib3", "matplotlib", "nu
          "lightgbm", "py.warnings", "segml.tracking")
 #: The loggers MLflow gives a stderr handler of its own when it configures logging on import.
 MLFLOW_OWNED = ("mlflow", "sqlalchemy.engine", "alembic", "huey")
+#: Where the commands print their results (stdout; problems and progress go to stderr).
+console = Console()
 
 
 # -------------------------------------------------------------------------------- progress
@@ -208,5 +211,28 @@ def comparison_table(comparison: dict[str, Any], title: str) -> tuple[Table, str
     return table, "\n".join(legend)
 
 
+def print_result(result: Any) -> None:
+    """Model vs baselines per target, the headline metrics only (the rest is in MLflow);
+    short scorer labels and a legend keep it whole at 80 columns."""
+    table, legend = comparison_table(result.comparison, f"model vs baselines (run {result.run_id})")
+    console.print(table)
+    console.print(legend, style="dim", highlight=False)
+    segmentation = result.segmentation
+    if segmentation is not None:
+        names = segmentation.hierarchy.names_.get(1, {})
+        sizes = segmentation.assignments["segment_level_1"].value_counts()
+        seg_table = Table(title="top-level segments", title_justify="left")
+        seg_table.add_column("segment")
+        seg_table.add_column("customers", justify="right")
+        seg_table.add_column("name")
+        for segment, size in sizes.items():
+            seg_table.add_row(str(segment), f"{size:,}", names.get(str(segment), ""))
+        console.print(seg_table)
+    fitted = getattr(result, "fit_cutoffs", None) or {}
+    if fitted:
+        console.print("registered predictors fitted up to: "
+                      + ", ".join(f"{t} {c}" for t, c in fitted.items()), highlight=False)
+
+
 __all__ = ["ConsoleLogHandler", "StageProgress", "comparison_table", "configure_logging",
-           "short_label"]
+           "console", "print_result", "short_label"]

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,7 +21,7 @@ from segml.config import SegmlConfig, unwrap_model
 
 HEADER = """# Configuration reference
 
-Generated from `segml/config.py` by `python -m segml.config_reference`; do not edit by hand.
+Generated from `segml/config/` by `python -m segml.config_reference`; do not edit by hand.
 Every key is optional: the defaults are the embedded demo configuration (`configs/demo.yaml`).
 Unknown keys are errors that name the key, the file and the closest valid key.
 """
@@ -28,7 +29,7 @@ Unknown keys are errors that name the key, the file and the closest valid key.
 
 def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("segml.config.", "")
+    return re.sub(r"segml\.config\.(\w+\.)*", "", text.replace("typing.", ""))
 
 
 def _default(field: Any) -> str:

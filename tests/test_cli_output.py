@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import segml
-from segml import cli
+from segml import cli, cli_output
 from segml.cli_output import StageProgress, comparison_table, configure_logging
 
 runner = CliRunner()
@@ -40,13 +40,13 @@ def _comparison() -> dict[str, pd.DataFrame]:
 
 def _printed(width: int, monkeypatch) -> str:
     out = Console(file=io.StringIO(), width=width, force_terminal=False)
-    monkeypatch.setattr(cli, "console", out)
+    monkeypatch.setattr(cli_output, "console", out)
     names = {1: {"1": "Mid-value regular buyers, sports, low nps score", "2": "Lapsed one-timers"}}
     result = SimpleNamespace(
         run_id="f" * 32, comparison=_comparison(), fit_cutoffs={"churn": "2025-10-01"},
         segmentation=SimpleNamespace(hierarchy=SimpleNamespace(names_=names),
                                      assignments=pd.DataFrame({"segment_level_1": ["1", "2"]})))
-    cli._print_result(result)
+    cli_output.print_result(result)
     return out.file.getvalue()
 
 

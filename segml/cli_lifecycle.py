@@ -1,0 +1,95 @@
+"""The champion's lifecycle: ``segml retrain`` (gated challenger), ``segml promote`` and
+``segml rollback``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from segml.cli_guard import check_store, err_console, handles_user_errors, print_warnings
+from segml.cli_options import (
+    EXIT_LOCKED,
+    EXIT_NOT_PROMOTED,
+    ConfigOpt,
+    CutoffOpt,
+    DataOpt,
+    QuietOpt,
+    VerboseOpt,
+    apply_cutoff,
+    parse_cutoff,
+    resolve_config,
+    setup_logging,
+    stage_progress,
+)
+from segml.cli_output import console
+from segml.config import load_config
+
+
+@handles_user_errors
+def retrain(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    cutoff: CutoffOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates, register nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if this data and cutoff were done.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train a challenger, gate it against the champion on the same window, promote if it holds.
+
+    Exit codes: 0 promoted (or nothing to do), 1 data/config problem, 3 not promoted, 4 locked.
+    Example: segml retrain --data data --cutoff 2025-06-30
+    """
+    from segml.monitor.lock import LockHeld
+    from segml.retrain import retrain as run_retrain
+
+    setup_logging(quiet, verbose)
+    cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))
+    check_store(cfg)
+    try:
+        with stage_progress(quiet) as progress:
+            outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress)
+    except LockHeld as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_LOCKED) from None
+    for gate in outcome.gates:
+        mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
+    console.print(outcome.message)
+    print_warnings(outcome.warnings, "retrain")
+    if not outcome.promoted and not outcome.reused and not dry_run:
+        raise typer.Exit(EXIT_NOT_PROMOTED)
+
+
+@handles_user_errors
+def promote(
+    version: Annotated[str, typer.Option("--version", help="Registered model version to serve.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Make a registered version the champion (the previous one keeps the previous_champion alias).
+
+    Example: segml promote --version 3
+    """
+    from segml.tracking import registry
+
+    setup_logging(False, False)
+    cfg = load_config(config)
+    name = cfg.tracking.registered_model_name
+    registry.promote(name, version, check_store(cfg))
+    console.print(f"models:/{name}@champion -> version {version}")
+
+
+@handles_user_errors
+def rollback(config: ConfigOpt = None) -> None:
+    """Restore the previous champion (walks back the promotion history one step per call).
+
+    Example: segml rollback
+    """
+    from segml.tracking import registry
+
+    setup_logging(False, False)
+    cfg = load_config(config)
+    name = cfg.tracking.registered_model_name
+    restored = registry.rollback(name, check_store(cfg))
+    console.print(f"models:/{name}@champion -> version {restored.version} (rolled back)")

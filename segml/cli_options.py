@@ -1,0 +1,78 @@
+"""What the commands share: their common options, exit codes, and what the options turn into
+(the config with ``--data`` and ``--cutoff`` applied, logging, step progress).
+
+Example
+-------
+>>> parse_cutoff("2025-06-30")
+'2025-06-30'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segml.cli_guard import err_console
+from segml.cli_output import StageProgress, configure_logging
+from segml.config import SegmlConfig, load_config
+from segml.errors import Problem, SegmlError
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+EXIT_NOT_PROMOTED, EXIT_LOCKED = 3, 4
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file.", dir_okay=False)
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", "-d", help="Folder with customers/transactions/events (.parquet/.csv)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+CutoffOpt = Annotated[
+    str | None, typer.Option("--cutoff", help="Treat this date (YYYY-MM-DD) as the end of the data.")
+]
+
+
+def setup_logging(quiet: bool, verbose: bool) -> None:
+    """Log records through the stderr console (above the progress); ``--quiet``: errors only
+    from the libraries (MLflow, alembic, ...), ``--verbose``: debug."""
+    configure_logging(err_console, quiet=quiet, verbose=verbose)
+
+
+def resolve_config(config: Path | None, data: Path | None) -> SegmlConfig:
+    """The config file (or the embedded defaults) with ``--data`` as the data folder."""
+    if config is None and data is None:
+        raise SegmlError([Problem("give --config FILE or --data DIR")])
+    cfg = load_config(config)
+    if data is not None:
+        if not data.is_dir():
+            raise SegmlError([Problem("data folder not found", file=str(data))])
+        cfg.data.dir = str(data.resolve())
+    return cfg
+
+
+def stage_progress(quiet: bool) -> StageProgress:
+    """Each pipeline step with a spinner and its elapsed time on stderr (nothing with --quiet)."""
+    return StageProgress(err_console, enabled=not quiet)
+
+
+def apply_cutoff(cfg: SegmlConfig, cutoff: str | None) -> SegmlConfig:
+    """``cfg`` with ``time.cutoff`` set to ``--cutoff`` when one is given."""
+    if cutoff is None:
+        return cfg
+    return cfg.with_cutoff(cutoff)
+
+
+def parse_cutoff(cutoff: str | None) -> str | None:
+    """``--cutoff`` as an ISO date; anything else is a problem naming the option."""
+    if cutoff is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(cutoff).isoformat()
+    except ValueError:
+        raise SegmlError([Problem(f"--cutoff must be a date YYYY-MM-DD, got {cutoff!r}", key="cutoff")]) from None

@@ -1,0 +1,70 @@
+"""A pydantic validation error as :class:`~segml.errors.Problem` objects, one per bad key, each
+naming the file and the dotted key (an unknown key: the closest valid one too).
+
+Example
+-------
+>>> from segml.config.section import Section
+>>> class Demo(Section):
+...     size: int = 1
+>>> from pydantic import ValidationError
+>>> try:
+...     Demo(sise=2)
+... except ValidationError as exc:
+...     print(validation_problems(exc, "demo.yaml", Demo)[0])
+error: file 'demo.yaml': unknown key 'sise' (did you mean 'size'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from segml.errors import Problem
+
+
+def _closest_key(model: type[BaseModel], loc: tuple[Any, ...], key: str) -> str | None:
+    """The valid key nearest to ``key`` in the section ``loc`` points into."""
+    section: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue
+        field = section.model_fields.get(part)
+        if field is None:
+            return None
+        section = unwrap_model(field.annotation)
+        if section is None:
+            return None
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return None
+    match = difflib.get_close_matches(key, list(section.model_fields), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation (``X``, ``X | None``, ``list[X]``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_problems(error: ValidationError, source: str,
+                        root: type[BaseModel]) -> list[Problem]:
+    """Turn a pydantic error into one :class:`Problem` per bad key; an unknown key gets the
+    closest valid key of its section in ``root`` as a hint."""
+    problems = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "<root>"
+        if err["type"] == "extra_forbidden":
+            hint = _closest_key(root, loc, str(loc[-1]))
+            message = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+        else:
+            message = f"key '{key}': {err['msg']}"
+        problems.append(Problem(message=message, file=source, key=key))
+    return problems

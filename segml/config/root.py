@@ -1,0 +1,97 @@
+"""The whole configuration, :class:`SegmlConfig`: every section, with the checks that span
+sections (lapsed customers are the inactive ones) and a validated ``--cutoff`` override.
+
+Example
+-------
+>>> from segml.config.root import SegmlConfig
+>>> SegmlConfig().lifecycle_thresholds().lapsed_days
+180
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from segml.config.data import DataConfig
+from segml.config.modelling import (
+    FeaturesConfig,
+    LifecycleThresholds,
+    ModelsConfig,
+    ReadinessConfig,
+    SegmentsConfig,
+    TimeConfig,
+)
+from segml.config.operations import (
+    AudiencesConfig,
+    PredictiveSegmentsConfig,
+    RetrainConfig,
+    TrackingConfig,
+)
+from segml.config.problems import validation_problems
+from segml.config.section import Section
+from segml.errors import ConfigError, Problem
+
+
+class SegmlConfig(Section):
+    """The whole configuration. Its defaults are the embedded demo configuration."""
+
+    seed: int = 42
+    data: DataConfig = Field(default_factory=DataConfig)
+    time: TimeConfig = Field(default_factory=TimeConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    predictive_segments: PredictiveSegmentsConfig = Field(
+        default_factory=PredictiveSegmentsConfig,
+        description="Value x risk cells on every scored customer (predictive_segment).")
+    audiences: AudiencesConfig = Field(
+        default_factory=AudiencesConfig,
+        description="Operating points of the 'likely to ...' lists (segml audiences).")
+
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking.resolved_uri()
+
+    def with_cutoff(self, cutoff: Any, source: str = "--cutoff") -> SegmlConfig:
+        """A copy with ``time.cutoff`` set to ``cutoff``, validated like a config file's (a
+        ``date``; ``model_copy(update=...)`` would store any value unchecked). A bad value is a
+        :class:`ConfigError` naming ``time.cutoff`` and ``source``.
+
+        Example
+        -------
+        >>> SegmlConfig().with_cutoff("2025-06-30").time.cutoff
+        datetime.date(2025, 6, 30)
+        """
+        try:
+            time = TimeConfig.model_validate({**self.time.model_dump(), "cutoff": cutoff})
+        except ValidationError as exc:
+            problems = validation_problems(exc, source, SegmlConfig)
+            raise ConfigError([Problem(message=p.message.replace("key 'cutoff'",
+                                                                 "key 'time.cutoff'"),
+                                       file=source, key="time.cutoff") for p in problems]
+                              ) from None
+        return self.model_copy(update={"time": time})
+
+    @model_validator(mode="after")
+    def _lapsed_is_inactive(self) -> SegmlConfig:
+        lapsed = self.segments.lifecycle.lapsed_days
+        if lapsed is not None and lapsed != self.time.activity_window_days:
+            raise ValueError(
+                f"segments.lifecycle.lapsed_days ({lapsed}) differs from "
+                f"time.activity_window_days ({self.time.activity_window_days}): a lapsed customer "
+                "is one with no purchase in the activity window, where churn is undefined; set "
+                "time.activity_window_days and leave lapsed_days null"
+            )
+        return self
+
+    def lifecycle_thresholds(self) -> LifecycleThresholds:
+        """The lifecycle thresholds with ``lapsed_days`` resolved to the activity window."""
+        lifecycle = self.segments.lifecycle
+        if lifecycle.lapsed_days is None:
+            return lifecycle.model_copy(update={"lapsed_days": self.time.activity_window_days})
+        return lifecycle
+
