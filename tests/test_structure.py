@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "segml"
 MAX_LINES = 420
 #: Modules still above MAX_LINES, at most this long: the list may only shrink.
-STILL_LONG = {"segml.cli": 531, "segml.config": 774, "segml.predict.models": 532}
+STILL_LONG = {"segml.cli": 531, "segml.config": 774}
 
 
 def _module_name(path: Path) -> str:
