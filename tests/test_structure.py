@@ -20,8 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "segml"
 MAX_LINES = 420
 #: Modules still above MAX_LINES, at most this long: the list may only shrink.
-STILL_LONG = {"segml.predict.models": 532,
-              "segml.report.sections": 446, "segml.segments.hierarchy": 423}
+STILL_LONG: dict[str, int] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -27,6 +27,22 @@ import pandas as pd
 from segml.errors import DataError, Problem
 
 
+def as_frame(X: Any) -> pd.DataFrame:
+    """``X`` as a DataFrame (an array's columns named ``x0``, ``x1``, ...).
+
+    Example
+    -------
+    >>> list(as_frame(np.zeros((1, 2))).columns)
+    ['x0', 'x1']
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    values = np.asarray(X)
+    if values.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {values.shape}")
+    return pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])])
+
+
 def safe_names(names: list[str]) -> list[str]:
     """LightGBM-safe, unique feature names (JSON special characters replaced).
 

@@ -1,25 +1,9 @@
 """Predictors for churn, purchase, high CLV (classifiers) and future spend (regressor).
 
-Training recipe (:meth:`Predictor.fit`):
-
-1. **Validation** (:func:`~segml.predict.candidates.validation_folds`): the rows of the latest
-   training cutoff when a ``cutoff`` per row is given (time-ordered, never random across time),
-   else ``inner_folds`` stratified folds (attributes mode).
-2. **Candidates** (:mod:`segml.predict.candidates`) learn on the other rows: LightGBM with the
-   configured settings and early stopping, a shallow additive LightGBM, a logistic regression and
-   the blend of the better LightGBM with it. The best held-out headline metric (ROC AUC,
-   Spearman) wins, classifiers by the one-standard-error rule (the simplest candidate within one
-   paired standard error of the best); every candidate's score is kept (``candidate_scores_``).
-3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
-   them by cross-validated log loss (``calibration="auto"``) or given; the calibrator never sees
-   rows the scored model learned from.
-4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
-   stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
-   latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
-   kept.
-
-:meth:`Predictor.refit_on` repeats the chosen recipe (winner, rounds, calibration method) on other
-rows: the fresh refit on the latest windows of SPEC section 2.
+Training (:meth:`Predictor.fit`, :meth:`Predictor.refit_on`) follows the recipe of
+:mod:`segml.predict.training`: validation rows, candidates compared on them, calibration on the
+winner's held-out margins, the final fit on all rows; :mod:`segml.predict.predictor_state` turns a
+fitted predictor into data and back.
 
 Future spend is zero-inflated. Its candidates are LightGBM boosters with the **Tweedie** objective
 (compound Poisson-Gamma, log link, ``tweedie_variance_power`` 1.5), which models the point mass at
@@ -45,47 +29,28 @@ True
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from segml.predict.calibration import Calibrator
-from segml.predict.candidates import (
-    LGBM_FAMILY,
-    candidate_names,
-    fitted_parts,
-    headline_score,
-    one_se_tolerance,
-    pick_winner,
-    validation_folds,
-)
-from segml.predict.linear import LinearModel
-from segml.predict.matrix import FeatureColumns, codes_of
-from segml.predict.training import TUNING_SPACE, CandidateFitting, label_of
+from segml.predict.matrix import FeatureColumns, as_frame
+from segml.predict.predictor_state import PredictorState
+from segml.predict.training import CandidateFitting, label_of
 from segml.predict.trees import raw_score
 from segml.targets import target as target_of
 
-logger = logging.getLogger(__name__)
-
 REFIT_MAX_ROWS = 200_000
-#: Fitted attributes stored as they are in the model state (plain values).
-_PLAIN_STATE = ("feature_names_", "categories_", "booster_feature_names_", "winner_",
-                "candidate_scores_", "calibration_", "calibration_scores_", "best_iteration_",
-                "params_", "n_rows_available_", "n_train_rows_", "refitted_", "validation_",
-                "base_rate_")
 
 
 def _is_classifier(predictor: Predictor) -> bool:
     return predictor.is_classifier
 
 
-class Predictor(CandidateFitting, FeatureColumns, BaseEstimator):
+class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator):
     """The calibrated model of one target, chosen among candidates (scikit-learn contract).
 
     Parameters
@@ -244,97 +209,6 @@ class Predictor(CandidateFitting, FeatureColumns, BaseEstimator):
         tags.target_tags.required = True
         return tags
 
-    # ------------------------------------------------------------------ training
-    def fit(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
-        """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
-
-        Parameters
-        ----------
-        X : DataFrame
-            Features (numeric and categorical columns).
-        y : Series or DataFrame
-            The label (aligned by position), or the labels frame ``Y``.
-        cutoff : array-like, optional
-            Cutoff date of each row (stacked training cutoffs); the latest is held out.
-        """
-        target_of(self.target)  # a ValueError naming the valid targets
-        X = _as_frame(X)
-        comparing = bool(self.early_stopping_rounds)  # refit_on: the recipe is fixed
-        X, label, cut = self._labelled(X, y, cutoff, self.candidate_max_rows if comparing else None)
-        self.learn_columns(X)
-        data = self.frame(X)
-        # refit_on above refit_max_rows: one fit, calibrated on customers of the latest cutoff
-        # it did not learn from (two fits of that size would double the cost)
-        one_fit = not comparing and label.size > self.refit_max_rows
-        folds, self.validation_ = validation_folds(
-            label, cut, classifier=self.is_classifier, inner_folds=self.inner_folds,
-            fraction=self.validation_fraction, seed=self.seed,
-            latest_share=self.validation_fraction if one_fit else None)
-        names = candidate_names(self.candidates, self.is_classifier)
-        parts = fitted_parts(names, self.blend_parts)
-        matrix = codes_of(data) if "logreg" in parts else None
-        valid = np.concatenate([f.valid for f in folds])
-        held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
-        scores = {n: headline_score(self.is_classifier, label[valid], m) for n, m in held_out.items()}
-        if "blend" in names:
-            tree = self.blend_parts[0] if self.blend_parts else pick_winner(scores, LGBM_FAMILY)
-            self.blend_parts_ = (tree, "logreg")
-            held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
-            scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
-        self.candidate_scores_ = {n: float(scores[n]) for n in names}
-        tolerance = (one_se_tolerance(label[valid], {n: held_out[n] for n in names},
-                                      self.candidate_scores_) if self.is_classifier else None)
-        self.winner_ = pick_winner(self.candidate_scores_, names, tolerance)
-        weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
-                   else {self.winner_: 1.0})
-        self._calibrate(held_out[self.winner_], label[valid])
-        self.refitted_ = len(folds) > 1 or bool(
-            self.refit if self.refit is not None else label.size <= self.refit_max_rows)
-        self._final_fit(weights, data, matrix, label, rounds, last, params_of)
-        self.n_train_rows_ = int(label.size)
-        self.base_rate_ = float(label.mean())
-        logger.info("%s: %d rows, winner %s (%s), %d rounds, validation on %s", self.target,
-                    label.size, self.winner_, ", ".join(f"{n} {s:.4f}" for n, s in scores.items()),
-                    self.best_iteration_, self.validation_)
-        return self
-
-    def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Predictor:
-        """A new predictor fitted on other rows (the freshest label windows) with the recipe this
-        one chose: its winning candidate, number of rounds, tuned parameters and calibration
-        method.
-
-        No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
-        to fit the calibrator (on margins of models that did not learn them), then the final
-        models learn every row; above ``refit_max_rows`` rows one fit learns all but a share of
-        the latest cutoff's customers, on whom it is calibrated. Baselines are not refitted.
-
-        Example
-        -------
-        >>> import numpy as np, pandas as pd
-        >>> rng = np.random.default_rng(1)
-        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
-        >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
-        >>> first = Predictor(target="churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
-        >>> fresh = first.refit_on(X[300:], y[300:])
-        >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
-        ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
-        (True, True)
-        """
-        check_is_fitted(self, "best_iteration_")
-        params = self.get_params()
-        winner = self.winner_
-        tuned = ({k: self.params_[k] for k in TUNING_SPACE if k in self.params_}
-                 if self.tuning_trials else {})
-        params.update(
-            n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
-            refit=None, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
-            calibration=self.calibration_ or "none",
-            blend_parts=getattr(self, "blend_parts_", None))
-        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
-        fresh.candidate_scores_ = dict(self.candidate_scores_)
-        fresh.baselines_ = {}
-        return fresh
-
     # ------------------------------------------------------------------ prediction
     # The core reads the float matrix (FeatureColumns.matrix): the composite scorer builds it
     # once from arrays for every predictor; the DataFrame methods below wrap it.
@@ -373,13 +247,13 @@ class Predictor(CandidateFitting, FeatureColumns, BaseEstimator):
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Raw margin: log-odds (classifiers) or log of expected spend."""
-        return self.margin_matrix(self.matrix(_as_frame(X)))
+        return self.margin_matrix(self.matrix(as_frame(X)))
 
     def predict_value(self, X: pd.DataFrame) -> np.ndarray:
         """The score segml reports: the calibrated probability of the positive class
         (classifiers) or the expected future spend (regressor, >= 0)."""
         check_is_fitted(self, "weights_")
-        return self.predict_matrix(self.matrix(_as_frame(X)))
+        return self.predict_matrix(self.matrix(as_frame(X)))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -400,63 +274,10 @@ class Predictor(CandidateFitting, FeatureColumns, BaseEstimator):
         value = self.predict_value(X)
         return (value >= 0.5).astype(np.float64) if self.is_classifier else value
 
-    # ------------------------------------------------------------------ state
-    def to_state(self) -> dict[str, Any]:
-        """The fitted predictor as data (:mod:`segml.model_state`): its parameters, the booster
-        as LightGBM's model string, the linear part's and the calibrator's arrays. The
-        baselines (``baselines_``, the evaluation's) are not part of it."""
-        check_is_fitted(self, "weights_")
-        fitted = {name: getattr(self, name) for name in _PLAIN_STATE if hasattr(self, name)}
-        return {
-            "params": _plain_params(self.get_params()),
-            "fitted": fitted,
-            "weights": list(self.weights_),
-            "blend_parts": getattr(self, "blend_parts_", None),
-            "booster": None if self.booster_ is None else self.booster_.model_to_string(),
-            "linear": None if self.linear_ is None else self.linear_.to_state(),
-            "calibrator": None if self.calibrator_ is None else self.calibrator_.to_state(),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Predictor:
-        """The predictor :meth:`to_state` described (scores identical to the original's)."""
-        params = dict(state["params"])
-        for name in ("candidates", "blend_parts"):
-            if params.get(name) is not None:
-                params[name] = tuple(params[name])
-        out = cls(**params)
-        for name, value in state["fitted"].items():
-            setattr(out, name, value)
-        out.weights_ = tuple(float(w) for w in state["weights"])
-        if state["blend_parts"] is not None:
-            out.blend_parts_ = tuple(state["blend_parts"])
-        out.booster_ = (None if state["booster"] is None
-                        else lgb.Booster(model_str=state["booster"]))
-        out.linear_ = None if state["linear"] is None else LinearModel.from_state(state["linear"])
-        out.calibrator_ = (None if state["calibrator"] is None
-                           else Calibrator.from_state(state["calibrator"]))
-        out.baselines_ = {}
-        return out
-
     def __repr__(self) -> str:
         fitted = (f", winner={self.winner_!r}, best_iteration={self.best_iteration_}"
                   if hasattr(self, "best_iteration_") else "")
         return f"Predictor(target={self.target!r}{fitted})"
-
-
-def _as_frame(X: Any) -> pd.DataFrame:
-    """``X`` as a DataFrame (an array's columns named ``x0``, ``x1``, ...)."""
-    if isinstance(X, pd.DataFrame):
-        return X
-    values = np.asarray(X)
-    if values.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional, got shape {values.shape}")
-    return pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])])
-
-
-def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, dict) else v)
-            for k, v in params.items()}
 
 
 def fit_predictor(

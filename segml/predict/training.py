@@ -1,10 +1,32 @@
-"""How a :class:`~segml.predict.models.Predictor` fits its candidates (a mixin of it).
+"""How a :class:`~segml.predict.models.Predictor` is trained: :class:`CandidateFitting`, a mixin
+of it, holds its ``fit``, ``refit_on`` and their steps.
 
-The steps :meth:`Predictor.fit <segml.predict.models.Predictor.fit>` runs in order: the labelled
-rows (NaN labels dropped, a stratified sample above ``max_train_rows``), each candidate part on
-each validation fold (side by side on the free cores), the calibration on the winner's held-out
-margins, and the final fit of the winner's parts on all rows. :data:`TUNING_SPACE` is the random
-search of ``tuning_trials``.
+Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
+
+1. **Validation** (:func:`~segml.predict.candidates.validation_folds`): the rows of the latest
+   training cutoff when a ``cutoff`` per row is given (time-ordered, never random across time),
+   else ``inner_folds`` stratified folds (attributes mode).
+2. **Candidates** (:mod:`segml.predict.candidates`) learn on the other rows: LightGBM with the
+   configured settings and early stopping, a shallow additive LightGBM, a logistic regression and
+   the blend of the better LightGBM with it. The best held-out headline metric (ROC AUC,
+   Spearman) wins, classifiers by the one-standard-error rule (the simplest candidate within one
+   paired standard error of the best); every candidate's score is kept (``candidate_scores_``).
+3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
+   them by cross-validated log loss (``calibration="auto"``) or given; the calibrator never sees
+   rows the scored model learned from.
+4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
+   stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
+   latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
+   kept.
+
+:meth:`Predictor.refit_on <CandidateFitting.refit_on>` repeats the chosen recipe (winner,
+rounds, calibration method) on other rows: the fresh refit on the latest windows of SPEC
+section 2.
+
+The steps :meth:`~CandidateFitting.fit` runs in order: the labelled rows (NaN labels dropped, a
+stratified sample above ``max_train_rows``), each candidate part on each validation fold (side by
+side on the free cores), the calibration on the winner's held-out margins, and the final fit of
+the winner's parts on all rows. :data:`TUNING_SPACE` is the random search of ``tuning_trials``.
 
 Example
 -------
@@ -17,17 +39,28 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from segml.config import SHALLOW_LGBM
 from segml.errors import DataError, Problem
 from segml.predict.calibration import Calibrator, choose_calibration
-from segml.predict.candidates import Fold
+from segml.predict.candidates import (
+    LGBM_FAMILY,
+    Fold,
+    candidate_names,
+    fitted_parts,
+    headline_score,
+    one_se_tolerance,
+    pick_winner,
+    validation_folds,
+)
 from segml.predict.linear import LinearModel
+from segml.predict.matrix import as_frame, codes_of
 from segml.predict.resources import available_cores, train_threads
 from segml.sampling import stratified_sample
 from segml.targets import target as target_of
@@ -62,8 +95,99 @@ def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
 
 
 class CandidateFitting:
-    """The fitting steps of :class:`~segml.predict.models.Predictor` (its parameters on
-    ``self``)."""
+    """The training of :class:`~segml.predict.models.Predictor`: :meth:`fit`, :meth:`refit_on`
+    and their steps (its parameters on ``self``)."""
+
+    def fit(self, X: pd.DataFrame, y, cutoff=None) -> Self:
+        """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
+
+        Parameters
+        ----------
+        X : DataFrame
+            Features (numeric and categorical columns).
+        y : Series or DataFrame
+            The label (aligned by position), or the labels frame ``Y``.
+        cutoff : array-like, optional
+            Cutoff date of each row (stacked training cutoffs); the latest is held out.
+        """
+        target_of(self.target)  # a ValueError naming the valid targets
+        X = as_frame(X)
+        comparing = bool(self.early_stopping_rounds)  # refit_on: the recipe is fixed
+        X, label, cut = self._labelled(X, y, cutoff, self.candidate_max_rows if comparing else None)
+        self.learn_columns(X)
+        data = self.frame(X)
+        # refit_on above refit_max_rows: one fit, calibrated on customers of the latest cutoff
+        # it did not learn from (two fits of that size would double the cost)
+        one_fit = not comparing and label.size > self.refit_max_rows
+        folds, self.validation_ = validation_folds(
+            label, cut, classifier=self.is_classifier, inner_folds=self.inner_folds,
+            fraction=self.validation_fraction, seed=self.seed,
+            latest_share=self.validation_fraction if one_fit else None)
+        names = candidate_names(self.candidates, self.is_classifier)
+        parts = fitted_parts(names, self.blend_parts)
+        matrix = codes_of(data) if "logreg" in parts else None
+        valid = np.concatenate([f.valid for f in folds])
+        held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
+        scores = {n: headline_score(self.is_classifier, label[valid], m) for n, m in held_out.items()}
+        if "blend" in names:
+            tree = self.blend_parts[0] if self.blend_parts else pick_winner(scores, LGBM_FAMILY)
+            self.blend_parts_ = (tree, "logreg")
+            held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
+            scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
+        self.candidate_scores_ = {n: float(scores[n]) for n in names}
+        tolerance = (one_se_tolerance(label[valid], {n: held_out[n] for n in names},
+                                      self.candidate_scores_) if self.is_classifier else None)
+        self.winner_ = pick_winner(self.candidate_scores_, names, tolerance)
+        weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
+                   else {self.winner_: 1.0})
+        self._calibrate(held_out[self.winner_], label[valid])
+        self.refitted_ = len(folds) > 1 or bool(
+            self.refit if self.refit is not None else label.size <= self.refit_max_rows)
+        self._final_fit(weights, data, matrix, label, rounds, last, params_of)
+        self.n_train_rows_ = int(label.size)
+        self.base_rate_ = float(label.mean())
+        logger.info("%s: %d rows, winner %s (%s), %d rounds, validation on %s", self.target,
+                    label.size, self.winner_, ", ".join(f"{n} {s:.4f}" for n, s in scores.items()),
+                    self.best_iteration_, self.validation_)
+        return self
+
+    def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
+        """A new predictor fitted on other rows (the freshest label windows) with the recipe this
+        one chose: its winning candidate, number of rounds, tuned parameters and calibration
+        method.
+
+        No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
+        to fit the calibrator (on margins of models that did not learn them), then the final
+        models learn every row; above ``refit_max_rows`` rows one fit learns all but a share of
+        the latest cutoff's customers, on whom it is calibrated. Baselines are not refitted.
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> from segml.predict.models import Predictor
+        >>> rng = np.random.default_rng(1)
+        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
+        >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
+        >>> first = Predictor(target="churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
+        >>> fresh = first.refit_on(X[300:], y[300:])
+        >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
+        ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
+        (True, True)
+        """
+        check_is_fitted(self, "best_iteration_")
+        params = self.get_params()
+        winner = self.winner_
+        tuned = ({k: self.params_[k] for k in TUNING_SPACE if k in self.params_}
+                 if self.tuning_trials else {})
+        params.update(
+            n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
+            refit=None, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
+            calibration=self.calibration_ or "none",
+            blend_parts=getattr(self, "blend_parts_", None))
+        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
+        fresh.candidate_scores_ = dict(self.candidate_scores_)
+        fresh.baselines_ = {}
+        return fresh
 
     def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
         """LightGBM parameters and the number of rounds of the ``name`` candidate."""

@@ -29,7 +29,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from segml.config import TrackingConfig
-from segml.report import predictive, sections
+from segml.report import blocks, predictive, sections, segment_sections
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def render_report(
         Groups smaller than this are never described (default: from the run, else 50).
     """
     documents = documents or {}
-    art = sections.Artifacts(dict(tables), dict(images), dict(documents))
+    art = blocks.Artifacts(dict(tables), dict(images), dict(documents))
     floor = _floor(run, documents, min_profile_size)
     context = documents.get("report/context.json") or {}
     mode = context.get("mode") or (run.get("tags") or {}).get("mode", "")
@@ -78,9 +78,9 @@ def render_report(
         "mode": mode,
         "floor": floor,
         "data": sections.data_section(art, run),
-        "tree": sections.tree_section(art, floor),
-        "profiles": sections.profile_cards(art),
-        "rules": sections.rules_section(art, floor),
+        "tree": segment_sections.tree_section(art, floor),
+        "profiles": segment_sections.profile_cards(art),
+        "rules": segment_sections.rules_section(art, floor),
         "models": sections.model_sections(art),
         "predictive": predictive.grid_section(art, floor),
         "audiences": predictive.audience_sections(art),

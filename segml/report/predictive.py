@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from segml.report.sections import Artifacts, fmt, html_table
+from segml.report.blocks import Artifacts, fmt, html_table
 from segml.targets import TARGETS
 
 CURVE_COLUMNS = ("threshold", "share", "precision", "recall")
