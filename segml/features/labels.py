@@ -189,10 +189,17 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     """
     from segml.features.behaviour import build_features
 
+    def matrix(c: pd.Timestamp) -> pd.DataFrame:
+        return features(c) if features is not None else build_features(tables, c, spec)
+
+    stamps = [as_cutoff(cutoff) for cutoff in cutoffs]
+    if not stamps:
+        raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
+    if max_rows is not None and targets is not None and len(targets) == 1:
+        return _sampled_stack(matrix, tables, stamps, time_cfg, targets[0], max_rows, seed)
     xs, ys, cs = [], [], []
-    for cutoff in cutoffs:
-        c = as_cutoff(cutoff)
-        X = features(c) if features is not None else build_features(tables, c, spec)
+    for c in stamps:
+        X = matrix(c)
         Y = make_labels(tables, c, time_cfg, targets)
         if not X.index.equals(Y.index):
             Y = Y.reindex(X.index)
@@ -200,31 +207,50 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
         ys.append(Y)
         cs.append(pd.Series(c, index=X.index, name="cutoff", dtype="datetime64[ns]"))
         log.debug("cutoff %s: %d customers", c.date(), len(X))
-    if not xs:
-        raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
-    if max_rows is not None and targets is not None and len(targets) == 1:
-        xs, ys, cs = _sampled_blocks(xs, ys, cs, target_of(targets[0]).label_column, max_rows,
-                                     seed)
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
 
 
-def _sampled_blocks(xs, ys, cs, column: str, max_rows: int, seed: int):
-    """The labelled rows of every block, or a sample of ``max_rows`` of them stratified by block
-    (cutoff) and label, as the blocks to concatenate."""
+def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], tables: Tables,
+                   cutoffs: list[pd.Timestamp], time_cfg: TimeConfig, target: str,
+                   max_rows: int, seed: int) -> TrainingSet:
+    """The labelled rows of ``target`` at every cutoff, or a sample of ``max_rows`` of them
+    stratified by cutoff and label, holding one full feature matrix at a time.
+
+    The labels of every cutoff decide the sample first (they are one column); each matrix is
+    then built, cut to its sampled rows and released before the next one is built, so a million
+    customers at three cutoffs never sit in memory side by side.
+    """
+    column = target_of(target).label_column
+    ys = [make_labels(tables, c, time_cfg, [target]) for c in cutoffs]
+    picks = _block_picks([y[column].to_numpy(dtype="float64") for y in ys], max_rows, seed)
+    xs, cs = [], []
+    for b, c in enumerate(cutoffs):
+        X = matrix(c)
+        if X.index.equals(ys[b].index):
+            rows = picks[b]
+            ys[b] = ys[b].iloc[rows]
+        else:  # the matrix's rows among the sampled customers, in the matrix's order
+            rows = np.sort(X.index.get_indexer(ys[b].index[picks[b]]))
+            rows = rows[rows >= 0]
+            ys[b] = ys[b].reindex(X.index[rows])
+        xs.append(X.iloc[rows])
+        cs.append(pd.Series(c, index=xs[-1].index, name="cutoff", dtype="datetime64[ns]"))
+        log.debug("cutoff %s: %d customers, %d stacked", c.date(), len(X), len(rows))
+        del X  # released here unless the matrix cache keeps it for a later target
+    return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
+
+
+def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int) -> list[np.ndarray]:
+    """Positions to keep in each block: its labelled rows, or a sample of ``max_rows`` of all
+    blocks' labelled rows stratified by block (cutoff) and label."""
     from segml.sampling import stratified_sample
 
-    labels = [y[column].to_numpy(dtype="float64") for y in ys]
     known = [np.flatnonzero(~np.isnan(v)) for v in labels]
     if sum(k.size for k in known) <= max_rows:
-        return ([x.iloc[k] for x, k in zip(xs, known, strict=True)],
-                [y.iloc[k] for y, k in zip(ys, known, strict=True)],
-                [c.iloc[k] for c, k in zip(cs, known, strict=True)])
+        return known
     strata = np.concatenate([2 * b + (v[k] > 0) for b, (v, k) in enumerate(zip(labels, known,
                                                                                strict=True))])
     chosen = stratified_sample(max_rows, strata, seed)
     offsets = np.cumsum([0, *(k.size for k in known)])
-    picks = [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
-             for b in range(len(known))]
-    return ([x.iloc[p] for x, p in zip(xs, picks, strict=True)],
-            [y.iloc[p] for y, p in zip(ys, picks, strict=True)],
-            [c.iloc[p] for c, p in zip(cs, picks, strict=True)])
+    return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
+            for b in range(len(known))]

@@ -160,3 +160,34 @@ def test_a_large_stack_is_a_stratified_sample_of_labelled_rows(tables, cfg):
     # under the limit: every labelled row
     assert len(stack_training_set(tables, plan.train, spec, time_cfg, ["churn"],
                                   max_rows=10**6)) == int(labelled.sum())
+
+
+def test_a_sampled_stack_holds_one_full_matrix_at_a_time(tables, cfg):
+    """With max_rows, each cutoff's matrix is cut to its sampled rows and released before the
+    next one is built (1M customers at three cutoffs must not sit in memory side by side), and
+    the rows are those of each full matrix: features equal the matrix built at that cutoff."""
+    import gc
+    import weakref
+
+    time_cfg = cfg.time.model_copy(update={"training_cutoffs": 3, "cutoff_step_days": 60})
+    plan = plan_targets(data_end(tables), time_cfg, ["purchase"],
+                        start=data_start(tables)).targets["purchase"]
+    spec = FeatureSpec.fit(tables, plan.train[-1], cfg)
+    built: list[weakref.ref] = []
+    alive_when_built: list[int] = []
+
+    def features(cutoff):
+        gc.collect()
+        alive_when_built.append(sum(ref() is not None for ref in built))
+        frame = build_features(tables, cutoff, spec)
+        built.append(weakref.ref(frame))
+        return frame
+
+    small = stack_training_set(tables, plan.train, spec, time_cfg, ["purchase"],
+                               features=features, max_rows=90, seed=2)
+    assert alive_when_built == [0, 0, 0]
+    assert len(small) == 90 and small.Y["purchase"].notna().all()
+    for cutoff in plan.train:
+        rows = (small.cutoff == cutoff).to_numpy()
+        full = build_features(tables, cutoff, spec)
+        pd.testing.assert_frame_equal(small.X[rows], full.loc[small.X.index[rows]])
