@@ -26,6 +26,8 @@ from pathlib import Path
 #: Stage order of a train run (segml.pipeline): the table lists them in this order.
 STAGES = ("load", "features", "segments", "predictors", "scorer", "scoring", "profiles",
           "drift_reference", "logging", "explain", "register")
+#: The order in which the predictors stage fits the targets (config order of the defaults).
+TARGET_ORDER = ("churn", "purchase", "high_clv", "spend")
 
 
 def generate(customers: int, folder: Path) -> Path:
@@ -121,9 +123,17 @@ def main() -> None:
             rss = stage_peak(samples, ended.get(name), stages[name])
             print(f"{name:<22}{stages[name]:>9.1f}{rss:>14}")
             accounted += stages[name]
-            if name == "predictors":  # its parts: the matrices, then each target's models
-                for part in sorted(k for k in stages if k.startswith("predictors_")):
-                    print(f"  {part.removeprefix('predictors_'):<20}{stages[part]:>9.1f}")
+            if name == "predictors":  # its parts: each target's matrices and models, in turn
+                at = ended.get(name, 0.0) - stages[name]
+                for target in TARGET_ORDER:
+                    if f"predictors_{target}" not in stages:
+                        continue
+                    seconds = stages[f"predictors_{target}"]
+                    rss = stage_peak(samples, at + seconds if name in ended else None, seconds)
+                    print(f"  {target:<20}{seconds:>9.1f}{rss:>14}")
+                    at += seconds
+                if "predictors_features" in stages:
+                    print(f"  {'(of which matrices)':<20}{stages['predictors_features']:>9.1f}")
         print(f"{'(start-up, other)':<22}{wall - accounted:>9.1f}")
         print(f"{'wall':<22}{wall:>9.1f}   (target <= 360 s at 1M customers)")
         print(f"peak RSS {peak / 2**30:.2f} GiB   (target <= 8 GiB at 1M customers); "
