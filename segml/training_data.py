@@ -30,35 +30,56 @@ def no_progress(_: str) -> None:
     return None
 
 
-class FeatureFrames:
-    """Feature matrices by cutoff, each built once and dropped after its last planned use.
+#: One planned use of a matrix: (target, "train" | "evaluation" | "refit").
+Use = tuple[str, str]
 
-    Several targets share cutoffs (e.g. 90-day churn and 30-day purchase both train at 90 and
-    120 days before the end), so a matrix is kept while a later use is planned and released
-    after, which bounds memory to the matrices still needed.
+
+class FeatureFrames:
+    """Feature matrices by cutoff, each built once and kept only for what its later uses need.
+
+    Several targets share cutoffs (90-day churn evaluates where 30-day purchase trains; CLV and
+    spend share all theirs), so a matrix is kept while a later use is planned. A stacked use
+    (train, refit) needs only the rows its sample drew (``rows_of``: the customer ids, or None
+    for the whole matrix), so between uses the cache keeps the whole matrix only when a later
+    evaluation needs it, else just the rows the later stacks will take: at a million customers
+    that is a few hundred thousand rows instead of a million per cutoff.
     """
 
-    def __init__(self, tables: Tables, spec: Any, uses: dict[pd.Timestamp, int] | None = None):
+    def __init__(self, tables: Tables, spec: Any, uses: dict[pd.Timestamp, list[Use]] | None = None,
+                 rows_of: Callable[[Use, pd.Timestamp], pd.Index | None] | None = None):
         self.tables, self.spec = tables, spec
-        self._uses = dict(uses or {})
-        self._frames: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._uses = {cutoff: list(planned) for cutoff, planned in (uses or {}).items()}
+        self._rows_of = rows_of or (lambda use, cutoff: None)
+        self._frames: dict[pd.Timestamp, tuple[pd.DataFrame, bool]] = {}  # matrix, whole?
         self.seconds = 0.0  # spent building matrices (timed apart from the models)
 
-    def __call__(self, cutoff: pd.Timestamp) -> pd.DataFrame:
+    def __call__(self, cutoff: pd.Timestamp, use: Use | None = None) -> pd.DataFrame:
         from segml.features import build_features
 
-        frame = self._frames.get(cutoff)
-        if frame is None:
+        frame, whole = self._frames.get(cutoff, (None, False))
+        planned = self._uses.get(cutoff, [])
+        if frame is None or not (whole or use in planned):
             start = time.perf_counter()
-            frame = build_features(self.tables, cutoff, self.spec)
+            frame, whole = build_features(self.tables, cutoff, self.spec), True
             self.seconds += time.perf_counter() - start
-        left = self._uses.get(cutoff, 0) - 1
-        self._uses[cutoff] = left
-        if left > 0:
-            self._frames[cutoff] = frame
-        else:
-            self._frames.pop(cutoff, None)
+        if use in planned:
+            planned.remove(use)
+        elif planned:
+            planned.pop(0)  # an unnamed use counts as the next planned one
+        self._keep(cutoff, frame, whole, planned)
         return frame
+
+    def _keep(self, cutoff: pd.Timestamp, frame: pd.DataFrame, whole: bool,
+              later: list[Use]) -> None:
+        if not later:
+            self._frames.pop(cutoff, None)
+            return
+        rows = [self._rows_of(use, cutoff) for use in later]
+        if any(r is None for r in rows):
+            self._frames[cutoff] = (frame, whole)
+            return
+        wanted = rows[0].append(rows[1:]).unique() if len(rows) > 1 else rows[0]
+        self._frames[cutoff] = (frame[frame.index.isin(wanted)], False)
 
 
 @dataclass
@@ -80,6 +101,7 @@ class Datasets:
     labels: pd.DataFrame | None = None
     frames: FeatureFrames | None = None
     cutoffs: dict[str, Any] = field(default_factory=dict)
+    _samples: dict[Use, Any] = field(default_factory=dict, repr=False)
 
     def targets(self) -> list[str]:
         """The configured targets this data can train, in config order."""
@@ -89,28 +111,52 @@ class Datasets:
             return [t for t in configured if target_of(t).label_column in available]
         return [t for t in configured if t in self.plan.targets]
 
-    def _stack(self, target: str, cutoffs: list[pd.Timestamp]):
+    def _sample(self, target: str, role: str):
+        """The labels and sampled rows of ``target``'s ``role`` stack ("train" or "refit"),
+        drawn once: the matrix cache asks for them before the stack is built."""
+        from segml.features import stack_sample
+
+        key = (target, role)
+        if key not in self._samples:
+            self._samples[key] = stack_sample(
+                self.tables, getattr(self.plan.targets[target], role), self.config.time, target,
+                self.config.models.max_train_rows, self.config.seed)
+        return self._samples[key]
+
+    def rows_of(self, use: Use, cutoff: pd.Timestamp) -> pd.Index | None:
+        """The customers a planned use takes from the matrix at ``cutoff`` (None: all)."""
+        target, role = use
+        if role == "evaluation":
+            return None
+        labels, picks = self._sample(target, role)
+        position = list(getattr(self.plan.targets[target], role)).index(cutoff)
+        return labels[position].index[picks[position]]
+
+    def _stack(self, target: str, role: str):
         from segml.features import stack_training_set
 
-        return stack_training_set(self.tables, cutoffs, self.spec, self.config.time, [target],
-                                  features=self.frames,
+        sample = self._sample(target, role)
+        del self._samples[(target, role)]
+        return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
+                                  self.spec, self.config.time, [target],
+                                  features=lambda cutoff: self.frames(cutoff, (target, role)),
                                   max_rows=self.config.models.max_train_rows,
-                                  seed=self.config.seed)
+                                  seed=self.config.seed, sample=sample)
 
     def training_set(self, target: str):
         """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""
-        return self._stack(target, self.plan.targets[target].train)
+        return self._stack(target, "train")
 
     def refit_set(self, target: str):
         """The stacked refit cutoffs of ``target``: the freshest complete label windows."""
-        return self._stack(target, self.plan.targets[target].refit)
+        return self._stack(target, "refit")
 
     def evaluation_set(self, target: str) -> tuple[pd.DataFrame, pd.Series]:
         """Features and labels at ``target``'s out-of-time evaluation cutoff."""
         from segml.features import make_labels
 
         cutoff = self.plan.targets[target].evaluation
-        X = self.frames(cutoff)
+        X = self.frames(cutoff, (target, "evaluation"))
         Y = make_labels(self.tables, cutoff, self.config.time, [target])
         return X, Y[target_of(target).label_column].reindex(X.index)
 
@@ -138,13 +184,17 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
                         start=start, min_history_days=config.readiness.min_history_days)
     spec = FeatureSpec.fit(tables, plan.spec_cutoff, config)
-    uses: dict[pd.Timestamp, int] = {}
-    for target_plan in plan.targets.values():
-        for cutoff in (*target_plan.train, target_plan.evaluation, *target_plan.refit):
-            uses[cutoff] = uses.get(cutoff, 0) + 1
+    uses: dict[pd.Timestamp, list[Use]] = {}
+    for target, target_plan in plan.targets.items():
+        for role, cutoffs in (("train", target_plan.train), ("evaluation", [target_plan.evaluation]),
+                              ("refit", target_plan.refit)):
+            for cutoff in cutoffs:
+                uses.setdefault(cutoff, []).append((target, role))
     current_X = build_features(tables, plan.scoring, spec)
-    return Datasets("behavioural", spec, plan.scoring, current_X, tables, config, plan=plan,
-                    frames=FeatureFrames(tables, spec, uses), cutoffs=plan.to_dict())
+    data = Datasets("behavioural", spec, plan.scoring, current_X, tables, config, plan=plan,
+                    cutoffs=plan.to_dict())
+    data.frames = FeatureFrames(tables, spec, uses, rows_of=data.rows_of)
+    return data
 
 
-__all__ = ["Datasets", "FeatureFrames", "Progress", "build_datasets", "no_progress"]
+__all__ = ["Datasets", "FeatureFrames", "Progress", "Use", "build_datasets", "no_progress"]

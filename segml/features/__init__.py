@@ -11,7 +11,7 @@ Example
 """
 
 from segml.features.behaviour import FeatureSpec, build_features
-from segml.features.labels import TrainingSet, make_labels, stack_training_set
+from segml.features.labels import TrainingSet, make_labels, stack_sample, stack_training_set
 from segml.features.plan import TargetPlan, TimePlan, plan_targets
 from segml.features.timeline import data_end, data_start
 
@@ -25,5 +25,6 @@ __all__ = [
     "data_start",
     "make_labels",
     "plan_targets",
+    "stack_sample",
     "stack_training_set",
 ]

@@ -147,7 +147,9 @@ class TrainingSet:
 def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig,
                        targets: list[str] | tuple[str, ...] | None = None,
                        features: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
-                       max_rows: int | None = None, seed: int = 0) -> TrainingSet:
+                       max_rows: int | None = None, seed: int = 0,
+                       sample: tuple[list[pd.DataFrame], list[np.ndarray]] | None = None,
+                       ) -> TrainingSet:
     """Build features (with one fixed ``spec``) and labels at each cutoff and stack them.
 
     Parameters
@@ -171,6 +173,9 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
         sample it anyway (``models.max_train_rows``), and stacking a million customers at
         three cutoffs first would copy gigabytes for nothing. Rows without a label are dropped
         then too.
+    sample : optional
+        With ``max_rows`` and one target: the labels and rows :func:`stack_sample` drew for
+        these arguments, when the caller drew them already.
 
     Examples
     --------
@@ -196,7 +201,8 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     if not stamps:
         raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
     if max_rows is not None and targets is not None and len(targets) == 1:
-        return _sampled_stack(matrix, tables, stamps, time_cfg, targets[0], max_rows, seed)
+        labels, picks = sample or stack_sample(tables, stamps, time_cfg, targets[0], max_rows, seed)
+        return _sampled_stack(matrix, stamps, labels, picks)
     xs, ys, cs = [], [], []
     for c in stamps:
         X = matrix(c)
@@ -210,19 +216,26 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
 
 
-def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], tables: Tables,
-                   cutoffs: list[pd.Timestamp], time_cfg: TimeConfig, target: str,
-                   max_rows: int, seed: int) -> TrainingSet:
-    """The labelled rows of ``target`` at every cutoff, or a sample of ``max_rows`` of them
-    stratified by cutoff and label, holding one full feature matrix at a time.
-
-    The labels of every cutoff decide the sample first (they are one column); each matrix is
-    then built, cut to its sampled rows and released before the next one is built, so a million
-    customers at three cutoffs never sit in memory side by side.
-    """
+def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: str,
+                 max_rows: int, seed: int) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+    """The labels of ``target`` at each cutoff and the positions a stack of at most
+    ``max_rows`` rows takes from each: every labelled row, or a seeded sample stratified by
+    cutoff and label. Drawn from the labels alone, before any feature matrix is built."""
     column = target_of(target).label_column
-    ys = [make_labels(tables, c, time_cfg, [target]) for c in cutoffs]
-    picks = _block_picks([y[column].to_numpy(dtype="float64") for y in ys], max_rows, seed)
+    labels = [make_labels(tables, as_cutoff(c), time_cfg, [target]) for c in cutoffs]
+    return labels, _block_picks([y[column].to_numpy(dtype="float64") for y in labels],
+                                max_rows, seed)
+
+
+def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], cutoffs: list[pd.Timestamp],
+                   labels: list[pd.DataFrame], picks: list[np.ndarray]) -> TrainingSet:
+    """The sampled rows of every cutoff's matrix, stacked, holding one matrix at a time.
+
+    Each matrix is built (or read, cut to the rows still planned, from the caller's cache), cut
+    to its sampled rows and released before the next one is built, so a million customers at
+    three cutoffs never sit in memory side by side.
+    """
+    ys = list(labels)
     xs, cs = [], []
     for b, c in enumerate(cutoffs):
         X = matrix(c)
