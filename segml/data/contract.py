@@ -324,10 +324,25 @@ def load_tables(
     if customers is None:
         raw = read_raw_tables(config, str(data_dir) if data_dir else None)
         sources = raw.pop("_sources")  # type: ignore[assignment]
-        customers, transactions, events = raw["customers"], raw["transactions"], raw["events"]
+        customers, transactions, events = raw.pop("customers"), raw.pop("transactions"), raw.pop("events")
     tables, problems = validate_tables(
         config, customers, transactions, events, sources=sources  # type: ignore[arg-type]
     )
+    del customers, transactions, events
+    release_arrow_memory()
     if tables is None:
         raise DataError([p for p in problems if p.severity == "error"] or problems)
     return tables
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator keeps for reuse back to the operating system.
+
+    Reading Parquet decodes through Arrow buffers that its pool (mimalloc or jemalloc) keeps
+    after they are freed; NumPy cannot allocate from that pool, so the raw tables' buffers would
+    stay in the process for the whole run (at 1M customers and 54M rows: 1.7 GiB of the 4.2 GiB
+    resident after loading).
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()

@@ -176,3 +176,27 @@ def test_fingerprint_changes_with_one_cell():
     b = fingerprint(tx, timestamp="timestamp")
     assert a["rows"] == b["rows"] and a["sha256"] != b["sha256"]
     assert a["min_timestamp"] <= a["max_timestamp"]
+
+
+def test_fingerprint_by_blocks_of_rows_equals_the_whole_table_hash(monkeypatch):
+    """Hashed a block of rows at a time (bounded memory on tens of millions of rows), the digest is
+    the one of all row hashes at once, whatever the block size, text and categoricals included."""
+    import hashlib
+
+    from segml.data import io
+
+    rng = np.random.default_rng(4)
+    n = 1003
+    frame = pd.DataFrame({
+        "customer_id": pd.array([f"c{i % 97:04d}" for i in range(n)], dtype="str"),
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), "s"),
+        "amount": rng.gamma(2.0, 10.0, n),
+        "channel": pd.Categorical(rng.choice(["web", "store", "app"], n)),
+    })
+    whole = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    whole.update("|".join(frame.columns).encode())
+    for block in (1, 100, 1000, 10**6):
+        monkeypatch.setattr(io, "FINGERPRINT_BLOCK_ROWS", block)
+        assert io.fingerprint(frame)["sha256"] == whole.hexdigest()[:16]
+    empty = hashlib.sha256("|".join(frame.columns).encode()).hexdigest()[:16]
+    assert io.fingerprint(frame.iloc[:0])["sha256"] == empty
