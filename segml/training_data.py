@@ -19,7 +19,6 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
-from segml.data.population import of_customers
 from segml.targets import TARGETS
 from segml.targets import target as target_of
 
@@ -61,9 +60,7 @@ class FeatureFrames:
         planned = self._uses.get(cutoff, [])
         if frame is None or not (whole or use in planned):
             start = time.perf_counter()
-            rows = self._needed(cutoff, planned) if use in planned else None
-            tables = self.tables if rows is None else of_customers(self.tables, rows)
-            frame, whole = build_features(tables, cutoff, self.spec), rows is None
+            frame, whole = build_features(self.tables, cutoff, self.spec), True
             self.seconds += time.perf_counter() - start
         if use in planned:
             planned.remove(use)
@@ -72,23 +69,17 @@ class FeatureFrames:
         self._keep(cutoff, frame, whole, planned)
         return frame
 
-    def _needed(self, cutoff: pd.Timestamp, uses: list[Use]) -> pd.Index | None:
-        """The customers ``uses`` take from the matrix at ``cutoff`` (None: all of them)."""
-        rows = [self._rows_of(use, cutoff) for use in uses]
-        if not rows or any(r is None for r in rows):
-            return None
-        return rows[0].append(rows[1:]).unique() if len(rows) > 1 else rows[0]
-
     def _keep(self, cutoff: pd.Timestamp, frame: pd.DataFrame, whole: bool,
               later: list[Use]) -> None:
         if not later:
             self._frames.pop(cutoff, None)
             return
-        wanted = self._needed(cutoff, later)
-        if wanted is None:
+        rows = [self._rows_of(use, cutoff) for use in later]
+        if any(r is None for r in rows):
             self._frames[cutoff] = (frame, whole)
-        else:
-            self._frames[cutoff] = (frame[frame.index.isin(wanted)], False)
+            return
+        wanted = rows[0].append(rows[1:]).unique() if len(rows) > 1 else rows[0]
+        self._frames[cutoff] = (frame[frame.index.isin(wanted)], False)
 
 
 @dataclass

@@ -79,16 +79,3 @@ def test_a_later_evaluation_keeps_the_whole_matrix(data):
                            rows_of=lambda use, c: None if use[1] == "evaluation" else pd.Index([]))
     first = frames(cutoff, ("a", "train"))
     assert frames(cutoff, ("b", "evaluation")) is first
-
-
-def test_a_matrix_only_stacks_use_is_built_for_their_customers_alone(data):
-    """No evaluation at a cutoff: its matrix is built from the sampled customers' rows only, and
-    those rows equal the ones of everyone's matrix (features are per customer)."""
-    cutoff = data.plan.targets["churn"].train[0]
-    full = build_features(data.tables, cutoff, data.spec)
-    some = full.index[::7]
-    frames = FeatureFrames(data.tables, data.spec, {cutoff: [("a", "train"), ("b", "refit")]},
-                           rows_of=lambda use, c: some[:100] if use[0] == "a" else some[50:])
-    part = frames(cutoff, ("a", "train"))
-    assert part.index.equals(some)  # the union of both uses, in the table's order
-    pd.testing.assert_frame_equal(part, full.loc[some])

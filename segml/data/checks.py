@@ -145,7 +145,7 @@ def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity == "error" for p in problems)
 
 
-def known_ids(values: pd.Series, ids: pd.Series) -> np.ndarray:
+def _known_ids(values: pd.Series, ids: pd.Series) -> np.ndarray:
     """``values.isin(ids)`` as a boolean array; Arrow strings through Arrow's hash set (pandas'
     own ``isin`` on them builds a Python list of the ids: 2.5 s at 200k customers and 4M rows)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and (
@@ -182,7 +182,7 @@ def align_ids(customers: pd.DataFrame, other: pd.DataFrame, table: str, file: st
             if pd.api.types.is_float_dtype(theirs) and (theirs.dropna() % 1 == 0).all():
                 theirs = theirs.astype("Int64")  # 7.0 from a float column is customer "7"
             other["customer_id"] = theirs.astype(str).astype(ids.dtype)
-    unknown = ~known_ids(other["customer_id"], ids)
+    unknown = ~_known_ids(other["customer_id"], ids)
     if unknown.any():
         return [
             Problem(

@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from segml.data.checks import known_ids
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
 
@@ -83,31 +82,3 @@ def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None
         out["predictive_segment"] = out["predictive_segment"].astype(object).where(
             known.to_numpy(), NO_HISTORY.capitalize())
     return out.reset_index()
-
-
-def of_customers(tables: Tables, ids: pd.Index) -> Tables:
-    """``tables`` cut to the customers ``ids`` (their customer rows, orders and events).
-
-    A customer's features depend on their own rows and the fitted feature settings only, so the
-    features of a part of the customers are those rows of everyone's features: a stacked training
-    set that samples 100k of a million customers builds just those.
-
-    Example
-    -------
-    >>> from types import SimpleNamespace
-    >>> t = Tables(customers=pd.DataFrame({"customer_id": ["a", "b"]}),
-    ...            transactions=pd.DataFrame({"customer_id": ["a", "b", "b"], "amount": [1., 2., 3.]}))
-    >>> of_customers(t, pd.Index(["b"])).transactions["amount"].tolist()
-    [2.0, 3.0]
-    """
-    from dataclasses import replace
-
-    wanted = pd.Series(ids, dtype=tables.customers["customer_id"].dtype)
-
-    def part(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-        if frame is None:
-            return None
-        return frame[known_ids(frame["customer_id"], wanted)]
-
-    return replace(tables, customers=part(tables.customers), transactions=part(tables.transactions),
-                   events=part(tables.events))
