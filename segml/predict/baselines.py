@@ -172,6 +172,10 @@ class PastSpendBaseline(_ScoreBaseline):
         return _numeric(X, self.column_)
 
 
+#: Rows the logistic-regression baseline transforms and scores at a time.
+PREDICT_BLOCK_ROWS = 100_000
+
+
 class LogRegBaseline:
     """Logistic regression on the same features: median impute + scale, one-hot categoricals."""
 
@@ -207,8 +211,14 @@ class LogRegBaseline:
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        # By blocks of rows: imputing, scaling and one-hot encoding a million customers at once
+        # holds several dense copies of the matrix (GiBs); each row's probability is its own.
+        out = np.empty(len(X))
         with single_threaded_blas():
-            return self.model_.predict_proba(self._frame(X))[:, 1]
+            for start in range(0, len(X), PREDICT_BLOCK_ROWS):
+                block = X.iloc[start : start + PREDICT_BLOCK_ROWS]
+                out[start : start + len(block)] = self.model_.predict_proba(self._frame(block))[:, 1]
+        return out
 
 
 _CLASSES = {"recency": RecencyBaseline, "bgnbd": BGNBDBaseline, "past_spend": PastSpendBaseline,
