@@ -196,6 +196,10 @@ def _cell(value: float, share: bool) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+#: Customers the profile heatmap reads at most (a uniform, seeded sample above).
+HEATMAP_MAX_ROWS = 250_000
+
+
 def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
                          path: str | os.PathLike[str], level: int | None = None,
                          min_profile_size: int = 50, n_features: int = 12,
@@ -208,10 +212,17 @@ def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
 
     column = _level_column(assignments, level)
     seg = assignments[column].reindex(X.index).astype(str)
-    shown = _shown(seg, min_profile_size)
+    shown = _shown(seg, min_profile_size)  # which segments show: decided on every customer
+    customers = len(X)
+    if customers > HEATMAP_MAX_ROWS:
+        # A uniform sample keeps means and differences unbiased; the indicator columns and
+        # correlations of a million customers held GiBs for a picture of a dozen x a dozen cells.
+        picked = np.random.default_rng(0).choice(customers, HEATMAP_MAX_ROWS, replace=False)
+        X = X.iloc[np.sort(picked)]
+        seg = seg.reindex(X.index)
     keep = seg.isin(shown.index).to_numpy()
-    effect, value = heatmap_table(X[keep], seg[keep], n_features) if keep.any() else (
-        pd.DataFrame(), pd.DataFrame())
+    effect, value = heatmap_table(X if keep.all() else X[keep], seg[keep], n_features) \
+        if keep.any() else (pd.DataFrame(), pd.DataFrame())
     order = sorted(effect.columns, key=lambda p: [int(x) if x.isdigit() else x
                                                   for x in str(p).split(".")])
     effect, value = effect[order], value[order]
@@ -237,5 +248,6 @@ def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
         ax.set_yticks(range(n_rows), [f.replace("_", " ") for f in effect.index], fontsize=8)
         fig.colorbar(im, ax=ax, label="difference from the other customers (d, clipped at 2)",
                      shrink=0.8, pad=0.02)
-    ax.set_title(f"Profile of {column}: mean or share per segment", pad=12, fontsize=10)
+    sampled = f" (a sample of {len(X):,} of {customers:,} customers)" if len(X) < customers else ""
+    ax.set_title(f"Profile of {column}: mean or share per segment{sampled}", pad=12, fontsize=10)
     return _save(fig, path)

@@ -70,3 +70,32 @@ def test_the_projection_legend_has_one_entry_per_segment(tmp_path, blobs, fitted
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_projection(h, X, A, tmp_path / "pca.png", level=1, sample=1000)
+
+
+def test_the_heatmap_of_many_customers_reads_a_uniform_sample(tmp_path, blobs, fitted,
+                                                              monkeypatch):
+    """Above HEATMAP_MAX_ROWS the heatmap's table comes from a seeded uniform sample (bounded
+    memory at a million customers), the same one every time; below it, every customer."""
+    from segml.segments import plots
+
+    X, _ = blobs
+    _, A = fitted
+    seen = []
+    table = plots.heatmap_table
+
+    def recording(frame, segments, n_features):
+        seen.append(frame.index)
+        return table(frame, segments, n_features)
+
+    monkeypatch.setattr(plots, "heatmap_table", recording)
+    plots.plot_profile_heatmap(X, A, tmp_path / "all.png")
+    half = len(X) // 2
+    monkeypatch.setattr(plots, "HEATMAP_MAX_ROWS", half)
+    plots.plot_profile_heatmap(X, A, tmp_path / "sample.png")
+    plots.plot_profile_heatmap(X, A, tmp_path / "again.png")
+    shown = A["segment_level_1"].reindex(X.index).astype(str).isin(
+        plots._shown(A["segment_level_1"].reindex(X.index).astype(str), 50).index)
+    assert seen[0].equals(X.index[shown.to_numpy()])  # every customer of a shown segment
+    assert seen[1].equals(seen[2]) and len(seen[1]) <= half
+    assert seen[1].isin(X.index).all() and seen[1].is_unique
+    assert len(seen[1]) > 0.8 * half  # the shown segments hold most customers
