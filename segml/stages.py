@@ -94,28 +94,8 @@ def discover_segments(
     )
     names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
-    return Segmentation(hierarchy, rules, with_names(assignments, hierarchy.names_),
+    return Segmentation(hierarchy, rules, hierarchy.with_names(assignments),
                         rule_segments, profiles, names)
-
-
-def with_names(assignments: pd.DataFrame, names: dict[int, dict[str, str]]) -> pd.DataFrame:
-    """``segment_name_level_<k>`` beside each named level, as ``SegmentHierarchy.assign`` writes
-    them once names are set (an unnamed segment keeps its path), without assigning again.
-
-    Example
-    -------
-    >>> A = pd.DataFrame({"segment_level_1": ["1", "2", "1"]})
-    >>> with_names(A, {1: {"1": "Loyal"}})["segment_name_level_1"].tolist()
-    ['Loyal', '2', 'Loyal']
-    """
-    out = assignments.copy()
-    for level in sorted(names):
-        column = f"segment_level_{level}"
-        if names[level] and column in out:
-            codes, distinct = pd.factorize(out[column].to_numpy(dtype=object))
-            out[f"segment_name_level_{level}"] = np.array(
-                [names[level].get(v, v) for v in distinct.tolist()], dtype=object)[codes]
-    return out
 
 
 def keep_segment_ids(
@@ -232,8 +212,9 @@ def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predic
 def profile_with_predictions(
     segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame, config: SegmlConfig
 ) -> Segmentation:
-    """Re-profile the segments with the predicted rates of the targets that give a KPI
-    (expected churn, expected purchase).
+    """Put the predicted rates of the targets that give a KPI (expected churn, expected
+    purchase) into every level's profile, in place of the rate columns it had (the rest of a
+    profile does not depend on them, so nothing else is recomputed).
 
     ``scored`` is the scorer's output indexed by customer id. A target scored only on its
     population (churn: active customers) leaves the others NaN, so each segment's expected rate
@@ -246,7 +227,6 @@ def profile_with_predictions(
         column, _ = spec.profile_kpi
         expected = pd.Series(scored[spec.output_column].to_numpy(dtype=float), index=features.index)
         for level, profile in segmentation.profiles.items():
-            # the rates only: the rest of the profile (effects, names) does not depend on them
             segments = assignments[f"segment_level_{level}"].astype(str).to_numpy()
             rate = expected.groupby(segments).mean().reindex(profile.index)
             rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan

@@ -111,6 +111,18 @@ class LeafPlacement:
                 out[f"segment_name_level_{k}"] = _named(levels[k], self.names_[k])
         return out
 
+    def with_names(self, assignments: pd.DataFrame) -> pd.DataFrame:
+        """``assignments`` (from :meth:`assign`) with the ``segment_name_level_<k>`` columns of
+        the names set since (:meth:`set_names`), as :meth:`assign` would write them now, without
+        placing the customers again; an unnamed segment keeps its path."""
+        out = assignments.copy()
+        for k in range(1, self.depth_ + 1):
+            column = f"segment_level_{k}"
+            if self.names_.get(k) and column in out:
+                out[f"segment_name_level_{k}"] = _named(out[column].to_numpy(dtype=object),
+                                                        self.names_[k])
+        return out
+
     def _guided_array(self, columns: Mapping[str, Any], n: int,
                       rule_columns: Mapping[str, np.ndarray] | None, column: str,
                       X: pd.DataFrame | None) -> Any:
