@@ -30,6 +30,8 @@ from segml.data.contract import Tables
 from segml.errors import DataError, Problem
 
 NO_HISTORY = "no history"
+#: What a customer unknown at the cutoff gets beside null scores and segments (every engine).
+NO_HISTORY_FILLS = {"lifecycle_stage": NO_HISTORY, "predictive_segment": NO_HISTORY.capitalize()}
 
 
 def scoring_cutoff(tables: Tables, cutoff: str | pd.Timestamp | None) -> pd.Timestamp | None:
@@ -77,8 +79,8 @@ def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None
         stage = out["lifecycle_stage"]
         if isinstance(stage.dtype, pd.CategoricalDtype) and NO_HISTORY not in stage.cat.categories:
             stage = stage.cat.add_categories([NO_HISTORY])
-        out["lifecycle_stage"] = stage.where(known.to_numpy(), NO_HISTORY)
+        out["lifecycle_stage"] = stage.where(known.to_numpy(), NO_HISTORY_FILLS["lifecycle_stage"])
     if "predictive_segment" in out:
         out["predictive_segment"] = out["predictive_segment"].astype(object).where(
-            known.to_numpy(), NO_HISTORY.capitalize())
+            known.to_numpy(), NO_HISTORY_FILLS["predictive_segment"])
     return out.reset_index()

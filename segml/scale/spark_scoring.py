@@ -138,15 +138,14 @@ def with_every_customer(scored: DataFrame, customers: DataFrame, id_column: str)
     ``lifecycle_stage = "no history"`` and the ``No history`` predictive segment."""
     from pyspark.sql import functions as F
 
-    from segml.data.population import NO_HISTORY
+    from segml.data.population import NO_HISTORY_FILLS
 
     id_type = dict(scored.dtypes)["customer_id"]
     ids = customers.select(F.col(f"`{id_column}`").cast(id_type).alias("customer_id"))
     missing = ids.dropna().distinct().join(scored.select("customer_id"), "customer_id", "left_anti")
-    fills = {"lifecycle_stage": NO_HISTORY, "predictive_segment": NO_HISTORY.capitalize()}
     rows = missing.select(*[
         F.col("customer_id") if field.name == "customer_id"
-        else F.lit(fills.get(field.name)).cast(field.dataType).alias(field.name)
+        else F.lit(NO_HISTORY_FILLS.get(field.name)).cast(field.dataType).alias(field.name)
         for field in scored.schema.fields])
     return scored.unionByName(rows)
 
