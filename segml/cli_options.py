@@ -31,6 +31,9 @@ DataOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")
+]
 CutoffOpt = Annotated[
     str | None, typer.Option("--cutoff", help="Treat this date (YYYY-MM-DD) as the end of the data.")
 ]

@@ -21,6 +21,7 @@ from segml.cli_options import (
     ConfigOpt,
     CutoffOpt,
     DataOpt,
+    ModelOpt,
     QuietOpt,
     VerboseOpt,
     parse_cutoff,
@@ -33,7 +34,7 @@ from segml.errors import Problem, SegmlError
 
 @handles_user_errors
 def score(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")],
+    model: ModelOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv file.")],
     data: DataOpt = None,
     config: ConfigOpt = None,
@@ -104,7 +105,7 @@ def _writable_folder(out: Path) -> None:
 
 @handles_user_errors
 def audiences(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")],
+    model: ModelOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: <target>.parquet|csv per list and summary.csv.")],
     data: DataOpt = None,
     config: ConfigOpt = None,
