@@ -217,9 +217,8 @@ def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
     if customers > HEATMAP_MAX_ROWS:
         # A uniform sample keeps means and differences unbiased; the indicator columns and
         # correlations of a million customers held GiBs for a picture of a dozen x a dozen cells.
-        picked = np.random.default_rng(0).choice(customers, HEATMAP_MAX_ROWS, replace=False)
-        X = X.iloc[np.sort(picked)]
-        seg = seg.reindex(X.index)
+        picked = np.sort(np.random.default_rng(0).choice(customers, HEATMAP_MAX_ROWS, replace=False))
+        X, seg = X.iloc[picked], seg.iloc[picked]
     keep = seg.isin(shown.index).to_numpy()
     effect, value = heatmap_table(X if keep.all() else X[keep], seg[keep], n_features) \
         if keep.any() else (pd.DataFrame(), pd.DataFrame())
