@@ -120,8 +120,19 @@ class Datasets:
         if key not in self._samples:
             self._samples[key] = stack_sample(
                 self.tables, getattr(self.plan.targets[target], role), self.config.time, target,
-                self.config.models.max_train_rows, self.config.seed)
+                self.max_rows(role), self.config.seed)
         return self._samples[key]
+
+    def max_rows(self, role: str) -> int | None:
+        """The most rows a ``role`` stack holds: the evaluation fit (``"train"``) learns at most
+        ``models.candidate_max_rows`` and its baselines learn the same rows, so stacking more
+        would only be sampled away; the refit takes up to ``models.max_train_rows``."""
+        models = self.config.models
+        limits = [models.max_train_rows]
+        if role == "train":
+            limits.append(models.candidate_max_rows)
+        given = [v for v in limits if v is not None]
+        return min(given) if given else None
 
     def rows_of(self, use: Use, cutoff: pd.Timestamp) -> pd.Index | None:
         """The customers a planned use takes from the matrix at ``cutoff`` (None: all)."""
@@ -140,8 +151,8 @@ class Datasets:
         return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
                                   self.spec, self.config.time, [target],
                                   features=lambda cutoff: self.frames(cutoff, (target, role)),
-                                  max_rows=self.config.models.max_train_rows,
-                                  seed=self.config.seed, sample=sample)
+                                  max_rows=self.max_rows(role), seed=self.config.seed,
+                                  sample=sample)
 
     def training_set(self, target: str):
         """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""

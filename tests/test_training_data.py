@@ -45,7 +45,7 @@ def test_served_stacks_equal_stacks_built_from_scratch(data):
             served = data.training_set(target) if role == "train" else data.refit_set(target)
             fresh = stack_training_set(data.tables, getattr(target_plan, role), data.spec,
                                        data.config.time, [target],
-                                       max_rows=data.config.models.max_train_rows,
+                                       max_rows=data.max_rows(role),
                                        seed=data.config.seed)
             assert len(served.X) == min(1000, len(fresh.X))
             pd.testing.assert_frame_equal(served.X, fresh.X)

@@ -201,15 +201,44 @@ def sorted_purchases(customers: pd.DataFrame, tx: pd.DataFrame) -> tuple[np.ndar
     return cached("purchases", customers, tx, compute)
 
 
+_NEVER = np.iinfo(np.int64).max
+
+
+def first_row_times(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """Per customer row, the epoch-ns time of their first row in ``frame`` (int64 max: none).
+
+    Cached for the lifetime of the two frames: whether a customer has a row by a cutoff is then
+    one comparison per customer at every cutoff, not a pass over every row of ``frame``.
+    """
+
+    def compute() -> np.ndarray:
+        pos = row_positions(customers, frame)
+        ts = frame["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
+        keep = (pos >= 0) & (ts != np.iinfo(np.int64).min)  # NaT is never "at or before"
+        first = np.full(len(customers), _NEVER, dtype=np.int64)
+        np.minimum.at(first, pos[keep], ts[keep])
+        first.flags.writeable = False
+        return first
+
+    return cached("first_rows", customers, frame, compute)
+
+
 def any_rows_until(customers: pd.DataFrame, frame: pd.DataFrame | None,
                    cutoff: pd.Timestamp) -> np.ndarray:
-    """Boolean per customer row: has at least one row in ``frame`` at or before ``cutoff``."""
+    """Boolean per customer row: has at least one row in ``frame`` at or before ``cutoff``.
+
+    Example
+    -------
+    >>> cust = pd.DataFrame({"customer_id": ["a", "b", "c"]})
+    >>> rows = pd.DataFrame({"customer_id": ["b", "b", "z"],
+    ...                      "timestamp": pd.to_datetime(["2024-03-02", "2024-02-01", "2024-01-01"])})
+    >>> any_rows_until(cust, rows, pd.Timestamp("2024-02-15")).tolist()
+    [False, True, False]
+    """
     n = len(customers)
     if frame is None or not len(frame):
         return np.zeros(n, dtype=bool)
-    pos = row_positions(customers, frame)
-    keep = (pos >= 0) & (frame["timestamp"].to_numpy() <= np.datetime64(as_cutoff(cutoff)))
-    return np.bincount(pos[keep], minlength=n) > 0
+    return first_row_times(customers, frame) <= to_ns(cutoff)
 
 
 def purchase_gaps(positions: np.ndarray, timestamps: np.ndarray, n_customers: int,
