@@ -74,77 +74,126 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
     >>> e.set_index("segment")["effect"].round(2).to_dict()
     {'a': -9.0, 'b': 9.0}
     """
-    seg = pd.Series(segments.to_numpy(), index=X.index)
-    codes, uniques = pd.factorize(seg, sort=True)
+    codes, uniques = pd.factorize(pd.Series(segments.to_numpy()), sort=True)
     frames = []
     num = _numeric_columns(X)
     if num:
-        V = X[num].astype(float)
-        V = V - V.mean()
-        present = V.notna()
-        cnt = present.groupby(codes).sum()
-        s = V.groupby(codes).sum()
-        q = (V ** 2).groupby(codes).sum()
-        tc, ts, tq = cnt.sum(), s.sum(), q.sum()
-        rc, rs, rq = tc - cnt, ts - s, tq - q
-        mg, mr = s / cnt.where(cnt > 0), rs / rc.where(rc > 0)
-        vg = (q - cnt * mg ** 2) / (cnt - 1).where(cnt > 1)
-        vr = (rq - rc * mr ** 2) / (rc - 1).where(rc > 1)
-        pooled = np.sqrt((((cnt - 1) * vg.fillna(0) + (rc - 1) * vr.fillna(0))
-                          / (cnt + rc - 2).where(cnt + rc > 2)).clip(lower=0))
-        # no spread inside either group but different means (a yes/no column split exactly):
-        # the largest reportable effect, not 0
-        d = ((mg - mr) / pooled.where(pooled > 1e-12)).clip(-MAX_D, MAX_D)
-        d = d.fillna(np.sign(mg - mr).fillna(0.0) * MAX_D).where((mg - mr).abs() > 1e-12, 0.0)
-        mean = X[num].astype(float).mean()
-        long = pd.DataFrame({
-            "segment": np.repeat(uniques, len(num)),
-            "feature": np.tile(num, len(uniques)),
-            "kind": "numeric",
-            "effect": d.to_numpy().ravel(),
-            "segment_value": (mg + mean).to_numpy().ravel(),
-            "rest_value": (mr + mean).to_numpy().ravel(),
-        })
-        long["strength"] = long["effect"].abs()
-        values = X[num]
-        binary = ((values.isin([0, 1]) | values.isna()).all() & (values.nunique() == 2)).to_numpy()
-        long.loc[np.tile(binary, len(uniques)), "kind"] = "binary"
-        frames.append(long)
-    n = len(X)
+        frames.append(_numeric_effects(X, num, codes, uniques))
     for col in categorical_columns(X):
-        text = X[col].astype("string")
-        top = text.value_counts().index[:max_levels]
-        text = text.where(text.isin(top), "(other)").fillna("(missing)")
-        table = pd.crosstab(codes, text.to_numpy())
-        if table.shape[1] < 2:
-            continue
-        C = table.to_numpy(dtype=float)
-        T = C.sum(axis=0)
-        rows = C.sum(axis=1, keepdims=True)
-        E_in = rows * T / n
-        E_out = (n - rows) * T / n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            chi2 = np.nansum((C - E_in) ** 2 / E_in, axis=1) + np.nansum(
-                ((T - C) - E_out) ** 2 / E_out, axis=1)
-            V = np.sqrt(chi2 / n)
-            share_in = C / rows
-            share_out = (T - C) / np.maximum(n - rows, 1)
-            lift = share_in / (T / n)
-        best = np.nanargmax(np.where(np.isfinite(lift), lift, -np.inf), axis=1)
-        levels = table.columns.to_numpy()[best]
-        frames.append(pd.DataFrame({
-            "segment": uniques[table.index.to_numpy()],
-            "feature": [f"{col}={lv}" for lv in levels],
-            "kind": "categorical",
-            "effect": V,
-            "segment_value": share_in[np.arange(len(best)), best],
-            "rest_value": share_out[np.arange(len(best)), best],
-            "strength": V * V_TO_D,
-        }))
+        effects = _categorical_effects(X[col], col, codes, uniques, max_levels)
+        if effects is not None:
+            frames.append(effects)
     if not frames:
         return pd.DataFrame(columns=["segment", "feature", "kind", "effect", "strength",
                                      "segment_value", "rest_value"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _group_moments(x: np.ndarray, codes: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
+    """Per group: count, sum and sum of squares of the non-missing values of ``x``."""
+    present = ~np.isnan(x)
+    at, v = codes[present], x[present]
+    return (np.bincount(at, minlength=groups).astype(float),
+            np.bincount(at, weights=v, minlength=groups),
+            np.bincount(at, weights=v * v, minlength=groups))
+
+
+def _numeric_effects(X: pd.DataFrame, num: list[str], codes: np.ndarray,
+                     uniques: np.ndarray) -> pd.DataFrame:
+    """Cohen's d of every numeric column, segment versus rest, from per-segment moments: one
+    column at a time (a million customers never become a dense float copy of the frame)."""
+    groups = len(uniques)
+    cnt, s, q = (np.empty((groups, len(num))) for _ in range(3))
+    mean, binary = np.empty(len(num)), np.zeros(len(num), dtype=bool)
+    for j, col in enumerate(num):  # columns, not customers
+        x = X[col].to_numpy(dtype=float, na_value=np.nan)
+        known = x[~np.isnan(x)]
+        mean[j] = known.mean() if known.size else np.nan
+        binary[j] = bool(np.isin(known, (0.0, 1.0)).all() and np.unique(known).size == 2)
+        cnt[:, j], s[:, j], q[:, j] = _group_moments(x - mean[j], codes, groups)
+    rc, rs, rq = cnt.sum(axis=0) - cnt, s.sum(axis=0) - s, q.sum(axis=0) - q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.where(cnt > 0, s / cnt, np.nan)
+        mr = np.where(rc > 0, rs / rc, np.nan)
+        vg = np.where(cnt > 1, (q - cnt * mg ** 2) / (cnt - 1), np.nan)
+        vr = np.where(rc > 1, (rq - rc * mr ** 2) / (rc - 1), np.nan)
+        pooled = np.sqrt(np.clip(np.where(cnt + rc > 2, ((cnt - 1) * np.nan_to_num(vg)
+                                                          + (rc - 1) * np.nan_to_num(vr))
+                                          / (cnt + rc - 2), np.nan), 0, None))
+        d = np.clip((mg - mr) / np.where(pooled > 1e-12, pooled, np.nan), -MAX_D, MAX_D)
+    # no spread inside either group but different means (a yes/no column split exactly):
+    # the largest reportable effect, not 0
+    gap = mg - mr
+    d = np.where(np.isnan(d), np.nan_to_num(np.sign(gap)) * MAX_D, d)
+    d = np.where(np.abs(gap) > 1e-12, d, 0.0)
+    long = pd.DataFrame({
+        "segment": np.repeat(uniques, len(num)),
+        "feature": np.tile(num, groups),
+        "kind": np.where(np.tile(binary, groups), "binary", "numeric"),
+        "effect": d.ravel(),
+        "segment_value": (mg + mean).ravel(),
+        "rest_value": (mr + mean).ravel(),
+    })
+    long["strength"] = long["effect"].abs()
+    return long
+
+
+def _level_codes(values: pd.Series, max_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the column of its level in the segment x level table, and the table's levels:
+    the ``max_levels`` most frequent levels (ties by name), ``(other)`` for the rarer ones and
+    ``(missing)``, sorted by name. Read from the categorical codes, never as a million strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw, names = values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    else:
+        raw, names = pd.factorize(values)
+    names = np.asarray(pd.Index(names).astype(str), dtype=object)
+    counts = np.bincount(raw[raw >= 0], minlength=len(names))
+    order = np.lexsort((names, -counts))
+    top = order[:max_levels][counts[order[:max_levels]] > 0]
+    rare = bool((counts > 0).sum() > top.size)
+    levels = np.array(sorted([*names[top], *(["(other)"] if rare else []),
+                              *(["(missing)"] if (raw < 0).any() else [])]), dtype=object)
+    column = np.full(len(names) + 1, -1, dtype=np.int64)  # last slot: missing
+    column[top] = np.searchsorted(levels, names[top])
+    if rare:
+        column[np.setdiff1d(np.arange(len(names)), top)] = np.searchsorted(levels, "(other)")
+    if (raw < 0).any():
+        column[-1] = np.searchsorted(levels, "(missing)")
+    return column[np.where(raw < 0, len(names), raw)], levels
+
+
+def _categorical_effects(values: pd.Series, col: str, codes: np.ndarray, uniques: np.ndarray,
+                         max_levels: int) -> pd.DataFrame | None:
+    """Cramer's V of segment membership x the levels of ``col``, with each segment's most
+    over-represented level (None: fewer than two levels)."""
+    level, levels = _level_codes(values, max_levels)
+    if len(levels) < 2:
+        return None
+    n, width = len(values), len(levels)
+    C = np.bincount(codes * width + level, minlength=len(uniques) * width).reshape(-1, width)
+    C = C.astype(float)
+    T = C.sum(axis=0)
+    rows = C.sum(axis=1, keepdims=True)
+    E_in = rows * T / n
+    E_out = (n - rows) * T / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chi2 = np.nansum((C - E_in) ** 2 / E_in, axis=1) + np.nansum(
+            ((T - C) - E_out) ** 2 / E_out, axis=1)
+        V = np.sqrt(chi2 / n)
+        share_in = C / rows
+        share_out = (T - C) / np.maximum(n - rows, 1)
+        lift = share_in / (T / n)
+    best = np.nanargmax(np.where(np.isfinite(lift), lift, -np.inf), axis=1)
+    pick = np.arange(len(best))
+    return pd.DataFrame({
+        "segment": uniques,
+        "feature": [f"{col}={lv}" for lv in levels[best]],
+        "kind": "categorical",
+        "effect": V,
+        "segment_value": share_in[pick, best],
+        "rest_value": share_out[pick, best],
+        "strength": V * V_TO_D,
+    })
 
 
 def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
@@ -310,8 +359,8 @@ def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.Data
     if not wanted:
         return out
     # each feature as a number: a categorical level as its 0/1 indicator
-    frame = pd.DataFrame({f: (X[f.split("=", 1)[0]].astype("string").eq(f.split("=", 1)[1])
-                              .astype(float).to_numpy() if "=" in f and f not in X.columns
+    frame = pd.DataFrame({f: (_indicator(X[f.split("=", 1)[0]], f.split("=", 1)[1])
+                              if "=" in f and f not in X.columns
                               else X[f].astype(float).to_numpy()) for f in wanted}, index=X.index)
     child_d = segment_effects(frame, child).pivot(index="segment", columns="feature",
                                                   values="effect")
@@ -331,16 +380,28 @@ def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.Data
     return out
 
 
+def _indicator(values: pd.Series, level: str) -> np.ndarray:
+    """1.0 where ``values`` reads ``level`` (as text), 0.0 elsewhere, NaN where missing;
+    categories are compared by their codes, not as a million strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        hits = np.flatnonzero(values.cat.categories.astype(str) == level)
+        return np.where(codes < 0, np.nan, np.isin(codes, hits).astype(float))
+    return values.astype("string").eq(level).to_numpy(dtype=float, na_value=np.nan)
+
+
 def _refining(X: pd.DataFrame, seg: pd.Series, parent: pd.Series, profile: pd.DataFrame,
               min_profile_size: int, top_n: int) -> pd.Series:
     """Per segment: its top distinguishing features against its siblings (``[]`` if none)."""
     out = pd.Series([[] for _ in profile.index], index=profile.index, dtype=object)
     twins = near_copies(X)
-    for _, members in seg.groupby(parent.to_numpy()):  # one pass per parent (a dozen at most)
+    # one pass per parent (a dozen at most), by position: no lookup of a million ids
+    for rows in seg.groupby(parent.to_numpy()).indices.values():
+        members = seg.iloc[rows]
         children = members.value_counts()
         if len(children) < 2:
             continue
-        effects = top_effects(segment_effects(X.loc[members.index], members), top_n, twins)
+        effects = top_effects(segment_effects(X.iloc[rows], members), top_n, twins)
         total = int(children.sum())
         for child, frame in effects.groupby("segment"):
             if bool(profile.loc[child, "suppressed"]) or total - children[child] < min_profile_size:
