@@ -111,16 +111,19 @@ def _assert_same(X, path: str) -> None:
 
     ref = pd.read_parquet(path)
     assert ref.index.equals(X.index) and list(ref.columns) == list(X.columns), path
+    bad = []
     for name in ref.columns:
         a, b = ref[name], X[name]
         if a.dtype.kind == "f":
-            assert b.dtype == a.dtype, name
             x, y = a.to_numpy(), b.to_numpy()
-            assert np.array_equal(np.isnan(x), np.isnan(y)), name
             ok = ~np.isnan(x)
-            assert np.allclose(y[ok], x[ok], rtol=1e-9, atol=0), name
-        else:
-            assert a.astype(object).equals(b.astype(object)), name
+            far = ~np.isclose(y[ok], x[ok], rtol=1e-9, atol=0)
+            if b.dtype != a.dtype or not np.array_equal(np.isnan(x), np.isnan(y)) or far.any():
+                bad.append(f"{name}: {far.sum()} values differ, e.g. {x[ok][far][:3]} -> "
+                           f"{y[ok][far][:3]}")
+        elif not a.astype(object).equals(b.astype(object)):
+            bad.append(name)
+    assert not bad, "\n".join(bad)
 
 
 def _cutoffs(args) -> int:
