@@ -54,6 +54,7 @@ from segml.features.events import (
     kept_codes,
     value_names,
 )
+from segml.features.purchases import purchase_summary, purchases_of
 from segml.features.statistics import (
     ATTRIBUTE,
     FitStatistics,
@@ -65,8 +66,8 @@ from segml.features.timeline import (
     DAY_NS,
     as_cutoff,
     cached,
+    days_since_first,
     known_at,
-    purchase_summary,
     row_positions,
     to_ns,
 )
@@ -224,43 +225,41 @@ class FeatureSpec:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpec,
-                          positions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray,
-                                                          dict[str, np.ndarray]]:
+def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpec
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
     """RFM, trends, shares and return rate by ``np.bincount`` over customer positions.
 
-    Returns the columns, per customer the days since their first transaction (NaN: none), and
-    the purchase summary of :func:`~segml.features.timeline.purchase_gaps`.
+    Purchases are sorted by time once (cached), so the purchases at or before the cutoff are a
+    prefix and each trend window a slice; amounts are summed in frame order. Returns the columns,
+    per customer the days since their first transaction (NaN: none), and the purchase summary
+    of :func:`~segml.features.purchases.purchase_gaps`.
     """
-    n = len(tables.customers)
-    tx = tables.transactions
-    c = to_ns(cutoff)
-    ts_all = tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    until = (ts_all <= c) & (positions >= 0)
-    pos, ts = positions[until], ts_all[until]
-    amount = tx["amount"].to_numpy(dtype="float64")[until]
-    buy = amount > 0
+    customers, tx = tables.customers, tables.transactions
+    n, c = len(customers), to_ns(cutoff)
+    buys = purchases_of(tables)
+    pos_n, ts, amount, bought = cached("row_arrays", customers, tx, lambda: _row_arrays(tables))
+    until = ts <= c
 
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(pos[mask], minlength=n).astype("float64")
+    def total(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        # Sums over all rows in frame order (0 for the others: exact), so every customer's
+        # amounts add up in the same order as before the time sort: net amounts that cancel
+        # stay exactly 0 and return rates of customers without returns exactly 0.
+        return np.bincount(pos_n, weights=np.where(mask, values, 0.0), minlength=n + 1)[:n]
 
-    def total(mask: np.ndarray | None = None) -> np.ndarray:
-        if mask is None:
-            return np.bincount(pos, weights=amount, minlength=n)
-        return np.bincount(pos[mask], weights=amount[mask], minlength=n)
-
-    freq = count(buy)
-    gross = total(buy)
-    net = total()
+    kb = buys.upto(c)
+    bpos = buys.pos
+    freq = np.bincount(bpos[:kb], minlength=n).astype("float64")
+    gross, net = total(until, bought), total(until, amount)
     summary = purchase_summary(tables, cutoff)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {"recency_days": summary["recency_days"], "frequency": freq, "monetary_sum": net,
                "monetary_mean": np.where(freq > 0, gross / freq, 0.0),
                "monetary_max": np.nan_to_num(summary["max_amount"], nan=0.0)}
         for w in spec.trend_windows:
-            recent = ts > c - w * DAY_NS
-            out[f"orders_{w}d"] = count(buy & recent)
-            out[f"spend_{w}d"] = total(recent)
+            since = c - w * DAY_NS
+            out[f"orders_{w}d"] = np.bincount(bpos[buys.upto(since):kb],
+                                              minlength=n).astype("float64")
+            out[f"spend_{w}d"] = total(until & (ts > since), amount)
         for column, prefix, kept in (("category", "share_category_", spec.categories),
                                      ("channel", "share_channel_", spec.channels)):
             if kept is None:
@@ -268,20 +267,27 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
             if column not in tx.columns:
                 raise DataError([Problem("column used by the fitted features is missing",
                                          table="transactions", column=column)])
-            names = value_names(kept, spec.pooled.get(column, False))
             width = len(kept) + 1
-            codes = cached(f"codes:{column}:{kept!r}", tables.customers, tx,
-                           lambda col=column, k=kept: kept_codes(tx[col], k))[until][buy]
-            counts = np.bincount(pos[buy] * width + codes.astype(np.int64),
-                                 minlength=n * width).reshape(n, width)
-            for i, name in enumerate(names):
-                out[prefix + name] = np.where(freq > 0, counts[:, i] / freq, 0.0)
+            key = cached(f"purchase_keys:{column}:{kept!r}", customers, tx,
+                         lambda col=column, k=kept, m=width:
+                         buys.pos * m + kept_codes(tx[col], k)[buys.rows])
+            counts = np.bincount(key[:kb], minlength=n * width)
+            for i, name in enumerate(value_names(kept, spec.pooled.get(column, False))):
+                out[prefix + name] = np.where(freq > 0, counts[i::width] / freq, 0.0)
         out["return_rate"] = np.where(gross > 0, (gross - net) / gross, 0.0)
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, pos[~buy], ts[~buy])  # returns; purchases come from the summary
-    first_age = np.where(first < np.iinfo(np.int64).max, (c - first) / DAY_NS, np.nan)
     out["ipt_mean_days"], out["ipt_std_days"] = summary["ipt_mean_days"], summary["ipt_std_days"]
-    return out, np.fmax(first_age, summary["first_age_days"]), summary
+    return out, days_since_first(customers, tx, c), summary
+
+
+def _row_arrays(tables: Tables) -> tuple[np.ndarray, ...]:
+    """Per transaction row: customer position (``n`` when unknown, a bin that is dropped),
+    epoch-ns time, amount and purchased amount (0 for returns)."""
+    customers, tx = tables.customers, tables.transactions
+    pos = row_positions(customers, tx)
+    amount = tx["amount"].to_numpy(dtype="float64")
+    return (np.where(pos >= 0, pos, len(customers)).astype(np.intp),
+            tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64), amount,
+            np.where(amount > 0, amount, 0.0))
 
 
 def _btyd_features(spec: FeatureSpec, summary: dict[str, np.ndarray],
@@ -369,8 +375,7 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         columns: dict[str, Any] = {}
     else:
         c = as_cutoff(cutoff)
-        columns, first_tx, summary = _transaction_features(
-            tables, c, spec, row_positions(customers, tables.transactions))
+        columns, first_tx, summary = _transaction_features(tables, c, spec)
         ages = [first_tx]
         if "signup_date" in customers.columns:
             ages.append(((c - customers["signup_date"]) / pd.Timedelta(days=1)).to_numpy(

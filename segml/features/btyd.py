@@ -23,7 +23,7 @@ _PARAM_NAMES = ("r", "alpha", "a", "b")
 def btyd_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     """Repeat-purchase summary (frequency, recency, T) per customer at ``cutoff``, as a frame.
 
-    A view of :func:`segml.features.timeline.purchase_gaps`, the one computation segml's features
+    A view of :func:`segml.features.purchases.purchase_gaps`, the one computation segml's features
     use (positive amounts only, several orders on one day are one purchase occasion).
 
     Parameters
@@ -52,7 +52,7 @@ def btyd_summary(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     1                  1.0     10.0  30.0
     2                  0.0      0.0  26.0
     """
-    from segml.features.timeline import purchase_gaps
+    from segml.features.purchases import purchase_gaps
 
     missing = [c for c in ("customer_id", "timestamp", "amount") if c not in transactions.columns]
     if missing:

@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from segml.features.timeline import DAY_NS, connect, row_positions, to_ns
+from segml.features.timeline import DAY_NS, by_time, cached, days_since_first, to_ns
 
 OTHER = "other"
 
@@ -100,41 +100,53 @@ def event_features(customers: pd.DataFrame, events: pd.DataFrame, cutoff: pd.Tim
                    windows: list[int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Event counts per kept type and window, and days since each type's last event.
 
-    Counts are one ``np.bincount`` per window over ``position * (types + 1) + type``; the last
-    event per (customer, type) is a plain DuckDB ``max`` over the same integer key. Returns the
-    columns (float arrays aligned with ``customers`` rows, counts 0 without events) and, per
-    customer, the days since their first event (NaN: none).
+    The events are sorted by time once, with their integer key ``position * (types + 1) + type``
+    (:func:`event_keys`, cached), so the events at or before the cutoff are a prefix and a
+    window a slice: counts are one ``np.bincount`` per window over its slice and the last event
+    per key one ``np.maximum.at`` over the prefix. Returns the columns (float arrays aligned
+    with ``customers`` rows, counts 0 without events) and, per customer, the days since their
+    first event (NaN: none).
     """
-    n = len(customers)
-    c = to_ns(cutoff)
+    n, c = len(customers), to_ns(cutoff)
     names = value_names(event_types, pooled)
     width = len(event_types) + 1
-    positions = row_positions(customers, events)
-    ts_all = events["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    until = (ts_all <= c) & (positions >= 0)
-    ts = ts_all[until]
-    key = positions[until] * width + kept_codes(events["event_type"], event_types)[until]
+    rows = by_time(customers, events)
+    key = event_keys(customers, events, event_types)
+    k = rows.upto(c)
     out: dict[str, np.ndarray] = {}
-    counts = {w: np.bincount(key[ts > c - w * DAY_NS], minlength=n * width).reshape(n, width)
-              for w in windows}
-    con = connect()
-    con.register("ev__", pd.DataFrame({"k": key, "ts": ts}))
-    try:
-        got = con.execute("SELECT k, max(ts) AS last, min(ts) AS first FROM ev__ "
-                          "GROUP BY k").fetchnumpy()
-    finally:
-        con.unregister("ev__")
-    k = np.asarray(got["k"], dtype=np.int64)
-    last = np.full(n * width, np.nan)
-    last[k] = (c - np.asarray(got["last"], dtype=np.int64)) / DAY_NS
-    last = last.reshape(n, width)
-    first_age = np.full(n * width, np.nan)
-    first_age[k] = (c - np.asarray(got["first"], dtype=np.int64)) / DAY_NS
-    first_age = np.nanmax(first_age.reshape(n, width), axis=1, initial=-np.inf)
-    first_age[np.isinf(first_age)] = np.nan
+    for w in windows:
+        counts = np.bincount(key[rows.upto(c - w * DAY_NS):k], minlength=n * width)
+        for i, name in enumerate(names):
+            out[f"events_{name}_{w}d"] = counts[i::width].astype("float64")
+    never = np.iinfo(np.int64).min
+    last = np.full(n * width, never)
+    np.maximum.at(last, key[:k], rows.ts[:k])
+    hit = last > never
+    since = np.full(n * width, np.nan)
+    since[hit] = (c - last[hit]) / DAY_NS
     for i, name in enumerate(names):
-        for w in windows:
-            out[f"events_{name}_{w}d"] = counts[w][:, i].astype("float64")
-    for i, name in enumerate(names):
-        out[f"days_since_{name}"] = last[:, i]
-    return out, first_age
+        out[f"days_since_{name}"] = since[i::width].copy()
+    return out, days_since_first(customers, events, c)
+
+
+def event_keys(customers: pd.DataFrame, events: pd.DataFrame,
+               event_types: list[str]) -> np.ndarray:
+    """Per event in :func:`~segml.features.timeline.by_time` order, ``position * (types + 1) +
+    type`` (:func:`kept_codes`); cached per kept types for the lifetime of the frames.
+
+    Examples
+    --------
+    >>> cust = pd.DataFrame({"customer_id": ["a", "b"]})
+    >>> ev = pd.DataFrame({"customer_id": ["b", "a"], "event_type": ["open", "click"],
+    ...                    "timestamp": pd.to_datetime(["2024-02-01", "2024-01-01"])})
+    >>> event_keys(cust, ev, ["open"]).tolist()  # a's click (other), then b's open
+    [1, 2]
+    """
+    rows = by_time(customers, events)
+    width = len(event_types) + 1
+
+    def compute() -> np.ndarray:
+        codes = kept_codes(events["event_type"], event_types)[rows.rows]
+        return rows.pos * width + codes
+
+    return cached(f"event_keys:{event_types!r}", customers, events, compute)

@@ -33,7 +33,8 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.features.btyd import BetaGeoFitter
-from segml.features.timeline import as_cutoff, known_at, purchase_summary
+from segml.features.purchases import purchase_summary
+from segml.features.timeline import as_cutoff, known_at
 
 log = logging.getLogger(__name__)
 

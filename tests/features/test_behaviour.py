@@ -10,7 +10,8 @@ from segml.data.contract import load_tables
 from segml.errors import DataError
 from segml.features import FeatureSpec, build_features
 from segml.features.btyd import btyd_summary
-from segml.features.timeline import purchase_gaps, row_positions
+from segml.features.purchases import purchase_gaps
+from segml.features.timeline import row_positions
 
 CUTOFF = pd.Timestamp("2024-06-30")
 

@@ -1,0 +1,86 @@
+"""The per-table caches behind ``build_features`` (time-sorted rows, purchase timeline, event
+keys) give the same features at every cutoff as fresh tables, and the same values as plain
+pandas group-bys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from segml.features import FeatureSpec, build_features
+from segml.features.events import event_features
+from segml.features.purchases import purchase_gaps
+
+CUTOFFS = [pd.Timestamp("2023-09-30 23:59:59.999999999"), pd.Timestamp("2024-03-31"),
+           pd.Timestamp("2024-10-15 12:00")]
+
+
+@pytest.fixture(scope="module")
+def shared(helpers):
+    """Tables built at several cutoffs in turn (caches warm) and the spec fitted on them."""
+    raw = helpers.make_raw(n_customers=400, seed=7)
+    cfg = helpers.config()
+    tables = helpers.load(raw, cfg)
+    spec = FeatureSpec.fit(tables, CUTOFFS[1], cfg)
+    return raw, cfg, tables, spec
+
+
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_cached_cutoffs_equal_fresh_tables(shared, helpers, cutoff):
+    raw, cfg, tables, spec = shared
+    for other in CUTOFFS:  # every cutoff's caches in place, in any order
+        build_features(tables, other, spec)
+    fresh = helpers.load({k: v.copy() for k, v in raw.items()}, cfg)
+    assert_frame_equal(build_features(tables, cutoff, spec), build_features(fresh, cutoff, spec),
+                       check_exact=True)
+
+
+@pytest.mark.parametrize("cutoff", CUTOFFS)
+def test_event_features_equal_pandas_groupby(shared, cutoff):
+    _, _, tables, spec = shared
+    kept = spec.event_types[:3]  # pooled: the rest counts as "other"
+    cols, first_age = event_features(tables.customers, tables.events, cutoff, kept, True, [30, 365])
+    ev = tables.events[tables.events["timestamp"] <= cutoff].copy()
+    ev["type"] = ev["event_type"].astype(str).where(ev["event_type"].astype(str).isin(kept),
+                                                    "other")
+    ids = pd.Index(tables.customers["customer_id"])
+    age = (cutoff - ev["timestamp"]) / pd.Timedelta(days=1)
+    for name in [*kept, "other"]:
+        mine = ev["type"] == name
+        for w in (30, 365):
+            want = ev[mine & (age < w)].groupby("customer_id", observed=True).size()
+            np.testing.assert_array_equal(cols[f"events_{name}_{w}d"],
+                                          want.reindex(ids, fill_value=0).to_numpy(float))
+        want = age[mine].groupby(ev.loc[mine, "customer_id"], observed=True).min()
+        np.testing.assert_allclose(cols[f"days_since_{name}"], want.reindex(ids).to_numpy(float),
+                                   rtol=1e-12)
+    want = age.groupby(ev["customer_id"], observed=True).max().reindex(ids).to_numpy(float)
+    np.testing.assert_allclose(first_age, want, rtol=1e-12)
+
+
+def test_purchase_gaps_large_and_sub_second_equal_pandas():
+    """Above 100k rows (the fast sort), with purchases of one customer in the same second out of
+    row order: gaps are still between consecutive purchases in time."""
+    rng = np.random.default_rng(3)
+    n, rows = 2_000, 120_000
+    pos = rng.integers(0, n, rows)
+    seconds = rng.integers(0, 400 * 86_400, rows) * 1_000_000_000
+    ts = pd.Timestamp("2024-01-01").value + seconds + rng.integers(0, 10**9, rows)
+    cutoff = pd.Timestamp("2024-09-01")
+    ts[0] = cutoff.value + 1  # the first pair straddles the cutoff
+    ts[1::2] = ts[::2] - 1  # pairs of the same customer one nanosecond apart, later row first
+    pos[1::2] = pos[::2]
+    out = purchase_gaps(pos, ts.astype("datetime64[ns]"), n, cutoff)
+    frame = pd.DataFrame({"pos": pos, "ts": ts})
+    frame = frame[frame["ts"] <= cutoff.value].sort_values(["pos", "ts"])
+    gaps = frame.groupby("pos")["ts"].diff().dropna() / 86_400e9
+    by = frame.loc[gaps.index, "pos"]
+    np.testing.assert_allclose(out["ipt_mean_days"], gaps.groupby(by).mean().reindex(range(n)),
+                               rtol=1e-9)
+    np.testing.assert_allclose(out["ipt_std_days"],
+                               gaps.groupby(by).std(ddof=0).reindex(range(n)), rtol=1e-6,
+                               atol=1e-12)
+    last = frame.groupby("pos")["ts"].max().reindex(range(n))
+    np.testing.assert_allclose(out["recency_days"], (cutoff.value - last) / 86_400e9, rtol=1e-12)
