@@ -54,7 +54,7 @@ from segml.features.events import (
     kept_codes,
     value_names,
 )
-from segml.features.purchases import purchase_summary, purchases_of
+from segml.features.purchases import purchase_summary, purchases_of, transaction_arrays
 from segml.features.statistics import (
     ATTRIBUTE,
     FitStatistics,
@@ -66,9 +66,9 @@ from segml.features.timeline import (
     DAY_NS,
     as_cutoff,
     cached,
+    compact,
     days_since_first,
     known_at,
-    row_positions,
     to_ns,
 )
 
@@ -237,7 +237,8 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
     customers, tx = tables.customers, tables.transactions
     n, c = len(customers), to_ns(cutoff)
     buys = purchases_of(tables)
-    pos_n, ts, amount, bought = cached("row_arrays", customers, tx, lambda: _row_arrays(tables))
+    pos_n, ts, amount, bought = transaction_arrays(tables)
+    bought = bought & (ts <= c)
     until = ts <= c
 
     def total(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -249,7 +250,7 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
     kb = buys.upto(c)
     bpos = buys.pos
     freq = np.bincount(bpos[:kb], minlength=n).astype("float64")
-    gross, net = total(until, bought), total(until, amount)
+    gross, net = total(bought, amount), total(until, amount)
     summary = purchase_summary(tables, cutoff)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {"recency_days": summary["recency_days"], "frequency": freq, "monetary_sum": net,
@@ -269,25 +270,15 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
                                          table="transactions", column=column)])
             width = len(kept) + 1
             key = cached(f"purchase_keys:{column}:{kept!r}", customers, tx,
-                         lambda col=column, k=kept, m=width:
-                         buys.pos * m + kept_codes(tx[col], k)[buys.rows])
+                         lambda col=column, k=kept, m=width: compact(
+                             buys.pos.astype(np.int64) * m + kept_codes(tx[col], k)[buys.rows],
+                             n * m))
             counts = np.bincount(key[:kb], minlength=n * width)
             for i, name in enumerate(value_names(kept, spec.pooled.get(column, False))):
                 out[prefix + name] = np.where(freq > 0, counts[i::width] / freq, 0.0)
         out["return_rate"] = np.where(gross > 0, (gross - net) / gross, 0.0)
     out["ipt_mean_days"], out["ipt_std_days"] = summary["ipt_mean_days"], summary["ipt_std_days"]
     return out, days_since_first(customers, tx, c), summary
-
-
-def _row_arrays(tables: Tables) -> tuple[np.ndarray, ...]:
-    """Per transaction row: customer position (``n`` when unknown, a bin that is dropped),
-    epoch-ns time, amount and purchased amount (0 for returns)."""
-    customers, tx = tables.customers, tables.transactions
-    pos = row_positions(customers, tx)
-    amount = tx["amount"].to_numpy(dtype="float64")
-    return (np.where(pos >= 0, pos, len(customers)).astype(np.intp),
-            tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64), amount,
-            np.where(amount > 0, amount, 0.0))
 
 
 def _btyd_features(spec: FeatureSpec, summary: dict[str, np.ndarray],

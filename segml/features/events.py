@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from segml.features.timeline import DAY_NS, by_time, cached, days_since_first, to_ns
+from segml.features.timeline import DAY_NS, by_time, cached, compact, days_since_first, to_ns
 
 OTHER = "other"
 
@@ -147,6 +147,6 @@ def event_keys(customers: pd.DataFrame, events: pd.DataFrame,
 
     def compute() -> np.ndarray:
         codes = kept_codes(events["event_type"], event_types)[rows.rows]
-        return rows.pos * width + codes
+        return compact(rows.pos.astype(np.int64) * width + codes, len(customers) * width)
 
     return cached(f"event_keys:{event_types!r}", customers, events, compute)

@@ -29,7 +29,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from segml.features.timeline import DAY_NS, cached, row_positions, store, time_order, to_ns
+from segml.features.timeline import (
+    DAY_NS,
+    cached,
+    compact,
+    index_dtype,
+    row_positions,
+    store,
+    time_order,
+    to_ns,
+)
 
 if TYPE_CHECKING:
     from segml.data.contract import Tables
@@ -135,7 +144,7 @@ def purchase_timeline(positions: np.ndarray, timestamps: np.ndarray, n_customers
     """A :class:`PurchaseTimeline` from purchase rows in any order (-1 positions are ignored)."""
     ts = np.asarray(timestamps).astype("datetime64[ns]").view(np.int64)
     rows = np.flatnonzero(np.asarray(positions) >= 0)
-    pos, ts = np.asarray(positions)[rows].astype(np.intp), ts[rows]
+    pos, ts = compact(np.asarray(positions)[rows], n_customers), ts[rows]
     amount = (np.zeros(len(rows)) if amounts is None
               else np.asarray(amounts, dtype="float64")[rows])
     order = np.lexsort((ts, pos)) if len(pos) < 100_000 else _fast_order(pos, ts)
@@ -147,14 +156,14 @@ def purchase_timeline(positions: np.ndarray, timestamps: np.ndarray, n_customers
     day = np.floor_divide(ts, DAY_NS)
     new_day = first.copy()
     new_day[1:] |= day[1:] != day[:-1]
-    starts = np.full(n_customers, -1, dtype=np.intp)
+    starts = np.full(n_customers, -1, dtype=index_dtype(len(pos)))
     opens = np.flatnonzero(first)
     starts[pos[opens]] = opens
     by_time = time_order(ts)  # stable: a customer's rows keep their (position, time) order
     inner = ~first[by_time]
     pos_t, new_day_t = pos[by_time], new_day[by_time]
     return PurchaseTimeline(n=n_customers, starts=starts, seg_ts=ts, seg_amount=amount,
-                            ts=ts[by_time], pos=pos_t, rows=rows[by_time],
+                            ts=ts[by_time], pos=pos_t, rows=compact(rows[by_time], len(positions)),
                             inner=inner, inner_pos=pos_t[inner], inner_gap=gap[by_time][inner],
                             new_day=new_day_t, day_pos=pos_t[new_day_t])
 
@@ -207,6 +216,25 @@ def purchases_of(tables: Tables) -> PurchaseTimeline:
     return cached("purchases", customers, tx, compute)
 
 
+def transaction_arrays(tables: Tables) -> tuple[np.ndarray, ...]:
+    """Per transaction row, in the table's order: customer position (``n`` when unknown, a bin
+    that is dropped), epoch-ns time, amount and whether it is a purchase (a positive amount).
+
+    Cached for the lifetime of the tables' frames; the times and amounts are views of the
+    table's columns where their dtypes allow it, not copies.
+    """
+    customers, tx = tables.customers, tables.transactions
+
+    def compute() -> tuple[np.ndarray, ...]:
+        pos = row_positions(customers, tx)
+        amount = tx["amount"].to_numpy(dtype="float64")
+        return (compact(np.where(pos >= 0, pos, len(customers)), len(customers) + 1),
+                tx["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64),
+                amount, amount > 0)
+
+    return cached("row_arrays", customers, tx, compute)
+
+
 def purchase_summary(tables: Tables, cutoff: pd.Timestamp) -> dict[str, np.ndarray]:
     """The purchase summary of every customer row at ``cutoff`` (:func:`purchase_gaps`: the
     BG/NBD ``x``, ``t_x``, ``T``, gap statistics, recency and the largest purchase).
@@ -244,7 +272,7 @@ def _fast_order(pos: np.ndarray, ts: np.ndarray) -> np.ndarray:
     sec = (ts - ts.min()) // 1_000_000_000
     if sec.max() >= 2**32 or pos.max() >= 2**31:
         return np.lexsort((ts, pos))
-    order = np.argsort((pos << 32) | sec, kind="stable")
+    order = np.argsort((pos.astype(np.int64) << 32) | sec, kind="stable")
     p, t = pos[order], ts[order]
     if ((t[1:] < t[:-1]) & (p[1:] == p[:-1])).any():
         return np.lexsort((ts, pos))

@@ -148,6 +148,24 @@ def store(name: str, customers: pd.DataFrame, frame: pd.DataFrame, value: object
                                                 len(frame), value)
 
 
+def compact(index: np.ndarray, limit: int) -> np.ndarray:
+    """``index`` (row numbers, customer positions or keys below ``limit``) as int32 when every
+    value fits: the per-row arrays cached beside a million customers' tables take half the
+    memory (``np.bincount`` reads int32 about 30% slower, far less than the cache saves).
+
+    Example
+    -------
+    >>> compact(np.array([0, 5, -1]), 6).dtype, compact(np.array([0, 2**31]), 2**32).dtype
+    (dtype('int32'), dtype('int64'))
+    """
+    return index.astype(index_dtype(limit), copy=False)
+
+
+def index_dtype(limit: int) -> type:
+    """int32 when every index below ``limit`` fits, else int64 (see :func:`compact`)."""
+    return np.int32 if limit < 2**31 else np.int64
+
+
 def _arrow_strings(values: pd.Series):
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
@@ -174,11 +192,11 @@ def row_positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
         keys, values = _arrow_strings(customers["customer_id"]), _arrow_strings(frame["customer_id"])
         if keys is not None and values is not None:
             found = pc.index_in(values, value_set=keys.combine_chunks())
-            pos = found.fill_null(-1).to_numpy().astype(np.int64)
+            pos = compact(found.fill_null(-1).to_numpy(), n)
         else:
             ids = pd.concat([customers["customer_id"], frame["customer_id"]], ignore_index=True)
             codes, _ = pd.factorize(ids)
-            pos = codes[n:].astype(np.int64)
+            pos = compact(codes[n:], n).copy()
             pos[pos >= n] = -1
         pos.flags.writeable = False
         return pos
@@ -289,7 +307,8 @@ def by_time(customers: pd.DataFrame, frame: pd.DataFrame) -> TimeSorted:
         rows = np.flatnonzero(pos >= 0)
         ts = frame["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)[rows]
         order = time_order(ts)
-        return TimeSorted(rows[order], ts[order], pos[rows[order]].astype(np.intp))
+        rows = compact(rows[order], len(frame))
+        return TimeSorted(rows, ts[order], pos[rows])
 
     return cached("by_time", customers, frame, compute)
 

@@ -84,3 +84,25 @@ def test_purchase_gaps_large_and_sub_second_equal_pandas():
                                atol=1e-12)
     last = frame.groupby("pos")["ts"].max().reindex(range(n))
     np.testing.assert_allclose(out["recency_days"], (cutoff.value - last) / 86_400e9, rtol=1e-12)
+
+
+def test_purchase_gaps_with_many_customers_equal_a_lexsort_reference():
+    """The fast (position, second) sort with positions far above 2**16 (compact int32 positions
+    must be widened before the shift) equals the summary of purchases sorted by lexsort."""
+    rng = np.random.default_rng(5)
+    n, rows = 400_000, 150_000
+    pos = rng.integers(0, n, rows)
+    pos[:2000] = n - 1  # one customer with many purchases
+    ts = pd.Timestamp("2024-01-01").value + rng.integers(0, 300 * 86_400, rows) * 1_000_000_000
+    cutoff = pd.Timestamp("2024-08-01")
+    got = purchase_gaps(pos, ts.astype("datetime64[ns]"), n, cutoff)
+    frame = pd.DataFrame({"pos": pos, "ts": ts}).query("ts <= @cutoff.value")
+    frame = frame.sort_values(["pos", "ts"], kind="stable")
+    gap = frame.groupby("pos")["ts"].diff() / 86_400e9
+    expected_mean = gap.groupby(frame["pos"]).mean().reindex(range(n))
+    days = (frame["ts"] // 86_400_000_000_000).groupby(frame["pos"]).nunique().reindex(range(n))
+    last = frame.groupby("pos")["ts"].max().reindex(range(n))
+    np.testing.assert_allclose(got["ipt_mean_days"], expected_mean.to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(got["x"], (days - 1).to_numpy())
+    np.testing.assert_allclose(got["recency_days"], (cutoff.value - last.to_numpy()) / 86_400e9,
+                               rtol=1e-12)
