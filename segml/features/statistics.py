@@ -85,6 +85,25 @@ def sample_order(customer_ids: pd.Series | np.ndarray, seed: int) -> np.ndarray:
 
 
 def _value_counts(values: pd.Series, mask: np.ndarray | None = None) -> dict[str, int]:
+    """Non-missing values (as text) -> their count among the ``mask`` rows; a categorical is
+    counted by its codes (one bincount, not tens of millions of strings). Levels that read the
+    same as text are added up, as the text value counts did.
+
+    Examples
+    --------
+    >>> _value_counts(pd.Series(["b", "a", None, "b"], dtype="category"), np.array([1, 1, 1, 0], bool))
+    {'a': 1, 'b': 1}
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        if mask is not None:
+            codes = codes[mask]
+        counts = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+        out: dict[str, int] = {}
+        for level, n in zip(values.cat.categories.astype(str), counts.tolist(), strict=True):
+            if n:  # levels, not rows
+                out[level] = out.get(level, 0) + n
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
     if mask is not None:
         values = values[mask]
     counts = values.dropna().astype(str).value_counts()
