@@ -50,7 +50,7 @@ from segml.errors import DataError, Problem
 from segml.features.btyd import BetaGeoFitter
 from segml.features.events import (
     event_feature_names,
-    event_features,
+    events_beside,
     kept_codes,
     value_names,
 )
@@ -366,21 +366,21 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         columns: dict[str, Any] = {}
     else:
         c = as_cutoff(cutoff)
-        columns, first_tx, summary = _transaction_features(tables, c, spec)
-        ages = [first_tx]
-        if "signup_date" in customers.columns:
-            ages.append(((c - customers["signup_date"]) / pd.Timedelta(days=1)).to_numpy(
-                dtype="float64", na_value=np.nan))
-        if spec.event_types is not None:
-            if tables.events is None:
-                raise DataError([Problem("the features were fitted with events but there are "
-                                         "none", table="events")])
-            ev_cols, first_ev = event_features(customers, tables.events, c,
-                                               spec.event_types,
-                                               spec.pooled.get("event_type", False),
-                                               spec.trend_windows)
-            columns.update(ev_cols)
-            ages.append(first_ev)
+        if spec.event_types is not None and tables.events is None:
+            raise DataError([Problem("the features were fitted with events but there are "
+                                     "none", table="events")])
+        with events_beside(customers, tables.events, c, spec.event_types,
+                           spec.pooled.get("event_type", False),
+                           spec.trend_windows) as events_done:
+            columns, first_tx, summary = _transaction_features(tables, c, spec)
+            ages = [first_tx]
+            if "signup_date" in customers.columns:
+                ages.append(((c - customers["signup_date"]) / pd.Timedelta(days=1)).to_numpy(
+                    dtype="float64", na_value=np.nan))
+            if events_done is not None:
+                ev_cols, first_ev = events_done()
+                columns.update(ev_cols)
+                ages.append(first_ev)
         with np.errstate(invalid="ignore"):
             tenure = np.fmax.reduce(np.vstack(ages), axis=0)
         if spec.event_types is not None or tables.events is None:

@@ -25,6 +25,7 @@ Timestamp('2025-12-31 23:59:59.999999999')
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -125,6 +126,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 _CACHE: dict[tuple[str, int, int], tuple[weakref.ref, weakref.ref, int, object]] = {}
+#: Guards _CACHE: the transaction and event features of one matrix are built side by side.
+_CACHE_LOCK = threading.Lock()
 
 
 def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
@@ -132,7 +135,8 @@ def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
     modified in place), so features and labels at several cutoffs share the id hashing and
     sorting work."""
     key = (name, id(customers), id(frame))
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is not None and hit[0]() is customers and hit[1]() is frame and hit[2] == len(frame):
         return hit[3]
     value = compute()
@@ -142,10 +146,11 @@ def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
 
 def store(name: str, customers: pd.DataFrame, frame: pd.DataFrame, value: object) -> None:
     """Put ``value`` in the cache of :func:`cached` (dropping entries of collected frames)."""
-    for stale in [k for k, v in _CACHE.items() if v[0]() is None or v[1]() is None]:
-        del _CACHE[stale]
-    _CACHE[(name, id(customers), id(frame))] = (weakref.ref(customers), weakref.ref(frame),
-                                                len(frame), value)
+    with _CACHE_LOCK:
+        for stale in [k for k, v in _CACHE.items() if v[0]() is None or v[1]() is None]:
+            del _CACHE[stale]
+        _CACHE[(name, id(customers), id(frame))] = (weakref.ref(customers), weakref.ref(frame),
+                                                    len(frame), value)
 
 
 def compact(index: np.ndarray, limit: int) -> np.ndarray:

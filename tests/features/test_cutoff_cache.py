@@ -106,3 +106,29 @@ def test_purchase_gaps_with_many_customers_equal_a_lexsort_reference():
     np.testing.assert_array_equal(got["x"], (days - 1).to_numpy())
     np.testing.assert_allclose(got["recency_days"], (cutoff.value - last.to_numpy()) / 86_400e9,
                                rtol=1e-12)
+
+
+def test_event_features_built_beside_the_transactions_equal_the_sequential_build(
+        shared, monkeypatch):
+    """Above PARALLEL_EVENT_ROWS the event part runs on a second thread: same matrix."""
+    import segml.features.events as events
+
+    _, _, tables, spec = shared
+    sequential = build_features(tables, CUTOFFS[2], spec)
+    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+    beside = build_features(tables, CUTOFFS[2], spec)
+    assert_frame_equal(beside, sequential, check_exact=True)
+
+
+def test_a_failure_in_the_event_part_reaches_the_caller(shared, monkeypatch):
+    import segml.features.events as events
+
+    _, _, tables, spec = shared
+    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+
+    def broken(*args):
+        raise RuntimeError("event part failed")
+
+    monkeypatch.setattr(events, "event_features", broken)
+    with pytest.raises(RuntimeError, match="event part failed"):
+        build_features(tables, CUTOFFS[0], spec)
