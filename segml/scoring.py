@@ -200,7 +200,8 @@ class CustomerScorer(InputArrays):
 
     # ------------------------------------------------------------------------------ scoring
     def score(
-        self, features: pd.DataFrame, reasons: bool = False, as_of: pd.Timestamp | None = None
+        self, features: pd.DataFrame, reasons: bool = False, as_of: pd.Timestamp | None = None,
+        *, segments: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Segments, scores and (optionally) reasons for each customer row.
 
@@ -208,20 +209,34 @@ class CustomerScorer(InputArrays):
         The rows become arrays (:meth:`~segml.scoring_input.InputArrays.input_arrays`) and go
         through :meth:`score_arrays`, whatever their number: serving one customer is not
         dominated by pandas, and one row or a million give identical answers.
+
+        ``segments``: what this scorer's hierarchy already assigned to these customers
+        (``SegmentHierarchy.assign`` + names, indexed like ``features``), e.g. the training
+        run's own segmentation of the current customers; they are not placed a second time.
         """
         ids, columns, codes = self.input_arrays(features)
-        return pd.DataFrame(self.score_arrays(ids, columns, codes, reasons=reasons, as_of=as_of))
+        placed = None
+        if segments is not None and self.hierarchy is not None:
+            aligned = segments if segments.index.equals(features.index) else segments.reindex(
+                features.index)
+            placed = {c: aligned[c].to_numpy() for c in aligned.columns
+                      if c.startswith("segment_")}
+        return pd.DataFrame(self.score_arrays(ids, columns, codes, reasons=reasons, as_of=as_of,
+                                              placed=placed))
 
     def score_arrays(self, ids: Any, columns: dict[str, np.ndarray], codes: dict[str, np.ndarray],
-                     *, reasons: bool = False, as_of: pd.Timestamp | None = None
-                     ) -> dict[str, Any]:
+                     *, reasons: bool = False, as_of: pd.Timestamp | None = None,
+                     placed: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
         """The scoring core: output columns from one array per feature (categoricals as their
-        training levels) and the categoricals' codes in the training levels."""
+        training levels) and the categoricals' codes in the training levels (``placed``: the
+        hierarchy's columns already assigned to these rows, see :meth:`score`)."""
         n = len(ids)
         out: dict[str, Any] = {"customer_id": ids}
         rule = (self.rules.transform_arrays(columns, n) if self.rules is not None else None)
         if self.hierarchy is not None:
-            for name, values in self.hierarchy.assign_arrays(columns, n, rule).items():
+            if placed is None:
+                placed = self.hierarchy.assign_arrays(columns, n, rule)
+            for name, values in placed.items():
                 out[name] = (pd.Series(values, dtype=object)
                              if name == "segment_path" or name.startswith("segment_level_")
                              else values)

@@ -163,7 +163,9 @@ def fit_all(
     with stage("scorer"):
         scorer = build_scorer(data, segmentation, predictions)
     with stage("scoring"):
-        scored = scorer.score(data.current_X).set_index("customer_id")
+        # the segments stage placed these customers with this hierarchy already
+        scored = scorer.score(data.current_X, segments=segmentation.assignments
+                              ).set_index("customer_id")
         # the value x risk cut points and the operating curves, learned here, kept in the scorer
         scored = fit_targeting(scorer, scored, predictions, config)
     with stage("profiles"):

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from segml.config import load_config
@@ -34,6 +35,7 @@ def report(tmp_path_factory):
     config.data.dir = str(root / "data")
     tables = load(config)
     data, segmentation, predictions, scorer = fit_all(tables, config)
+    placed = segmentation.assignments
     # as a retrain on the same data would: matched ids, gates against itself, drift
     segmentation = keep_segment_ids(segmentation, segmentation.hierarchy, data.current_X, config)
     gates = evaluate_gates(predictions.metrics, predictions.metrics, config.retrain,
@@ -47,7 +49,21 @@ def report(tmp_path_factory):
     path = write_run_report(folder, "run-1", "retrain", data, predictions, segmentation,
                             documents={"gates.json": [g.to_dict() for g in gates], "drift.json": drift})
     return {"folder": folder, "path": path, "html": path.read_text(encoding="utf-8"), "config": config,
-            "segmentation": segmentation}
+            "segmentation": segmentation, "scorer": scorer, "X": data.current_X,
+            "placed": placed, "current_scores": segmentation.extras["current_scores"]}
+
+
+def test_scores_with_the_run_s_own_segments_equal_scores_placed_again(report):
+    """fit_all scores the current customers with the segments its segments stage assigned:
+    the same frame as placing them again through the scorer's hierarchy."""
+    scorer, X = report["scorer"], report["X"]
+    again = scorer.score(X)
+    reused = scorer.score(X, segments=report["placed"])
+    pd.testing.assert_frame_equal(reused, again)
+    shuffled = report["placed"].sample(frac=1.0, random_state=0)  # aligned by customer id
+    pd.testing.assert_frame_equal(scorer.score(X, segments=shuffled), again)
+    assert (report["current_scores"]["segment_leaf"].to_numpy()
+            == again.set_index("customer_id")["segment_leaf"].to_numpy()).all()
 
 
 def test_pipeline_writes_chart_artifacts_but_no_row_level_scores(report):
