@@ -25,7 +25,8 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
-from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, row_positions, to_ns
+from segml.features.purchases import transaction_arrays
+from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, to_ns
 from segml.targets import TARGETS, Outcomes
 from segml.targets import target as target_of
 
@@ -103,16 +104,15 @@ def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, names: l
               known: np.ndarray) -> Outcomes:
     """What the customers known at ``c_ts`` did around it, read from the transactions that fall
     in the activity window or in the longest of the requested label windows."""
-    customers, tx = tables.customers, tables.transactions
-    c, n = to_ns(c_ts), len(customers)
-    positions = row_positions(customers, tx)
-    ts_all = tx["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    c, n = to_ns(c_ts), len(tables.customers)
+    # the per-row arrays the features cached (positions: n for unknown customers): no copy of
+    # the timestamps and no new id lookup at every cutoff
+    positions, ts_all, amounts, purchase = transaction_arrays(tables)
     longest = max((target_of(t).horizon(time_cfg) for t in names), default=0)
     near = ((ts_all > c - time_cfg.activity_window_days * DAY_NS)
-            & (ts_all <= c + longest * DAY_NS) & (positions >= 0))
+            & (ts_all <= c + longest * DAY_NS) & (positions < n))
     pos, ts = positions[near], ts_all[near]
-    amount = tx["amount"].to_numpy(dtype="float64")[near]
-    buy = amount > 0
+    amount, buy = amounts[near], purchase[near]
 
     def after(days: int) -> np.ndarray:
         return (ts > c) & (ts <= c + days * DAY_NS)
