@@ -20,3 +20,26 @@ def test_logreg_baseline_scores_by_blocks_of_rows_as_at_once(monkeypatch):
     for block in (7, 1000, 10**6):
         monkeypatch.setattr(baselines, "PREDICT_BLOCK_ROWS", block)
         np.testing.assert_allclose(model.predict(X), whole, rtol=0, atol=1e-15)
+
+
+def test_logreg_baseline_reads_categories_by_text_unseen_and_missing_levels_included():
+    """The baseline encodes a categorical through its codes: the same scores whatever the
+    category order or dtype, a level unseen at fit is one-hot unknown, missing is a level."""
+    from segml.predict.baselines import LogRegBaseline
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    plan = rng.choice(["basic", "plus", "pro"], n).astype(object)
+    plan[rng.random(n) < 0.1] = None
+    y = ((plan == "pro") | (rng.random(n) < 0.2)).astype(float)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"x": x, "plan": pd.Categorical(plan, categories=["basic", "plus", "pro"])})
+    fitted = LogRegBaseline("purchase").fit(frame, y)
+    reordered = frame.assign(plan=pd.Categorical(plan, categories=["pro", "zzz", "plus", "basic"]))
+    as_text = frame.assign(plan=pd.Series(plan, dtype=object))
+    np.testing.assert_allclose(fitted.predict(reordered), fitted.predict(frame), rtol=1e-12)
+    np.testing.assert_allclose(fitted.predict(as_text), fitted.predict(frame), rtol=1e-12)
+    scores = pd.Series(fitted.predict(frame)).groupby(pd.Series(plan).fillna("(missing)")).mean()
+    assert scores["pro"] > scores["basic"] and "(missing)" in scores.index
+    unseen = frame.head(3).assign(plan=pd.Categorical(["gold"] * 3))
+    assert np.isfinite(fitted.predict(unseen)).all()
