@@ -45,12 +45,25 @@ def _numeric_shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
     return counts / max(len(data), 1)
 
 
+def _text_counts(values: pd.Series) -> pd.Series:
+    """Count of each value as text (missing as ``__missing__``), most frequent first; a
+    categorical is counted by its codes, not as a million strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)),
+                           index=values.cat.categories.astype(str))
+        counts = counts.groupby(level=0, sort=False).sum()  # levels that read the same
+        counts[_MISSING] = counts.get(_MISSING, 0) + int((codes < 0).sum())
+        counts = counts[counts > 0]
+        return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
+    return values.astype("string").fillna(_MISSING).value_counts()
+
+
 def _categorical_shares(values: pd.Series, levels: list[str]) -> np.ndarray:
-    text = values.astype("string").fillna(_MISSING)
-    counts = text.value_counts()
+    counts = _text_counts(values)
     known = np.array([counts.get(level, 0) for level in levels], dtype=float)
-    other = len(text) - known.sum()
-    return np.append(known, other) / max(len(text), 1)
+    other = len(values) - known.sum()
+    return np.append(known, other) / max(len(values), 1)
 
 
 @dataclass
@@ -84,7 +97,7 @@ class DriftReference:
                 ref.numeric_edges[column] = edges.tolist()
                 ref.numeric_shares[column] = _numeric_shares(values, edges).tolist()
             else:
-                levels = values.astype("string").fillna(_MISSING).value_counts().index[:30].tolist()
+                levels = _text_counts(values).index[:30].tolist()
                 ref.categorical_levels[column] = [str(v) for v in levels]
                 ref.categorical_shares[column] = _categorical_shares(values, levels).tolist()
         if segments is not None:

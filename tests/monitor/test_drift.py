@@ -48,3 +48,19 @@ def test_segment_and_score_shift_and_round_trip():
     assert shift.loc["b", "abs_change"] == pytest.approx(0.4)
     high = pd.DataFrame({"churn_probability": np.full(100, 0.95)})
     assert ref.score_psi(high)["churn_probability"] > 1.0
+
+
+def test_categorical_shares_by_codes_equal_the_text_counts():
+    """A categorical's drift shares are counted by its codes: the same shares as its text,
+    missing included, whatever the order of its categories."""
+    from segml.monitor.drift import _categorical_shares, _text_counts
+
+    rng = np.random.default_rng(9)
+    raw = rng.choice(["north", "south", "east", None], 4000, p=[0.5, 0.3, 0.15, 0.05])
+    values = pd.Series(pd.Categorical(raw, categories=["south", "north", "east", "west"]))
+    as_text = pd.Series(raw, dtype=object)
+    assert _text_counts(values).to_dict() == _text_counts(as_text).to_dict()
+    assert list(_text_counts(values).index[:2]) == ["north", "south"]
+    levels = ["north", "__missing__", "west"]
+    np.testing.assert_allclose(_categorical_shares(values, levels),
+                               _categorical_shares(as_text, levels))
