@@ -187,6 +187,7 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     explicit labels.
     """
     from segml.features import FeatureSpec, build_features, data_start, make_labels
+    from segml.features.events import events_sorted_beside
     from segml.features.plan import plan_targets
     from segml.features.timeline import data_end as end_of_data
 
@@ -198,7 +199,8 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     start = data_start(tables)
     plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
                         start=start, min_history_days=config.readiness.min_history_days)
-    spec = FeatureSpec.fit(tables, plan.spec_cutoff, config)
+    with events_sorted_beside(tables.customers, tables.events):
+        spec = FeatureSpec.fit(tables, plan.spec_cutoff, config)
     uses: dict[pd.Timestamp, list[Use]] = {}
     for target, target_plan in plan.targets.items():
         for role, cutoffs in (("train", target_plan.train), ("evaluation", [target_plan.evaluation]),

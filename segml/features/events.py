@@ -22,7 +22,15 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from segml.features.timeline import DAY_NS, by_time, cached, compact, days_since_first, to_ns
+from segml.features.timeline import (
+    DAY_NS,
+    by_time,
+    cached,
+    compact,
+    days_since_first,
+    first_row_times,
+    to_ns,
+)
 
 OTHER = "other"
 #: From this many events on, a matrix's event features are built beside its transaction ones.
@@ -177,3 +185,22 @@ def events_beside(customers: pd.DataFrame, events: pd.DataFrame | None, cutoff: 
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield pool.submit(event_features, *args).result
+
+
+@contextmanager
+def events_sorted_beside(customers: pd.DataFrame, events: pd.DataFrame | None) -> Iterator[None]:
+    """Sort the events by time (:func:`~segml.features.timeline.by_time`, the largest cache the
+    features keep) on a second thread while the caller works, e.g. fits the feature settings;
+    the sort is done when the block ends. Below :data:`PARALLEL_EVENT_ROWS` events: nothing."""
+    if events is None or len(events) < PARALLEL_EVENT_ROWS:
+        yield
+        return
+
+    def prepare() -> None:
+        by_time(customers, events)
+        first_row_times(customers, events)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(prepare)
+        yield
+        done.result()

@@ -128,6 +128,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 _CACHE: dict[tuple[str, int, int], tuple[weakref.ref, weakref.ref, int, object]] = {}
 #: Guards _CACHE: the transaction and event features of one matrix are built side by side.
 _CACHE_LOCK = threading.Lock()
+#: One lock per cached value: a thread asking for a value another is computing waits for it.
+_KEY_LOCKS: dict[tuple[str, int, int], threading.Lock] = {}
 
 
 def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
@@ -135,12 +137,24 @@ def cached(name: str, customers: pd.DataFrame, frame: pd.DataFrame, compute):
     modified in place), so features and labels at several cutoffs share the id hashing and
     sorting work."""
     key = (name, id(customers), id(frame))
+
+    def hit() -> tuple[bool, object]:
+        with _CACHE_LOCK:
+            found = _CACHE.get(key)
+        valid = (found is not None and found[0]() is customers and found[1]() is frame
+                 and found[2] == len(frame))
+        return valid, found[3] if valid else None
+
+    valid, value = hit()
+    if valid:
+        return value
     with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is customers and hit[1]() is frame and hit[2] == len(frame):
-        return hit[3]
-    value = compute()
-    store(name, customers, frame, value)
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        valid, value = hit()
+        if not valid:
+            value = compute()
+            store(name, customers, frame, value)
     return value
 
 
@@ -149,6 +163,7 @@ def store(name: str, customers: pd.DataFrame, frame: pd.DataFrame, value: object
     with _CACHE_LOCK:
         for stale in [k for k, v in _CACHE.items() if v[0]() is None or v[1]() is None]:
             del _CACHE[stale]
+            _KEY_LOCKS.pop(stale, None)
         _CACHE[(name, id(customers), id(frame))] = (weakref.ref(customers), weakref.ref(frame),
                                                     len(frame), value)
 

@@ -132,3 +132,40 @@ def test_a_failure_in_the_event_part_reaches_the_caller(shared, monkeypatch):
     monkeypatch.setattr(events, "event_features", broken)
     with pytest.raises(RuntimeError, match="event part failed"):
         build_features(tables, CUTOFFS[0], spec)
+
+
+def test_a_value_asked_for_by_two_threads_at_once_is_computed_once():
+    import threading
+    import time
+
+    from segml.features.timeline import cached
+
+    customers, frame = pd.DataFrame({"customer_id": [1]}), pd.DataFrame({"x": [1, 2]})
+    calls = []
+
+    def slow():
+        calls.append(threading.get_ident())
+        time.sleep(0.2)
+        return len(calls)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cached("slow", customers, frame, slow)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and results == [1, 1]
+
+
+def test_events_sorted_beside_the_settings_fit_give_the_same_matrices(helpers, monkeypatch):
+    import segml.features.events as events
+    from segml.training_data import build_datasets
+
+    raw = helpers.make_raw(n_customers=300, seed=11)
+    cfg = helpers.config()
+    expected = build_datasets(helpers.load(raw, cfg), cfg)
+    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+    beside = build_datasets(helpers.load({k: v.copy() for k, v in raw.items()}, cfg), cfg)
+    assert beside.spec.to_dict() == expected.spec.to_dict()
+    assert_frame_equal(beside.current_X, expected.current_X, check_exact=True)
