@@ -38,6 +38,7 @@ the string id on 2 cores; ``config.features.engine`` is accepted but both values
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +74,8 @@ from segml.features.timeline import (
 )
 
 log = logging.getLogger(__name__)
+#: From this many transactions on, a matrix's purchase summary is built on a second thread.
+PARALLEL_TRANSACTION_ROWS = 1_000_000
 
 _RFM = ["recency_days", "frequency", "monetary_sum", "monetary_mean", "monetary_max",
         "tenure_days", "ipt_mean_days", "ipt_std_days"]
@@ -249,34 +252,40 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
 
     kb = buys.upto(c)
     bpos = buys.pos
-    freq = np.bincount(bpos[:kb], minlength=n).astype("float64")
-    gross, net = total(bought, amount), total(until, amount)
-    summary = purchase_summary(tables, cutoff)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = {"recency_days": summary["recency_days"], "frequency": freq, "monetary_sum": net,
-               "monetary_mean": np.where(freq > 0, gross / freq, 0.0),
-               "monetary_max": np.nan_to_num(summary["max_amount"], nan=0.0)}
-        for w in spec.trend_windows:
-            since = c - w * DAY_NS
-            out[f"orders_{w}d"] = np.bincount(bpos[buys.upto(since):kb],
-                                              minlength=n).astype("float64")
-            out[f"spend_{w}d"] = total(until & (ts > since), amount)
-        for column, prefix, kept in (("category", "share_category_", spec.categories),
-                                     ("channel", "share_channel_", spec.channels)):
-            if kept is None:
-                continue
-            if column not in tx.columns:
-                raise DataError([Problem("column used by the fitted features is missing",
-                                         table="transactions", column=column)])
-            width = len(kept) + 1
-            key = cached(f"purchase_keys:{column}:{kept!r}", customers, tx,
-                         lambda col=column, k=kept, m=width: compact(
-                             buys.pos.astype(np.int64) * m + kept_codes(tx[col], k)[buys.rows],
-                             n * m))
-            counts = np.bincount(key[:kb], minlength=n * width)
-            for i, name in enumerate(value_names(kept, spec.pooled.get(column, False))):
-                out[prefix + name] = np.where(freq > 0, counts[i::width] / freq, 0.0)
-        out["return_rate"] = np.where(gross > 0, (gross - net) / gross, 0.0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the purchase summary (gaps, recency, BG/NBD inputs) on a second thread above a
+        # million transactions: NumPy releases the GIL, and nothing below reads it
+        pending = (pool.submit(purchase_summary, tables, cutoff)
+                   if len(tx) >= PARALLEL_TRANSACTION_ROWS else None)
+        freq = np.bincount(bpos[:kb], minlength=n).astype("float64")
+        gross, net = total(bought, amount), total(until, amount)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = {"frequency": freq, "monetary_sum": net,
+                   "monetary_mean": np.where(freq > 0, gross / freq, 0.0)}
+            for w in spec.trend_windows:
+                since = c - w * DAY_NS
+                out[f"orders_{w}d"] = np.bincount(bpos[buys.upto(since):kb],
+                                                  minlength=n).astype("float64")
+                out[f"spend_{w}d"] = total(until & (ts > since), amount)
+            for column, prefix, kept in (("category", "share_category_", spec.categories),
+                                         ("channel", "share_channel_", spec.channels)):
+                if kept is None:
+                    continue
+                if column not in tx.columns:
+                    raise DataError([Problem("column used by the fitted features is missing",
+                                             table="transactions", column=column)])
+                width = len(kept) + 1
+                key = cached(f"purchase_keys:{column}:{kept!r}", customers, tx,
+                             lambda col=column, k=kept, m=width: compact(
+                                 buys.pos.astype(np.int64) * m + kept_codes(tx[col], k)[buys.rows],
+                                 n * m))
+                counts = np.bincount(key[:kb], minlength=n * width)
+                for i, name in enumerate(value_names(kept, spec.pooled.get(column, False))):
+                    out[prefix + name] = np.where(freq > 0, counts[i::width] / freq, 0.0)
+            out["return_rate"] = np.where(gross > 0, (gross - net) / gross, 0.0)
+        summary = pending.result() if pending is not None else purchase_summary(tables, cutoff)
+    out["recency_days"] = summary["recency_days"]
+    out["monetary_max"] = np.nan_to_num(summary["max_amount"], nan=0.0)
     out["ipt_mean_days"], out["ipt_std_days"] = summary["ipt_mean_days"], summary["ipt_std_days"]
     return out, days_since_first(customers, tx, c), summary
 

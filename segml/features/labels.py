@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,7 +223,11 @@ def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: st
     ``max_rows`` rows takes from each: every labelled row, or a seeded sample stratified by
     cutoff and label. Drawn from the labels alone, before any feature matrix is built."""
     column = target_of(target).label_column
-    labels = [make_labels(tables, as_cutoff(c), time_cfg, [target]) for c in cutoffs]
+    # two cutoffs at a time: the labels are NumPy masks, gathers and bincounts over the
+    # transactions, which release the GIL; each cutoff's labels are its own
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        labels = list(pool.map(lambda c: make_labels(tables, as_cutoff(c), time_cfg, [target]),
+                               cutoffs))
     return labels, _block_picks([y[column].to_numpy(dtype="float64") for y in labels],
                                 max_rows, seed)
 

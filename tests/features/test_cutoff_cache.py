@@ -110,12 +110,16 @@ def test_purchase_gaps_with_many_customers_equal_a_lexsort_reference():
 
 def test_event_features_built_beside_the_transactions_equal_the_sequential_build(
         shared, monkeypatch):
-    """Above PARALLEL_EVENT_ROWS the event part runs on a second thread: same matrix."""
+    """Above PARALLEL_EVENT_ROWS the event part, above PARALLEL_TRANSACTION_ROWS the purchase
+    summary, runs on another thread: the same matrix."""
     import segml.features.events as events
 
     _, _, tables, spec = shared
     sequential = build_features(tables, CUTOFFS[2], spec)
+    import segml.features.behaviour as behaviour
+
     monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+    monkeypatch.setattr(behaviour, "PARALLEL_TRANSACTION_ROWS", 1)
     beside = build_features(tables, CUTOFFS[2], spec)
     assert_frame_equal(beside, sequential, check_exact=True)
 
