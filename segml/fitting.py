@@ -24,7 +24,7 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
 from segml.targets import target as target_of
-from segml.training_data import Datasets, Progress, no_progress
+from segml.training_data import Datasets, Progress, evaluation_rows, no_progress
 
 
 @dataclass
@@ -113,28 +113,6 @@ def _eval_scores(predictor: Any, target: str, X: pd.DataFrame, y: pd.Series,
         if skip_reason(name, target, X) is None:
             scores[f"baseline_{name}"] = np.asarray(baseline.predict(X), dtype=float)
     return scores
-
-
-def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int) -> np.ndarray:
-    """Positions of the labelled evaluation rows the model and its baselines are scored on:
-    all of them, or above ``max_rows`` a seeded sample stratified by label (positive or not),
-    so the label rate is kept and a million customers do not cost a million predictions per
-    baseline for a metric whose standard error is already about 0.001.
-
-    Example
-    -------
-    >>> y = pd.Series([1.0, None, 0.0, 0.0] * 1000)
-    >>> rows = evaluation_rows(y, 1500, seed=0)
-    >>> rows.size, float(y.iloc[rows].mean()), bool(y.iloc[rows].notna().all())
-    (1500, 0.3333333333333333, True)
-    """
-    from segml.sampling import stratified_sample
-
-    known = np.flatnonzero(label.notna().to_numpy())
-    if max_rows is None or known.size <= max_rows:
-        return known
-    strata = (label.to_numpy(dtype=float)[known] > 0).astype(np.int64)
-    return known[stratified_sample(max_rows, strata, seed)]
 
 
 def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[TargetFit, Any, Any]:

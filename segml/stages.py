@@ -139,6 +139,7 @@ def fit_all(
     ``check_input`` receives the future model's input schema as soon as the features are built
     (before any model is fitted): the registry's schema guard fails there, not minutes later.
     """
+    from segml.features.timeline import release
     from segml.scoring import input_schema_of
     from segml.targeting import fit_targeting
 
@@ -159,6 +160,7 @@ def fit_all(
             )
     with stage("predictors"):
         predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
+        release(tables.customers)  # every matrix is built: the scoring reads data.current_X
     progress("scoring and profiling the customers")
     with stage("scorer"):
         scorer = build_scorer(data, segmentation, predictions)

@@ -12,8 +12,8 @@ from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.datasets import make_customers
 from segml.features.timeline import any_rows_until, known_at
-from segml.fitting import evaluation_rows, fit_target
-from segml.training_data import build_datasets
+from segml.fitting import fit_target
+from segml.training_data import build_datasets, evaluation_rows
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def world():
     return make_customers(2500, seed=8)
 
 
-def _data(world, **models):
-    config = SegmlConfig(models={"n_estimators": 40, "targets": ["purchase"], **models}, seed=5)
+def _data(world, targets=("purchase",), **models):
+    config = SegmlConfig(models={"n_estimators": 40, "targets": list(targets), **models}, seed=5)
     tables = load_tables(config, customers=world.customers, transactions=world.transactions,
                          events=world.events)
     return build_datasets(tables, config), config
@@ -94,3 +94,20 @@ def test_customers_known_at_a_cutoff_match_a_scan_of_every_row(world):
             seen |= tables.customers["customer_id"].isin(
                 frame.loc[frame["timestamp"] <= cutoff, "customer_id"]).to_numpy()
         np.testing.assert_array_equal(known_at(tables, cutoff), signed | seen)
+
+
+def test_a_matrix_kept_for_a_later_evaluation_holds_its_sample_with_the_same_metrics(world):
+    """Purchase trains at churn's evaluation cutoff first: the cache keeps, for churn's
+    evaluation, only the customers it samples, and churn's metrics equal a run where its
+    evaluation matrix is built whole."""
+    shared, config = _data(world, targets=("purchase", "churn"), max_eval_rows=1000)
+    cutoff = shared.plan.targets["churn"].evaluation
+    assert cutoff in shared.plan.targets["purchase"].train
+    wanted = shared.rows_of(("churn", "evaluation"), cutoff)
+    assert len(wanted) == 1000
+    fit_target(shared, "purchase", config)
+    _, after_purchase, _ = fit_target(shared, "churn", config)
+    alone, config_alone = _data(world, targets=("churn",), max_eval_rows=1000)
+    _, on_its_own, _ = fit_target(alone, "churn", config_alone)
+    assert after_purchase.comparison["rows"].iloc[0] == 1000
+    assert after_purchase.metrics == pytest.approx(on_its_own.metrics, rel=1e-12)

@@ -186,6 +186,26 @@ def index_dtype(limit: int) -> type:
     return np.int32 if limit < 2**31 else np.int64
 
 
+def release(customers: pd.DataFrame) -> int:
+    """Drop every value cached for the tables of ``customers`` (the caches are rebuilt when
+    asked for again); returns how many. A run calls it once its feature matrices are built:
+    at a million customers the caches hold about 2.5 GiB the scoring stages do not need.
+
+    Example
+    -------
+    >>> cust, rows = pd.DataFrame({"customer_id": ["a"]}), pd.DataFrame({"customer_id": ["a"]})
+    >>> _ = row_positions(cust, rows)
+    >>> release(cust)
+    1
+    """
+    with _CACHE_LOCK:
+        mine = [k for k, v in _CACHE.items() if v[0]() is customers]
+        for key in mine:
+            del _CACHE[key]
+            _KEY_LOCKS.pop(key, None)
+    return len(mine)
+
+
 def _arrow_strings(values: pd.Series):
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
