@@ -45,7 +45,7 @@ def run(name: str, show_leaves: bool) -> dict:
     ensure_data(name)
     config = load_config(ROOT / "configs" / f"{name}.yaml")
     data = build_datasets(load(config), config)
-    X, Y = data.current_X, data.train_Y
+    X, Y = data.current_X, data.labels  # attributes mode: the explicit label columns
     label = Y.columns[0]
     start = time.perf_counter()
     seg = discover_segments(X, config, labels=None)
