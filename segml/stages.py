@@ -234,10 +234,11 @@ def profile_with_predictions(
             segments = assignments[f"segment_level_{level}"].astype(str).to_numpy()
             rate = expected.groupby(segments).mean().reindex(profile.index)
             rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan
-            profile.drop(columns=[column], errors="ignore", inplace=True)
+            profile = profile.drop(columns=[column], errors="ignore")
             at = (profile.columns.get_loc("top_features") if "top_features" in profile
                   else len(profile.columns))
             profile.insert(at, column, rate.to_numpy())
+            segmentation.profiles[level] = profile
     return segmentation
 
 
