@@ -241,8 +241,8 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
     n, c = len(customers), to_ns(cutoff)
     buys = purchases_of(tables)
     pos_n, ts, amount, bought = transaction_arrays(tables)
-    bought = bought & (ts <= c)
     until = ts <= c
+    bought = bought & until
 
     def total(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
         # Sums over all rows in frame order (0 for the others: exact), so every customer's

@@ -30,7 +30,6 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
@@ -118,11 +117,6 @@ def data_start(tables: Tables) -> pd.Timestamp | None:
 def to_ns(ts: pd.Timestamp) -> int:
     """Nanoseconds since the epoch (the unit every time comparison here uses)."""
     return int(as_cutoff(ts).value)
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB connection (no shared state between calls)."""
-    return duckdb.connect(database=":memory:")
 
 
 _CACHE: dict[tuple[str, int, int], tuple[weakref.ref, weakref.ref, int, object]] = {}
