@@ -24,7 +24,7 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
 from segml.targets import target as target_of
-from segml.training_data import Datasets, Progress, evaluation_rows, no_progress
+from segml.training_data import Datasets, Progress, no_progress
 
 
 @dataclass
@@ -142,9 +142,7 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
                               cutoff=train.cutoff[known])
     train_rows, rate = int(known.sum()), float(y[known].mean())
     del train, y
-    eval_X, eval_y = data.evaluation_set(target)
-    rows = evaluation_rows(eval_y, config.models.max_eval_rows, config.seed)
-    eval_X, eval_y = eval_X.iloc[rows], eval_y.iloc[rows]
+    eval_X, eval_y = data.evaluation_set(target)  # the evaluation's (sampled) customers
     result = evaluate_target(target, evaluated, eval_X, eval_y)
     if target_of(target).is_classifier:
         result.scores = _eval_scores(evaluated, target, eval_X, eval_y, config.seed)

@@ -142,14 +142,8 @@ class Datasets:
     def rows_of(self, use: Use, cutoff: pd.Timestamp) -> pd.Index | None:
         """The customers a planned use takes from the matrix at ``cutoff`` (None: all)."""
         target, role = use
-        if role == "evaluation":
-            # the evaluation scores a seeded sample of its labelled customers (max_eval_rows):
-            # drawn from the labels alone, so a matrix kept for it holds those rows only
-            if self.config.models.max_eval_rows is None:
-                return None
-            label = self._evaluation_labels(target)
-            return label.index[evaluation_rows(label, self.config.models.max_eval_rows,
-                                               self.config.seed)]
+        if role == "evaluation":  # drawn from the labels alone: a kept matrix holds those rows
+            return self._evaluation_sample(target).index
         labels, picks = self._sample(target, role)
         position = list(getattr(self.plan.targets[target], role)).index(cutoff)
         return labels[position].index[picks[position]]
@@ -174,22 +168,28 @@ class Datasets:
         return self._stack(target, "refit")
 
     def evaluation_set(self, target: str) -> tuple[pd.DataFrame, pd.Series]:
-        """Features and labels at ``target``'s out-of-time evaluation cutoff (the matrix may be
-        cut to the customers the evaluation samples, see :meth:`rows_of`)."""
+        """Features and labels of the customers ``target``'s out-of-time evaluation scores: the
+        labelled customers at its evaluation cutoff, above ``models.max_eval_rows`` a seeded
+        sample of them stratified by label (:func:`evaluation_rows`), in the matrix's order."""
         cutoff = self.plan.targets[target].evaluation
         X = self.frames(cutoff, (target, "evaluation"))
-        label = self._evaluation_labels(target)
+        label = self._evaluation_sample(target)
         del self._eval_labels[target]
+        found = X.index.get_indexer(label.index)
+        X = X.iloc[np.sort(found[found >= 0])]
         return X, label.reindex(X.index)
 
-    def _evaluation_labels(self, target: str) -> pd.Series:
-        """The label of ``target`` for every customer known at its evaluation cutoff (once)."""
+    def _evaluation_sample(self, target: str) -> pd.Series:
+        """The labels of the customers ``target``'s evaluation scores, drawn once: the matrix
+        cache asks for them before the evaluation matrix is built."""
         from segml.features import make_labels
 
         if target not in self._eval_labels:
             cutoff = self.plan.targets[target].evaluation
-            Y = make_labels(self.tables, cutoff, self.config.time, [target])
-            self._eval_labels[target] = Y[target_of(target).label_column]
+            label = make_labels(self.tables, cutoff, self.config.time, [target])[
+                target_of(target).label_column]
+            self._eval_labels[target] = label.iloc[evaluation_rows(
+                label, self.config.models.max_eval_rows, self.config.seed)]
         return self._eval_labels[target]
 
 

@@ -9,7 +9,8 @@ import pytest
 from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.datasets import make_customers
-from segml.features import build_features, stack_training_set
+from segml.features import build_features, make_labels, stack_training_set
+from segml.targets import target as target_of
 from segml.training_data import FeatureFrames, build_datasets
 
 
@@ -38,9 +39,13 @@ def test_served_stacks_equal_stacks_built_from_scratch(data):
         for role in ("train", "evaluation", "refit"):
             target_plan = data.plan.targets[target]
             if role == "evaluation":
-                X, _ = data.evaluation_set(target)
+                X, y = data.evaluation_set(target)
                 expected = build_features(data.tables, target_plan.evaluation, data.spec)
-                pd.testing.assert_frame_equal(X, expected)
+                labels = make_labels(data.tables, target_plan.evaluation, data.config.time,
+                                     [target])[target_of(target).label_column]
+                # the evaluation's customers: every labelled one (1,500 < max_eval_rows)
+                pd.testing.assert_frame_equal(X, expected.loc[labels.dropna().index])
+                pd.testing.assert_series_equal(y, labels.dropna(), check_names=False)
                 continue
             served = data.training_set(target) if role == "train" else data.refit_set(target)
             fresh = stack_training_set(data.tables, getattr(target_plan, role), data.spec,
