@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -226,8 +227,9 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     explicit labels.
     """
     from segml.features import FeatureSpec, build_features, data_start, make_labels
-    from segml.features.events import events_sorted_beside
+    from segml.features.events import sort_events
     from segml.features.plan import plan_targets
+    from segml.features.threads import beside
     from segml.features.timeline import data_end as end_of_data
 
     if tables.mode == "attributes":
@@ -238,7 +240,9 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     start = data_start(tables)
     plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
                         start=start, min_history_days=config.readiness.min_history_days)
-    with events_sorted_beside(tables.customers, tables.events):
+    sort = (None if tables.events is None
+            else partial(sort_events, tables.customers, tables.events))
+    with beside(sort, len(tables.events) if tables.events is not None else 0):
         spec = FeatureSpec.fit(tables, plan.spec_cutoff, config)
     uses: dict[pd.Timestamp, list[Use]] = {}
     for target, target_plan in plan.targets.items():

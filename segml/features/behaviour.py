@@ -38,8 +38,8 @@ the string id on 2 cores; ``config.features.engine`` is accepted but both values
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ from segml.errors import DataError, Problem
 from segml.features.btyd import BetaGeoFitter
 from segml.features.events import (
     event_feature_names,
-    events_beside,
+    event_features,
     kept_codes,
     value_names,
 )
@@ -63,6 +63,7 @@ from segml.features.statistics import (
     fit_statistics,
     top_counts,
 )
+from segml.features.threads import beside
 from segml.features.timeline import (
     DAY_NS,
     as_cutoff,
@@ -74,8 +75,6 @@ from segml.features.timeline import (
 )
 
 log = logging.getLogger(__name__)
-#: From this many transactions on, a matrix's purchase summary is built on a second thread.
-PARALLEL_TRANSACTION_ROWS = 1_000_000
 
 _RFM = ["recency_days", "frequency", "monetary_sum", "monetary_mean", "monetary_max",
         "tenure_days", "ipt_mean_days", "ipt_std_days"]
@@ -252,11 +251,8 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
 
     kb = buys.upto(c)
     bpos = buys.pos
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the purchase summary (gaps, recency, BG/NBD inputs) on a second thread above a
-        # million transactions: NumPy releases the GIL, and nothing below reads it
-        pending = (pool.submit(purchase_summary, tables, cutoff)
-                   if len(tx) >= PARALLEL_TRANSACTION_ROWS else None)
+    # the purchase summary (gaps, recency, BG/NBD inputs) beside the rest: nothing below reads it
+    with beside(partial(purchase_summary, tables, cutoff), len(tx)) as summary_of:
         freq = np.bincount(bpos[:kb], minlength=n).astype("float64")
         gross, net = total(bought, amount), total(until, amount)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -283,7 +279,7 @@ def _transaction_features(tables: Tables, cutoff: pd.Timestamp, spec: FeatureSpe
                 for i, name in enumerate(value_names(kept, spec.pooled.get(column, False))):
                     out[prefix + name] = np.where(freq > 0, counts[i::width] / freq, 0.0)
             out["return_rate"] = np.where(gross > 0, (gross - net) / gross, 0.0)
-        summary = pending.result() if pending is not None else purchase_summary(tables, cutoff)
+        summary = summary_of()
     out["recency_days"] = summary["recency_days"]
     out["monetary_max"] = np.nan_to_num(summary["max_amount"], nan=0.0)
     out["ipt_mean_days"], out["ipt_std_days"] = summary["ipt_mean_days"], summary["ipt_std_days"]
@@ -378,9 +374,11 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         if spec.event_types is not None and tables.events is None:
             raise DataError([Problem("the features were fitted with events but there are "
                                      "none", table="events")])
-        with events_beside(customers, tables.events, c, spec.event_types,
-                           spec.pooled.get("event_type", False),
-                           spec.trend_windows) as events_done:
+        events = None if spec.event_types is None else partial(
+            event_features, customers, tables.events, c, spec.event_types,
+            spec.pooled.get("event_type", False), spec.trend_windows)
+        with beside(events, len(tables.events) if tables.events is not None else 0
+                    ) as events_done:
             columns, first_tx, summary = _transaction_features(tables, c, spec)
             ages = [first_tx]
             if "signup_date" in customers.columns:

@@ -15,9 +15,6 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -33,8 +30,6 @@ from segml.features.timeline import (
 )
 
 OTHER = "other"
-#: From this many events on, a matrix's event features are built beside its transaction ones.
-PARALLEL_EVENT_ROWS = 1_000_000
 
 
 def slugs(values: list[str], reserved: tuple[str, ...] = ()) -> list[str]:
@@ -165,42 +160,10 @@ def event_keys(customers: pd.DataFrame, events: pd.DataFrame,
     return cached(f"event_keys:{event_types!r}", customers, events, compute)
 
 
-@contextmanager
-def events_beside(customers: pd.DataFrame, events: pd.DataFrame | None, cutoff: pd.Timestamp,
-                  event_types: list[str] | None, pooled: bool, windows: list[int],
-                  ) -> Iterator[Callable[[], tuple[dict[str, np.ndarray], np.ndarray]] | None]:
-    """:func:`event_features` at ``cutoff``, computed while the caller builds the transaction
-    features: yields a callable returning them (None without event types).
 
-    Above :data:`PARALLEL_EVENT_ROWS` events they are built on a second thread: the two parts
-    share only read-only caches, and NumPy's bincounts, sorts and gathers release the GIL, so
-    each part takes one core (a million customers' matrix: about a third faster).
-    """
-    if event_types is None or events is None:
-        yield None
-        return
-    args = (customers, events, cutoff, event_types, pooled, windows)
-    if len(events) < PARALLEL_EVENT_ROWS:
-        yield lambda: event_features(*args)
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool.submit(event_features, *args).result
-
-
-@contextmanager
-def events_sorted_beside(customers: pd.DataFrame, events: pd.DataFrame | None) -> Iterator[None]:
-    """Sort the events by time (:func:`~segml.features.timeline.by_time`, the largest cache the
-    features keep) on a second thread while the caller works, e.g. fits the feature settings;
-    the sort is done when the block ends. Below :data:`PARALLEL_EVENT_ROWS` events: nothing."""
-    if events is None or len(events) < PARALLEL_EVENT_ROWS:
-        yield
-        return
-
-    def prepare() -> None:
-        by_time(customers, events)
-        first_row_times(customers, events)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        done = pool.submit(prepare)
-        yield
-        done.result()
+def sort_events(customers: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Build the events' time order and first times (:func:`~segml.features.timeline.by_time`,
+    :func:`~segml.features.timeline.first_row_times`), the largest caches the features keep,
+    ahead of the first matrix (e.g. beside the feature settings' fit)."""
+    by_time(customers, events)
+    first_row_times(customers, events)

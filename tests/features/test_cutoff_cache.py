@@ -110,30 +110,28 @@ def test_purchase_gaps_with_many_customers_equal_a_lexsort_reference():
 
 def test_event_features_built_beside_the_transactions_equal_the_sequential_build(
         shared, monkeypatch):
-    """Above PARALLEL_EVENT_ROWS the event part, above PARALLEL_TRANSACTION_ROWS the purchase
-    summary, runs on another thread: the same matrix."""
-    import segml.features.events as events
+    """Above PARALLEL_ROWS the event part and the purchase summary run on other threads: the
+    same matrix."""
+    import segml.features.threads as threads
 
     _, _, tables, spec = shared
     sequential = build_features(tables, CUTOFFS[2], spec)
-    import segml.features.behaviour as behaviour
-
-    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
-    monkeypatch.setattr(behaviour, "PARALLEL_TRANSACTION_ROWS", 1)
+    monkeypatch.setattr(threads, "PARALLEL_ROWS", 1)
     beside = build_features(tables, CUTOFFS[2], spec)
     assert_frame_equal(beside, sequential, check_exact=True)
 
 
 def test_a_failure_in_the_event_part_reaches_the_caller(shared, monkeypatch):
-    import segml.features.events as events
+    import segml.features.behaviour as behaviour
+    import segml.features.threads as threads
 
     _, _, tables, spec = shared
-    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+    monkeypatch.setattr(threads, "PARALLEL_ROWS", 1)
 
     def broken(*args):
         raise RuntimeError("event part failed")
 
-    monkeypatch.setattr(events, "event_features", broken)
+    monkeypatch.setattr(behaviour, "event_features", broken)
     with pytest.raises(RuntimeError, match="event part failed"):
         build_features(tables, CUTOFFS[0], spec)
 
@@ -163,13 +161,13 @@ def test_a_value_asked_for_by_two_threads_at_once_is_computed_once():
 
 
 def test_events_sorted_beside_the_settings_fit_give_the_same_matrices(helpers, monkeypatch):
-    import segml.features.events as events
+    import segml.features.threads as threads
     from segml.training_data import build_datasets
 
     raw = helpers.make_raw(n_customers=300, seed=11)
     cfg = helpers.config()
     expected = build_datasets(helpers.load(raw, cfg), cfg)
-    monkeypatch.setattr(events, "PARALLEL_EVENT_ROWS", 1)
+    monkeypatch.setattr(threads, "PARALLEL_ROWS", 1)
     beside = build_datasets(helpers.load({k: v.copy() for k, v in raw.items()}, cfg), cfg)
     assert beside.spec.to_dict() == expected.spec.to_dict()
     assert_frame_equal(beside.current_X, expected.current_X, check_exact=True)
