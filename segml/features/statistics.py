@@ -84,14 +84,14 @@ def sample_order(customer_ids: pd.Series | np.ndarray, seed: int) -> np.ndarray:
     return hashed.view(np.int64)
 
 
-def _value_counts(values: pd.Series, mask: np.ndarray | None = None) -> dict[str, int]:
+def text_counts(values: pd.Series, mask: np.ndarray | None = None) -> dict[str, int]:
     """Non-missing values (as text) -> their count among the ``mask`` rows; a categorical is
     counted by its codes (one bincount, not tens of millions of strings). Levels that read the
     same as text are added up, as the text value counts did.
 
     Examples
     --------
-    >>> _value_counts(pd.Series(["b", "a", None, "b"], dtype="category"), np.array([1, 1, 1, 0], bool))
+    >>> text_counts(pd.Series(["b", "a", None, "b"], dtype="category"), np.array([1, 1, 1, 0], bool))
     {'a': 1, 'b': 1}
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -140,10 +140,10 @@ def fit_statistics(tables: Tables, cutoff: object, config: SegmlConfig) -> FitSt
         buy = ((tx["timestamp"] <= c) & (tx["amount"] > 0)).to_numpy()
         for column in ("category", "channel"):
             if column in tx.columns:
-                stats.counts[column] = _value_counts(tx[column], buy)
+                stats.counts[column] = text_counts(tx[column], buy)
         if tables.events is not None:
             ev = tables.events
-            stats.counts["event_type"] = _value_counts(ev["event_type"],
+            stats.counts["event_type"] = text_counts(ev["event_type"],
                                                        (ev["timestamp"] <= c).to_numpy())
         known = known_at(tables, c)
         if config.features.btyd:
@@ -155,7 +155,7 @@ def fit_statistics(tables: Tables, cutoff: object, config: SegmlConfig) -> FitSt
     customers = tables.customers.loc[known]
     for column in (c for cols in roles.values() for c in cols):
         if not _is_numeric(customers[column]):
-            stats.counts[ATTRIBUTE + column] = _value_counts(customers[column])
+            stats.counts[ATTRIBUTE + column] = text_counts(customers[column])
     return stats
 
 

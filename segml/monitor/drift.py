@@ -46,17 +46,15 @@ def _numeric_shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
 
 
 def _text_counts(values: pd.Series) -> pd.Series:
-    """Count of each value as text (missing as ``__missing__``), most frequent first; a
-    categorical is counted by its codes, not as a million strings."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)),
-                           index=values.cat.categories.astype(str))
-        counts = counts.groupby(level=0, sort=False).sum()  # levels that read the same
-        counts[_MISSING] = counts.get(_MISSING, 0) + int((codes < 0).sum())
-        counts = counts[counts > 0]
-        return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
-    return values.astype("string").fillna(_MISSING).value_counts()
+    """Count of each value as text (missing as ``__missing__``), most frequent first
+    (:func:`~segml.features.statistics.text_counts`: a categorical by its codes)."""
+    from segml.features.statistics import text_counts
+
+    counts = pd.Series(text_counts(values), dtype="int64")
+    missing = int(values.isna().sum())
+    if missing:
+        counts[_MISSING] = counts.get(_MISSING, 0) + missing
+    return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
 
 
 def _categorical_shares(values: pd.Series, levels: list[str]) -> np.ndarray:

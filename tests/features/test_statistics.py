@@ -100,14 +100,14 @@ def test_btyd_sample_keeps_the_smallest_keys_whatever_the_row_order():
 
 
 def test_value_counts_of_a_categorical_equal_the_text_value_counts_under_a_mask():
-    from segml.features.statistics import _value_counts
+    from segml.features.statistics import text_counts
 
     rng = np.random.default_rng(2)
     raw = rng.choice(["web", "app", "store", None], 5000, p=[0.5, 0.3, 0.15, 0.05])
     values = pd.Series(pd.Categorical(raw, categories=["app", "store", "web", "unused"]))
     mask = rng.random(5000) < 0.6
     as_text = values[mask].dropna().astype(str).value_counts()
-    assert _value_counts(values, mask) == {str(k): int(n) for k, n in as_text.items()}
-    assert "unused" not in _value_counts(values)
+    assert text_counts(values, mask) == {str(k): int(n) for k, n in as_text.items()}
+    assert "unused" not in text_counts(values)
     mixed = pd.Series(pd.Categorical([1, "1", 2, 1], categories=[1, "1", 2]))
-    assert _value_counts(mixed) == {"1": 3, "2": 1}
+    assert text_counts(mixed) == {"1": 3, "2": 1}
