@@ -9,7 +9,10 @@
   ``from segml.a import b`` (the module ``segml.a.b`` when it is one, else ``segml.a``) and
   relative imports. A package's ``__init__`` counts as the module it is. The graph must be
   acyclic.
-* **Modules stay small**: one concept each, at most :data:`MAX_LINES` lines.
+
+A module holds one concept and a cohesive class or algorithm stays in one file however long it
+grows (``docs/dev/architecture.md``): length is a prompt to look, not a rule, so no line cap is
+tested (the former 420-line cap cut classes into mixins to fit).
 """
 
 from __future__ import annotations
@@ -18,9 +21,6 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "segml"
-MAX_LINES = 420
-#: Modules still above MAX_LINES, at most this long: the list may only shrink.
-STILL_LONG: dict[str, int] = {}
 
 
 def _module_name(path: Path) -> str:
@@ -176,11 +176,3 @@ def test_the_checks_see_what_they_forbid():
 
 def test_no_import_circles():
     assert import_cycles() == []
-
-
-def test_modules_stay_small():
-    long = {name: n for name, (path, _) in MODULES.items()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
-    grown = {name: n for name, n in long.items() if n > STILL_LONG.get(name, MAX_LINES)}
-    assert grown == {}
-    assert set(STILL_LONG) <= set(long), "shrunk below the limit: drop it from STILL_LONG"

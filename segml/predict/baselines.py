@@ -41,7 +41,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segml.predict.calibration import Calibrator
-from segml.predict.resources import single_threaded_blas
+from segml.predict.resources import EXACT_SOLVER, single_threaded_blas
 from segml.targets import target as target_of
 
 _RFM = ("recency_days", "frequency", "monetary_sum")
@@ -228,7 +228,7 @@ class LogRegBaseline:
             steps.append(("cat", OneHotEncoder(handle_unknown="infrequent_if_exist",
                                                max_categories=self.max_categories), self.categorical_))
         self.model_ = Pipeline([("prep", ColumnTransformer(steps)),
-                                ("lr", LogisticRegression(max_iter=1000))])
+                                ("lr", LogisticRegression(**EXACT_SOLVER))])
         with single_threaded_blas():
             self.model_.fit(self._frame(X), np.asarray(y, dtype=float))
         return self

@@ -38,6 +38,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from segml.predict.resources import EXACT_SOLVER
+
 METHODS = ("isotonic", "sigmoid", "none")
 _TIE_BREAK = 1e-6
 _EPS = 1e-12
@@ -85,7 +87,7 @@ class Calibrator:
         if self.method == "isotonic":
             self.x_, self.y_ = _smoothed_isotonic(m, t, self.prior_rows)
         else:
-            platt = LogisticRegression(C=1e6, max_iter=1000).fit(m.reshape(-1, 1), t)
+            platt = LogisticRegression(C=1e6, **EXACT_SOLVER).fit(m.reshape(-1, 1), t)
             self.a_, self.b_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         return self
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from segml.predict.resources import single_threaded_blas
+from segml.predict.resources import EXACT_SOLVER, single_threaded_blas
 
 _MISSING = -1.0  # the code of a missing (or unseen) category, a level of its own
 
@@ -131,7 +131,9 @@ class LinearModel:
         self.scale_ = np.where(scaled & (std > 1e-12), std, 1.0)
         Z = (D - center) / self.scale_
         with single_threaded_blas():
-            model = LogisticRegression(C=self.C, max_iter=1000).fit(
+            # Newton steps to the exact optimum: an early stop (lbfgs' tolerance) leaves the
+            # weights wherever the machine's arithmetic happened to take them
+            model = LogisticRegression(C=self.C, **EXACT_SOLVER).fit(
                 Z, np.asarray(y, dtype=float), sample_weight=sample_weight)
         # weights on the raw design columns, so scoring needs no standardisation step
         self.coef_ = model.coef_.ravel() / self.scale_

@@ -287,13 +287,14 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
                             n_jobs=self.n_jobs, random_state=self.random_state,
                             discrete_share=self.preprocessor_.discrete_share_)
         self.clusterer_ = found.clusterer
+        self.hdbscan_to_raw_ = found.canonical
         raw = found.labels
         if found.method == "hdbscan":
             space = Zs
             ref = np.arange(ns)
             if ns > self.n_reference:
                 ref = np.sort(rng.choice(ns, size=self.n_reference, replace=False))
-            core, birth = density_reference(self.clusterer_, raw)
+            core, birth = density_reference(self.clusterer_, raw, found.canonical)
             self.assigner_ = KNNAssigner(self.n_neighbors).fit(
                 Zs[ref], raw[ref], None if core is None else core[ref], birth,
                 min_samples=int(min(self.min_samples, ns - 1)), fraction=len(ref) / ns)
@@ -335,6 +336,8 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
                 or self.clusterer_.labels_.max() < 0):
             return float("nan"), float("nan")
         approx = hdbscan.approximate_predict(self.clusterer_, Zh)[0]
+        if self.hdbscan_to_raw_ is not None:  # HDBSCAN's labels -> the canonical ids
+            approx = np.where(approx >= 0, self.hdbscan_to_raw_[np.clip(approx, 0, None)], -1)
         raw, cluster = self.assigner_.predict(Zh)
         inside = approx >= 0
         clustered = float(np.mean(cluster[inside] == approx[inside])) if inside.any() else 1.0

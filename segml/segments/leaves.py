@@ -51,6 +51,7 @@ import hdbscan
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,34 @@ class LeafSearch:
     density_noise_share: float
     clusterer: Any = None
     centroids: np.ndarray | None = None
+    #: HDBSCAN's label -> the canonical id in ``labels`` (None when HDBSCAN made no leaves).
+    canonical: np.ndarray | None = None
+
+
+def canonical_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ids numbered by first appearance in the sample (noise, -1, stays -1), and the map
+    from the given ids to them.
+
+    An algorithm's own label order (HDBSCAN's condensed tree, k-means' initialisation) is an
+    accident of its internals; ids by the first sample position holding them are the same for
+    the same partition, so every later tie-break (the size controls, the numbering of equal-sized
+    children) is too.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> labels, mapping = canonical_labels(np.array([2, -1, 0, 2, 1]))
+    >>> labels.tolist(), mapping.tolist()
+    ([0, -1, 1, 0, 2], [1, 2, 0])
+    """
+    raw = np.asarray(raw, dtype=np.int64)
+    k = int(raw.max()) + 1
+    mapping = np.full(max(k, 0), -1, dtype=np.int64)
+    present, first = np.unique(raw[raw >= 0], return_index=True)
+    order = np.argsort(np.flatnonzero(raw >= 0)[first], kind="stable")
+    mapping[present[order]] = np.arange(len(present))
+    labels = np.where(raw >= 0, mapping[np.clip(raw, 0, None)], -1)
+    return labels, mapping
 
 
 def density_leaves(Zs: np.ndarray, min_cluster_size: int, min_samples: int,
@@ -102,15 +131,14 @@ def partition_leaves(Z: np.ndarray, n_clusters: int,
     """
     distinct = len(np.unique(Z, axis=0)) if len(Z) <= 200_000 else n_clusters
     k = int(max(1, min(n_clusters, distinct)))
-    km = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(Z)
-    # ids by first appearance in the sample, so they never depend on k-means' internal order
-    order = np.unique(km.labels_, return_index=True)[1]
-    first = np.argsort(np.argsort(order))
-    relabel = np.empty(k, dtype=np.int64)
-    relabel[np.unique(km.labels_)] = first
+    # one OpenMP thread: k-means' partial sums are reduced per thread, so its result would
+    # depend on the thread count (a sample of at most sample_size points takes well under 1 s)
+    with threadpool_limits(limits=1):
+        km = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(Z)
+    labels, relabel = canonical_labels(km.labels_)
     cents = np.empty_like(km.cluster_centers_)
-    cents[relabel] = km.cluster_centers_
-    return relabel[km.labels_], cents
+    cents[relabel[relabel >= 0]] = km.cluster_centers_[relabel >= 0]
+    return labels, np.round(cents[: int(labels.max()) + 1], 9)
 
 
 def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, min_samples: int,
@@ -135,7 +163,7 @@ def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, mi
     if method != "kmeans":
         clusterer = density_leaves(Zs, min_cluster_size, int(min(min_samples, ns - 1)),
                                    selection, n_jobs)
-        raw = clusterer.labels_.astype(np.int64)
+        raw, canonical = canonical_labels(clusterer.labels_)
         found, noise = float(raw.max() + 1), float(np.mean(raw < 0))
         usable = found >= MIN_DENSITY_LEAVES and noise <= MAX_NOISE_SHARE
         discrete = discrete_share > MAX_DISCRETE_SHARE
@@ -145,7 +173,8 @@ def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, mi
                 raw = np.zeros(ns, dtype=np.int64)
             reason = (f"HDBSCAN found {int(found)} dense clusters and called {noise:.0%} of the "
                       "sample noise" + ("" if usable else " (leaf_method=hdbscan: kept)"))
-            return LeafSearch("hdbscan", reason, raw, found, noise, clusterer)
+            return LeafSearch("hdbscan", reason, raw, found, noise, clusterer,
+                              canonical=canonical)
         if usable:
             reason = (f"categorical levels and yes/no columns hold {discrete_share:.0%} of the "
                       "clustering space's variance: customers pile up on combinations of "
@@ -165,10 +194,12 @@ def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, mi
     return LeafSearch("kmeans", reason, labels, found, noise, clusterer, cents)
 
 
-def density_reference(clusterer: Any, raw: np.ndarray) -> tuple[np.ndarray | None,
-                                                                np.ndarray | None]:
+def density_reference(clusterer: Any, raw: np.ndarray,
+                      canonical: np.ndarray | None = None) -> tuple[np.ndarray | None,
+                                                                    np.ndarray | None]:
     """Core distances of HDBSCAN's sample points and the birth distance of each cluster
-    (1 / the lambda at which it appears in the condensed tree); None, None without clusters."""
+    (1 / the lambda at which it appears in the condensed tree), indexed by the ids of ``raw``
+    (``canonical`` maps HDBSCAN's labels to them); None, None without clusters."""
     pred = getattr(clusterer, "prediction_data_", None)
     if pred is None or clusterer.labels_.max() < 0:
         return None, None
@@ -178,8 +209,9 @@ def density_reference(clusterer: Any, raw: np.ndarray) -> tuple[np.ndarray | Non
     birth = np.full(n_clusters, np.inf)
     for node, label in pred.cluster_map.items():  # one entry per cluster
         lam = birth_lambda.get(int(node), 0.0)
-        if label < n_clusters and lam > 0 and node == pred.reverse_cluster_map.get(label):
-            birth[label] = 1.0 / lam
+        at = int(label) if canonical is None or label >= len(canonical) else int(canonical[label])
+        if 0 <= at < n_clusters and lam > 0 and node == pred.reverse_cluster_map.get(label):
+            birth[at] = 1.0 / lam
     return np.asarray(pred.core_distances, dtype=float), birth
 
 

@@ -42,7 +42,16 @@ Design (decided for segml, see SPEC section 3):
   columns (the leaves come from k-means, not density, when it exceeds half, see
   :mod:`segml.segments.leaves`).
 * **PCA** to ``n_components`` dimensions (default 10) when there are more columns: HDBSCAN and the
-  k-NN assignment are much faster in ~10 dimensions and the noise dimensions drop out.
+  k-NN assignment are much faster in ~10 dimensions and the noise dimensions drop out. The axes
+  are the eigenvectors of the covariance matrix (an exact, non-randomised solver), each signed
+  so that its largest coefficient is positive: the same projection whatever the solver,
+  scikit-learn version or BLAS build.
+* **A fixed precision.** The space is rounded to :data:`DECIMALS` decimals (a grid of 1e-6 on
+  axes of unit variance). CPUs differ in the last bits of ``log1p`` (SIMD implementations),
+  of matrix products (BLAS kernels, thread counts) and of sums; on the grid those differences
+  vanish, and customers with equal features get equal coordinates, so every tie in the
+  clustering and the assignment breaks the same way on every machine (``docs/segments.md``,
+  "Same segments on every machine").
 
 Example
 -------
@@ -86,6 +95,10 @@ BEHAVIOURAL_TOKEN = "behavioural"
 MISSING = "(missing)"
 OTHER_LEVEL = "(other)"
 _ID_LIKE_SHARE = 0.5  # a text column with more distinct values than this share of rows is an id
+#: Decimals the clustering space is rounded to (see the module docstring).
+DECIMALS = 6
+#: Relative tolerance of "integer-valued" (a count read back as 2.9999999999999996 is a count).
+_INTEGRAL_TOLERANCE = 1e-9
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -154,6 +167,48 @@ def category_text(values: Any) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
+def principal_axes(dense: np.ndarray, n_components: int) -> PCA:
+    """A fitted :class:`~sklearn.decomposition.PCA` whose axes are the leading eigenvectors of
+    the covariance of ``dense``, each signed so that its largest coefficient (the first of equal
+    ones) is positive.
+
+    The eigendecomposition of the small covariance matrix is exact and costs one pass over the
+    rows, and the sign rule does not depend on the solver or the scikit-learn version (whose own
+    sign convention changed in 1.5), so the projection is the same on every machine up to the
+    last bits, which the clustering space's rounding removes.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> D = rng.normal(size=(500, 4)) * [3.0, 2.0, 1.0, 0.5]
+    >>> pca = principal_axes(D, 2)
+    >>> np.round(np.abs(pca.components_), 1).tolist()
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
+    >>> bool(np.allclose(np.abs(pca.transform(D)), np.abs(PCA(2).fit_transform(D)), atol=1e-6))
+    True
+    """
+    mean = dense.mean(axis=0)
+    centred = dense - mean
+    covariance = centred.T @ centred / max(len(dense) - 1, 1)
+    eigenvalues, eigenvectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    order = np.argsort(-eigenvalues, kind="stable")[:n_components]
+    components = eigenvectors[:, order].T
+    largest = np.argmax(np.abs(components), axis=1)
+    components *= np.sign(components[np.arange(len(components)), largest])[:, None]
+    return _fitted_pca(components, mean, np.clip(eigenvalues[order], 0.0, None))
+
+
+def _fitted_pca(components: np.ndarray, mean: np.ndarray, explained_variance: np.ndarray) -> PCA:
+    """A PCA object that projects onto the given axes (its ``transform`` only)."""
+    components = np.ascontiguousarray(components, dtype=np.float64)
+    pca = PCA(len(components))
+    pca.components_, pca.mean_ = components, np.asarray(mean, dtype=np.float64)
+    pca.explained_variance_ = np.asarray(explained_variance, dtype=np.float64)
+    pca.n_components_ = len(components)
+    pca.n_features_in_ = components.shape[1]
+    return pca
+
+
 class SegmentPreprocessor(TransformerMixin, BaseEstimator):
     """Impute, log-transform, scale, one-hot and (optionally) PCA-reduce the clustering features.
 
@@ -181,7 +236,8 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         Factor applied to the scaled :data:`VALUE_COLUMNS` that are clustered (see the module
         docstring); 1 weighs every column alike.
     random_state : int
-        Seed of the (randomised) PCA solver.
+        Kept for compatibility: the projection is exact (no random solver, see
+        :func:`principal_axes`).
 
     Example
     -------
@@ -240,7 +296,8 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
             medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(len(numeric))
         self.medians_ = np.nan_to_num(medians)
         values = np.where(np.isnan(values), self.medians_, values)
-        integral = np.all(values == np.round(values), axis=0)
+        integral = np.all(np.abs(values - np.round(values))
+                          <= _INTEGRAL_TOLERANCE * np.maximum(1.0, np.abs(values)), axis=0)
         distinct = pd.DataFrame(values).nunique().to_numpy()
         self.count_mask_ = integral & (distinct > 2)
         values = values + 0.5 * self.count_mask_
@@ -274,7 +331,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         self.pca_ = None
         if (self.n_components is not None and dense.shape[1] > self.n_components
                 and len(dense) > self.n_components):
-            self.pca_ = PCA(self.n_components, random_state=self.random_state).fit(dense)
+            self.pca_ = principal_axes(dense, self.n_components)
         self.n_features_out_ = self.n_components if self.pca_ is not None else dense.shape[1]
         return self
 
@@ -339,7 +396,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         dense = self._dense(columns, values)
         if self.pca_ is not None and reduce:
             dense = self.pca_.transform(dense)
-        return np.ascontiguousarray(dense, dtype=np.float64)
+        return np.ascontiguousarray(np.round(dense, DECIMALS), dtype=np.float64)
 
     def to_state(self) -> dict[str, Any]:
         """The fitted preprocessing as data (:mod:`segml.model_state`): medians, masks, levels,
@@ -386,11 +443,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         out.pca_ = None
         if state["pca"] is not None:
             pca = state["pca"]
-            out.pca_ = PCA(out.n_components, random_state=out.random_state)
-            out.pca_.components_, out.pca_.mean_ = pca["components"], pca["mean"]
-            out.pca_.explained_variance_ = pca["explained_variance"]
-            out.pca_.n_components_ = len(pca["components"])
-            out.pca_.n_features_in_ = int(pca["n_features_in"])
+            out.pca_ = _fitted_pca(pca["components"], pca["mean"], pca["explained_variance"])
         return out
 
     def transform(self, X: pd.DataFrame, jitter: np.random.Generator | None = None,
