@@ -126,11 +126,14 @@ class SegmentsConfig(Section):
         description="Weight of each categorical attribute (its one-hot levels together) in the "
         "clustering space; 1: as much as one numeric column, whatever its number of levels.",
     )
-    leaf_method: Literal["auto", "hdbscan", "kmeans"] = Field(
+    leaf_method: str = Field(
         "auto",
+        min_length=1,
         description="Where the leaf segments come from: auto = HDBSCAN, or k-means in the same "
         "space where HDBSCAN finds fewer than 3 clusters, calls over half the customers noise, or "
-        "categorical and yes/no columns hold over half the space's variance.",
+        "categorical and yes/no columns hold over half the space's variance; hdbscan; kmeans; or "
+        "a method registered with segml.segments.register_leaf_method (checked when the "
+        "segments are fitted).",
     )
     min_top_segments: int = Field(
         3, ge=1, description="Fewest top-level segments chosen automatically (when there are that many leaves)."

@@ -8,6 +8,13 @@ Example
 """
 
 from segml.segments.hierarchy import SegmentHierarchy
+from segml.segments.leaves import (
+    LeafMethod,
+    LeafSample,
+    LeafSearch,
+    leaf_method_names,
+    register_leaf_method,
+)
 from segml.segments.naming import name_hierarchy, name_segments
 from segml.segments.profiles import profile_hierarchy, profile_segments, segment_effects
 from segml.segments.rules import RuleSegmenter
@@ -15,12 +22,17 @@ from segml.segments.stability import HierarchyMatch, match_hierarchies
 
 __all__ = [
     "HierarchyMatch",
+    "LeafMethod",
+    "LeafSample",
+    "LeafSearch",
     "RuleSegmenter",
     "SegmentHierarchy",
+    "leaf_method_names",
     "match_hierarchies",
     "name_hierarchy",
     "name_segments",
     "profile_hierarchy",
     "profile_segments",
+    "register_leaf_method",
     "segment_effects",
 ]

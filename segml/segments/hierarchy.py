@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from segml.errors import DataError, Problem
+from segml.errors import ConfigError, DataError, Problem
 from segml.segments.assign import (
     OTHER,
     CentroidAssigner,
@@ -80,7 +80,12 @@ from segml.segments.assign import (
     guided_keys,
     guided_values,
 )
-from segml.segments.leaves import density_reference, find_leaves, merge_small
+from segml.segments.leaves import (
+    density_reference,
+    find_leaves,
+    leaf_method_names,
+    merge_small,
+)
 from segml.segments.placement import LeafPlacement
 from segml.segments.preprocess import SegmentPreprocessor
 from segml.segments.sampling import stratified_sample
@@ -162,9 +167,11 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
         processes were measured 5x slower than one process (60 s vs 11 s for 20k points).
     random_state : int
         Seed of the sample, the PCA and k-means.
-    leaf_method : {"auto", "hdbscan", "kmeans"}
+    leaf_method : str
         Where the leaves come from (:func:`~segml.segments.leaves.find_leaves`): ``"auto"``
-        HDBSCAN, or k-means where HDBSCAN finds fewer than 3 clusters or more than half noise.
+        HDBSCAN, or k-means where HDBSCAN finds fewer than 3 clusters or more than half noise;
+        ``"hdbscan"``, ``"kmeans"``, or a :class:`~segml.segments.leaves.LeafMethod` registered
+        with :func:`~segml.segments.leaves.register_leaf_method`.
     categorical_weight : float
         Standard deviation of a categorical's one-hot block (1: like one numeric column).
     min_top_segments, max_top_share : int, float
@@ -222,6 +229,11 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
         3
         """
         c = segments_cfg
+        if c.leaf_method not in leaf_method_names():
+            raise ConfigError([Problem(
+                f"segments.leaf_method: unknown leaf method '{c.leaf_method}'; use one of "
+                f"{', '.join(leaf_method_names())} or register one with "
+                "segml.segments.register_leaf_method", key="segments.leaf_method")])
         return cls(features=c.features, sample_size=c.sample_size,
                    min_cluster_size=c.min_cluster_size, min_samples=c.min_samples,
                    levels=c.levels, level_sizes=c.level_sizes, linkage=c.linkage,
@@ -289,7 +301,7 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
         self.clusterer_ = found.clusterer
         self.hdbscan_to_raw_ = found.canonical
         raw = found.labels
-        if found.method == "hdbscan":
+        if found.centroids is None:  # density leaves: a k-NN vote over the sample places customers
             space = Zs
             ref = np.arange(ns)
             if ns > self.n_reference:
@@ -298,7 +310,7 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
             self.assigner_ = KNNAssigner(self.n_neighbors).fit(
                 Zs[ref], raw[ref], None if core is None else core[ref], birth,
                 min_samples=int(min(self.min_samples, ns - 1)), fraction=len(ref) / ns)
-        else:  # k-means leaves (or one group): the nearest centroid, nobody is noise
+        else:  # a partition (or one group): the nearest centroid, nobody is noise
             space = Z[sample]
             self.assigner_ = CentroidAssigner().fit(found.centroids)
         clustered = raw >= 0
@@ -312,7 +324,7 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
         Ts = self._tree_space(X.iloc[sample], space)
         criterion = self.level_criterion
         if criterion == "auto":
-            criterion = "explained" if found.method == "hdbscan" else "silhouette"
+            criterion = "explained" if found.centroids is None else "silhouette"
         micro_to_leaf = self._build_tree(space, Ts, raw_to_micro[sample_cluster], n / ns, n,
                                          criterion)
         self.raw_to_leaf_ = raw_to_leaf = micro_to_leaf[raw_to_micro]
@@ -333,7 +345,7 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
 
     def _agreement(self, Zh: np.ndarray) -> tuple[float, float]:
         if (len(Zh) == 0 or not isinstance(self.assigner_, KNNAssigner)
-                or self.clusterer_.labels_.max() < 0):
+                or self.clusterer_ is None or self.clusterer_.labels_.max() < 0):
             return float("nan"), float("nan")
         approx = hdbscan.approximate_predict(self.clusterer_, Zh)[0]
         if self.hdbscan_to_raw_ is not None:  # HDBSCAN's labels -> the canonical ids

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import hdbscan
 import numpy as np
@@ -141,43 +141,97 @@ def partition_leaves(Z: np.ndarray, n_clusters: int,
     return labels, np.round(cents[: int(labels.max()) + 1], 9)
 
 
-def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, min_samples: int,
-                n_partition: int, method: str = "auto", selection: str = "leaf",
-                n_jobs: int = 1, random_state: int = 0,
-                discrete_share: float = 0.0) -> LeafSearch:
-    """The leaves of the sample ``Zs`` (jittered, for HDBSCAN) / ``Zplain`` (for k-means).
+@dataclass(frozen=True)
+class LeafSample:
+    """The sample a leaf method partitions, and the limits it works within.
 
-    ``method``: ``"auto"`` (HDBSCAN, k-means where it finds no usable structure or where
-    ``discrete_share``, the share of the space's variance held by categorical levels and yes/no
-    columns, exceeds :data:`MAX_DISCRETE_SHARE`), ``"hdbscan"`` (always; no cluster at all makes
-    one segment) or ``"kmeans"`` (always, ``n_partition`` clusters).
+    ``jittered``: the sample in the clustering space with its counts dequantised (what a density
+    estimate needs); ``plain``: the same points without the jitter (what a partition needs);
+    ``max_leaves``: the most leaves the segment size controls allow; ``discrete_share``: the
+    share of the space's variance held by categorical levels and yes/no columns.
     """
-    if method not in LEAF_METHODS:
-        raise ValueError(f"leaf method must be one of {LEAF_METHODS}, got {method!r}")
-    ns = len(Zs)
-    if ns < 2 or float(np.ptp(Zplain, axis=0).max(initial=0.0)) <= 1e-12:
-        return LeafSearch("single", "every customer has the same values on the clustered "
-                          "columns: one group", np.zeros(ns, dtype=np.int64), float("nan"),
-                          float("nan"), centroids=Zplain[:1].copy())
-    clusterer, found, noise = None, float("nan"), float("nan")
-    if method != "kmeans":
-        clusterer = density_leaves(Zs, min_cluster_size, int(min(min_samples, ns - 1)),
-                                   selection, n_jobs)
+
+    jittered: np.ndarray
+    plain: np.ndarray
+    min_cluster_size: int = 10
+    min_samples: int = 5
+    max_leaves: int = 12
+    random_state: int = 0
+    discrete_share: float = 0.0
+    selection: str = "leaf"
+    n_jobs: int = 1
+
+
+@runtime_checkable
+class LeafMethod(Protocol):
+    """Finds the leaf segments of a sample: the seam for segmentation methods.
+
+    ``find`` returns a :class:`LeafSearch` whose ``labels`` give each sample point's leaf (-1:
+    noise, assigned to its likeliest leaf and flagged). With ``centroids`` (one row per leaf),
+    customers are placed by their nearest centroid and nobody is noise (a partition); without,
+    by a k-NN vote over the sample (density clusters). Ids are made canonical afterwards, so a
+    method may number its leaves as it likes. Register one with :func:`register_leaf_method`;
+    the fitted model keeps only the placement it implies, so scoring never needs the method.
+    """
+
+    def find(self, sample: LeafSample) -> LeafSearch:
+        ...
+
+
+class DensityLeaves:
+    """HDBSCAN's dense clusters (``leaf_method="hdbscan"``); no cluster at all: one segment."""
+
+    def find(self, sample: LeafSample) -> LeafSearch:
+        found = self.search(sample)
+        if found.labels.max() < 0:
+            log.warning("HDBSCAN found no cluster; every customer is one segment")
+            found.labels = np.zeros(len(found.labels), dtype=np.int64)
+        return found
+
+    @staticmethod
+    def search(sample: LeafSample) -> LeafSearch:
+        """HDBSCAN on the jittered sample, its labels canonical and its usability measured."""
+        ns = len(sample.jittered)
+        clusterer = density_leaves(sample.jittered, sample.min_cluster_size,
+                                   int(min(sample.min_samples, ns - 1)), sample.selection,
+                                   sample.n_jobs)
         raw, canonical = canonical_labels(clusterer.labels_)
         found, noise = float(raw.max() + 1), float(np.mean(raw < 0))
         usable = found >= MIN_DENSITY_LEAVES and noise <= MAX_NOISE_SHARE
-        discrete = discrete_share > MAX_DISCRETE_SHARE
-        if method == "hdbscan" or (usable and not discrete):
-            if raw.max() < 0:
-                log.warning("HDBSCAN found no cluster; every customer is one segment")
-                raw = np.zeros(ns, dtype=np.int64)
-            reason = (f"HDBSCAN found {int(found)} dense clusters and called {noise:.0%} of the "
-                      "sample noise" + ("" if usable else " (leaf_method=hdbscan: kept)"))
-            return LeafSearch("hdbscan", reason, raw, found, noise, clusterer,
-                              canonical=canonical)
+        reason = (f"HDBSCAN found {int(found)} dense clusters and called {noise:.0%} of the "
+                  "sample noise" + ("" if usable else " (leaf_method=hdbscan: kept)"))
+        return LeafSearch("hdbscan", reason, raw, found, noise, clusterer, canonical=canonical)
+
+
+class PartitionLeaves:
+    """A k-means partition into as many leaves as the size controls allow
+    (``leaf_method="kmeans"``)."""
+
+    def find(self, sample: LeafSample, reason: str = "leaf_method=kmeans",
+             density: LeafSearch | None = None) -> LeafSearch:
+        labels, cents = partition_leaves(sample.plain, sample.max_leaves, sample.random_state)
+        reason += (f" into {int(labels.max()) + 1} clusters (the most the segment size controls "
+                   "allow)")
+        nan = float("nan")
+        return LeafSearch("kmeans", reason, labels,
+                          density.density_clusters if density else nan,
+                          density.density_noise_share if density else nan,
+                          density.clusterer if density else None, cents)
+
+
+class AutoLeaves:
+    """HDBSCAN, or k-means where it finds no usable structure or where categorical levels and
+    yes/no columns dominate the space (``leaf_method="auto"``, see the module docstring)."""
+
+    def find(self, sample: LeafSample) -> LeafSearch:
+        density = DensityLeaves.search(sample)
+        found, noise = density.density_clusters, density.density_noise_share
+        usable = found >= MIN_DENSITY_LEAVES and noise <= MAX_NOISE_SHARE
+        if usable and sample.discrete_share <= MAX_DISCRETE_SHARE:
+            return density
         if usable:
-            reason = (f"categorical levels and yes/no columns hold {discrete_share:.0%} of the "
-                      "clustering space's variance: customers pile up on combinations of "
+            reason = (f"categorical levels and yes/no columns hold {sample.discrete_share:.0%} "
+                      "of the clustering space's variance: customers pile up on combinations of "
                       f"levels, which HDBSCAN takes for {int(found)} dense clusters "
                       f"({noise:.0%} noise), so the leaves are a k-means partition of the space")
         else:
@@ -187,11 +241,85 @@ def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, mi
             reason = (f"HDBSCAN {why} (usable: at least {MIN_DENSITY_LEAVES} clusters and at "
                       f"most {MAX_NOISE_SHARE:.0%} noise), so the leaves are a k-means "
                       "partition of the same space")
-    else:
-        reason = "leaf_method=kmeans"
-    labels, cents = partition_leaves(Zplain, n_partition, random_state)
-    reason += f" into {int(labels.max()) + 1} clusters (the most the segment size controls allow)"
-    return LeafSearch("kmeans", reason, labels, found, noise, clusterer, cents)
+        return PartitionLeaves().find(sample, reason, density)
+
+
+_REGISTRY: dict[str, LeafMethod] = {
+    "auto": AutoLeaves(), "hdbscan": DensityLeaves(), "kmeans": PartitionLeaves(),
+}
+
+
+def register_leaf_method(name: str, method: LeafMethod) -> None:
+    """Make ``method`` available as ``segments.leaf_method: <name>`` (and
+    ``SegmentHierarchy(leaf_method=name)``). A built-in name cannot be replaced.
+
+    Example
+    -------
+    >>> class OneLeaf:
+    ...     def find(self, sample):
+    ...         n = len(sample.plain)
+    ...         return LeafSearch("one", "one leaf", np.zeros(n, dtype=np.int64), float("nan"),
+    ...                           float("nan"), centroids=sample.plain.mean(axis=0)[None, :])
+    >>> register_leaf_method("one", OneLeaf())
+    >>> "one" in leaf_method_names()
+    True
+    """
+    if not isinstance(method, LeafMethod):
+        raise TypeError(f"a leaf method needs a find(sample) method, got {type(method).__name__}")
+    if name in LEAF_METHODS:
+        raise ValueError(f"'{name}' is a built-in leaf method")
+    _REGISTRY[str(name)] = method
+
+
+def leaf_method_names() -> tuple[str, ...]:
+    """The names ``segments.leaf_method`` accepts: the built-ins, then registered ones."""
+    return tuple(_REGISTRY)
+
+
+def find_leaves(Zs: np.ndarray, Zplain: np.ndarray, *, min_cluster_size: int, min_samples: int,
+                n_partition: int, method: str = "auto", selection: str = "leaf",
+                n_jobs: int = 1, random_state: int = 0,
+                discrete_share: float = 0.0) -> LeafSearch:
+    """The leaves of the sample ``Zs`` (jittered, for HDBSCAN) / ``Zplain`` (for k-means), by
+    the leaf method named ``method`` (:func:`leaf_method_names`).
+
+    ``"auto"``: HDBSCAN, k-means where it finds no usable structure or where
+    ``discrete_share``, the share of the space's variance held by categorical levels and yes/no
+    columns, exceeds :data:`MAX_DISCRETE_SHARE`; ``"hdbscan"``: always (no cluster at all makes
+    one segment); ``"kmeans"``: always, ``n_partition`` clusters. A space in which every point is
+    the same is one group whatever the method. Leaf ids are canonical (first sample position).
+    """
+    if method not in _REGISTRY:
+        raise ValueError(f"leaf method must be one of {leaf_method_names()}, got {method!r}")
+    ns = len(Zs)
+    if ns < 2 or float(np.ptp(Zplain, axis=0).max(initial=0.0)) <= 1e-12:
+        return LeafSearch("single", "every customer has the same values on the clustered "
+                          "columns: one group", np.zeros(ns, dtype=np.int64), float("nan"),
+                          float("nan"), centroids=Zplain[:1].copy())
+    sample = LeafSample(Zs, Zplain, int(min_cluster_size), int(min_samples), int(n_partition),
+                        int(random_state), float(discrete_share), selection, int(n_jobs))
+    found = _REGISTRY[method].find(sample)
+    if method not in LEAF_METHODS:  # a registered method: checked and made canonical here
+        found = _canonical_search(found, ns, method)
+    return found
+
+
+def _canonical_search(found: LeafSearch, ns: int, method: str) -> LeafSearch:
+    labels = np.asarray(found.labels)
+    if labels.shape != (ns,) or labels.dtype.kind not in "iu" or (labels >= 0).sum() == 0:
+        raise ValueError(f"leaf method {method!r} must label every sample point with an integer "
+                         "leaf (-1: noise), at least one point in a leaf")
+    found.labels, mapping = canonical_labels(labels)
+    if found.centroids is not None:
+        cents = np.asarray(found.centroids, dtype=np.float64)
+        if cents.ndim != 2 or len(cents) < len(mapping) or (found.labels < 0).any():
+            raise ValueError(f"leaf method {method!r}: centroids need one row per leaf and no "
+                             "noise (a partition)")
+        kept = mapping >= 0
+        ordered = np.empty((int(found.labels.max()) + 1, cents.shape[1]))
+        ordered[mapping[kept]] = cents[: len(mapping)][kept]
+        found.centroids = np.round(ordered, 9)
+    return found
 
 
 def density_reference(clusterer: Any, raw: np.ndarray,
