@@ -2,12 +2,6 @@
 
 load -> validate -> features -> segments -> predictors -> evaluate -> explain. None of them talks to
 MLflow: :mod:`segml.pipeline` chains them inside a tracked run.
-
-Example
--------
->>> from segml.config import SegmlConfig
->>> cutoff_of(SegmlConfig(time={"cutoff": "2025-03-31"}), None)
-Timestamp('2025-03-31 23:59:59.999999999')
 """
 
 from __future__ import annotations
@@ -15,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +18,11 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables, load_tables
-from segml.errors import DataError, Problem
 from segml.fitting import Predictions, fit_and_evaluate
 from segml.targets import TARGETS
 from segml.training_data import Datasets, Progress, build_datasets, no_progress
 
 log = logging.getLogger(__name__)
-
 
 
 # ------------------------------------------------------------------------------------ stages
@@ -39,25 +31,6 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None) -> Tables:
     return load_tables(config, data_dir=data_dir)
 
 
-def cutoff_of(config: SegmlConfig, tables: Tables | None) -> pd.Timestamp:
-    """The scoring cutoff: the configured date (end of that day) or the data's last day."""
-    from segml.features.plan import scoring_cutoff
-    from segml.features.timeline import data_end, end_of_day
-
-    if config.time.cutoff is not None and tables is None:
-        return end_of_day(config.time.cutoff)
-    return scoring_cutoff(data_end(tables), config.time)
-
-
-def features_at(tables: Tables, cutoff: pd.Timestamp, config: SegmlConfig, spec=None):
-    """Fit the feature settings at ``cutoff`` (unless given) and build the feature matrix."""
-    from segml.features import FeatureSpec, build_features
-
-    spec = spec if spec is not None else FeatureSpec.fit(tables, cutoff, config)
-    return spec, build_features(tables, cutoff, spec)
-
-
-@dataclass
 class Segmentation:
     """The fitted segment models and what they say about the customers they were fitted on."""
 
@@ -258,9 +231,3 @@ def drift_reference(features: pd.DataFrame, scored: pd.DataFrame) -> dict[str, A
     from segml.monitor.drift import DriftReference
 
     return DriftReference.fit(features, **drift_inputs(scored)).to_dict()
-
-
-def require_finite(frame: pd.DataFrame, table: str) -> None:
-    bad = [c for c in frame.select_dtypes("number") if np.isinf(frame[c].to_numpy()).any()]
-    if bad:
-        raise DataError([Problem(f"infinite values in {bad}", table=table)])

@@ -30,6 +30,15 @@ def test_unknown_top_level_key_names_key_file_and_suggestion(tmp_path):
     assert "did you mean 'segments'" in problem.message
 
 
+def test_a_removed_key_says_what_to_do_now(tmp_path):
+    path = write(tmp_path, "features:\n  engine: duckdb\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert problem.key == "features.engine" and problem.file == str(path)
+    assert "was removed" in problem.message and "delete the key" in problem.message
+
+
 def test_unknown_nested_key_suggests_closest(tmp_path):
     path = write(tmp_path, "time:\n  churn_horizon: 60\n")
     with pytest.raises(ConfigError) as info:

@@ -73,7 +73,6 @@ class FeaturesConfig(Section):
         None, description="Event types to count; None: every type seen in the data."
     )
     btyd: bool = Field(True, description="Fit BG/NBD and add P(alive) and expected purchases.")
-    engine: Literal["duckdb", "pandas"] = "duckdb"
 
     _windows = field_validator("trend_windows_days")(config_checks.check_trend_windows)
 

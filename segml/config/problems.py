@@ -53,6 +53,12 @@ def unwrap_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+#: Keys an earlier segml accepted, and what to do with them now.
+REMOVED_KEYS = {
+    "features.engine": "features are always built with pandas and NumPy; delete the key",
+}
+
+
 def validation_problems(error: ValidationError, source: str,
                         root: type[BaseModel]) -> list[Problem]:
     """Turn a pydantic error into one :class:`Problem` per bad key; an unknown key gets the
@@ -61,7 +67,9 @@ def validation_problems(error: ValidationError, source: str,
     for err in error.errors():
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "<root>"
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and key in REMOVED_KEYS:
+            message = f"key '{key}' was removed: {REMOVED_KEYS[key]}"
+        elif err["type"] == "extra_forbidden":
             hint = _closest_key(root, loc, str(loc[-1]))
             message = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
         else:

@@ -72,21 +72,6 @@ def set_alias(name: str, alias: str, version: str | int, tracking_uri: str | Non
     client_for(_uri(tracking_uri)).set_registered_model_alias(name, alias, str(version))
 
 
-def set_version_tags(name: str, version: str | int, tags: dict[str, str],
-                     tracking_uri: str | None = None) -> None:
-    """Tag model version ``version`` of ``name`` (e.g. ``fit_cutoff_churn``)."""
-    client = client_for(_uri(tracking_uri))
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(version), key, str(value))
-
-
-def delete_alias(name: str, alias: str, tracking_uri: str | None = None) -> None:
-    """Remove ``alias`` if it exists."""
-    client = client_for(_uri(tracking_uri))
-    if get_alias_version(name, alias, tracking_uri) is not None:
-        client.delete_registered_model_alias(name, alias)
-
-
 def get_alias_version(name: str, alias: str, tracking_uri: str | None = None) -> ModelVersion | None:
     """The version ``alias`` points at, or None (no such alias or no such model)."""
     try:
