@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None) -> Tables:
     return load_tables(config, data_dir=data_dir)
 
 
+@dataclass
 class Segmentation:
     """The fitted segment models and what they say about the customers they were fitted on."""
 
