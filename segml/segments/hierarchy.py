@@ -21,7 +21,7 @@ Fit, in order:
 5. Agglomerative clustering over the leaf centroids (never the customers) in the *tree space*
    (``tree_features``, by default the value axis ``monetary_mean`` / ``ipt_mean_days`` when
    clustered, else the clustering space): size-weighted Ward, or scipy ``average``/``complete``
-   linkage (:class:`~segml.segments.tree_levels.TreeLevels`); cut into ``levels`` discovered levels with ``level_sizes`` segments above the leaves,
+   linkage (:class:`~segml.segments.tree_levels.LeafTree`, held as ``tree_``); cut into ``levels`` discovered levels with ``level_sizes`` segments above the leaves,
    or automatically (:func:`~segml.segments.tree.auto_level_counts`): for HDBSCAN leaves the
    fewest groups explaining 90% of the between-leaf variance (99% for the next level), for
    k-means leaves the grouping with the best silhouette; the top level has at least
@@ -64,19 +64,23 @@ Example
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import hdbscan
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from segml.errors import ConfigError, DataError, Problem
 from segml.segments.assign import (
     OTHER,
     CentroidAssigner,
     KNNAssigner,
+    assigner_from_state,
     guided_keys,
     guided_values,
 )
@@ -86,18 +90,18 @@ from segml.segments.leaves import (
     leaf_method_names,
     merge_small,
 )
-from segml.segments.placement import LeafPlacement
+from segml.segments.placement import float_columns, named_values
 from segml.segments.preprocess import SegmentPreprocessor
 from segml.segments.sampling import stratified_sample
 from segml.segments.tree import auto_level_counts, weighted_ward
-from segml.segments.tree_levels import TreeLevels
+from segml.segments.tree_levels import LeafTree, tree_space
 
 log = logging.getLogger(__name__)
 _HOLDOUT = 2000
 _MCS = 0.8  # x the size floor, see min_cluster_size
 
 
-class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
+class SegmentHierarchy(BaseEstimator):
     """Leaf segments of a stratified sample, organised into a tree of ``levels`` levels.
 
     Parameters
@@ -320,15 +324,20 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
             sample_cluster[~clustered] = inner.predict(Zs[~clustered])[1]
         self.n_raw_clusters_ = int(raw.max()) + 1
         self.agreement_, self.agreement_clustered_ = self._agreement(Z[holdout])
-        raw_to_micro = merge_small(space, sample_cluster, n / ns, floor, self.max_segments_per_level)
-        Ts = self._tree_space(X.iloc[sample], space)
+        # the clusters after the size controls are the leaves
+        self.raw_to_leaf_ = merge_small(space, sample_cluster, n / ns, floor,
+                                        self.max_segments_per_level)
+        leaf_pos = self.raw_to_leaf_[sample_cluster]
+        Ts = tree_space(self.preprocessor_, self.tree_features, X.iloc[sample], space)
         criterion = self.level_criterion
         if criterion == "auto":
             criterion = "explained" if found.centroids is None else "silhouette"
-        micro_to_leaf = self._build_tree(space, Ts, raw_to_micro[sample_cluster], n / ns, n,
-                                         criterion)
-        self.raw_to_leaf_ = raw_to_leaf = micro_to_leaf[raw_to_micro]
-        leaf_pos = raw_to_leaf[sample_cluster]
+        self.tree_ = LeafTree.grow(
+            space, Ts, leaf_pos, n / ns, levels=self.levels, level_sizes=self.level_sizes,
+            linkage=self.linkage, max_segments_per_level=self.max_segments_per_level,
+            criterion=criterion, level_explained=self.level_explained,
+            min_top=self.min_top_segments, max_top_share=self.max_top_share,
+            random_state=self.random_state)
         self.labels_ = pd.Series(self.leaf_ids_[leaf_pos], index=X.index[sample],
                                  name="segment_leaf")
         self.sample_is_noise_ = pd.Series(~clustered, index=X.index[sample])
@@ -337,11 +346,199 @@ class SegmentHierarchy(TreeLevels, LeafPlacement, BaseEstimator):
             "density_clusters": found.density_clusters,
             "density_noise_share": found.density_noise_share,
             "level_criterion": criterion,
-            "top_level_silhouette": self._separation(Ts, leaf_pos),
+            "top_level_silhouette": self.tree_.separation(Ts, leaf_pos, self.random_state),
         }
         self.names_: dict[int, dict[str, str]] = {}
         self.depth_ = len(self.guided_) + self.levels
         return self
+
+    # ------------------------------------------------------------------ the fitted tree
+    @property
+    def leaf_ids_(self) -> np.ndarray:
+        """``segment_leaf`` of each leaf position (the tree's)."""
+        return self.tree_.leaf_ids
+
+    @property
+    def level_paths_(self) -> np.ndarray:
+        """Path prefix of each leaf per discovered level (leaves x ``levels``)."""
+        return self.tree_.level_paths
+
+    @property
+    def leaf_sizes_(self) -> np.ndarray:
+        """Customers per leaf (the sample's counts scaled to everyone)."""
+        return self.tree_.leaf_sizes
+
+    @property
+    def centroids_(self) -> np.ndarray:
+        """Each leaf's centre in the clustering space."""
+        return self.tree_.centroids
+
+    @property
+    def linkage_(self) -> np.ndarray:
+        """The merge steps of the tree over the leaves (scipy's linkage format)."""
+        return self.tree_.linkage
+
+    @property
+    def hierarchy_(self) -> pd.DataFrame:
+        """One row per leaf (index ``segment_leaf``): path, level prefixes, size, share, centroid."""
+        return self.tree_.table()
+
+    # ------------------------------------------------------------------ assignment
+    def leaf_positions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``X``: the position of its leaf (in :attr:`leaf_ids_`) and its noise flag."""
+        check_is_fitted(self, "hierarchy_")
+        return self._positions(self.preprocessor_.embed(float_columns(X), len(X)))
+
+    def _positions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raw, cluster = self.assigner_.predict(Z)
+        return self.raw_to_leaf_[cluster], raw < 0
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Leaf id (``segment_leaf``) of each row of ``X``."""
+        return self.leaf_ids_[self.leaf_positions(X)[0]]
+
+    def assign(self, X: pd.DataFrame, rule_segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Leaf, path, path prefix per level, noise flag (and names once set) for each customer."""
+        check_is_fitted(self, "hierarchy_")
+        rules = None
+        if rule_segments is not None:
+            rules = {c: rule_segments[c].reindex(X.index).to_numpy(dtype=object)
+                     for c in rule_segments.columns}
+        found = self.assign_arrays(float_columns(X), len(X), rules, X)
+        out = pd.DataFrame({"segment_leaf": found.pop("segment_leaf")}, index=X.index)
+        for name, values in found.items():
+            if name.startswith("segment_name_") or name == "segment_is_noise":
+                out[name] = values
+            else:
+                out[name] = pd.Series(values, index=X.index, dtype=object)
+        return out
+
+    def assign_arrays(self, columns: Mapping[str, Any], n: int,
+                      rule_columns: Mapping[str, np.ndarray] | None = None,
+                      X: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """:meth:`assign` on plain arrays (what serving one customer uses).
+
+        ``columns`` maps each feature to its values (float arrays for numeric features),
+        ``rule_columns`` each rule segment column to its values. Returns the columns of
+        :meth:`assign` in order (paths and names as object arrays of strings).
+        """
+        check_is_fitted(self, "hierarchy_")
+        pos, noise = self._positions(self.preprocessor_.embed(columns, n))
+        out: dict[str, np.ndarray] = {"segment_leaf": self.leaf_ids_[pos]}
+        prefix = None
+        levels = {}
+        for k, (column, kept) in enumerate(self.guided_):
+            source = self._guided_array(columns, n, rule_columns, column, X)
+            key = guided_keys(pd.Series(source), kept).to_numpy()
+            prefix = key if prefix is None else prefix + "." + key
+            levels[k + 1] = prefix
+        for k in range(self.levels):
+            disc = self.level_paths_[pos, k]
+            levels[len(self.guided_) + k + 1] = disc if prefix is None else prefix + "." + disc
+        out["segment_path"] = levels[self.depth_]
+        for k in range(1, self.depth_ + 1):
+            out[f"segment_level_{k}"] = levels[k]
+        out["segment_is_noise"] = noise
+        for k in range(1, self.depth_ + 1):
+            if self.names_.get(k):
+                out[f"segment_name_level_{k}"] = named_values(levels[k], self.names_[k])
+        return out
+
+    def with_names(self, assignments: pd.DataFrame) -> pd.DataFrame:
+        """``assignments`` (from :meth:`assign`) with the ``segment_name_level_<k>`` columns of
+        the names set since (:meth:`set_names`), as :meth:`assign` would write them now, without
+        placing the customers again; an unnamed segment keeps its path."""
+        out = assignments.copy()
+        for k in range(1, self.depth_ + 1):
+            column = f"segment_level_{k}"
+            if self.names_.get(k) and column in out:
+                out[f"segment_name_level_{k}"] = named_values(out[column].to_numpy(dtype=object),
+                                                        self.names_[k])
+        return out
+
+    def _guided_array(self, columns: Mapping[str, Any], n: int,
+                      rule_columns: Mapping[str, np.ndarray] | None, column: str,
+                      X: pd.DataFrame | None) -> Any:
+        if rule_columns is not None and column in rule_columns:
+            return rule_columns[column]
+        if X is not None:
+            return self._guided_source(X, None, column).to_numpy(dtype=object)
+        if column in columns:
+            return columns[column]
+        return self._guided_source(pd.DataFrame(dict(columns)), None, column).to_numpy(
+            dtype=object)
+
+    def relabelled(self, leaf_ids: np.ndarray, level_paths: np.ndarray,
+                   names: dict[int, dict[str, str]]) -> SegmentHierarchy:
+        """A copy of this hierarchy whose leaves carry ``leaf_ids`` and ``level_paths`` (same
+        order as :attr:`leaf_ids_`) and the given names; the same assignment (what
+        :func:`~segml.segments.stability.match_hierarchies` returns). This one is unchanged."""
+        check_is_fitted(self, "hierarchy_")
+        out = copy.deepcopy(self)
+        mapping = dict(zip(self.leaf_ids_.tolist(), np.asarray(leaf_ids).tolist(), strict=True))
+        out.tree_ = self.tree_.relabelled(leaf_ids, level_paths)
+        if getattr(self, "labels_", None) is not None:
+            out.labels_ = self.labels_.map(mapping).rename("segment_leaf")
+        out.names_ = {int(k): dict(v) for k, v in names.items()}
+        return out
+
+    def set_names(self, names: dict[int, dict[Any, str]]) -> SegmentHierarchy:
+        """Store readable names per level (``{level: {segment: name}}``) used by :meth:`assign`."""
+        check_is_fitted(self, "hierarchy_")
+        for level, mapping in names.items():
+            self.names_[int(level)] = {str(k): str(v) for k, v in mapping.items()}
+        return self
+
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """What assignment needs, as data (:mod:`segml.model_state`): the preprocessing, the
+        assigner's reference points and labels with the noise rule, the leaf ids, paths, tree
+        and names. Not HDBSCAN's clusterer (only the fit reads it) and no customer.
+        """
+        check_is_fitted(self, "hierarchy_")
+        params = self.get_params()
+        params["guided_levels"] = [list(spec) for spec in self._guided_specs()]
+        return {
+            "params": params,
+            "preprocessor": self.preprocessor_.to_state(),
+            "assigner": self.assigner_.to_state(),
+            "raw_to_leaf": self.raw_to_leaf_, "leaf_ids": self.leaf_ids_,
+            "level_paths": self.level_paths_, "leaf_sizes": self.leaf_sizes_,
+            "centroids": self.centroids_, "linkage": self.linkage_,
+            "guided": [[column, list(kept)] for column, kept in self.guided_],
+            "names": {str(level): dict(names) for level, names in self.names_.items()},
+            "depth": self.depth_, "discovery": dict(self.discovery_),
+            "agreement": self.agreement_, "agreement_clustered": self.agreement_clustered_,
+            "n_raw_clusters": self.n_raw_clusters_,
+            "rules": None if getattr(self, "rules_", None) is None else self.rules_.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SegmentHierarchy:
+        """The fitted hierarchy :meth:`to_state` described: it assigns customers exactly as the
+        original did (:meth:`assign`, :meth:`assign_arrays`, :meth:`leaf_positions`)."""
+        from segml.model_state import as_float
+        from segml.segments.rules import RuleSegmenter
+
+        params = dict(state["params"])
+        params["guided_levels"] = tuple(tuple(g) for g in params["guided_levels"])
+        out = cls(**params)
+        out.preprocessor_ = SegmentPreprocessor.from_state(state["preprocessor"])
+        out.assigner_ = assigner_from_state(state["assigner"])
+        out.raw_to_leaf_ = np.asarray(state["raw_to_leaf"], dtype=np.int64)
+        out.tree_ = LeafTree(state["linkage"], np.asarray(state["leaf_ids"], dtype=np.int64),
+                             np.asarray(state["level_paths"], dtype=object),
+                             state["leaf_sizes"], state["centroids"])
+        out.guided_ = [(column, list(kept)) for column, kept in state["guided"]]
+        out.names_ = {int(level): dict(names) for level, names in state["names"].items()}
+        out.depth_ = int(state["depth"])
+        out.discovery_ = dict(state["discovery"])
+        out.agreement_ = as_float(state["agreement"])
+        out.agreement_clustered_ = as_float(state["agreement_clustered"])
+        out.n_raw_clusters_ = int(state["n_raw_clusters"])
+        out.rules_ = None if state["rules"] is None else RuleSegmenter.from_state(state["rules"])
+        return out
 
     def _agreement(self, Zh: np.ndarray) -> tuple[float, float]:
         if (len(Zh) == 0 or not isinstance(self.assigner_, KNNAssigner)
