@@ -1,6 +1,7 @@
 """The stratified sample the leaves are found on (HDBSCAN's cost grows steeply with n).
 
-Strata: guided-level values x a 5 x 5 grid of quantile bins on the first two dimensions of the
+The draw itself is :func:`segml.sampling.take_quotas`, the one stratified draw of segml (the
+training rows use it with largest-remainder quotas). Strata: guided-level values x a 5 x 5 grid of quantile bins on the first two dimensions of the
 clustering space (its first principal components); proportional allocation, at least one customer
 per stratum (so the sample may be a little larger than asked). A held-out set of customers outside the sample measures the assignment's agreement
 with ``hdbscan.approximate_predict``.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from segml.sampling import take_quotas
+
 
 def stratified_sample(Z: np.ndarray, keys: list[np.ndarray], size: int, holdout: int,
                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -36,12 +39,8 @@ def stratified_sample(Z: np.ndarray, keys: list[np.ndarray], size: int, holdout:
         strata = strata * (codes.max() + 1) + codes
     strata = pd.factorize(strata, sort=True)[0]
     counts = np.bincount(strata)
+    # proportional, at least one customer per stratum (the strata are small grid cells)
     quota = np.maximum(np.round(counts * size / n), 1).astype(np.int64)
-    order = np.lexsort((rng.random(n), strata))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(n) - starts[strata[order]]
-    take = rank < quota[strata[order]]
-    sample = np.sort(order[take])
-    rest = np.sort(order[~take])
+    sample, rest = take_quotas(strata, quota, rng.random(n))
     out = np.sort(rng.choice(rest, size=min(holdout, len(rest)), replace=False))
     return sample, out
