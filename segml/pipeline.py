@@ -98,7 +98,7 @@ def train(
     Parameters
     ----------
     config : SegmlConfig, optional
-        Defaults to the embedded demo configuration.
+        Default: the defaults (which declare no attribute or PII column).
     data_dir, tables :
         Where the data comes from (a folder in the ``segml generate`` layout, or loaded tables).
     alias : str or None

@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import load_config
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +53,7 @@ def fitted(request, data_dir):
     from segml.config import GuidedLevel
     from segml.stages import fit_all, load
 
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(data_dir)
     config.models.n_estimators = 40
     if request.param == "blend_guided":

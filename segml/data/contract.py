@@ -17,6 +17,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -47,6 +48,9 @@ from segml.data.checks import (
     has_errors as _has_errors,
 )
 from segml.data.checks import (
+    looks_like_pii as _looks_like_pii,
+)
+from segml.data.checks import (
     numbers as _numbers,
 )
 from segml.data.checks import (
@@ -57,6 +61,8 @@ from segml.data.checks import (
 )
 from segml.data.io import find_table_file, read_table
 from segml.errors import DataError, Problem
+
+log = logging.getLogger(__name__)
 
 _TX_OPTIONAL = ("order_id", "quantity", "category", "product_id", "channel")
 #: What the tables are validated for: ``train`` (fitting and evaluating: the label columns are
@@ -90,7 +96,7 @@ class Tables:
 
 def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, mode: str,
                         now: pd.Timestamp, purpose: Purpose = "train",
-                        attributes: dict[str, list[str]] | None = None):
+                        attributes: dict[str, list[str]] | None = None, note: bool = True):
     spec = cfg.data.customers
     scoring = purpose == "score"
     out = _Collector("customers", file)
@@ -144,6 +150,12 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                 report(f"declared {role} attribute '{column}' does not exist", column)
             else:
                 values = raw[column]
+                personal = None if scoring else _looks_like_pii("", values)
+                if personal is not None:
+                    # PII never becomes a feature, even declared as an attribute by mistake.
+                    out.warn(f"{role} attribute '{column}' holds {personal}: not used (declare "
+                             "it under data.customers.pii)", column)
+                    continue
                 if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                     _numbers(values, column, out, f"{role} value")
                 frame[column] = _as_category(values)
@@ -157,12 +169,38 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
         if values is not None:
             frame[f"label_{target}"] = values.to_numpy()
             labels[target] = column
+    if note and not scoring:
+        _note_undeclared(raw, spec, wanted)
     if mode == "attributes" and not spec.labels and not scoring:
         out.error(
             "attributes mode needs at least one label column (data.customers.labels), "
             "or provide a transactions table"
         )
     return (frame if not _has_errors(out.problems) else None), out.problems, roles, labels
+
+
+def _note_undeclared(raw: pd.DataFrame, spec, attributes: dict[str, list[str]]) -> None:
+    """One info note naming the customers columns no role declares: they are not read, and those
+    that look like personal data (:func:`~segml.data.checks.looks_like_pii`) are named as such,
+    so nothing is silently used or silently dropped."""
+    declared = {spec.customer_id, spec.signup_date, *spec.labels.values(), *spec.pii}
+    declared |= {c for cols in attributes.values() for c in cols}
+    undeclared = [str(c) for c in raw.columns if c not in declared]
+    if not undeclared:
+        return
+    personal = [c for c in undeclared if _looks_like_pii(c, raw[c]) is not None]
+    others = [c for c in undeclared if c not in personal]
+    def listed(names: list[str], most: int = 12) -> str:
+        more = f" and {len(names) - most} more" if len(names) > most else ""
+        return ", ".join(names[:most]) + more
+
+    parts = []
+    if others:
+        parts.append(f"{listed(others)} (declare attributes under data.customers.attributes)")
+    if personal:
+        parts.append(f"{listed(personal)}, which look like PII")
+    log.info("customers: %d column(s) no role declares are not used: %s", len(undeclared),
+             "; ".join(parts))
 
 
 def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
@@ -293,7 +331,8 @@ def validate_tables(
     if mode == "behavioural" and transactions is None:
         return None, [Problem("behavioural mode needs a transactions table", table="transactions")]
     cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"),
-                                                        mode, now, purpose, attributes)
+                                                        mode, now, purpose, attributes,
+                                                        note=not partition)
     tx = ev = None
     if transactions is not None and config.data.transactions is not None:
         tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now,
