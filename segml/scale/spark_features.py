@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from segml.config import SegmlConfig
-from segml.data.contract import Purpose, validate_tables
+from segml.data.contract import validate_tables
 from segml.data.io import find_table_file
 from segml.errors import DataError, Problem
 from segml.features import FeatureSpec, build_features
@@ -155,13 +154,10 @@ def _id_column(config: SegmlConfig, table: str) -> str:
     return getattr(config.data, table).customer_id
 
 
-def used_columns(table: str, columns: list[str], config: SegmlConfig, *,
-                 purpose: Purpose = "train",
-                 attributes: dict[str, list[str]] | None = None) -> list[str]:
+def used_columns(table: str, columns: list[str], config: SegmlConfig,
+                 scoring: dict[str, list[str]] | None = None) -> list[str]:
     """The columns of ``table`` the config gives a role to; PII columns never leave the source.
-
-    ``purpose="score"``: no label column; ``attributes``: the attribute columns to read instead
-    of the config's (a model's), as :func:`~segml.data.contract.validate_tables`.
+    ``scoring``: a model's attribute roles, read instead of the config's and no label column.
 
     Examples
     --------
@@ -172,10 +168,8 @@ def used_columns(table: str, columns: list[str], config: SegmlConfig, *,
     """
     spec = getattr(config.data, table)
     if table == "customers":
-        wanted = {spec.customer_id, spec.signup_date}
-        if purpose == "train":
-            wanted |= set(spec.labels.values())
-        roles = spec.attributes if attributes is None else attributes
+        labels, roles = (spec.labels, spec.attributes) if scoring is None else ({}, scoring)
+        wanted = {spec.customer_id, spec.signup_date, *labels.values()}
         wanted |= {c for cols in roles.values() for c in cols}
         wanted -= set(spec.pii)
     else:
@@ -212,38 +206,36 @@ def _unpacked(group: pd.DataFrame, layout: dict[str, list[str]]) -> dict[str, pd
     return out
 
 
-def _partition_tables(frames: dict[str, pd.DataFrame], config: SegmlConfig,
-                      purpose: Purpose = "train", attributes: dict[str, list[str]] | None = None):
+def _partition_tables(frames: dict[str, pd.DataFrame], config: SegmlConfig, scoring=None):
     if frames["customers"].empty:  # rows of unknown customers only: nothing to compute
         return None
     tables, problems = validate_tables(config, frames["customers"], frames.get("transactions"),
-                                       frames.get("events"), partition=True, purpose=purpose,
-                                       attributes=attributes)
+                                       frames.get("events"), partition=True, attributes=scoring,
+                                       purpose="train" if scoring is None else "score")
     if tables is None:
         raise DataError([p for p in problems if p.severity == "error"] or problems)
     return tables
 
 
 def apply_by_bucket(tables: SparkTables, config: SegmlConfig, n_buckets: int, func,
-                    schema: Any, *, purpose: Purpose = "train",
-                    attributes: dict[str, list[str]] | None = None) -> DataFrame:
+                    schema: Any, scoring: dict[str, list[str]] | None = None) -> DataFrame:
     """``func(tables_of_one_bucket) -> pandas.DataFrame`` on every bucket of customers.
 
     Customers are cogrouped with their activity (transactions and events, tagged and unioned):
     the wide customer rows are not repeated over the long activity rows, which made a single
     union three times slower to hand to Python. ``func`` gets validated
     :class:`~segml.data.contract.Tables` (``partition=True``), or None for a bucket with rows of
-    unknown customers only. ``purpose`` and ``attributes``: which customer columns are read and
-    validated, as :func:`~segml.data.contract.validate_tables` (``"score"``: no label column).
+    unknown customers only. ``scoring``: as for :func:`used_columns` (validated for scoring).
     """
-    layout = _layout(tables, config, purpose, attributes)
-    validated = partial(_partition_tables, config=config, purpose=purpose, attributes=attributes)
+    layout = {table: used_columns(table, frame.columns, config, scoring)
+              for table, frame in tables.present().items()}
     customers_layout = {"customers": layout["customers"]}
     activity_layout = {t: c for t, c in layout.items() if t != "customers"}
     customers = _tagged(tables.customers, "customers", config, n_buckets).groupBy(_BUCKET)
     if not activity_layout:
         return customers.applyInPandas(
-            lambda group: func(validated(_unpacked(group, customers_layout))),
+            lambda group: func(_partition_tables(_unpacked(group, customers_layout), config,
+                                                scoring)),
             schema)
     activity = None
     for table in activity_layout:
@@ -253,7 +245,7 @@ def apply_by_bucket(tables: SparkTables, config: SegmlConfig, n_buckets: int, fu
 
     def both(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         frames = _unpacked(left, customers_layout) | _unpacked(right, activity_layout)
-        return func(validated(frames))
+        return func(_partition_tables(frames, config, scoring))
 
     return customers.cogroup(activity.groupBy(_BUCKET)).applyInPandas(both, schema)
 
@@ -269,13 +261,6 @@ def for_arrow(frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column].astype(object)
         out[column] = values.where(values.notna(), None)
     return out
-
-
-def _layout(tables: SparkTables, config: SegmlConfig, purpose: Purpose = "train",
-            attributes: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    return {table: used_columns(table, frame.columns, config, purpose=purpose,
-                                attributes=attributes)
-            for table, frame in tables.present().items()}
 
 
 def default_buckets(spark: SparkSession) -> int:
@@ -331,9 +316,8 @@ def build_features_spark(tables: SparkTables, cutoff: object, spec: FeatureSpec,
             return pd.DataFrame({name: [] for name in columns})
         return for_arrow(build_features(part, at, spec).reset_index())[columns]
 
-    # Features from fitted settings read the spec's attribute columns and never a label column.
-    return apply_by_bucket(tables, config, n_buckets, features_of, schema, purpose="score",
-                           attributes=spec.attributes)
+    # fitted settings: the spec's attribute columns are read, never a label column
+    return apply_by_bucket(tables, config, n_buckets, features_of, schema, spec.attributes)
 
 
 # ------------------------------------------------------------------------------ spec
