@@ -135,7 +135,7 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
         elif "signup_date" in declared:
             out.error(f"declared column '{spec.signup_date}' (signup date) does not exist", spec.signup_date)
     for name in spec.pii:
-        if name not in raw.columns:
+        if name not in raw.columns and not scoring:  # scoring reads no column beyond the model's
             out.warn(f"declared PII column '{name}' does not exist", name)
     roles: dict[str, list[str]] = {}
     wanted = spec.attributes if attributes is None else attributes
