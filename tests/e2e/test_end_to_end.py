@@ -300,6 +300,7 @@ def _one_year(source: Path, dest: Path) -> Path:
     dest.mkdir()
     for name, frame in keep_last_days(tables, 365).items():
         frame.to_parquet(dest / f"{name}.parquet", index=False)
+    shutil.copy(source / "segml.yaml", dest / "segml.yaml")  # the synthetic columns' roles
     return dest
 
 
