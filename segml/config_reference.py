@@ -34,7 +34,9 @@ feature only when `data.customers.attributes` declares it; every other column is
 info note at training names them, those that look like personal data (names such as `email`,
 `phone`, `name`, or values that are e-mail addresses or phone numbers) marked as PII. A declared
 attribute whose values are e-mail addresses or phone numbers is not used either (a warning says
-so): PII never becomes a feature.
+so): PII never becomes a feature. Label columns (`data.customers.labels`) are read by training,
+retraining and `segml validate` only: scoring new customers reads no label column, with or without
+the training config (`docs/cutoffs.md`, attributes mode).
 
 Without `--config`, `--data DIR` reads `DIR/segml.yaml` when there is one: `segml generate` (and
 `SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII.
