@@ -49,15 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.data:
         return _cutoffs(args)
 
-    from segml.config import SegmlConfig
     from segml.data.contract import load_tables
-    from segml.datasets import make_customers
+    from segml.datasets import make_customers, synthetic_config
     from segml.features import FeatureSpec, build_features, data_end
 
     t0 = time.perf_counter()
     data = make_customers(args.customers, seed=args.seed)
     t_gen = time.perf_counter() - t0
-    config = SegmlConfig(data={"now": "2100-01-01"})
+    config = synthetic_config(data={"now": "2100-01-01"})
     t0 = time.perf_counter()
     tables = load_tables(config, customers=data.customers, transactions=data.transactions,
                          events=data.events)
@@ -132,12 +131,12 @@ def _cutoffs(args) -> int:
 
     import pandas as pd
 
-    from segml.config import SegmlConfig
+    from segml.datasets import synthetic_config
     from segml.features import FeatureSpec, build_features
     from segml.stages import load
 
     t0 = time.perf_counter()
-    config = SegmlConfig()
+    config = synthetic_config()
     tables = load(config, args.data)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -39,6 +39,7 @@ import pandas as pd
 from segml.config import ModelsConfig, SegmlConfig, load_config
 from segml.data.contract import load_tables
 from segml.data.public import fetch_public, keep_last_days, load_public
+from segml.datasets import synthetic_config
 from segml.fitting import fit_and_evaluate
 from segml.targets import target as target_of
 from segml.training_data import build_datasets
@@ -78,7 +79,7 @@ def synthetic_tables(seed: int, customers: int, difficulty: str):
 
     kwargs = {} if difficulty == "default" else {"difficulty": difficulty}
     data = make_customers(customers, seed=seed, **kwargs)
-    config = SegmlConfig()
+    config = synthetic_config()
     config.seed = seed
     tables = load_tables(config, customers=data.customers, transactions=data.transactions,
                          events=data.events)

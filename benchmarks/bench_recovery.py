@@ -22,8 +22,7 @@ import time
 
 from sklearn.metrics import adjusted_rand_score
 
-from segml.config import SegmlConfig
-from segml.datasets import DIFFICULTIES, synthetic_features
+from segml.datasets import DIFFICULTIES, synthetic_config, synthetic_features
 from segml.segments import SegmentHierarchy
 
 
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="SegmentHierarchy parameter to override (repeatable)")
     args = parser.parse_args(argv)
     overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
-    config = SegmlConfig()
+    config = synthetic_config()
     print(f"{'design':>6}  {'leaf':>5} {'macro':>5}  {'new leaf':>8} {'new macro':>9}  "
           f"{'leaves':>6} {'top':>3} {'noise':>5}  {'fit s':>5}")
     passed, leaf_all, macro_all = 0, [], []

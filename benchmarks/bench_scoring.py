@@ -57,7 +57,7 @@ def _load(args) -> tuple[object, pd.DataFrame]:
         scorer = load_scorer(args.model)
         config = load_config(None)
         config.data.dir = args.data
-        tables = load_tables(config)
+        tables = load_tables(config, purpose="score", attributes=scorer.feature_spec.attributes)
         if len(tables.customers) > args.customers:
             keep = tables.customers["customer_id"].iloc[: args.customers]
             tables.customers = tables.customers.iloc[: args.customers]

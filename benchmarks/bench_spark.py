@@ -44,8 +44,7 @@ def main() -> None:
                         help="customer buckets (default: 4 per core; raise it for 1M+)")
     args = parser.parse_args()
 
-    from segml.config import load_config
-    from segml.datasets import make_customers
+    from segml.datasets import make_customers, synthetic_config
     from segml.pipeline import score
     from segml.scale.spark_features import (
         SparkTables,
@@ -59,7 +58,7 @@ def main() -> None:
     model = "models:/segml-customer@champion"
     with tempfile.TemporaryDirectory() as tmp:
         train_in(tmp, args.train_customers)
-        config = load_config(None)
+        config = synthetic_config()
         started = time.perf_counter()
         data = make_customers(args.customers, seed=2)
         data.write(f"{tmp}/data")

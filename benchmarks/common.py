@@ -8,13 +8,12 @@ import os
 def train_in(folder: str, customers: int, seed: int = 1):
     """Train the demo pipeline on ``customers`` synthetic customers in a tracking store inside
     ``folder`` (which becomes the working directory); return the ``TrainResult``."""
-    from segml.config import load_config
-    from segml.datasets import make_customers
+    from segml.datasets import make_customers, synthetic_config
     from segml.pipeline import train
 
     os.chdir(folder)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
     make_customers(customers, seed=seed).write(f"{folder}/train")
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = f"{folder}/train"
     return train(config)

@@ -29,7 +29,8 @@ def generate(
         "uninformative attributes (same tables and ground truth).")] = "default",
     quiet: QuietOpt = False,
 ) -> None:
-    """Write synthetic customers, transactions, events and ground_truth.parquet.
+    """Write synthetic customers, transactions, events, ground_truth.parquet and the segml.yaml
+    declaring their columns' roles (read by --data DIR without --config).
 
     Example: segml generate --customers 2000 --seed 5 --difficulty hard --out data
     """

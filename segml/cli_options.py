@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,10 @@ import typer
 from segml.cli_guard import err_console
 from segml.cli_output import StageProgress, configure_logging
 from segml.config import SegmlConfig, load_config
+from segml.config.loading import folder_config
 from segml.errors import Problem, SegmlError
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_PROMOTED, EXIT_LOCKED = 3, 4
@@ -46,13 +50,18 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 def resolve_config(config: Path | None, data: Path | None) -> SegmlConfig:
-    """The config file (or the embedded defaults) with ``--data`` as the data folder."""
+    """The config file with ``--data`` as the data folder. Without ``--config``: the folder's own
+    ``segml.yaml`` when it has one (what ``segml generate`` writes), else the defaults."""
     if config is None and data is None:
         raise SegmlError([Problem("give --config FILE or --data DIR")])
+    if data is not None and not data.is_dir():
+        raise SegmlError([Problem("data folder not found", file=str(data))])
+    if config is None and data is not None:
+        config = folder_config(data)
+        if config is not None:
+            log.info("column roles from %s", config)
     cfg = load_config(config)
     if data is not None:
-        if not data.is_dir():
-            raise SegmlError([Problem("data folder not found", file=str(data))])
         cfg.data.dir = str(data.resolve())
     return cfg
 

@@ -66,19 +66,20 @@ def demo(
 ) -> None:
     """Synthetic data -> full training pipeline -> registered champion -> report.
 
-    Uses the embedded configuration (configs/demo.yaml) and MLflow's local SQLite store (mlflow.db),
+    Uses the demo's configuration (configs/demo.yaml: the defaults plus the synthetic columns'
+    roles, as in the segml.yaml written beside the data) and MLflow's local SQLite store (mlflow.db),
     and registers the model as segml-demo: models trained on your own data (segml-customer, or
     tracking.registered_model_name) never compete with the synthetic one.
     """
     import time
 
-    from segml.datasets import make_customers
+    from segml.datasets import make_customers, synthetic_config
     from segml.pipeline import train as run_train
     from segml.report import write_report
 
     setup_logging(quiet, verbose)
     started = time.perf_counter()
-    cfg = load_config(None)
+    cfg = synthetic_config()
     cfg.tracking.registered_model_name = DEMO_MODEL_NAME
     cfg.seed = seed
     check_store(cfg)

@@ -22,8 +22,28 @@ from segml.config import SegmlConfig, unwrap_model
 HEADER = """# Configuration reference
 
 Generated from `segml/config/` by `python -m segml.config_reference`; do not edit by hand.
-Every key is optional: the defaults are the embedded demo configuration (`configs/demo.yaml`).
-Unknown keys are errors that name the key, the file and the closest valid key.
+Every key is optional. Unknown keys are errors that name the key, the file and the closest valid
+key.
+
+## Your columns
+
+The defaults declare none of your columns beyond the data contract's role names (`customer_id`,
+`signup_date`; `timestamp`, `amount`, `order_id`, `quantity`, `category`, `channel`;
+`event_type`): no attribute, PII or label column. A column of the customers table becomes a
+feature only when `data.customers.attributes` declares it; every other column is not read, and one
+info note at training names them, those that look like personal data (names such as `email`,
+`phone`, `name`, or values that are e-mail addresses or phone numbers) marked as PII. A declared
+attribute whose values are e-mail addresses or phone numbers is not used either (a warning says
+so): PII never becomes a feature. Label columns (`data.customers.labels`) are read by training,
+retraining and `segml validate` only: scoring new customers reads no label column, with or without
+the training config (`docs/cutoffs.md`, attributes mode).
+
+Without `--config`, `--data DIR` reads `DIR/segml.yaml` when there is one: `segml generate` (and
+`SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII.
+`configs/demo.yaml`, what `segml demo` runs with, is the defaults plus those declarations
+(`segml.datasets.synthetic_config()` in Python).
+
+## Keys
 """
 
 

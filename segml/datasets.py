@@ -18,8 +18,37 @@ from typing import Any
 import pandas as pd
 
 from segml.data.synthetic import DIFFICULTIES, SyntheticData, make_customers
+from segml.data.synthetic_customers import SYNTHETIC_COLUMNS
 
-__all__ = ["DIFFICULTIES", "SyntheticData", "make_customers", "synthetic_features"]
+__all__ = ["DIFFICULTIES", "SYNTHETIC_COLUMNS", "SyntheticData", "make_customers", "synthetic_config",
+           "synthetic_features"]
+
+
+def synthetic_config(**sections: Any) -> Any:
+    """The demo's configuration: the defaults plus the synthetic customers' column roles.
+
+    It is ``configs/demo.yaml``, and what ``--data DIR`` reads from the ``segml.yaml`` beside
+    generated tables; the defaults alone declare no attribute or PII column (nobody's data has
+    the demo's columns).
+
+    Parameters
+    ----------
+    **sections
+        Top-level sections as for :func:`segml.config.load_config` (``seed=7``,
+        ``features={...}``); a ``data`` section is merged with the synthetic one (its
+        ``customers`` keys over the synthetic roles).
+
+    Examples
+    --------
+    >>> cfg = synthetic_config(data={"now": "2026-01-01"})
+    >>> cfg.data.customers.pii, str(cfg.data.now)
+    (['name', 'email', 'phone'], '2026-01-01')
+    """
+    from segml.config import load_config
+
+    data = dict(sections.pop("data", None) or {})
+    data["customers"] = {**SYNTHETIC_COLUMNS, **(data.get("customers") or {})}
+    return load_config(None, data=data, **sections)
 
 
 def synthetic_features(
@@ -33,7 +62,7 @@ def synthetic_features(
     n_customers, seed, design_seed, difficulty
         Passed to :func:`make_customers`.
     config : SegmlConfig, optional
-        Feature settings (default: ``SegmlConfig()``).
+        Feature settings (default: :func:`synthetic_config`, the demo's).
     spec : FeatureSpec, optional
         A fitted spec to reuse (e.g. the one of the customers a model was fitted on); None fits
         one on these customers.
@@ -49,11 +78,10 @@ def synthetic_features(
     >>> bool(X.index.equals(truth.index)), "true_leaf" in truth
     (True, True)
     """
-    from segml.config import SegmlConfig
     from segml.data.contract import load_tables
     from segml.features.behaviour import FeatureSpec, build_features
 
-    config = config if config is not None else SegmlConfig()
+    config = config if config is not None else synthetic_config()
     data = make_customers(n_customers, seed=seed, design_seed=design_seed, difficulty=difficulty)
     tables = load_tables(config, customers=data.customers, transactions=data.transactions,
                          events=data.events)

@@ -98,7 +98,7 @@ def train(
     Parameters
     ----------
     config : SegmlConfig, optional
-        Defaults to the embedded demo configuration.
+        Default: the defaults (which declare no attribute or PII column).
     data_dir, tables :
         Where the data comes from (a folder in the ``segml generate`` layout, or loaded tables).
     alias : str or None
@@ -232,9 +232,12 @@ def score(
 
     config = config or SegmlConfig()
     scorer = scorer if scorer is not None else load_scorer(model_uri, tracking=config.tracking)
-    tables = tables if tables is not None else load(config, data_dir)
     if scorer.feature_spec is None:
         raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])
+    if tables is None:
+        # New customers have no labels: none is read, and the attributes read are the model's.
+        tables = load(config, data_dir, purpose="score",
+                      attributes=scorer.feature_spec.attributes)
     for warning in tables.warnings:
         on_warning(warning)
     at = scoring_cutoff(tables, cutoff)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from segml.config import SegmlConfig
-from segml.data.contract import Tables, load_tables
+from segml.data.contract import Purpose, Tables, load_tables
 from segml.fitting import Predictions, fit_and_evaluate
 from segml.targets import TARGETS
 from segml.training_data import Datasets, Progress, build_datasets, no_progress
@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------ stages
-def load(config: SegmlConfig, data_dir: str | Path | None = None) -> Tables:
-    """Load and validate the tables (stage 1-2)."""
-    return load_tables(config, data_dir=data_dir)
+def load(config: SegmlConfig, data_dir: str | Path | None = None, *,
+         purpose: Purpose = "train", attributes: dict[str, list[str]] | None = None) -> Tables:
+    """Load and validate the tables (stage 1-2); ``purpose="score"`` reads no label column
+    (:func:`~segml.data.contract.validate_tables`)."""
+    return load_tables(config, data_dir=data_dir, purpose=purpose, attributes=attributes)
 
 
 @dataclass

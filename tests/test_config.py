@@ -15,9 +15,24 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_are_the_demo_config():
+def test_demo_config_is_the_defaults_plus_the_synthetic_columns():
+    from segml.datasets import synthetic_config
+
     demo = load_config(REPO / "configs" / "demo.yaml")
-    assert demo == SegmlConfig()
+    assert demo == synthetic_config()
+    assert demo.model_copy(update={"data": SegmlConfig().data}) == SegmlConfig()
+
+
+def test_defaults_declare_none_of_the_demo_columns():
+    """Issue 27: the defaults name no attribute or PII column (nobody's data has the demo's)."""
+    from segml.datasets import SYNTHETIC_COLUMNS
+
+    customers = load_config(None).data.customers
+    assert customers.attributes == {} and customers.pii == [] and customers.labels == {}
+    demo = {c for cols in SYNTHETIC_COLUMNS["attributes"].values() for c in cols}
+    demo |= set(SYNTHETIC_COLUMNS["pii"])
+    named = set(yaml.safe_dump(SegmlConfig().model_dump(mode="json")).replace(":", " ").split())
+    assert demo.isdisjoint(named), demo & named
 
 
 def test_unknown_top_level_key_names_key_file_and_suggestion(tmp_path):

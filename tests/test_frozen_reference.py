@@ -39,8 +39,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import load_config
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.scoring import CustomerScorer
 
 FROZEN = Path(__file__).parent / "data" / "frozen"
@@ -59,7 +58,7 @@ REGENERATE = os.environ.get("SEGML_REGENERATE_REFERENCE") == "1"
 def _config(data_dir: Path, variant: str):
     from segml.config import GuidedLevel
 
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(data_dir)
     config.models.n_estimators = 40
     if variant == "blend_guided":

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.features.timeline import any_rows_until, known_at
 from segml.fitting import fit_target
 from segml.training_data import build_datasets, evaluation_rows
@@ -22,7 +21,7 @@ def world():
 
 
 def _data(world, targets=("purchase",), **models):
-    config = SegmlConfig(models={"n_estimators": 40, "targets": list(targets), **models}, seed=5)
+    config = synthetic_config(models={"n_estimators": 40, "targets": list(targets), **models}, seed=5)
     tables = load_tables(config, customers=world.customers, transactions=world.transactions,
                          events=world.events)
     return build_datasets(tables, config), config
@@ -80,7 +79,7 @@ def test_evaluation_rows_keeps_the_label_rate_and_drops_unlabelled_rows():
 
 
 def test_customers_known_at_a_cutoff_match_a_scan_of_every_row(world):
-    config = SegmlConfig()
+    config = synthetic_config()
     tables = load_tables(config, customers=world.customers, transactions=world.transactions,
                          events=world.events)
     for cutoff in [pd.Timestamp(t) for t in ("2023-03-01", "2024-06-30 12:00", "2025-12-31")]:

@@ -2,9 +2,8 @@
 
 import pytest
 
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.errors import DataError
 from segml.fitting import fit_and_evaluate
 from segml.training_data import build_datasets
@@ -17,7 +16,7 @@ def _tables(config):
 
 
 def test_too_few_positives_skips_that_target_and_the_others_train():
-    config = SegmlConfig()
+    config = synthetic_config()
     config.models.targets = ["purchase", "high_clv"]
     config.models.n_estimators = 30
     config.time.high_clv_quantile = 0.98  # about 2% of ~450 customers: under 50 positives
@@ -30,7 +29,7 @@ def test_too_few_positives_skips_that_target_and_the_others_train():
 
 
 def test_when_no_target_has_enough_labels_the_run_stops_naming_them():
-    config = SegmlConfig()
+    config = synthetic_config()
     config.models.targets = ["high_clv"]
     config.time.high_clv_quantile = 0.98
     with pytest.raises(DataError) as err:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.features import build_features, make_labels, stack_training_set
 from segml.targets import target as target_of
 from segml.training_data import FeatureFrames, build_datasets
@@ -17,7 +16,7 @@ from segml.training_data import FeatureFrames, build_datasets
 @pytest.fixture(scope="module")
 def data():
     world = make_customers(1500, seed=21)
-    config = SegmlConfig(models={"max_train_rows": 1000}, seed=3)
+    config = synthetic_config(models={"max_train_rows": 1000}, seed=3)
     tables = load_tables(config, customers=world.customers, transactions=world.transactions,
                          events=world.events)
     return build_datasets(tables, config)

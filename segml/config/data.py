@@ -43,20 +43,18 @@ class CustomersTable(Section):
     signup_date: str | None = Field("signup_date", description="Signup date column, if any.")
     signup_date_format: str | None = Field(None, description=_FORMAT_HELP.format(what="signup dates"))
     signup_date_unit: EpochUnit | None = Field(None, description=_UNIT_HELP.format(what="signup dates"))
+    # The defaults name none of the user's columns: a column is an attribute only when declared
+    # here (docs/configuration.md, "Your columns"), so nothing else is ever a feature.
     attributes: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "demographic": ["age", "gender"],
-            "geographic": ["country", "region", "city"],
-            "firmographic": ["industry", "company_size"],
-            "technographic": ["device", "acquisition_channel"],
-            "attitudinal": ["nps_score"],
-        },
+        default_factory=dict,
         description="Attribute columns by role (demographic, geographic, firmographic, "
-        "technographic, psychographic, attitudinal).",
+        "technographic, psychographic, attitudinal); only these customers columns become "
+        "features. None by default.",
     )
     pii: list[str] = Field(
-        default_factory=lambda: ["name", "email", "phone"],
-        description="Columns never used as features, in profiles, logs or artifacts.",
+        default_factory=list,
+        description="Columns never used as features, in profiles, logs or artifacts (undeclared "
+        "columns are never used either).",
     )
     labels: dict[str, str] = Field(
         default_factory=dict,

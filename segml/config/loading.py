@@ -21,6 +21,23 @@ from segml.config.problems import validation_problems
 from segml.config.root import SegmlConfig
 from segml.errors import ConfigError, Problem
 
+#: The config a data folder may carry beside its tables (``segml generate`` writes one declaring the
+#: synthetic columns); ``--data DIR`` without ``--config`` reads it.
+FOLDER_CONFIG = "segml.yaml"
+
+
+def folder_config(folder: str | os.PathLike[str]) -> Path | None:
+    """The ``segml.yaml`` beside the tables of ``folder``, or None when it has none.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder_config(tempfile.mkdtemp()) is None
+    True
+    """
+    path = Path(folder) / FOLDER_CONFIG
+    return path if path.is_file() else None
+
 
 def config_problems(error: ValidationError, source: str) -> list[Problem]:
     """Turn a pydantic error into one :class:`Problem` per bad key."""
@@ -28,7 +45,7 @@ def config_problems(error: ValidationError, source: str) -> list[Problem]:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> SegmlConfig:
-    """Load a YAML config; ``None`` gives the embedded demo defaults.
+    """Load a YAML config; ``None`` gives the defaults (which declare none of the user's columns).
 
     Parameters
     ----------

@@ -35,7 +35,8 @@ from segml.errors import ConfigError, Problem
 
 
 class SegmlConfig(Section):
-    """The whole configuration. Its defaults are the embedded demo configuration."""
+    """The whole configuration. Its defaults declare none of the user's columns (the demo's
+    configuration, ``configs/demo.yaml``, adds the synthetic columns' roles)."""
 
     seed: int = 42
     data: DataConfig = Field(default_factory=DataConfig)

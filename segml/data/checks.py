@@ -141,6 +141,55 @@ def as_category(series: pd.Series) -> pd.Series:
     return series
 
 
+#: Column names that hold personal data (tokens of the name, lower case, split at ``_``, ``-``,
+#: spaces and camelCase): such a column that no config declares is called PII in the note.
+_PII_TOKENS = frozenset({"name", "firstname", "lastname", "fullname", "surname", "email", "mail",
+                         "phone", "telephone", "mobile", "cellphone", "address", "street", "ssn",
+                         "passport", "iban", "dob", "birthdate", "birthday"})
+_EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+_PHONE = r"\+?[\d\s().\-/]{7,20}"
+
+
+def looks_like_pii(name: str, values: pd.Series, sample: int = 1000) -> str | None:
+    """Why a column looks like personal data (its name, or text values that are e-mail addresses
+    or phone numbers in more than half of a sample), or None.
+
+    Examples
+    --------
+    >>> looks_like_pii("contactEmail", pd.Series(["x"]))
+    "its name ('contactEmail')"
+    >>> looks_like_pii("notes", pd.Series(["ann@example.com", "bo@example.org", None]))
+    'e-mail addresses'
+    >>> looks_like_pii("ref", pd.Series(["+1-555-0100", "(555) 010-0200"]))
+    'phone numbers'
+    >>> looks_like_pii("plan", pd.Series(["basic", "pro"])) is None
+    True
+    >>> looks_like_pii("since", pd.Series(["2024-01-31", "2024-02-29"])) is None
+    True
+    """
+    import re
+
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name)).lower()
+    tokens = [t for t in re.split(r"[^a-z0-9]+", words) if t]
+    if any(t in _PII_TOKENS for t in tokens) or "".join(tokens) in _PII_TOKENS:
+        return f"its name ({name!r})"
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return None
+    text = values.dropna()
+    text = text.iloc[:sample].astype(str).str.strip()
+    if text.empty:
+        return None
+    if text.str.fullmatch(_EMAIL).mean() > 0.5:
+        return "e-mail addresses"
+    # A phone number: 7+ digits with a "+" or a separator; not a date nor a number written as text.
+    phone = (text.str.fullmatch(_PHONE) & (text.str.count(r"\d") >= 7)
+             & text.str.contains(r"^\+|[\s().\-/]") & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}.*")
+             & pd.to_numeric(text, errors="coerce").isna())
+    if phone.mean() > 0.5:
+        return "phone numbers"
+    return None
+
+
 def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity == "error" for p in problems)
 

@@ -17,9 +17,11 @@ Example
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -46,6 +48,9 @@ from segml.data.checks import (
     has_errors as _has_errors,
 )
 from segml.data.checks import (
+    looks_like_pii as _looks_like_pii,
+)
+from segml.data.checks import (
     numbers as _numbers,
 )
 from segml.data.checks import (
@@ -57,7 +62,13 @@ from segml.data.checks import (
 from segml.data.io import find_table_file, read_table
 from segml.errors import DataError, Problem
 
+log = logging.getLogger(__name__)
+
 _TX_OPTIONAL = ("order_id", "quantity", "category", "product_id", "channel")
+#: What the tables are validated for: ``train`` (fitting and evaluating: the label columns are
+#: required and checked) or ``score`` (new customers: no label column is read, see
+#: ``docs/cutoffs.md``, attributes mode).
+Purpose = Literal["train", "score"]
 
 @dataclass
 class Tables:
@@ -84,8 +95,10 @@ class Tables:
 # --------------------------------------------------------------------------------- validation
 
 def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, mode: str,
-                        now: pd.Timestamp):
+                        now: pd.Timestamp, purpose: Purpose = "train",
+                        attributes: dict[str, list[str]] | None = None, note: bool = True):
     spec = cfg.data.customers
+    scoring = purpose == "score"
     out = _Collector("customers", file)
     if raw.empty:
         out.error("required table is empty")
@@ -100,7 +113,10 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
         out.error(f"the customer id column '{spec.customer_id}' is declared PII "
                   "(data.customers.pii), but segml needs it to join the tables and to name each "
                   "score: replace the ids with pseudonyms and remove it from the PII list")
-    for target, column in spec.labels.items():
+    # Scoring reads no label column (new customers have none): declared labels are not checked,
+    # and a label column present is never read, so it cannot become a feature either.
+    labels_declared = {} if scoring else spec.labels
+    for target, column in labels_declared.items():
         if column in pii:
             out.error(f"label column '{column}' ({target}) is declared PII (data.customers.pii)")
     if spec.signup_date and spec.signup_date in pii:
@@ -119,24 +135,33 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
         elif "signup_date" in declared:
             out.error(f"declared column '{spec.signup_date}' (signup date) does not exist", spec.signup_date)
     for name in spec.pii:
-        if name not in raw.columns:
+        if name not in raw.columns and not scoring:  # scoring reads no column beyond the model's
             out.warn(f"declared PII column '{name}' does not exist", name)
     roles: dict[str, list[str]] = {}
+    wanted = spec.attributes if attributes is None else attributes
     for role in ATTRIBUTE_ROLES:
-        for column in spec.attributes.get(role, []):
+        for column in wanted.get(role, []):
             if column in pii:
                 out.error(f"column '{column}' is declared both PII and {role} attribute", column)
+            elif column not in raw.columns and attributes is not None:
+                out.error(f"{role} attribute '{column}' used by the model does not exist", column)
             elif column not in raw.columns:
                 report = out.error if "attributes" in declared else out.warn
                 report(f"declared {role} attribute '{column}' does not exist", column)
             else:
                 values = raw[column]
+                personal = None if scoring else _looks_like_pii("", values)
+                if personal is not None:
+                    # PII never becomes a feature, even declared as an attribute by mistake.
+                    out.warn(f"{role} attribute '{column}' holds {personal}: not used (declare "
+                             "it under data.customers.pii)", column)
+                    continue
                 if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                     _numbers(values, column, out, f"{role} value")
                 frame[column] = _as_category(values)
                 roles.setdefault(role, []).append(column)
     labels: dict[str, str] = {}
-    for target, column in spec.labels.items():
+    for target, column in labels_declared.items():
         if column not in raw.columns:
             out.error(f"declared label column '{column}' ({target}) does not exist", column)
             continue
@@ -144,12 +169,38 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
         if values is not None:
             frame[f"label_{target}"] = values.to_numpy()
             labels[target] = column
-    if mode == "attributes" and not spec.labels:
+    if note and not scoring:
+        _note_undeclared(raw, spec, wanted)
+    if mode == "attributes" and not spec.labels and not scoring:
         out.error(
             "attributes mode needs at least one label column (data.customers.labels), "
             "or provide a transactions table"
         )
     return (frame if not _has_errors(out.problems) else None), out.problems, roles, labels
+
+
+def _note_undeclared(raw: pd.DataFrame, spec, attributes: dict[str, list[str]]) -> None:
+    """One info note naming the customers columns no role declares: they are not read, and those
+    that look like personal data (:func:`~segml.data.checks.looks_like_pii`) are named as such,
+    so nothing is silently used or silently dropped."""
+    declared = {spec.customer_id, spec.signup_date, *spec.labels.values(), *spec.pii}
+    declared |= {c for cols in attributes.values() for c in cols}
+    undeclared = [str(c) for c in raw.columns if c not in declared]
+    if not undeclared:
+        return
+    personal = [c for c in undeclared if _looks_like_pii(c, raw[c]) is not None]
+    others = [c for c in undeclared if c not in personal]
+    def listed(names: list[str], most: int = 12) -> str:
+        more = f" and {len(names) - most} more" if len(names) > most else ""
+        return ", ".join(names[:most]) + more
+
+    parts = []
+    if others:
+        parts.append(f"{listed(others)} (declare attributes under data.customers.attributes)")
+    if personal:
+        parts.append(f"{listed(personal)}, which look like PII")
+    log.info("customers: %d column(s) no role declares are not used: %s", len(undeclared),
+             "; ".join(parts))
 
 
 def _validate_transactions(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, now,
@@ -259,11 +310,18 @@ def validate_tables(
     *,
     sources: dict[str, str | None] | None = None,
     partition: bool = False,
+    purpose: Purpose = "train",
+    attributes: dict[str, list[str]] | None = None,
 ) -> tuple[Tables | None, list[Problem]]:
     """Check every rule of the data contract; return canonical tables (or None) and all problems.
 
     ``partition=True``: the tables hold one partition of the customers of larger tables (the
     Spark engine), so an empty transactions or events table is valid and kept, empty.
+
+    ``purpose="score"``: the tables are new customers to score. No label column is required,
+    checked or read (a label column present, even constant, empty or of any dtype, is ignored),
+    and attributes mode needs no label. ``attributes``: the attribute columns by role to read
+    instead of the config's (scoring: the model's feature settings), each one required.
     """
     sources = sources or {}
     now = pd.Timestamp(config.data.now or date.today()) + pd.Timedelta(days=1)
@@ -273,7 +331,8 @@ def validate_tables(
     if mode == "behavioural" and transactions is None:
         return None, [Problem("behavioural mode needs a transactions table", table="transactions")]
     cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"),
-                                                        mode, now)
+                                                        mode, now, purpose, attributes,
+                                                        note=not partition)
     tx = ev = None
     if transactions is not None and config.data.transactions is not None:
         tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now,
@@ -311,8 +370,13 @@ def load_tables(
     customers: pd.DataFrame | None = None,
     transactions: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
+    purpose: Purpose = "train",
+    attributes: dict[str, list[str]] | None = None,
 ) -> Tables:
     """Load and validate the tables from files (config/``data_dir``) or DataFrames.
+
+    ``purpose`` and ``attributes``: as for :func:`validate_tables` (``"score"``: no label column
+    is read).
 
     Raises
     ------
@@ -326,7 +390,8 @@ def load_tables(
         sources = raw.pop("_sources")  # type: ignore[assignment]
         customers, transactions, events = raw.pop("customers"), raw.pop("transactions"), raw.pop("events")
     tables, problems = validate_tables(
-        config, customers, transactions, events, sources=sources  # type: ignore[arg-type]
+        config, customers, transactions, events, sources=sources,  # type: ignore[arg-type]
+        purpose=purpose, attributes=attributes,
     )
     del customers, transactions, events
     release_arrow_memory()

@@ -94,6 +94,20 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
     return target
 
 
+def write_text_atomic(text: str, path: Path) -> Path:
+    """``text`` to ``path`` through a temporary sibling renamed into place (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return path
+
+
 #: Rows hashed at a time by :func:`fingerprint`.
 FINGERPRINT_BLOCK_ROWS = 1_000_000
 

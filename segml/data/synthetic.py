@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from segml.data.columns import draw_codes, padded, sequence, strings
 from segml.data.io import write_frame_atomic
-from segml.data.synthetic_customers import attribute_probs, customers_table
+from segml.data.synthetic_customers import attribute_probs, customers_table, write_folder_config
 from segml.data.synthetic_hard import HARD
 from segml.data.synthetic_world import EVENT_TYPES, World, lognormal_orders
 from segml.errors import DataError, Problem
@@ -86,7 +86,7 @@ class SyntheticData:
     >>> data = make_customers(50, seed=3)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     sorted(p.name for p in data.write(tmp, format="csv").values())
-    ['customers.csv', 'events.csv', 'ground_truth.parquet', 'transactions.csv']
+    ['customers.csv', 'events.csv', 'ground_truth.parquet', 'segml.yaml', 'transactions.csv']
     """
 
     customers: pd.DataFrame
@@ -96,7 +96,8 @@ class SyntheticData:
     design: pd.DataFrame
 
     def write(self, out_dir: str | os.PathLike[str], format: str = "parquet") -> dict[str, Path]:
-        """Write each table atomically to ``out_dir``; ground truth is always Parquet."""
+        """Write each table atomically to ``out_dir``; ground truth is always Parquet; and the
+        ``segml.yaml`` declaring their columns' roles (:func:`write_folder_config`)."""
         if format not in ("parquet", "csv"):
             raise DataError([Problem(f"format must be 'parquet' or 'csv', got {format!r}")])
         folder = Path(out_dir)
@@ -105,6 +106,7 @@ class SyntheticData:
             for name in ("customers", "transactions", "events")
         }
         paths["ground_truth"] = write_frame_atomic(self.ground_truth, folder / "ground_truth.parquet")
+        paths["config"] = write_folder_config(folder)
         return paths
 
 

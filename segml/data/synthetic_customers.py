@@ -11,12 +11,30 @@ Example
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segml.config.loading import FOLDER_CONFIG
 from segml.data.columns import draw_codes, padded, strings, with_missing
+from segml.data.io import write_text_atomic
+
+#: The column roles of the synthetic customers table (``data.customers`` keys): its attributes by
+#: role and its PII. ``SyntheticData.write`` declares them in the folder's ``segml.yaml``, which
+#: ``--data DIR`` reads; ``configs/demo.yaml`` (the demo's configuration) holds the same.
+SYNTHETIC_COLUMNS: dict[str, object] = {
+    "attributes": {
+        "demographic": ["age", "gender"],
+        "geographic": ["country", "region", "city"],
+        "firmographic": ["industry", "company_size"],
+        "technographic": ["device", "acquisition_channel"],
+        "attitudinal": ["nps_score"],
+    },
+    "pii": ["name", "email", "phone"],
+}
 
 ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
     "gender": (("female", "male", "non-binary"), 0.02),
@@ -93,3 +111,18 @@ def customers_table(rng, ids, leaf, design, attribute_probs, device_probs, start
     frame["email"] = pc.binary_join_element_wise(local, "@example.com", "").to_pandas()
     frame["phone"] = padded("+1-555-", rng.integers(0, 10_000_000, n), 7).to_pandas()
     return frame, signup, nps
+
+
+def folder_config_text() -> str:
+    """The ``segml.yaml`` written beside synthetic tables: their column roles, nothing else."""
+    import yaml
+
+    head = ("# Column roles of the synthetic tables `segml generate` wrote here; `--data DIR` "
+            "reads this\n# file when no --config is given (the defaults declare no columns).\n")
+    return head + yaml.safe_dump({"data": {"customers": SYNTHETIC_COLUMNS}}, sort_keys=False)
+
+
+def write_folder_config(folder: Path) -> Path:
+    """Write :func:`folder_config_text` as ``folder/segml.yaml``: ``--data DIR`` without
+    ``--config`` reads it, as the defaults declare no column of anyone's data."""
+    return write_text_atomic(folder_config_text(), Path(folder) / FOLDER_CONFIG)

@@ -154,8 +154,10 @@ def _id_column(config: SegmlConfig, table: str) -> str:
     return getattr(config.data, table).customer_id
 
 
-def used_columns(table: str, columns: list[str], config: SegmlConfig) -> list[str]:
+def used_columns(table: str, columns: list[str], config: SegmlConfig,
+                 scoring: dict[str, list[str]] | None = None) -> list[str]:
     """The columns of ``table`` the config gives a role to; PII columns never leave the source.
+    ``scoring``: a model's attribute roles, read instead of the config's and no label column.
 
     Examples
     --------
@@ -166,8 +168,9 @@ def used_columns(table: str, columns: list[str], config: SegmlConfig) -> list[st
     """
     spec = getattr(config.data, table)
     if table == "customers":
-        wanted = {spec.customer_id, spec.signup_date, *spec.labels.values()}
-        wanted |= {c for cols in spec.attributes.values() for c in cols}
+        labels, roles = (spec.labels, spec.attributes) if scoring is None else ({}, scoring)
+        wanted = {spec.customer_id, spec.signup_date, *labels.values()}
+        wanted |= {c for cols in roles.values() for c in cols}
         wanted -= set(spec.pii)
     else:
         wanted = {v for v in spec.model_dump().values() if isinstance(v, str)} - {spec.path}
@@ -203,33 +206,36 @@ def _unpacked(group: pd.DataFrame, layout: dict[str, list[str]]) -> dict[str, pd
     return out
 
 
-def _partition_tables(frames: dict[str, pd.DataFrame], config: SegmlConfig):
+def _partition_tables(frames: dict[str, pd.DataFrame], config: SegmlConfig, scoring=None):
     if frames["customers"].empty:  # rows of unknown customers only: nothing to compute
         return None
     tables, problems = validate_tables(config, frames["customers"], frames.get("transactions"),
-                                       frames.get("events"), partition=True)
+                                       frames.get("events"), partition=True, attributes=scoring,
+                                       purpose="train" if scoring is None else "score")
     if tables is None:
         raise DataError([p for p in problems if p.severity == "error"] or problems)
     return tables
 
 
 def apply_by_bucket(tables: SparkTables, config: SegmlConfig, n_buckets: int, func,
-                    schema: Any) -> DataFrame:
+                    schema: Any, scoring: dict[str, list[str]] | None = None) -> DataFrame:
     """``func(tables_of_one_bucket) -> pandas.DataFrame`` on every bucket of customers.
 
     Customers are cogrouped with their activity (transactions and events, tagged and unioned):
     the wide customer rows are not repeated over the long activity rows, which made a single
     union three times slower to hand to Python. ``func`` gets validated
     :class:`~segml.data.contract.Tables` (``partition=True``), or None for a bucket with rows of
-    unknown customers only.
+    unknown customers only. ``scoring``: as for :func:`used_columns` (validated for scoring).
     """
-    layout = _layout(tables, config)
+    layout = {table: used_columns(table, frame.columns, config, scoring)
+              for table, frame in tables.present().items()}
     customers_layout = {"customers": layout["customers"]}
     activity_layout = {t: c for t, c in layout.items() if t != "customers"}
     customers = _tagged(tables.customers, "customers", config, n_buckets).groupBy(_BUCKET)
     if not activity_layout:
         return customers.applyInPandas(
-            lambda group: func(_partition_tables(_unpacked(group, customers_layout), config)),
+            lambda group: func(_partition_tables(_unpacked(group, customers_layout), config,
+                                                scoring)),
             schema)
     activity = None
     for table in activity_layout:
@@ -239,7 +245,7 @@ def apply_by_bucket(tables: SparkTables, config: SegmlConfig, n_buckets: int, fu
 
     def both(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         frames = _unpacked(left, customers_layout) | _unpacked(right, activity_layout)
-        return func(_partition_tables(frames, config))
+        return func(_partition_tables(frames, config, scoring))
 
     return customers.cogroup(activity.groupBy(_BUCKET)).applyInPandas(both, schema)
 
@@ -255,11 +261,6 @@ def for_arrow(frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column].astype(object)
         out[column] = values.where(values.notna(), None)
     return out
-
-
-def _layout(tables: SparkTables, config: SegmlConfig) -> dict[str, list[str]]:
-    return {table: used_columns(table, frame.columns, config)
-            for table, frame in tables.present().items()}
 
 
 def default_buckets(spark: SparkSession) -> int:
@@ -315,7 +316,8 @@ def build_features_spark(tables: SparkTables, cutoff: object, spec: FeatureSpec,
             return pd.DataFrame({name: [] for name in columns})
         return for_arrow(build_features(part, at, spec).reset_index())[columns]
 
-    return apply_by_bucket(tables, config, n_buckets, features_of, schema)
+    # fitted settings: the spec's attribute columns are read, never a label column
+    return apply_by_bucket(tables, config, n_buckets, features_of, schema, spec.attributes)
 
 
 # ------------------------------------------------------------------------------ spec

@@ -100,7 +100,7 @@ CASES = [
     pytest.param(lambda f: {"transactions": f["transactions"].drop(columns="customer_id")}, None, "required column 'customer_id'", id="f5-tx-no-id-column"),
     # family 9: PII declarations
     pytest.param(lambda f: {}, "data:\n  customers:\n    pii: [customer_id, email]\n", "customer id column 'customer_id' is declared PII", id="f9-customer-id-as-pii"),
-    pytest.param(lambda f: {}, "data:\n  customers:\n    pii: [age, email]\n", "'age' is declared both PII", id="f9-attribute-as-pii"),
+    pytest.param(lambda f: {}, "data:\n  customers:\n    attributes: {demographic: [age]}\n    pii: [age, email]\n", "'age' is declared both PII", id="f9-attribute-as-pii"),
     # family 0: other broken tables
     pytest.param(lambda f: {"customers": f["customers"].head(0)}, None, "empty", id="f0-empty-customers"),
     pytest.param(lambda f: {"transactions": f["transactions"].head(0)}, None, "empty", id="f0-empty-transactions"),

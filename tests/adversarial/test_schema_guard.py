@@ -49,6 +49,10 @@ def test_a_model_with_other_input_columns_is_refused(env, trained, frames, copy_
                                                      change, named):
     before = _state(trained["uri"])
     data = copy_of(**_changed(frames, change))
+    if change == "dropped-attribute":  # the folder's config no longer declares it either
+        declared = (data / "segml.yaml").read_text()
+        (data / "segml.yaml").write_text(declared.replace("- device\n", ""))
+        assert "device" not in (data / "segml.yaml").read_text()
     args = [command, "--data", data, "--quiet"] + (["--force"] if command == "retrain" else [])
     output = assert_handled(invoke(*args, env=env), 1, "tracking.registered_model_name")
     line = next(x for x in output.splitlines() if x.startswith("error:"))

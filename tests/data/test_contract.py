@@ -5,9 +5,10 @@ import pytest
 from segml.config import SegmlConfig, load_config
 from segml.data.contract import load_tables, validate_tables
 from segml.data.io import fingerprint, read_table, write_frame_atomic
+from segml.datasets import synthetic_config
 from segml.errors import DataError
 
-CFG = SegmlConfig(data={"now": "2025-01-01"})
+CFG = synthetic_config(data={"now": "2025-01-01"})
 
 
 def make_frames(seed: int = 0, n: int = 20):
@@ -112,9 +113,10 @@ def test_declared_column_missing_is_an_error_when_declared_explicitly():
     cfg = SegmlConfig(data={"customers": {"attributes": {"demographic": ["age", "shoe_size"]}}})
     _, problems = validate_tables(cfg, customers, tx)
     assert any(p.column == "shoe_size" for p in errors_of(problems))
-    # the embedded defaults only warn, so folders with fewer attributes still load
-    tables, problems = validate_tables(SegmlConfig(), customers.drop(columns="industry"), tx)
-    assert tables is not None and any(p.column == "industry" for p in problems)
+    # the defaults declare no column: nothing to miss, nothing warned, no attribute read
+    tables, problems = validate_tables(SegmlConfig(data={"now": "2025-01-01"}),
+                                       customers.drop(columns="industry"), tx)
+    assert tables is not None and problems == [] and tables.attribute_roles == {}
 
 
 def test_optional_tables_and_columns():

@@ -5,15 +5,14 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from segml.cli import app
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.data.io import read_table
 from segml.data.synthetic import CATEGORIES, CHANNELS, EVENT_TYPES
-from segml.datasets import SyntheticData, make_customers
+from segml.datasets import SyntheticData, make_customers, synthetic_config
 from segml.errors import DataError
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
-CFG = SegmlConfig(data={"now": "2026-01-01"})
+CFG = synthetic_config(data={"now": "2026-01-01"})
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from segml.cli import app
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables
-from segml.datasets import SyntheticData, make_customers, synthetic_features
+from segml.datasets import SyntheticData, make_customers, synthetic_config, synthetic_features
 from segml.errors import DataError
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
@@ -196,7 +195,7 @@ def test_weak_attributes_are_weak(hard, default):
 
 
 def test_tables_load_with_only_warnings(hard):
-    tables = load_tables(SegmlConfig(data={"now": "2026-01-01"}), customers=hard.customers,
+    tables = load_tables(synthetic_config(data={"now": "2026-01-01"}), customers=hard.customers,
                          transactions=hard.transactions, events=hard.events)
     assert all(p.severity == "warning" for p in tables.warnings)
     assert len(tables.transactions) == len(hard.transactions)

@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 
 import segml
 from segml.cli import app
-from segml.config import load_config
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.features import make_labels
 from segml.features.timeline import end_of_day
 from segml.segments.predictive import COLUMN
@@ -35,7 +34,7 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     mp.chdir(root)
-    config = load_config(None, seed=2)
+    config = synthetic_config(seed=2)
     config.data.dir = str(root / "data")
     config.time.cutoff = cutoff
     config.models.targets = ["churn", "purchase"]  # the 90- and 30-day targets: fast to train

@@ -19,9 +19,8 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from segml.cli import app
-from segml.config import load_config
 from segml.data.public import keep_last_days
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.pipeline import train
 from segml.targets import target as target_of
 from segml.tracking import registry
@@ -47,7 +46,7 @@ def workspace(tmp_path_factory):
     mp.setenv("MLFLOW_TRACKING_URI", uri)
     mp.setenv("SEGML_LOCK_DIR", str(root / "locks"))
     mp.chdir(root)  # the default ./mlartifacts lands in the tmp folder too
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(root / "data")
     result = train(config)
     yield {"root": root, "data": data, "uri": uri, "config": config, "result": result}
@@ -301,6 +300,7 @@ def _one_year(source: Path, dest: Path) -> Path:
     dest.mkdir()
     for name, frame in keep_last_days(tables, 365).items():
         frame.to_parquet(dest / f"{name}.parquet", index=False)
+    shutil.copy(source / "segml.yaml", dest / "segml.yaml")  # the synthetic columns' roles
     return dest
 
 

@@ -13,9 +13,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from segml.config import load_config
 from segml.data.contract import load_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.retrain import DECISION_TAG, retrain
 from segml.tracking import registry
 
@@ -35,7 +34,7 @@ def store(tmp_path_factory):
 
 
 def _config(cutoff: str):
-    config = load_config(None)
+    config = synthetic_config()
     config.tracking.registered_model_name = NAME
     config.models.n_estimators = 150
     config.time.cutoff = pd.Timestamp(cutoff).date()

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import SegmlConfig
 from segml.data.contract import load_tables, validate_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.features import FeatureSpec, build_features, data_end
 from segml.features.statistics import (
     fit_statistics,
@@ -20,7 +19,7 @@ from segml.features.statistics import (
     select_btyd_sample,
 )
 
-CONFIG = SegmlConfig(data={"now": "2030-01-01"})
+CONFIG = synthetic_config(data={"now": "2030-01-01"})
 
 
 @pytest.fixture(scope="module")

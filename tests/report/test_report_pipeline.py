@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import load_config
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 
 pytestmark = pytest.mark.slow
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -31,7 +30,7 @@ def report(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("report")
     make_customers(1500, seed=3).write(root / "data")
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(root / "data")
     tables = load(config)
     data, segmentation, predictions, scorer = fit_all(tables, config)

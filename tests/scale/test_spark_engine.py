@@ -13,9 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from segml.cli import app
-from segml.config import SegmlConfig, load_config
 from segml.data.contract import load_tables
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.errors import DataError
 from segml.features import FeatureSpec, build_features, data_end, make_labels
 from segml.pipeline import score, train
@@ -52,7 +51,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def config():
-    return SegmlConfig(data={"now": "2030-01-01"})
+    return synthetic_config(data={"now": "2030-01-01"})
 
 
 def assert_same_features(spark_rows: pd.DataFrame, local: pd.DataFrame, spec: FeatureSpec):
@@ -114,12 +113,12 @@ def champion(tmp_path_factory):
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     mp.setenv("SEGML_LOCK_DIR", str(root / "locks"))
     mp.chdir(root)
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(root / "train")
     config.time.training_cutoffs = 1  # a smaller model: the engines are compared, not the model
     config.models.n_estimators = 80
     train(config)
-    yield load_config(None)
+    yield synthetic_config()
     mp.undo()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from segml.datasets import synthetic_config
 from segml.scale import team_mlflow as tm
 
 NAME = "segml-customer"
@@ -92,7 +93,6 @@ def server():
 
 @pytest.fixture(scope="module")
 def trained(server):
-    from segml.config import SegmlConfig
     from segml.data.contract import load_tables
     from segml.datasets import make_customers
     from segml.pipeline import train
@@ -103,7 +103,7 @@ def trained(server):
     mp.setenv("SEGML_LOCK_DIR", str(server["root"] / "locks"))
     mp.chdir(server["root"])  # anything written to the cwd lands in the throwaway folder
     # Small models: this exercises the tracking server, not model quality.
-    config = SegmlConfig(tracking={"tracking_uri": uri}, time={"training_cutoffs": 1},
+    config = synthetic_config(tracking={"tracking_uri": uri}, time={"training_cutoffs": 1},
                          models={"n_estimators": 60, "targets": ["churn", "purchase"]})
     data = make_customers(1500, seed=5)
     tables = load_tables(config, customers=data.customers, transactions=data.transactions,

@@ -9,14 +9,13 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segml.config import SegmlConfig
-from segml.datasets import make_customers, synthetic_features
+from segml.datasets import make_customers, synthetic_config, synthetic_features
 from segml.segments import SegmentHierarchy
 
 
 @pytest.mark.parametrize("n, seed", [(3000, 42), (2500, 21)])
 def test_recovers_make_customers_truth_for_seen_and_new_customers(n, seed):
-    config = SegmlConfig()
+    config = synthetic_config()
     X, truth, spec = synthetic_features(n, seed, config=config)
     h = SegmentHierarchy.from_config(config.segments, seed=config.seed).fit(X)
     seen = h.assign(X)

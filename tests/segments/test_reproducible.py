@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import load_config
-from segml.datasets import make_customers
+from segml.datasets import make_customers, synthetic_config
 from segml.features import FeatureSpec, build_features
 from segml.segments import RuleSegmenter, SegmentHierarchy
 from segml.segments.leaves import canonical_labels
@@ -37,7 +36,7 @@ def features(tmp_path_factory) -> pd.DataFrame:
     """The current feature matrix of 5,000 generated customers (behaviour and attributes)."""
     folder = tmp_path_factory.mktemp("repro") / "data"
     make_customers(5000, seed=7).write(folder)
-    config = load_config(None)
+    config = synthetic_config()
     config.data.dir = str(folder)
     tables = load(config)
     cutoff = tables.transactions["timestamp"].max()

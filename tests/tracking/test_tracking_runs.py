@@ -13,6 +13,7 @@ from fake_scorer import PII_DOMAIN, FakeScorer, leak_pii, pii_free, raw_customer
 from mlflow.tracking import MlflowClient
 
 from segml.config import SegmlConfig, TrackingConfig
+from segml.datasets import synthetic_config
 from segml.errors import Problem
 from segml.tracking import (
     CHAMPION,
@@ -56,7 +57,7 @@ def test_resolve_tracking_uri_precedence(monkeypatch):
 
 def test_run_logs_stages_params_metrics_and_artifacts(store, tmp_path):
     before_uri, before_env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
-    cfg = SegmlConfig(tracking={"tracking_uri": store, "experiment_name": "exp-a"})
+    cfg = synthetic_config(tracking={"tracking_uri": store, "experiment_name": "exp-a"})
     figure = tmp_path / "plot.png"
     figure.write_bytes(b"\x89PNG fake")
     with pipeline_run(cfg, "train", cutoff="2025-03-31", mode="behavioural") as run:
@@ -150,7 +151,7 @@ def test_no_pii_in_any_logged_param_tag_or_artifact(store, tmp_path):
     assert raw["email"].str.endswith(PII_DOMAIN).all()
     leaky = FakeScorer(pii_free(raw), example_transform=leak_pii)
     assert "email" in leaky.example_input().columns  # the scorer itself would leak
-    cfg = SegmlConfig(tracking={"tracking_uri": store})
+    cfg = synthetic_config(tracking={"tracking_uri": store})
     assert "email" in cfg.data.customers.pii
     with pipeline_run(cfg, "pii") as run:
         log_config(cfg)
