@@ -12,9 +12,9 @@ Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
    Spearman) wins, classifiers by the one-standard-error rule (the simplest candidate within one
    paired standard error of the best); every candidate's score is kept (``candidate_scores_``).
 3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
-   them by cross-validated calibration error (``calibration="auto"``,
-   :func:`~segml.predict.calibration.choose_calibration`) or given; the calibrator never sees
-   rows the scored model learned from. When the final fit learns every row after a
+   them (``calibration="auto"``, :func:`~segml.predict.calibration.choose_calibration`: the
+   lowest cross-validated ECE among the methods tied on log loss) or given; the calibrator never
+   sees rows the scored model learned from. When the final fit learns every row after a
    latest-cutoff validation, the margins are *cross-fitted* instead: per fold of the latest
    cutoff's rows, the winner's parts learn every other row with the final rounds and score the
    fold, so the calibrator maps margins of models like the final one to the freshest outcomes.

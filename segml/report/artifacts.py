@@ -124,9 +124,11 @@ def write_artifacts(
     for target, predictor in predictions.predictors.items():
         population = population_of(X, target, window)
         sample = explained_rows(population, target, None, EXPLAIN_ROWS, config.seed)
-        explained.append({"target": target, "population": POPULATION_TEXT[
-            target_of(target).population if len(population) < len(X) else "known"],
-            "customers": len(population), "explained": len(sample)})
+        kind = target_of(target).population if window is not None else "known"
+        explained.append({"target": target, "population": POPULATION_TEXT[kind],
+                          "customers": len(population), "explained": len(sample)})
+        if sample.empty:  # nobody it scores at this cutoff (e.g. no active customer): no drivers
+            continue
         contrib = contributions(predictor, sample)
         importance = explain_global(predictor, sample, contrib=contrib)
         write_frame_atomic(importance, out / f"explain/{target}_importance.csv")
