@@ -15,9 +15,7 @@ Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
    them (``calibration="auto"``, :func:`~segml.predict.calibration.choose_calibration`: the
    lowest cross-validated ECE among the methods tied on log loss) or given; the calibrator never
    sees rows the scored model learned from. When the final fit learns every row after a
-   latest-cutoff validation, the margins are *cross-fitted* instead: per fold of the latest
-   cutoff's rows, the winner's parts learn every other row with the final rounds and score the
-   fold, so the calibrator maps margins of models like the final one to the freshest outcomes.
+   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`_cross_fitted`).
 4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
    stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
    latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
@@ -99,8 +97,7 @@ def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
     return pd.Series(y) if not isinstance(y, pd.Series) else y
 
 
-#: Up to this many training rows the calibration is cross-fitted on ``inner_folds`` folds of the
-#: latest cutoff (k extra fits); above it on one split (one extra fit).
+#: Training rows up to which calibration is cross-fitted on inner_folds folds, not one split.
 CROSS_FIT_ROWS = 50_000
 
 
@@ -159,10 +156,8 @@ class CandidateFitting:
             self.refit if self.refit is not None else label.size <= self.refit_max_rows)
         margin, outcome = held_out[self.winner_], label[valid]
         if self.is_classifier and self.refitted_ and len(folds) == 1:
-            # The final model learns every row: the latest cutoff's margins came from a model
-            # of the earlier cutoffs only, whose miscalibration there (the drift between the
-            # cutoffs) is not the final model's. Calibrate on margins of models fitted the way
-            # the final one is, each scoring the rows it did not learn (docs/predictions.md).
+            # a model of the earlier cutoffs errs on the latest by their drift, which the final
+            # model (it learns every row) does not: calibrate on margins of models like it
             margin, outcome = self._cross_fitted(weights, data, matrix, label, rounds, params_of,
                                                  folds[0].valid)
         self._calibrate(margin, outcome)
@@ -353,36 +348,23 @@ class CandidateFitting:
 
     def _cross_fitted(self, weights, data, matrix, label, rounds, params_of, latest: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Margins of the final recipe on the validation rows (the latest cutoff's), each from a
-        fit of every other row, and their labels.
-
-        The validation rows are split in ``inner_folds`` stratified folds when the fits learn
-        at most :data:`CROSS_FIT_ROWS` rows, else in one ``validation_fraction`` split (one extra
-        fit, not k, at scale); per fold the winner's parts learn all the other rows (the earlier
-        cutoffs and the rest of the latest) with the final fit's rounds, no early stopping, and
-        score the fold: margins of models like the final one, on the freshest outcomes it can be
-        calibrated to. The folds' fits run side by side on the cores LightGBM leaves free.
-        """
-        folds_wanted = self.inner_folds if label.size <= CROSS_FIT_ROWS else 1
-        inner, _ = validation_folds(label[latest], None, classifier=True,
-                                    inner_folds=folds_wanted,
-                                    fraction=self.validation_fraction, seed=self.seed)
-        everything = np.arange(label.size)
-        folds = [Fold(np.setdiff1d(everything, latest[f.valid]), latest[f.valid]) for f in inner]
+        """Cross-fitted margins on the latest cutoff's rows and their labels: per fold of them
+        (``inner_folds`` up to :data:`CROSS_FIT_ROWS` training rows, else one split), the
+        winner's parts learn every other row with the final rounds (no early stopping) and
+        score the fold, side by side on the free cores (docs/predictions.md)."""
+        inner, _ = validation_folds(label[latest], None, classifier=True, seed=self.seed,
+                                    inner_folds=self.inner_folds if label.size <= CROSS_FIT_ROWS
+                                    else 1, fraction=self.validation_fraction)
+        rows = np.arange(label.size)
+        folds = [Fold(np.setdiff1d(rows, latest[f.valid]), latest[f.valid]) for f in inner]
         fixed = {name: (params_of[name], _rounds_of(rounds, name))
                  for name in weights if name != "logreg"}
         threads = max((p["num_threads"] for p, _ in fixed.values()), default=1)
         workers = min(len(folds) * len(weights), max(1, available_cores() // max(1, threads)))
-        margin = np.zeros(sum(f.valid.size for f in folds))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            fits = [(fold, weight, pool.submit(self._fixed_part, name, fixed.get(name), data,
-                                               matrix, label, fold))
-                    for fold in folds for name, weight in weights.items()]
-            start, current = 0, folds[0]
-            for fold, weight, done in fits:  # in order: results do not depend on timing
-                if fold is not current:
-                    start, current = start + current.valid.size, fold
-                margin[start:start + fold.valid.size] += weight * done.result()
+            fits = [[(w, pool.submit(self._fixed_part, name, fixed.get(name), data, matrix,
+                                     label, fold)) for name, w in weights.items()] for fold in folds]
+            margin = np.concatenate([sum(w * done.result() for w, done in parts) for parts in fits])
         return margin, label[np.concatenate([f.valid for f in folds])]
 
     def _fixed_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None,
@@ -394,10 +376,9 @@ class CandidateFitting:
                 matrix[fold.train], label[fold.train])
             return model.margin(matrix[fold.valid])
         params, n_rounds = lgbm
-        booster = lgb.train(params, lgb.Dataset(data.iloc[fold.train], label[fold.train],
-                                                free_raw_data=True), num_boost_round=n_rounds)
-        return booster.predict(data.iloc[fold.valid], raw_score=True,
-                               num_threads=params["num_threads"])
+        train = lgb.Dataset(data.iloc[fold.train], label[fold.train], free_raw_data=True)
+        return lgb.train(params, train, num_boost_round=n_rounds).predict(
+            data.iloc[fold.valid], raw_score=True, num_threads=params["num_threads"])
 
     def _final_fit(self, weights, data, matrix, label, rounds, last, params_of) -> None:
         self.booster_, self.linear_, self.params_, self.best_iteration_ = None, None, {}, 0
