@@ -97,15 +97,49 @@ def explain(model: Any, features: pd.DataFrame | None = None, target: str = "chu
         X = X.set_index("customer_id")
     if hasattr(scorer, "prepare"):
         X = scorer.prepare(X)  # categoricals on the training levels, columns in order
-    if population and window is not None and "recency_days" in X:
-        applies = target_of(target).in_population(
-            {"recency_days": X["recency_days"].to_numpy(dtype=float)}, len(X), window)
-        if applies is not None:
-            X = X[applies]
-    if max_rows is not None and len(X) > max_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
-        X = X.iloc[keep]
+    X = explained_rows(X, target, window if population else None, max_rows, seed)
     return explanation(predictor, X)
 
 
-__all__ = ["explain"]
+def population_of(X: pd.DataFrame, target: str, activity_window_days: float | None
+                  ) -> pd.DataFrame:
+    """The rows of ``X`` the target applies to, as scoring applies it (churn: the customers
+    active at the cutoff, :meth:`~segml.targets.Target.in_population`); every row when the
+    target applies to all or there is no window (attributes mode).
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"recency_days": [3.0, 200.0, np.nan]}, index=["a", "b", "c"])
+    >>> population_of(X, "churn", 180).index.tolist(), len(population_of(X, "purchase", 180))
+    (['a'], 3)
+    """
+    if activity_window_days is None or "recency_days" not in X:
+        return X
+    applies = target_of(target).in_population(
+        {"recency_days": X["recency_days"].to_numpy(dtype=float)}, len(X), activity_window_days)
+    return X if applies is None else X[applies]
+
+
+def explained_rows(X: pd.DataFrame, target: str, activity_window_days: float | None,
+                   max_rows: int | None, seed: int) -> pd.DataFrame:
+    """The rows a target is explained on: its population (:func:`population_of`), then a seeded
+    sample of at most ``max_rows`` of them (in their order). The report, its artifacts and
+    :func:`explain` draw it the same way, so a target is never explained on customers it does
+    not score.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"recency_days": np.arange(0.0, 400.0, 2.0)})
+    >>> len(explained_rows(X, "churn", 180, 50, 0)), len(explained_rows(X, "purchase", 180, 150, 0))
+    (50, 150)
+    >>> bool((explained_rows(X, "churn", 180, 50, 0)["recency_days"] < 180).all())
+    True
+    """
+    X = population_of(X, target, activity_window_days)
+    if max_rows is not None and len(X) > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
+        X = X.iloc[keep]
+    return X
+
+
+__all__ = ["explain", "explained_rows", "population_of"]

@@ -64,3 +64,31 @@ def test_segment_churn_kpi_is_the_mean_over_the_active_customers_only():
     assert columns.index("churn_rate") + 1 == columns.index("purchase_rate") < columns.index(
         "top_features")
 
+
+
+def test_each_target_is_explained_on_a_seeded_sample_of_its_own_population():
+    """Issue 27: churn's explanations, in the report and through segml.explain, read only the
+    customers churn scores; every other target reads every customer."""
+    from segml import explain
+    from segml.explanations import explained_rows, population_of
+
+    X = _planted()
+    active = X["recency_days"] < 180
+    assert population_of(X, "churn", 180.0).index.equals(X.index[active])
+    assert population_of(X, "purchase", 180.0).index.equals(X.index)
+    assert population_of(X, "churn", None).index.equals(X.index)  # attributes mode: no window
+    churn = explained_rows(X, "churn", 180.0, 60, seed=3)
+    purchase = explained_rows(X, "purchase", 180.0, 60, seed=3)
+    assert len(churn) == len(purchase) == 60 and active[churn.index].all()
+    assert not active[purchase.index].all()  # the lapsed are in purchase's sample
+    assert churn.index.equals(explained_rows(X, "churn", 180.0, 60, seed=3).index)  # seeded
+    assert not churn.index.equals(explained_rows(X, "churn", 180.0, 60, seed=4).index)
+    # the whole population when it is smaller than the sample: the sizes differ by target
+    assert len(explained_rows(X, "churn", 180.0, 1000, 0)) == active.sum() < len(
+        explained_rows(X, "purchase", 180.0, 1000, 0)) == len(X)
+    scorer = _scorer()
+    assert len(explain(scorer, X, target="churn").values) == active.sum()
+    assert len(explain(scorer, X, target="purchase").values) == len(X)
+    sampled = explain(scorer, X, target="churn", max_rows=40, seed=3)
+    expected = explained_rows(X, "churn", 180.0, 40, seed=3)
+    np.testing.assert_allclose(sampled.values, explain(scorer, expected, target="churn").values)

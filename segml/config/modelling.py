@@ -217,8 +217,9 @@ class ModelsConfig(Section):
     )
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
         "auto",
-        description="Probability calibration on held-out margins; auto: the method with the "
-        "lowest cross-validated log loss there.",
+        description="Probability calibration on held-out margins; auto: of the methods within "
+        "one standard error of the lowest cross-validated log loss there, the one with the "
+        "lowest cross-validated calibration error (ECE).",
     )
     cv_folds: int = Field(5, ge=2, description="Stratified folds in attributes mode.")
     tuning_trials: int = Field(0, ge=0, description="Random-search trials; 0 disables tuning.")

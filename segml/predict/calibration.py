@@ -10,10 +10,11 @@ among 2,000 rows is then about 1e-4 times the base rate, not 0: no probability c
 where the labels only say "rare". Steps create ties that would lower ROC AUC, so the calibrated
 value is ``(1 - 1e-6) * iso(margin) + 1e-6 * expit(margin)``: the ranking of the raw model is kept.
 
-:func:`choose_calibration` picks the method from held-out margins by cross-validated log loss
-(each method fitted on ``folds - 1`` parts of the held-out rows, scored on the last): isotonic
-needs many rows and wins on large validation sets, sigmoid on small ones, none when the model is
-already calibrated.
+:func:`choose_calibration` picks the method from held-out margins (each method fitted on
+``folds - 1`` parts of the held-out rows, scored on the last): the methods within one standard
+error of the lowest cross-validated log loss are tied, and the one of them with the lowest
+cross-validated calibration error (ECE) wins. Isotonic needs many rows (its steps overfit few),
+none wins when the model is already calibrated.
 
 Example
 -------
@@ -38,6 +39,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from segml.predict.metrics import ece
 from segml.predict.resources import EXACT_SOLVER
 
 METHODS = ("isotonic", "sigmoid", "none")
@@ -158,21 +160,38 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
+def _row_log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
 def choose_calibration(margin, y, *, folds: int = 5, seed: int = 0,
                        methods: tuple[str, ...] = METHODS) -> tuple[str, dict[str, float]]:
-    """The calibration method with the lowest cross-validated log loss on held-out margins.
+    """The calibration method for held-out margins: a proper score first, calibration error
+    to break its ties.
 
-    Returns the method and every method's score. Ties (within 1e-4) go to the simpler method
-    (none, then sigmoid), so isotonic is chosen only when its extra freedom pays. With fewer than
-    ``2 * folds`` positives or negatives there is too little to compare: sigmoid.
+    Each method is fitted on ``folds - 1`` parts of the rows and scores the last part, so every
+    row gets an out-of-fold probability from a map that did not see it. The methods whose
+    cross-validated log loss is within one standard error of the lowest (the paired error of
+    the per-row differences: closer than that is noise) are tied; of those, the one with the
+    lowest cross-validated expected calibration error (ECE, what the report, the retrain gate
+    and the comparison with logistic regression read) wins, an exact tie going to the simpler
+    method (none, sigmoid, isotonic). The log loss keeps isotonic's steps out where they overfit
+    (few rows), the ECE picks among the rest the map whose probabilities match the observed
+    rates best. Every map is monotone, so the choice never changes the ranking (ROC AUC). With
+    fewer than ``2 * folds`` positives or negatives there is too little to compare: sigmoid.
+
+    Returns the method and the scores: per method its out-of-fold log loss (``<method>``) and
+    ECE (``<method>_ece``).
 
     Example
     -------
     >>> rng = np.random.default_rng(1)
     >>> m = rng.normal(0, 2, 3000)
-    >>> y = (rng.random(3000) < 1 / (1 + np.exp(-m))).astype(float)   # already calibrated
-    >>> choose_calibration(m, y)[0]
-    'none'
+    >>> y = (rng.random(3000) < 1 / (1 + np.exp(-0.4 * m + 1))).astype(float)   # overconfident
+    >>> method, scores = choose_calibration(m, y)
+    >>> method != "none", scores[method + "_ece"] < scores["none_ece"]
+    (True, True)
     """
     m = np.asarray(margin, dtype=float).ravel()
     t = np.asarray(y, dtype=float).ravel()
@@ -180,15 +199,21 @@ def choose_calibration(margin, y, *, folds: int = 5, seed: int = 0,
     if min(positives, t.size - positives) < 2 * folds:
         return "sigmoid", {}
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(m, t.astype(int))
-    losses = {method: 0.0 for method in methods}
+    oof = {method: np.empty(t.size) for method in methods}
     for fit_rows, test_rows in split:
         for method in methods:
-            p = Calibrator(method).fit(m[fit_rows], t[fit_rows]).transform(m[test_rows])
-            losses[method] += log_loss(t[test_rows], p) * test_rows.size / t.size
-    simplest = sorted(methods, key=lambda name: ("none", "sigmoid", "isotonic").index(name))
-    best = min(losses.values())
-    chosen = next(name for name in simplest if losses[name] <= best + 1e-4)
-    return chosen, losses
+            oof[method][test_rows] = Calibrator(method).fit(m[fit_rows], t[fit_rows]).transform(
+                m[test_rows])
+    rows = {method: _row_log_loss(t, p) for method, p in oof.items()}
+    losses = {method: float(loss.mean()) for method, loss in rows.items()}
+    errors = {method: ece(t, p) for method, p in oof.items()}
+    best = min(methods, key=losses.__getitem__)
+    tied = [name for name in methods
+            if losses[name] - losses[best] <= float(np.std(rows[name] - rows[best], ddof=1))
+            / np.sqrt(t.size) + 1e-12]
+    order = ("none", "sigmoid", "isotonic")
+    chosen = min(tied, key=lambda name: (errors[name], order.index(name)))
+    return chosen, {**losses, **{f"{name}_ece": errors[name] for name in methods}}
 
 
 __all__ = ["METHODS", "Calibrator", "choose_calibration", "log_loss"]

@@ -62,7 +62,8 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
         trains exactly ``n_estimators`` rounds (what :meth:`refit_on` does with the rounds
         chosen before).
     calibration : {"auto", "isotonic", "sigmoid", "none"}
-        Classifier calibration on the held-out rows; ``auto`` chooses by cross-validated log loss.
+        Classifier calibration on the held-out rows; ``auto``: the lowest cross-validated ECE
+        among the methods tied on log loss (:func:`~segml.predict.calibration.choose_calibration`).
     tuning_trials : int
         Extra random-search trials for the ``lgbm`` candidate (0: none).
     lgbm_params : dict, optional

@@ -12,8 +12,10 @@ Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
    Spearman) wins, classifiers by the one-standard-error rule (the simplest candidate within one
    paired standard error of the best); every candidate's score is kept (``candidate_scores_``).
 3. **Calibration** of the classifiers on the winner's held-out margins: the method is chosen on
-   them by cross-validated log loss (``calibration="auto"``) or given; the calibrator never sees
-   rows the scored model learned from.
+   them (``calibration="auto"``, :func:`~segml.predict.calibration.choose_calibration`: the
+   lowest cross-validated ECE among the methods tied on log loss) or given; the calibrator never
+   sees rows the scored model learned from. When the final fit learns every row after a
+   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`_cross_fitted`).
 4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
    stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
    latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
@@ -25,8 +27,9 @@ section 2.
 
 The steps :meth:`~CandidateFitting.fit` runs in order: the labelled rows (NaN labels dropped, a
 stratified sample above ``max_train_rows``), each candidate part on each validation fold (side by
-side on the free cores), the calibration on the winner's held-out margins, and the final fit of
-the winner's parts on all rows. :data:`TUNING_SPACE` is the random search of ``tuning_trials``.
+side on the free cores), the calibration on the winner's held-out (or cross-fitted) margins,
+and the final fit of the winner's parts on all rows. :data:`TUNING_SPACE` is the random search of
+``tuning_trials``.
 
 Example
 -------
@@ -94,6 +97,15 @@ def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
     return pd.Series(y) if not isinstance(y, pd.Series) else y
 
 
+#: Training rows up to which calibration is cross-fitted on inner_folds folds, not one split.
+CROSS_FIT_ROWS = 50_000
+
+
+def _rounds_of(rounds: dict[str, list[int]], name: str) -> int:
+    """The final fit's rounds of a booster part: the mean of the rounds its folds stopped at."""
+    return max(1, int(round(float(np.mean(rounds[name])))))
+
+
 class CandidateFitting:
     """The training of :class:`~segml.predict.models.Predictor`: :meth:`fit`, :meth:`refit_on`
     and their steps (its parameters on ``self``)."""
@@ -140,9 +152,15 @@ class CandidateFitting:
         self.winner_ = pick_winner(self.candidate_scores_, names, tolerance)
         weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
                    else {self.winner_: 1.0})
-        self._calibrate(held_out[self.winner_], label[valid])
         self.refitted_ = len(folds) > 1 or bool(
             self.refit if self.refit is not None else label.size <= self.refit_max_rows)
+        margin, outcome = held_out[self.winner_], label[valid]
+        if self.is_classifier and self.refitted_ and len(folds) == 1:
+            # a model of the earlier cutoffs errs on the latest by their drift, which the final
+            # model (it learns every row) does not: calibrate on margins of models like it
+            margin, outcome = self._cross_fitted(weights, data, matrix, label, rounds, params_of,
+                                                 folds[0].valid)
+        self._calibrate(margin, outcome)
         self._final_fit(weights, data, matrix, label, rounds, last, params_of)
         self.n_train_rows_ = int(label.size)
         self.base_rate_ = float(label.mean())
@@ -328,6 +346,40 @@ class CandidateFitting:
         self.calibration_ = method
         self.calibrator_ = Calibrator(method).fit(margin, label)
 
+    def _cross_fitted(self, weights, data, matrix, label, rounds, params_of, latest: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Cross-fitted margins on the latest cutoff's rows and their labels: per fold of them
+        (``inner_folds`` up to :data:`CROSS_FIT_ROWS` training rows, else one split), the
+        winner's parts learn every other row with the final rounds (no early stopping) and
+        score the fold, side by side on the free cores (docs/predictions.md)."""
+        inner, _ = validation_folds(label[latest], None, classifier=True, seed=self.seed,
+                                    inner_folds=self.inner_folds if label.size <= CROSS_FIT_ROWS
+                                    else 1, fraction=self.validation_fraction)
+        rows = np.arange(label.size)
+        folds = [Fold(np.setdiff1d(rows, latest[f.valid]), latest[f.valid]) for f in inner]
+        fixed = {name: (params_of[name], _rounds_of(rounds, name))
+                 for name in weights if name != "logreg"}
+        threads = max((p["num_threads"] for p, _ in fixed.values()), default=1)
+        workers = min(len(folds) * len(weights), max(1, available_cores() // max(1, threads)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fits = [[(w, pool.submit(self._fixed_part, name, fixed.get(name), data, matrix,
+                                     label, fold)) for name, w in weights.items()] for fold in folds]
+            margin = np.concatenate([sum(w * done.result() for w, done in parts) for parts in fits])
+        return margin, label[np.concatenate([f.valid for f in folds])]
+
+    def _fixed_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None,
+                    data: pd.DataFrame, matrix: np.ndarray | None, label: np.ndarray,
+                    fold: Fold) -> np.ndarray:
+        """Margins on ``fold.valid`` of one part fitted on ``fold.train`` with fixed rounds."""
+        if name == "logreg":
+            model = LinearModel(categorical=self.categorical_positions(), C=self.logreg_c).fit(
+                matrix[fold.train], label[fold.train])
+            return model.margin(matrix[fold.valid])
+        params, n_rounds = lgbm
+        train = lgb.Dataset(data.iloc[fold.train], label[fold.train], free_raw_data=True)
+        return lgb.train(params, train, num_boost_round=n_rounds).predict(
+            data.iloc[fold.valid], raw_score=True, num_threads=params["num_threads"])
+
     def _final_fit(self, weights, data, matrix, label, rounds, last, params_of) -> None:
         self.booster_, self.linear_, self.params_, self.best_iteration_ = None, None, {}, 0
         booster_weight = linear_weight = 0.0
@@ -338,7 +390,7 @@ class CandidateFitting:
                 linear_weight = weight
                 continue
             params = params_of[name]
-            best = max(1, int(round(float(np.mean(rounds[name])))))
+            best = _rounds_of(rounds, name)
             if self.refitted_:
                 booster = lgb.train(params, lgb.Dataset(data, label, free_raw_data=True),
                                     num_boost_round=best)
@@ -364,4 +416,4 @@ class CandidateFitting:
             raise DataError([Problem("negative future spend", table="labels", column=column)])
 
 
-__all__ = ["TUNING_SPACE", "CandidateFitting", "label_of"]
+__all__ = ["CROSS_FIT_ROWS", "TUNING_SPACE", "CandidateFitting", "label_of"]

@@ -23,13 +23,20 @@ from segml.data.io import write_frame_atomic
 from segml.fitting import Predictions
 from segml.run_record import run_tags, segment_metrics
 from segml.stages import Segmentation
+from segml.targets import target as target_of
 from segml.training_data import Datasets
+
+#: Customers each target is explained on at most (a seeded sample of its population).
+EXPLAIN_ROWS = 1000
+#: How the report names a target's population (segml.targets.Target.population).
+POPULATION_TEXT = {"active": "active at the cutoff", "known": "every customer"}
 
 
 def write_artifacts(
     out: Path, data: Datasets, segmentation: Segmentation, predictions: Predictions, config: SegmlConfig
 ) -> None:
     """Profiles, hierarchy, comparisons, drivers and plots into ``out`` (then logged)."""
+    from segml.explanations import explained_rows, population_of
     from segml.predict import contributions, drivers_by_segment, explain_global
     from segml.predict.explain import plot_beeswarm, plot_importance_bar
     from segml.report import charts
@@ -109,9 +116,19 @@ def write_artifacts(
     (out / "report").mkdir(parents=True, exist_ok=True)
     (out / "report/context.json").write_text(json.dumps(context, default=str, indent=1), encoding="utf-8")
     X = data.current_X
-    sample = X.sample(min(len(X), 1000), random_state=config.seed)
     leaf_level = segmentation.depth
+    # Each target is explained on the customers it scores (churn: the active ones), a seeded
+    # sample per target; the sizes are logged and shown beside the drivers.
+    window = None if data.mode == "attributes" else float(config.time.activity_window_days)
+    explained = []
     for target, predictor in predictions.predictors.items():
+        population = population_of(X, target, window)
+        sample = explained_rows(population, target, None, EXPLAIN_ROWS, config.seed)
+        kind = target_of(target).population if window is not None else "known"
+        explained.append({"target": target, "population": POPULATION_TEXT[kind],
+                          "customers": len(population), "explained": len(sample)})
+        if sample.empty:  # nobody it scores at this cutoff (e.g. no active customer): no drivers
+            continue
         contrib = contributions(predictor, sample)
         importance = explain_global(predictor, sample, contrib=contrib)
         write_frame_atomic(importance, out / f"explain/{target}_importance.csv")
@@ -124,6 +141,9 @@ def write_artifacts(
             predictor, sample, segments, k=3, min_size=floor, contrib=contrib
         )
         write_frame_atomic(drivers, out / f"explain/{target}_drivers_by_segment.csv")
+    write_frame_atomic(pd.DataFrame(explained, columns=["target", "population", "customers",
+                                                        "explained"]),
+                       out / "explain/samples.csv")
     a = segmentation.assignments
     plots.plot_dendrogram(
         segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor,
@@ -191,4 +211,4 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["target_windows", "write_artifacts", "write_run_report"]
+__all__ = ["EXPLAIN_ROWS", "target_windows", "write_artifacts", "write_run_report"]

@@ -136,9 +136,15 @@ def model_sections(art: Artifacts) -> list[dict[str, Any]]:
 def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
     """Per target: global SHAP importance, the beeswarm and the top drivers per top-level segment."""
     names = segment_names(art)
+    samples = art.table("explain/samples.csv")
+    sizes = {} if samples is None else samples.set_index("target").to_dict("index")
     out = []
     for target in TARGETS:
         plots = [art.image(f"plots/{target}_importance.png"), art.image(f"plots/{target}_beeswarm.png")]
+        size = sizes.get(target)
+        sample = "" if size is None else (
+            f"Explained on {fmt(int(size['explained']))} customers: a seeded sample of the "
+            f"{fmt(int(size['customers']))} customers {target} scores ({size['population']}).")
         art.used.add(f"explain/{target}_importance.csv")
         drivers = art.table(f"explain/{target}_drivers_by_segment.csv")
         table = ""
@@ -150,7 +156,8 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
             rows.insert(1, "name", rows["segment"].astype(str).map(names).fillna(""))
             table = html_table(rows)
         if any(plots) or table:
-            out.append({"target": target, "plots": [p for p in plots if p], "drivers": table})
+            out.append({"target": target, "plots": [p for p in plots if p], "drivers": table,
+                        "sample": sample})
     return out
 
 

@@ -89,7 +89,12 @@ def test_calibration_is_chosen_on_held_out_margins():
     rng = np.random.default_rng(3)
     calibrated = rng.normal(0, 2, 4000)
     y = (rng.random(4000) < expit(calibrated)).astype(float)
-    assert choose_calibration(calibrated, y)[0] == "none"
+    # already calibrated: no map, or Platt's near-identity when it is tied and a bit closer
+    method, _ = choose_calibration(calibrated, y)
+    assert method in ("none", "sigmoid")
+    if method == "sigmoid":
+        platt = Calibrator("sigmoid").fit(calibrated, y)
+        assert abs(platt.a_ - 1) < 0.1 and abs(platt.b_) < 0.1
     # a step-shaped truth no sigmoid can follow: isotonic's freedom pays on many rows
     step = (rng.random(20000) < np.where(calibrated.repeat(5) > 1, 0.9, 0.1)).astype(float)
     method, losses = choose_calibration(calibrated.repeat(5), step)

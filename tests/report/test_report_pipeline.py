@@ -154,3 +154,35 @@ def test_tree_counts_equal_profile_counts_and_discovery_is_logged(report):
         path, _, rest = label.partition(" (n=")
         if rest:
             assert int(rest.rstrip(")")) == int(leaf_profile.loc[path, "size"])
+
+
+def test_each_target_is_explained_on_its_own_population_with_the_sizes_shown(report):
+    """Issue 27: churn's SHAP drivers read only the customers churn scores (active at the
+    cutoff), each target's sample size is logged and shown; before, one sample of every
+    customer served all four targets and the per-segment counts read the same for each."""
+    folder, X, config = report["folder"], report["X"], report["config"]
+    samples = pd.read_csv(folder / "explain/samples.csv").set_index("target")
+    active = X["recency_days"] < config.time.activity_window_days
+    assert samples.loc["churn", "customers"] == active.sum() < len(X)
+    for target in ("purchase", "high_clv", "spend"):
+        assert samples.loc[target, "customers"] == len(X)
+        assert samples.loc[target, "explained"] == min(1000, len(X))
+    assert samples.loc["churn", "explained"] == min(1000, active.sum())
+    # churn's per-segment counts are those of its sample of active customers, purchase's of all
+    segments = report["segmentation"].assignments["segment_level_1"]
+    churn = pd.read_csv(folder / "explain/churn_drivers_by_segment.csv")
+    purchase = pd.read_csv(folder / "explain/purchase_drivers_by_segment.csv")
+    churn_counts = churn.groupby("segment")["customers"].first()
+    purchase_counts = purchase.groupby("segment")["customers"].first()
+    assert churn_counts.sum() <= samples.loc["churn", "explained"]
+    assert (churn_counts.reindex(purchase_counts.index).fillna(0) <= purchase_counts).all()
+    assert churn_counts.sum() < purchase_counts.sum()
+    if samples.loc["churn", "explained"] == active.sum():  # the whole population explained
+        in_active = segments[active[active].index.intersection(segments.index)].astype(str)
+        expected = in_active.value_counts()
+        for segment, count in churn_counts.items():
+            assert count == expected[str(segment)]
+    html = report["html"]
+    assert (f"Explained on {samples.loc['churn', 'explained']:,} customers: a seeded sample of "
+            f"the {samples.loc['churn', 'customers']:,} customers churn scores "
+            "(active at the cutoff)") in html
