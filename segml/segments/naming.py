@@ -3,6 +3,10 @@
 A **top-level** name reads ``[recency] [value tier] [frequency noun][, trait][, trait]``:
 
 * recency from ``recency_effect`` (d of ``recency_days``): > 0.5 ``Lapsing``, < -0.5 ``Active``;
+  but where most of the segment is lapsed (``lapsed_share`` >= 0.5: no order within the activity
+  window) the name says ``Mostly lapsed`` and never calls them frequent or regular buyers: what
+  they *were* reads ``..., formerly frequent`` (the mean recency of a segment hides that half of
+  it may be long gone);
 * value tier from ``value_effect`` (d of revenue): >= 0.5 ``high-value``, <= -0.5 ``low-value``,
   else ``mid-value``; frequency from ``frequency_effect``: >= 0.5 ``frequent buyers``, <= -0.5
   ``occasional buyers``, else ``regular buyers`` (behavioural data only: attributes mode has no
@@ -86,6 +90,31 @@ def words(column: str) -> str:
     """
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(column)).replace("_", " ").strip()
     return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in text.split())
+
+
+#: Prefixes of generated features, as words a reader knows (``btyd``: "buy till you die").
+FEATURE_PREFIXES = (("btyd_", "purchase-model (BG/NBD) "),)
+
+
+def feature_label(feature: str) -> str:
+    """A feature as the report and the plots show it: words, with the purchase model's
+    features (``btyd_*``) named as such; categorical levels keep their spelling.
+
+    Example
+    -------
+    >>> feature_label("btyd_prob_purchase_90d"), feature_label("days_since_session")
+    ('purchase-model (BG/NBD) prob purchase 90d', 'days since session')
+    >>> feature_label("Contract=Month-to-month")
+    'Contract = Month-to-month'
+    """
+    text = str(feature)
+    if "=" in text:
+        column, level = text.split("=", 1)
+        return f"{feature_label(column)} = {level}"
+    for prefix, label in FEATURE_PREFIXES:
+        if text.startswith(prefix):
+            return label + text[len(prefix):].replace("_", " ")
+    return text.replace("_", " ")
 
 
 def _level_text(level: str) -> str:
@@ -195,11 +224,15 @@ def _base(row: pd.Series) -> str:
     if np.isnan(value) and np.isnan(freq) and np.isnan(rec):
         return ""
     words_ = []
+    tier = "high-value" if value >= 0.5 else "low-value" if value <= -0.5 else "mid-value"
+    if _num(row.get("lapsed_share")) >= 0.5:  # most of them buy no more: say so first
+        was = ("frequent" if freq >= 0.5 else None if freq <= -0.5 else "regular")
+        return f"mostly lapsed {tier} customers" + (f", formerly {was}" if was else "")
     if rec > 0.5:
         words_.append("lapsing")
     elif rec < -0.5:
         words_.append("active")
-    words_.append("high-value" if value >= 0.5 else "low-value" if value <= -0.5 else "mid-value")
+    words_.append(tier)
     words_.append("frequent buyers" if freq >= 0.5 else
                   "occasional buyers" if freq <= -0.5 else "regular buyers")
     return " ".join(words_)

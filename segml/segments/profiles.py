@@ -2,7 +2,8 @@
 
 Per segment (at every level of the hierarchy): ``size``, ``share``, ``revenue_share`` (of
 ``monetary_sum``, else ``spend_365d``), ``aov`` (mean ``monetary_mean``), mean ``frequency`` and
-``recency_days``, ``churn_rate``/``purchase_rate`` when labels are given, and the top distinguishing
+``recency_days``, ``lapsed_share`` (customers with no order within the activity window, the
+lifecycle rule's ``lapsed``), ``churn_rate``/``purchase_rate`` when labels are given, and the top distinguishing
 features with effect sizes, segment versus the rest of the customers:
 
 * numeric feature: standardised mean difference (Cohen's d with the pooled standard deviation);
@@ -277,6 +278,8 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
                       ("recency_days", "recency_days")):
         if col in X.columns:
             out[name] = X[col].astype(float).groupby(seg).mean()
+    if "recency_days" in X.columns:
+        out["lapsed_share"] = lapsed(X).groupby(seg).mean()
     if labels is not None:
         lab = labels.reindex(X.index)
         for name, col in (("churn_rate", "churn"), ("purchase_rate", "purchase")):
@@ -307,6 +310,28 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
                                                      index=out.index[small.to_numpy()])
         else:
             out.loc[small.to_numpy(), c] = np.nan
+    return out
+
+
+def lapsed(X: pd.DataFrame) -> pd.Series:
+    """Customers the lifecycle rule calls ``lapsed`` (default thresholds): no order within the
+    activity window (or none at all), unless new. A segment's mean recency hides this: a
+    segment averaging 270 days since the last order may be half active, half long gone.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"recency_days": [10.0, 400.0, np.nan], "tenure_days": [900.0] * 3})
+    >>> lapsed(X).tolist()
+    [False, True, True]
+    """
+    from segml.config import LifecycleThresholds, TimeConfig
+
+    window = TimeConfig.model_fields["activity_window_days"].default
+    new_days = LifecycleThresholds.model_fields["new_days"].default
+    recency = X["recency_days"].astype(float)
+    out = recency.isna() | (recency >= window)
+    if "tenure_days" in X.columns:
+        out &= ~(X["tenure_days"].astype(float) < new_days)
     return out
 
 
