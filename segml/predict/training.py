@@ -164,7 +164,8 @@ class CandidateFitting:
             why = "the best"
         else:
             why = f"within 1 s.e. of the best ({best}), simpler"
-        return (f"{self.target}: {metric} on held-out rows ({self.validation_}): {listed}; "
+        held_out = str(self.validation_).replace(" (", " ").replace(")", "")
+        return (f"{self.target}: {metric} on held-out rows, {held_out}: {listed}; "
                 f"winner {self.winner_}: {why}; {self.best_iteration_} rounds, {rows:,} rows")
 
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:

@@ -56,21 +56,31 @@ class Artifacts:
 def fmt(value: Any, kind: str = "num") -> str:
     """A cell value for people: percentages, thousands separators, 3 significant decimals.
 
+    ``kind``: ``num`` (a metric: 3 decimals below 100, whole numbers as integers), ``pct`` (a
+    share, 1 decimal), ``money`` (2 decimals), ``mean`` (an average of counts or days: 1
+    decimal), ``int`` (rounded to a whole number).
+
     Example
     -------
-    >>> fmt(0.1234, "pct"), fmt(12345.0), fmt(0.8123), fmt(None), fmt("x")
-    ('12.3%', '12,345', '0.812', '', 'x')
+    >>> fmt(0.1234, "pct"), fmt(12345.0), fmt(0.8123), fmt(None), fmt("x"), fmt(0.0)
+    ('12.3%', '12,345', '0.812', '', 'x', '0')
+    >>> fmt(58.353, "money"), fmt(38.619, "mean"), fmt(273.9, "int")
+    ('58.35', '38.6', '274')
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ""
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
+        return f"{int(value):,}" if kind != "pct" else f"{value:.1%}"
     if isinstance(value, float | np.floating):
         if kind == "pct":
             return f"{value:.1%}"
-        if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 1):
+        if kind == "money":
+            return f"{value:,.2f}"
+        if kind == "mean":
+            return f"{value:,.1f}"
+        if kind == "int" or float(value).is_integer() or abs(value) >= 1000:
             return f"{value:,.0f}"
         return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
     return str(value)

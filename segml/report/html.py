@@ -74,7 +74,7 @@ def render_report(
     model_metrics, baseline_metrics = sections.metrics_rows(run)
     page = {
         "run": run,
-        "tags": sorted((k, v) for k, v in (run.get("tags") or {}).items() if not k.startswith("segml.")),
+        "header": sections.header(run),
         "mode": mode,
         "floor": floor,
         "data": sections.data_section(art, run),
