@@ -59,7 +59,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: Annotated[bool, typer.Option(
-        "--version", is_flag=True, help="Print the segml version and exit.", callback=_print_version,
+        "--version", help="Print the segml version and exit.", callback=_print_version,
         is_eager=True)] = False,
 ) -> None:
     """Customer segment discovery and prediction, tracked in MLflow."""

@@ -246,7 +246,7 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
         ax.scatter(contrib[feature].to_numpy(), y, c=colour, cmap="coolwarm", s=4, alpha=0.6)
     ax.set_yticks(range(len(features)), [label(str(f)) for f in features])
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("SHAP value (margin units); colour: low -> high feature value")
+    ax.set_xlabel("SHAP value (margin units)\ncolour: low -> high feature value")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return Path(path)

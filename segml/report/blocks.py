@@ -94,9 +94,10 @@ def html_table(frame: pd.DataFrame, highlight: str | None = None, pct: tuple[str
     rows = []
     for values in frame.itertuples(index=False):
         cells = "".join(
-            f"<td>{escape(fmt(v, 'pct' if c in pct else 'num'))}</td>"
+            ("<td class='t'>" if isinstance(v, str) else "<td>")
+            + f"{escape(fmt(v, 'pct' if c in pct else 'num'))}</td>"
             for c, v in zip(frame.columns, values, strict=True)
-        )
+        )  # text cells read left to right, numbers align right
         cls = ' class="hl"' if highlight is not None and str(values[0]) == highlight else ""
         rows.append(f"<tr{cls}>{cells}</tr>")
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

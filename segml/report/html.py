@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from segml.config import TrackingConfig
 from segml.report import blocks, predictive, sections, segment_sections
+from segml.segments.naming import BTYD_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def render_report(
     page = {
         "run": run,
         "header": sections.header(run),
+        "btyd_note": BTYD_NOTE,
         "mode": mode,
         "floor": floor,
         "data": sections.data_section(art, run),

@@ -87,7 +87,7 @@ def test_every_section_is_rendered_from_the_artifacts(folder):
     assert "abc123" in html and "65% missing" in html and "2024-12-30" in html
     assert "218.1 vs 42.9" in html  # the distinguishing feature on the card
     # per-segment drivers with the profiles' readable labels, "btyd" explained
-    assert "purchase-model (BG/NBD) p alive (+0.800)" in html and "btyd_p_alive" not in html
+    assert "purchase model: P(alive) (+0.800)" in html and "btyd_p_alive" not in html
     assert "<th>note</th>" not in html  # an always-empty column is not shown
     assert "not all passed" in html and "recency_days" in html
     assert html.count("data:image/png;base64,") == 3  # evaluation, importance, the unknown plot

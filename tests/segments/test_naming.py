@@ -136,3 +136,21 @@ def test_a_mostly_lapsed_segment_is_not_called_frequent_buyers():
     assert names["1"] == "Mostly lapsed mid-value customers, formerly frequent"
     assert names["2"] == "Mid-value frequent buyers"  # mostly active: named as before
     assert names["3"] == "Mostly lapsed low-value customers"
+
+
+def test_a_mostly_lapsed_child_of_an_active_parent_says_so():
+    top = pd.DataFrame({"suppressed": [False, False], "value_effect": [0.0, 0.0],
+                        "frequency_effect": [1.0, -1.0], "recency_effect": [0.0, 0.0],
+                        "lapsed_share": [0.4, 0.3], "distinguishing": [[], []]},
+                       index=pd.Index(["1", "2"]))
+    children = pd.DataFrame({"suppressed": [False, False], "parent": ["1", "1"],
+                             "lapsed_share": [0.56, 0.25], "distinguishing": [[], []],
+                             "refining": [[{"feature": "share_category_grocery",
+                                            "kind": "numeric", "effect": 1.2}],
+                                          [{"feature": "share_category_sports",
+                                            "kind": "numeric", "effect": 1.1}]]},
+                            index=pd.Index(["1.1", "1.2"]))
+    names = name_hierarchy({1: top, 2: children})
+    assert names[1]["1"] == "Mid-value frequent buyers"
+    assert names[2]["1.1"] == "Mid-value frequent buyers, mostly lapsed, grocery"
+    assert names[2]["1.2"] == "Mid-value frequent buyers, sports"
