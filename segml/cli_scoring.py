@@ -40,7 +40,7 @@ def score(
     data: DataOpt = None,
     config: ConfigOpt = None,
     cutoff: CutoffOpt = None,
-    reasons: Annotated[bool, typer.Option("--reasons/--no-reasons", show_default=False, help="Add the top 3 SHAP reasons per score (about as fast as scores alone: docs/predictions.md).")] = False,
+    reasons: Annotated[bool, typer.Option("--reasons/--no-reasons", show_default=False, help="Add the top 3 SHAP reasons per score (about twice the time of scores alone: docs/predictions.md).")] = False,
     engine: Annotated[str, typer.Option("--engine", help="local (pandas) or spark (Parquet in and out).")] = "local",
     spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master when no session is active (default local[2]).")] = None,
     quiet: QuietOpt = False,

@@ -244,7 +244,8 @@ def score(
         before its first transaction nobody has a history, and after its last one every
         customer would look inactive for days the data knows nothing about.
     reasons : bool
-        Add the top 3 signed SHAP reasons per score (about 100x slower than scores alone).
+        Add the top 3 signed SHAP reasons per score (about twice the time of scores alone,
+        loading and features included: docs/predictions.md).
     chunk_size, on_chunk :
         Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
     on_warning : callable, optional
