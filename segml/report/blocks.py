@@ -90,7 +90,9 @@ def html_table(frame: pd.DataFrame, highlight: str | None = None, pct: tuple[str
     """An escaped HTML table (index dropped); rows whose first cell equals ``highlight`` in bold."""
     from html import escape
 
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    text = [pd.api.types.is_object_dtype(t) or pd.api.types.is_string_dtype(t) for t in frame.dtypes]
+    head = "".join(("<th class='t'>" if left else "<th>") + f"{escape(str(c))}</th>"
+                   for c, left in zip(frame.columns, text, strict=True))
     rows = []
     for values in frame.itertuples(index=False):
         cells = "".join(
