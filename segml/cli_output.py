@@ -181,11 +181,11 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
         logging.getLogger(name).setLevel(libraries)
     children = tuple(f"{name}." for name in NOISY)
     for name, logger in list(logging.root.manager.loggerDict.items()):
-        # a library's logger with a level of its own (segml.tracking quiets MLflow's notes)
-        # obeys --quiet too
+        # a library's logger with a level of its own (segml.tracking quiets MLflow's notes to
+        # WARNING) obeys this command's level: its warnings show unless --quiet
         if (name.startswith(children) and isinstance(logger, logging.Logger)
                 and logger.level != logging.NOTSET):
-            logger.setLevel(max(logger.level, libraries))
+            logger.setLevel(max(libraries, logging.WARNING))
     if "mlflow" in sys.modules:  # MLflow was imported first and configured its loggers: undone
         for name in MLFLOW_OWNED:
             logger = logging.getLogger(name)

@@ -44,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from segml.segments.rules import lapsed
+
 V_TO_D = 1.6
 MAX_D = 10.0  # effects are capped here (a split with no spread inside the groups is infinite)
 REVENUE_COLUMNS = ("monetary_sum", "spend_365d")
@@ -279,7 +281,7 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
         if col in X.columns:
             out[name] = X[col].astype(float).groupby(seg).mean()
     if "recency_days" in X.columns:
-        out["lapsed_share"] = lapsed(X).groupby(seg).mean()
+        out["lapsed_share"] = lapsed(X).groupby(seg).mean()  # the lifecycle rule's lapsed
     if labels is not None:
         lab = labels.reindex(X.index)
         for name, col in (("churn_rate", "churn"), ("purchase_rate", "purchase")):
@@ -310,28 +312,6 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
                                                      index=out.index[small.to_numpy()])
         else:
             out.loc[small.to_numpy(), c] = np.nan
-    return out
-
-
-def lapsed(X: pd.DataFrame) -> pd.Series:
-    """Customers the lifecycle rule calls ``lapsed`` (default thresholds): no order within the
-    activity window (or none at all), unless new. A segment's mean recency hides this: a
-    segment averaging 270 days since the last order may be half active, half long gone.
-
-    Example
-    -------
-    >>> X = pd.DataFrame({"recency_days": [10.0, 400.0, np.nan], "tenure_days": [900.0] * 3})
-    >>> lapsed(X).tolist()
-    [False, True, True]
-    """
-    from segml.config import LifecycleThresholds, TimeConfig
-
-    window = TimeConfig.model_fields["activity_window_days"].default
-    new_days = LifecycleThresholds.model_fields["new_days"].default
-    recency = X["recency_days"].astype(float)
-    out = recency.isna() | (recency >= window)
-    if "tenure_days" in X.columns:
-        out &= ~(X["tenure_days"].astype(float) < new_days)
     return out
 
 
