@@ -24,7 +24,7 @@ $(SCALE_STAMP): $(STAMP)
 
 install-scale: $(SCALE_STAMP)  ## add pyspark and psycopg2 (needs Java 17 and PostgreSQL to run)
 
-demo: install  ## synthetic data -> full pipeline -> registered champion -> report
+demo: install  ## synthetic data -> full pipeline -> registered model segml-demo (@champion, then @challenger) -> report
 	$(BIN)/segml demo
 
 test: install  ## the whole test suite (slow end-to-end tests included; Spark/PostgreSQL: test-scale)

@@ -24,7 +24,8 @@ from segml.tracking.model import load_scorer
 def audiences(model_uri: str, *, data: str | Path | None = None,
               config: SegmlConfig | None = None, tables: Any = None, cutoff: Any = None,
               top: str | float | None = None, precision: float | None = None,
-              threshold: float | None = None, targets: list[str] | None = None) -> Audiences:
+              threshold: float | None = None, targets: list[str] | None = None,
+              min_probability: float | None = None) -> Audiences:
     """Score every customer with a registered model and cut one list per classifier.
 
     Parameters
@@ -38,6 +39,10 @@ def audiences(model_uri: str, *, data: str | Path | None = None,
         ``audiences.operating_points``.
     targets : list of str, optional
         Classifiers to build lists for (default: every one the model predicts).
+    min_probability : float, optional
+        A floor: no customer whose probability is below it enters a list, whatever the
+        operating point (a precision list is cumulative and may otherwise reach far below its
+        precision; see :mod:`segml.targeting`).
 
     Returns
     -------
@@ -70,9 +75,10 @@ def audiences(model_uri: str, *, data: str | Path | None = None,
     curves = getattr(scorer, "audience_curves", None) or {}  # None: a model older than audiences
     scored = score(model_uri, config=config, tables=tables, cutoff=cutoff, scorer=scorer)
     try:
-        result = build_audiences(scored, curves, point, targets)
+        result = build_audiences(scored, curves, point, targets, min_probability)
     except ValueError as exc:
-        raise SegmlError([Problem(str(exc), key="target")]) from None
+        key = "min_probability" if "min-probability" in str(exc) else "target"
+        raise SegmlError([Problem(str(exc), key=key)]) from None
     if not result.lists:
         raise SegmlError(result.skipped or [Problem("the model has no classifier to build a "
                                                     "list from", key="model")])

@@ -29,6 +29,7 @@ import typer
 
 from segml.cli_data import generate, validate
 from segml.cli_lifecycle import promote, retrain, rollback
+from segml.cli_options import Command, Group
 from segml.cli_output import console
 from segml.cli_scoring import audiences, score
 from segml.cli_training import demo, report, train
@@ -41,6 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 #: The commands in the order ``segml --help`` lists them.
 COMMANDS = (generate, validate, train, score, demo, report, retrain, promote, rollback, audiences)
@@ -64,7 +66,7 @@ def main_options(
 
 
 for _command in COMMANDS:
-    app.command()(_command)
+    app.command(cls=Command)(_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

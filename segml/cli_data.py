@@ -4,14 +4,14 @@ and the data, every problem at once)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from segml.cli_guard import handles_user_errors, print_problems
-from segml.cli_options import EXIT_DATA, ConfigOpt, DataOpt, QuietOpt, resolve_config
-from segml.cli_output import console
+from segml.cli_options import EXIT_DATA, ConfigOpt, DataOpt, JsonOpt, QuietOpt, resolve_config
+from segml.cli_output import console, print_json
 
 
 @handles_user_errors
@@ -61,20 +61,33 @@ def generate(
 
 
 @handles_user_errors
-def validate(config: ConfigOpt = None, data: DataOpt = None, quiet: QuietOpt = False) -> None:
+def validate(config: ConfigOpt = None, data: DataOpt = None, quiet: QuietOpt = False,
+             as_json: JsonOpt = False) -> None:
     """Check the config and the data; report every problem at once.
 
-    Example: segml validate --data data   |   segml validate --config configs/telco.yaml
+    Exit codes: 0 valid (warnings allowed), 1 at least one error.
+    Example: segml validate --data data   |   segml validate --config configs/telco.yaml --json
     """
     from segml.data.contract import read_raw_tables, validate_tables
+    from segml.errors import SegmlError
 
-    cfg = resolve_config(config, data)
-    raw = read_raw_tables(cfg)
-    sources = raw.pop("_sources")
-    tables, problems = validate_tables(
-        cfg, raw["customers"], raw["transactions"], raw["events"], sources=sources
-    )
-    print_problems(problems)
+    try:
+        cfg = resolve_config(config, data)
+        raw = read_raw_tables(cfg)
+        sources = raw.pop("_sources")
+        tables, problems = validate_tables(
+            cfg, raw["customers"], raw["transactions"], raw["events"], sources=sources
+        )
+    except SegmlError as exc:
+        if not as_json:
+            raise
+        tables, problems = None, exc.problems
+    if as_json:
+        print_json(validate_document(tables, problems))
+        if tables is None:
+            raise typer.Exit(EXIT_DATA)
+        return
+    print_problems([p for p in problems if not quiet or p.severity == "error"])
     if tables is None:
         raise typer.Exit(EXIT_DATA)
     if not quiet:
@@ -84,3 +97,21 @@ def validate(config: ConfigOpt = None, data: DataOpt = None, quiet: QuietOpt = F
             f"{0 if tables.events is None else len(tables.events):,} events "
             f"({tables.mode} mode, {len(problems)} warning(s))"
         )
+
+
+def validate_document(tables: Any, problems: list) -> dict[str, Any]:
+    """The ``--json`` document of ``segml validate`` (docs/cli.md)."""
+    def rows(frame: Any) -> int:
+        return 0 if frame is None else len(frame)
+
+    return {
+        "command": "validate",
+        "valid": tables is not None,
+        "mode": None if tables is None else tables.mode,
+        "rows": None if tables is None else {
+            "customers": rows(tables.customers), "transactions": rows(tables.transactions),
+            "events": rows(tables.events)},
+        "errors": sum(p.severity == "error" for p in problems),
+        "warnings": sum(p.severity == "warning" for p in problems),
+        "problems": [p.to_dict() for p in problems],
+    }

@@ -40,10 +40,11 @@ def print_problems(problems: list[Problem]) -> None:
                           markup=True)
 
 
-def print_warnings(warnings: list[Problem], what: str) -> None:
-    """Data and readiness warnings once, at the end of a command (SPEC section 6)."""
+def print_warnings(warnings: list[Problem], what: str, quiet: bool = False) -> None:
+    """Data and readiness warnings once, at the end of a command (none with ``--quiet``:
+    results and errors only)."""
     unique = list(dict.fromkeys(str(w) for w in warnings))
-    if unique:
+    if unique and not quiet:
         err_console.print(f"[yellow]{len(unique)} warning(s) about the data ({what}):[/yellow]",
                           highlight=False, soft_wrap=True)
         for line in unique:

@@ -25,6 +25,10 @@ from segml.cli_options import (
 from segml.cli_output import console
 from segml.config import load_config
 
+NameOpt = Annotated[str | None, typer.Option(
+    "--name", help="Registered model name (default: tracking.registered_model_name of the "
+    "config, segml-customer; the demo's is segml-demo).")]
+
 
 @handles_user_errors
 def retrain(
@@ -57,7 +61,7 @@ def retrain(
         mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
     console.print(outcome.message)
-    print_warnings(outcome.warnings, "retrain")
+    print_warnings(outcome.warnings, "retrain", quiet)
     if not outcome.promoted and not outcome.reused and not dry_run:
         raise typer.Exit(EXIT_NOT_PROMOTED)
 
@@ -66,30 +70,31 @@ def retrain(
 def promote(
     version: Annotated[str, typer.Option("--version", help="Registered model version to serve.")],
     config: ConfigOpt = None,
+    name: NameOpt = None,
 ) -> None:
     """Make a registered version the champion (the previous one keeps the previous_champion alias).
 
-    Example: segml promote --version 3
+    Example: segml promote --version 3   |   segml promote --name segml-demo --version 2
     """
     from segml.tracking import registry
 
     setup_logging(False, False)
     cfg = load_config(config)
-    name = cfg.tracking.registered_model_name
+    name = name or cfg.tracking.registered_model_name
     registry.promote(name, version, check_store(cfg))
     console.print(f"models:/{name}@champion -> version {version}")
 
 
 @handles_user_errors
-def rollback(config: ConfigOpt = None) -> None:
+def rollback(config: ConfigOpt = None, name: NameOpt = None) -> None:
     """Restore the previous champion (walks back the promotion history one step per call).
 
-    Example: segml rollback
+    Example: segml rollback   |   segml rollback --name segml-demo
     """
     from segml.tracking import registry
 
     setup_logging(False, False)
     cfg = load_config(config)
-    name = cfg.tracking.registered_model_name
+    name = name or cfg.tracking.registered_model_name
     restored = registry.rollback(name, check_store(cfg))
     console.print(f"models:/{name}@champion -> version {restored.version} (rolled back)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from segml.cli_guard import err_console
 from segml.cli_output import StageProgress, configure_logging
@@ -27,20 +28,48 @@ EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_PROMOTED, EXIT_LOCKED = 3, 4
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file.", dir_okay=False)
+    Path | None, typer.Option("--config", "-c", metavar="FILE", help="YAML config file.", dir_okay=False)
 ]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", "-d", help="Folder with customers/transactions/events (.parquet/.csv)."),
+    typer.Option("--data", "-d", metavar="DIR", help="Folder with customers/transactions/events (.parquet/.csv)."),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet/--no-quiet", "-q", show_default=False,
+    help="Print the results and errors only: no progress, warnings or library logs.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose/--no-verbose", "-v", show_default=False,
+                                          help="Debug logging.")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json/--no-json", show_default=False,
+    help="Print the result as one JSON document on stdout (shapes: docs/cli.md).")]
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Model URI, e.g. models:/segml-customer@champion.")
+    str, typer.Option("--model", "-m", metavar="URI",
+                      help="Model URI, e.g. models:/segml-customer@champion.")
 ]
 CutoffOpt = Annotated[
-    str | None, typer.Option("--cutoff", help="Treat this date (YYYY-MM-DD) as the end of the data.")
+    str | None, typer.Option("--cutoff", metavar="DATE",
+                             help="Treat this date (YYYY-MM-DD) as the end of the data.")
 ]
+
+
+class _FlagsWithoutValue:
+    """Boolean flags (``--quiet/--no-quiet``, ``--help``) listed without a value placeholder:
+    typer shows ``<bool>`` beside them, as if they took a value (``--quiet true`` fails)."""
+
+    def get_params(self, ctx: typer.Context) -> list:  # type: ignore[override]
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_FlagsWithoutValue, TyperCommand):
+    """Every segml command (``app.command(cls=Command)``)."""
+
+
+class Group(_FlagsWithoutValue, TyperGroup):
+    """The ``segml`` app itself (``--version``, ``--help``)."""
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

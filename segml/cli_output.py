@@ -59,12 +59,20 @@ class StageProgress:
 
     A finished step prints one line with its duration; the running one shows a spinner and its
     elapsed time (only on a terminal: in a log file the finished lines are all there is).
-    ``steps`` keeps ``(message, seconds)``; :meth:`total` their sum.
+    ``steps`` keeps ``(message, seconds)``; :meth:`total` their sum. segml's own INFO log
+    records (which candidate won, how many customers were generated) arrive while a step runs:
+    :meth:`note` keeps them, and they are printed indented under the step's line, so the step
+    lines stay a clean list and each detail sits under the step it belongs to.
     """
+
+    #: The progress display running now (at most one): where :class:`ConsoleLogHandler` sends
+    #: segml's INFO records.
+    active: StageProgress | None = None
 
     def __init__(self, console: Console, enabled: bool = True, width: int = 44):
         self.console, self.enabled, self.width = console, enabled, width
         self.steps: list[tuple[str, float]] = []
+        self._notes: list[str] = []
         self._current: tuple[str, float] | None = None
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                   TimeElapsedColumn(), console=console, transient=True,
@@ -73,7 +81,20 @@ class StageProgress:
 
     def __enter__(self) -> StageProgress:
         self._progress.start()
+        StageProgress.active = self
         return self
+
+    def note(self, text: str) -> None:
+        """A detail of the running step, printed under its line once it is done."""
+        if self._current is None:
+            self._print_note(text)
+        else:
+            self._notes.append(text)
+
+    def _print_note(self, text: str) -> None:
+        if self.enabled:
+            self.console.print(f"    {text}", style="dim", markup=False, highlight=False,
+                               soft_wrap=True)
 
     def __call__(self, message: str) -> None:
         self._finish()
@@ -93,6 +114,9 @@ class StageProgress:
         if self.enabled:
             mark = "[red]x[/red]" if failed else "[green]✓[/green]"
             self.console.print(f"{mark} {message:<{self.width}} {seconds:7.1f} s", highlight=False)
+        notes, self._notes = self._notes, []
+        for text in notes:
+            self._print_note(text)
 
     def total(self) -> float:
         return sum(seconds for _, seconds in self.steps)
@@ -100,12 +124,19 @@ class StageProgress:
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         self._finish(failed=exc_type is not None)
         self._progress.stop()
+        if StageProgress.active is self:
+            StageProgress.active = None
 
 
 # --------------------------------------------------------------------------------- logging
 class ConsoleLogHandler(logging.Handler):
     """Log records printed by a rich console: above its live progress display, never through
-    it (a plain stream handler writes into the middle of the spinner line)."""
+    it (a plain stream handler writes into the middle of the spinner line).
+
+    segml's own INFO records are progress details, not log lines: during a
+    :class:`StageProgress` they go under the running step (:meth:`StageProgress.note`), else
+    they print as an indented note; warnings and errors keep their level and logger name.
+    """
 
     def __init__(self, console: Console, level: int = logging.NOTSET):
         super().__init__(level)
@@ -114,6 +145,14 @@ class ConsoleLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if record.levelno == logging.INFO and record.name.startswith("segml"):
+                progress = StageProgress.active
+                if progress is not None and progress.console is self.console:
+                    progress.note(record.getMessage())
+                else:
+                    self.console.print(f"    {record.getMessage()}", style="dim", markup=False,
+                                       highlight=False, soft_wrap=True)
+                return
             self.console.print(self.format(record), markup=False, highlight=False,
                                soft_wrap=True)
         except Exception:  # noqa: BLE001 - logging must never raise
@@ -124,12 +163,13 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
     """Route every log record (Python warnings included) through ``console``.
 
     Default: segml's progress notes (INFO) and the libraries' warnings; ``verbose``: debug;
-    ``quiet``: segml's warnings and the libraries' errors only. MLflow is told not to install
-    its own stderr handler, so its records take the same way (and obey the same levels).
+    ``quiet``: errors only (the results and errors, nothing else: no warning, no library log).
+    MLflow is told not to install its own stderr handler, so its records take the same way (and
+    obey the same levels); its progress bars and notes are silenced by :mod:`segml.tracking`.
     """
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -139,6 +179,13 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
     libraries = logging.ERROR if quiet else max(level, logging.WARNING)
     for name in NOISY:
         logging.getLogger(name).setLevel(libraries)
+    children = tuple(f"{name}." for name in NOISY)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        # a library's logger with a level of its own (segml.tracking quiets MLflow's notes to
+        # WARNING) obeys this command's level: its warnings show unless --quiet
+        if (name.startswith(children) and isinstance(logger, logging.Logger)
+                and logger.level != logging.NOTSET):
+            logger.setLevel(max(libraries, logging.WARNING))
     if "mlflow" in sys.modules:  # MLflow was imported first and configured its loggers: undone
         for name in MLFLOW_OWNED:
             logger = logging.getLogger(name)
@@ -234,5 +281,89 @@ def print_result(result: Any) -> None:
                       + ", ".join(f"{t} {c}" for t, c in fitted.items()), highlight=False)
 
 
+def registration_lines(result: Any, serve_port: int = 5001) -> list[str]:
+    """What a training registered and how to serve it, true after any number of runs.
+
+    The first version of a model becomes ``@champion``; later ones ``@challenger``, and then
+    ``@champion`` still serves the version before: the serve command names the version this
+    run registered and a line says which version the champion is.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> second = SimpleNamespace(model_uri="models:/segml-demo/2", model_version="2",
+    ...                          alias="challenger", champion_version="1")
+    >>> for line in registration_lines(second):
+    ...     print(line)
+    registered models:/segml-demo/2 as @challenger
+    @champion is still version 1; to make this one the champion: segml promote --name segml-demo --version 2
+    serve this version: mlflow models serve -m models:/segml-demo/2 --env-manager local -p 5001
+    """
+    uri, alias = result.model_uri, result.alias
+    name = str(uri).removeprefix("models:/").rsplit("/", 1)[0]
+    lines = [f"registered {uri} as @{alias}" if alias else f"registered {uri} (no alias)"]
+    serve = "mlflow models serve -m {} --env-manager local -p " + str(serve_port)
+    if alias == "champion":
+        lines.append("serve it: " + serve.format(f"models:/{name}@champion"))
+        return lines
+    champion = getattr(result, "champion_version", None)
+    promote = f"segml promote --name {name} --version {result.model_version}"
+    lines.append(f"@champion is still version {champion}; to make this one the champion: {promote}"
+                 if champion else f"the model has no @champion yet: {promote}")
+    lines.append("serve this version: " + serve.format(uri))
+    return lines
+
+
+def train_document(result: Any, command: str, report: str | None = None,
+                   seconds: float | None = None) -> dict[str, Any]:
+    """The ``--json`` document of ``segml train`` and ``segml demo`` (docs/cli.md)."""
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if hasattr(value, "item"):  # numpy scalars
+            return clean(value.item())
+        return value
+
+    comparison = {
+        target: [{"scorer": str(scorer), **{str(k): clean(v) for k, v in row.items()
+                                            if str(k) != "note"}}
+                 for scorer, row in frame.iterrows()]
+        for target, frame in (result.comparison or {}).items()}
+    segments = []
+    if result.segmentation is not None:
+        names = result.segmentation.hierarchy.names_.get(1, {})
+        sizes = result.segmentation.assignments["segment_level_1"].value_counts()
+        segments = [{"segment": str(seg), "customers": int(n), "name": names.get(str(seg), "")}
+                    for seg, n in sizes.items()]
+    cutoff = getattr(result, "cutoff", None)
+    return {
+        "command": command,
+        "run_id": result.run_id,
+        "run_name": getattr(result, "run_name", None),
+        "model_uri": result.model_uri,
+        "model_version": result.model_version,
+        "alias": result.alias,
+        "champion_version": getattr(result, "champion_version", None),
+        "report": None if report is None else str(report),
+        "cutoff": None if cutoff is None else str(getattr(cutoff, "date", lambda: cutoff)()),
+        "fit_cutoffs": dict(getattr(result, "fit_cutoffs", None) or {}),
+        "comparison": comparison,
+        "segments": segments,
+        "warnings": list(dict.fromkeys(str(w) for w in result.warnings or [])),
+        "seconds": None if seconds is None else round(seconds, 1),
+    }
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, nothing else (no markup, no wrapping)."""
+    import json
+
+    console.file.write(json.dumps(document, indent=2, default=str) + "\n")
+    console.file.flush()
+
+
 __all__ = ["ConsoleLogHandler", "StageProgress", "comparison_table", "configure_logging",
-           "console", "print_result", "short_label"]
+           "console", "print_json", "print_result", "registration_lines", "short_label",
+           "train_document"]

@@ -13,6 +13,7 @@ from segml.cli_options import (
     ConfigOpt,
     CutoffOpt,
     DataOpt,
+    JsonOpt,
     QuietOpt,
     VerboseOpt,
     apply_cutoff,
@@ -21,10 +22,17 @@ from segml.cli_options import (
     setup_logging,
     stage_progress,
 )
-from segml.cli_output import console, print_result
+from segml.cli_output import (
+    console,
+    print_json,
+    print_result,
+    registration_lines,
+    train_document,
+)
 from segml.config import load_config
 
 DEMO_MODEL_NAME = "segml-demo"  # the synthetic demo never competes with a user's own models
+DEMO_EXPERIMENT = "segml-demo"  # nor do its runs mix with the runs on a user's own data
 
 
 @handles_user_errors
@@ -34,42 +42,54 @@ def train(
     cutoff: CutoffOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Full pipeline: features, segments, predictors, evaluation; tracked and registered as champion.
+    """Full pipeline: features, segments, predictors, evaluation, tracked in MLflow and
+    registered (a model's first version becomes @champion, later ones @challenger).
 
-    Example: segml train --data data   |   segml train --config configs/telco.yaml
+    Example: segml train --data data   |   segml train --config configs/telco.yaml --json
     """
+    from segml.pipeline import describe_run
     from segml.pipeline import train as run_train
 
     setup_logging(quiet, verbose)
     cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))
     check_store(cfg)
     with stage_progress(quiet) as progress:
-        result = run_train(cfg, progress=progress)
+        result = run_train(cfg, run_name=describe_run("train", cfg), progress=progress)
+    if as_json:
+        print_json(train_document(result, "train", result.report, progress.total()))
+        print_warnings(result.warnings, "train", quiet)
+        return
     if not quiet:
         print_result(result)
         console.print(f"{len(progress.steps)} steps in {progress.total():.0f} s", style="dim",
                       highlight=False)
-    console.print(f"registered {result.model_uri} as @{result.alias}", highlight=False)
-    console.print(f"run: {result.run_id}\nreport: {result.report}", highlight=False,
-                  soft_wrap=True)
-    print_warnings(result.warnings, "train")
+    console.print("\n".join(registration_lines(result)), highlight=False, soft_wrap=True)
+    console.print(f"run: {result.run_id} ({result.run_name})\nreport: {result.report}",
+                  highlight=False, soft_wrap=True)
+    print_warnings(result.warnings, "train", quiet)
 
 
 @handles_user_errors
 def demo(
     customers: Annotated[int, typer.Option("--customers", "-n", min=500, help="Synthetic customers.")] = 5000,
-    seed: Annotated[int, typer.Option("--seed", "-s")] = 42,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Seed of the synthetic customers.")] = 42,
     workdir: Annotated[Path, typer.Option("--workdir", help="Where data and the report go.")] = Path("demo"),
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Synthetic data -> full training pipeline -> registered champion -> report.
+    """Synthetic data -> full training pipeline -> registered model -> report.
 
     Uses the demo's configuration (configs/demo.yaml: the defaults plus the synthetic columns'
-    roles, as in the segml.yaml written beside the data) and MLflow's local SQLite store (mlflow.db),
-    and registers the model as segml-demo: models trained on your own data (segml-customer, or
-    tracking.registered_model_name) never compete with the synthetic one.
+    roles, as in the segml.yaml written beside the data) and MLflow's local SQLite store
+    (mlflow.db); runs go to the segml-demo experiment and the model is registered as segml-demo,
+    so models trained on your own data (segml-customer) never compete with the synthetic one.
+    The first run's version becomes @champion, later ones @challenger; each run writes its own
+    report (<workdir>/report-v<version>.html).
+
+    Example: segml demo   |   segml demo --customers 2000 --seed 7 --workdir /tmp/demo --json
     """
     import time
 
@@ -81,6 +101,7 @@ def demo(
     started = time.perf_counter()
     cfg = synthetic_config()
     cfg.tracking.registered_model_name = DEMO_MODEL_NAME
+    cfg.tracking.experiment_name = DEMO_EXPERIMENT
     cfg.seed = seed
     check_store(cfg)
     data_dir = workdir / "data"
@@ -88,17 +109,22 @@ def demo(
         progress(f"generating {customers:,} synthetic customers (seed {seed})")
         make_customers(customers, seed=seed).write(data_dir)
         cfg.data.dir = str(data_dir.resolve())
-        result = run_train(cfg, run_name="demo", progress=progress)
+        result = run_train(cfg, run_name=f"demo {customers:,} customers, seed {seed}",
+                           progress=progress)
         progress("writing the report")
-        report = write_report(result.run_id, workdir / "report.html", tracking=cfg.tracking)
+        report = write_report(result.run_id, workdir / f"report-v{result.model_version}.html",
+                              tracking=cfg.tracking)
+    seconds = time.perf_counter() - started
+    if as_json:
+        print_json(train_document(result, "demo", str(report), seconds))
+        print_warnings(result.warnings, "demo", quiet)
+        return
     if not quiet:
         print_result(result)
-    console.print(f"registered {result.model_uri} as @{result.alias}", highlight=False)
-    console.print(
-        f"run: {result.run_id}\nreport: {report} ({time.perf_counter() - started:.0f} s in all)\n"
-        f"serve it: mlflow models serve -m models:/{DEMO_MODEL_NAME}@champion "
-        "--env-manager local -p 5001", highlight=False, soft_wrap=True)
-    print_warnings(result.warnings, "demo")
+    console.print("\n".join(registration_lines(result)), highlight=False, soft_wrap=True)
+    console.print(f"run: {result.run_id} ({result.run_name}, experiment {DEMO_EXPERIMENT})\n"
+                  f"report: {report} ({seconds:.0f} s in all)", highlight=False, soft_wrap=True)
+    print_warnings(result.warnings, "demo", quiet)
 
 
 @handles_user_errors

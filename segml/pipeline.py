@@ -39,8 +39,11 @@ class TrainResult:
     """What :func:`train` produced; displays as a summary in a notebook.
 
     ``model_uri`` (``models:/<name>/<version>``) is the model this training registered: score
-    it, whatever the aliases of the registered model say. ``report`` is where the run's HTML
-    report is (a local file for a local artifact store, else its artifact URI).
+    it, whatever the aliases of the registered model say. ``alias`` is the alias it got
+    (``champion`` for a model's first version, else ``challenger``) and ``champion_version`` the
+    version ``@champion`` serves once the run has ended (this one, or the one before it).
+    ``report`` is where the run's HTML report is (a local file for a local artifact store, else
+    its artifact URI).
     """
 
     run_id: str | None
@@ -56,6 +59,8 @@ class TrainResult:
     skipped: list[Problem] = field(default_factory=list)
     fit_cutoffs: dict[str, str] = field(default_factory=dict)
     report: str | None = None
+    champion_version: str | None = None
+    run_name: str | None = None
 
     def summary(self) -> pd.DataFrame:
         """Model vs baselines: one row per (target, scorer), the headline metrics as columns."""
@@ -90,7 +95,7 @@ def train(
     data_dir: str | Path | None = None,
     tables: Tables | None = None,
     alias: str | None = "auto",
-    run_name: str = "train",
+    run_name: str | None = None,
     progress: Progress = no_progress,
 ) -> TrainResult:
     """The full pipeline, tracked in one MLflow run and registered as one composite model.
@@ -105,6 +110,8 @@ def train(
         Registry alias the new version gets. ``"auto"`` (default): ``champion`` when the model has
         none yet, else ``challenger`` (promote it with ``segml promote`` or a gated retrain).
         None only registers.
+    run_name : str, optional
+        The MLflow run's name; default: ``train <data folder>`` (:func:`describe_run`).
 
     Returns
     -------
@@ -116,6 +123,7 @@ def train(
 
     config = config or SegmlConfig()
     name = config.tracking.registered_model_name
+    run_name = run_name or describe_run("train", config, data_dir)
     with runs.pipeline_run(config.tracking, run_name=run_name) as run:
         runs.log_config(config, run_id=run.run_id)
         with run.stage("load"):
@@ -144,9 +152,11 @@ def train(
         progress("registering the composite model")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
             info, version = register_version(run, scorer, data, predictions, config)
+            champion = registry.get_alias_version(name, "champion", run.tracking_uri)
             if alias == "auto":
-                has_champion = registry.get_alias_version(name, "champion", run.tracking_uri)
-                alias = "challenger" if has_champion is not None else "champion"
+                alias = "challenger" if champion is not None else "champion"
+            champion_version = (str(version) if alias == "champion"
+                                else None if champion is None else str(champion.version))
             if alias == "champion":
                 # Only once the whole run has ended cleanly does the new version serve.
                 run.on_success(lambda: registry.promote(name, version, finishing_run=run.run_id))
@@ -166,7 +176,28 @@ def train(
             fit_cutoffs=predictions.fit_cutoffs(),
             extras={"datasets": data, "scorer": scorer, "logged_model": info.model_uri},
             report=reading.artifact_location(run.run_id, "report.html", run.tracking_uri),
+            champion_version=champion_version,
+            run_name=run_name,
         )
+
+
+def describe_run(kind: str, config: SegmlConfig, data_dir: str | Path | None = None) -> str:
+    """A run name that says what the run did: ``train <data folder>`` and its cutoff if one
+    was set, so runs in the MLflow UI are not all called ``train``.
+
+    Example
+    -------
+    >>> config = SegmlConfig()
+    >>> config.data.dir = "/shop/exports/2025-06"
+    >>> describe_run("train", config)
+    'train 2025-06'
+    >>> describe_run("train", config.with_cutoff("2025-05-31"))
+    'train 2025-06 (cutoff 2025-05-31)'
+    """
+    folder = data_dir or config.data.dir
+    name = f"{kind} {Path(str(folder)).name}" if folder else kind
+    cutoff = config.time.cutoff
+    return f"{name} (cutoff {cutoff})" if cutoff else name
 
 
 def register_version(run: Any, scorer: Any, data: Datasets, predictions: Predictions,
@@ -213,7 +244,8 @@ def score(
         before its first transaction nobody has a history, and after its last one every
         customer would look inactive for days the data knows nothing about.
     reasons : bool
-        Add the top 3 signed SHAP reasons per score (about 100x slower than scores alone).
+        Add the top 3 signed SHAP reasons per score (about twice the time of scores alone,
+        loading and features included: docs/predictions.md).
     chunk_size, on_chunk :
         Customers are scored in chunks (bounded memory); ``on_chunk(done, total)`` reports progress.
     on_warning : callable, optional

@@ -61,9 +61,15 @@ def segment_metrics(segmentation: Segmentation) -> dict[str, float]:
         for k in range(1, hierarchy.depth_ + 1)
         if f"segment_level_{k}" in assignments
     }
+    # One noise metric: the share of customers flagged noise. With HDBSCAN leaves the sample's
+    # density noise share says the same (two near-equal numbers); only k-means leaves log it,
+    # as the reason they were chosen (what HDBSCAN would have left out).
     metrics["segments_noise_share"] = float(assignments["segment_is_noise"].mean())
     discovery = getattr(hierarchy, "discovery_", None) or {}
-    for key in ("density_noise_share", "top_level_silhouette"):
+    keys = ["top_level_silhouette"]
+    if discovery.get("leaf_method") != "hdbscan":
+        keys.append("density_noise_share")
+    for key in keys:
         if discovery.get(key) is not None and discovery[key] == discovery[key]:
             metrics[f"segments_{key}"] = float(discovery[key])
     if getattr(hierarchy, "agreement_", None) is not None:

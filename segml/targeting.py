@@ -13,6 +13,13 @@ registered model's scores at an operating point the user chooses:
   membership does not depend on who else is scored);
 * ``threshold=0.5``: every customer whose probability is at least 0.5.
 
+A precision list is *cumulative*: its customers reach the precision together, the likeliest well
+above it and the last ones admitted far below it (with a base rate of 30%, a list at precision
+0.6 may reach down to customers at a few percent). The summary shows the lowest probability a
+list includes, a warning says when it is under half the precision asked for, and
+``min_probability`` (``--min-probability``) is a floor under every kind of list: no customer
+below it is included, whatever the operating point.
+
 Each list comes with its expected precision and recall: those of the same share of the
 population on the evaluation window. The promise is measured with the *evaluation fit* (trained
 before its window, scored out of time) and carried over by share of the population to the
@@ -72,6 +79,9 @@ class Audiences:
     summary: pd.DataFrame
     skipped: list[Problem] = field(default_factory=list)
     point: OperatingPoint | None = None
+    #: Warnings about lists that were built (a precision list reaching low probabilities).
+    notes: list[Problem] = field(default_factory=list)
+    min_probability: float | None = None
 
 
 # ---------------------------------------------------------------------------- at training time
@@ -162,7 +172,8 @@ def operating_point(top: str | float | None = None, precision: float | None = No
 
 
 def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
-              point: OperatingPoint) -> tuple[pd.DataFrame, dict[str, Any]]:
+              point: OperatingPoint, min_probability: float | None = None
+              ) -> tuple[pd.DataFrame, dict[str, Any]]:
     spec = target_of(name)
     score = scored[spec.output_column].to_numpy(dtype=np.float64)
     eligible = np.flatnonzero(~np.isnan(score))  # the target's population in this batch
@@ -181,6 +192,13 @@ def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
                                scale=scale)
             cut = expected[scale] if point.precision is not None else cut
         size = int(np.count_nonzero(score[order] >= cut))
+    if min_probability is not None and size and score[order[size - 1]] < min_probability:
+        # the floor shortens the list: its promise is that of the shorter list
+        cut = float(min_probability)
+        size = int(np.count_nonzero(score[order] >= cut))
+        if curve is not None:
+            expected = (resolve(curve, top=size / order.size) if point.top is not None or not size
+                        else resolve(curve, threshold=cut, scale=scale))
     chosen = order[:size]
     columns = [c for c in LIST_COLUMNS if c in scored] + [spec.output_column]
     frame = scored.iloc[chosen][columns].reset_index(drop=True)
@@ -200,6 +218,8 @@ def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
         "expected_recall": np.nan if nothing else expected["recall"],
         "expected_positives": np.nan if nothing else expected["precision"] * size,
         "mean_probability": float(score[chosen].mean()) if size else np.nan,
+        "lowest_probability": float(score[chosen].min()) if size else np.nan,
+        "min_probability": np.nan if min_probability is None else float(min_probability),
         "evaluation_cutoff": info.get("evaluation_cutoff"),
         "evaluation_rows": None if curve is None else curve.get("rows"),
         "evaluation_base_rate": None if curve is None else curve.get("base_rate"),
@@ -208,20 +228,25 @@ def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
 
 
 def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
-                    point: OperatingPoint, targets: list[str] | None = None) -> Audiences:
+                    point: OperatingPoint, targets: list[str] | None = None,
+                    min_probability: float | None = None) -> Audiences:
     """One list per classifier the scores hold (or per ``targets``), cut at ``point``.
 
     ``scored`` is the scorer's output; ``curves`` the model's operating curves. A precision no
     list reaches (or a target without a curve) skips that target with a problem naming it and
     the best precision on offer; a ValueError names a requested target the scores lack.
+    ``min_probability``: no customer below it enters a list (any operating point). A precision
+    list reaching below half its precision gets a warning in ``notes``.
     """
+    if min_probability is not None and not 0 <= min_probability <= 1:
+        raise ValueError(f"--min-probability must be a number in [0, 1], got {min_probability!r}")
     available = [n for n, s in TARGETS.items() if s.is_classifier and s.output_column in scored]
     if targets:
         unknown = [t for t in targets if t not in available]
         if unknown:
             raise ValueError(f"no scores for target(s) {unknown}: this model's classifiers are "
                              f"{available}")
-    lists, rows, skipped = {}, [], []
+    lists, rows, skipped, notes = {}, [], [], []
     for name in targets or available:
         curve = curves.get(name)
         if point.precision is not None:
@@ -229,9 +254,37 @@ def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
             if problem is not None:
                 skipped.append(problem)
                 continue
-        lists[name], row = _one_list(scored, name, curve, point)
+        lists[name], row = _one_list(scored, name, curve, point, min_probability)
         rows.append(row)
-    return Audiences(lists, pd.DataFrame(rows), skipped, point)
+        note = _cumulative_note(lists[name], target_of(name).output_column, row, point)
+        if note is not None:
+            notes.append(note)
+    return Audiences(lists, pd.DataFrame(rows), skipped, point, notes, min_probability)
+
+
+def _cumulative_note(frame: pd.DataFrame, column: str, row: dict[str, Any],
+                     point: OperatingPoint) -> Problem | None:
+    """A warning when a precision list reaches customers far less likely than its precision
+    (under half of it): the precision is the list's average, not every member's chance.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"churn_probability": [0.9, 0.8, 0.2, 0.04]})
+    >>> row = {"target": "churn", "customers": 4, "lowest_probability": 0.04}
+    >>> print(_cumulative_note(frame, "churn_probability", row, OperatingPoint(precision=0.6)))
+    warning: churn: the list at precision >= 0.60 is cumulative: its 4 customers reach it together, down to a probability of 4.0% (2 under 30%); --min-probability sets a floor
+    """
+    if point.precision is None or not row["customers"]:
+        return None
+    half = point.precision / 2
+    lowest = row["lowest_probability"]
+    if not lowest < half:
+        return None
+    under = int((frame[column] < half).sum())
+    return Problem(f"{row['target']}: the list at {point.label} is cumulative: its "
+                   f"{row['customers']:,} customers reach it together, down to a probability of "
+                   f"{lowest:.1%} ({under:,} under {half:.0%}); --min-probability sets a floor",
+                   severity="warning", key="precision")
 
 
 __all__ = ["Audiences", "build_audiences", "fit_targeting", "operating_curves",

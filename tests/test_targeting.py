@@ -182,3 +182,47 @@ def test_missing_data_folder_exits_1(empty_store):
     result = _run(env, "--model", "models:/x@champion", "--data", str(root / "nowhere"),
                   "--out", str(root / "lists"))
     assert result.exit_code == 1 and "nowhere" in result.output
+
+
+# ------------------------------------------------------- issue 32: cumulative lists, a floor
+def test_a_precision_list_warns_when_it_reaches_far_below_its_precision(scored, curves):
+    result = build_audiences(scored, curves, OperatingPoint(precision=0.6))
+    row = result.summary.set_index("target").loc["churn"]
+    churn = result.lists["churn"]
+    assert row["lowest_probability"] == pytest.approx(churn["churn_probability"].min())
+    assert row["lowest_probability"] < 0.3  # cumulative: the last ones admitted are unlikely
+    notes = {p.message.split(":")[0]: p for p in result.notes}
+    assert "churn" in notes and notes["churn"].severity == "warning"
+    under = int((churn["churn_probability"] < 0.3).sum())
+    assert "cumulative" in notes["churn"].message and f"{under:,} under 30%" in notes["churn"].message
+    assert f"{row['lowest_probability']:.1%}" in notes["churn"].message
+
+
+def test_a_top_list_gets_no_cumulative_warning(scored, curves):
+    assert build_audiences(scored, curves, OperatingPoint(top=0.1)).notes == []
+
+
+@pytest.mark.parametrize("point", [OperatingPoint(precision=0.6), OperatingPoint(top=0.5),
+                                   OperatingPoint(threshold=0.2)])
+def test_min_probability_is_a_floor_under_every_kind_of_list(scored, curves, point):
+    plain = build_audiences(scored, curves, point)
+    floored = build_audiences(scored, curves, point, min_probability=0.45)
+    for name, frame in floored.lists.items():
+        column = f"{name}_probability"
+        assert frame[column].min() >= 0.45
+        kept = plain.lists[name]
+        # the floor only shortens the list: the same customers, best first, down to 0.45
+        expected = kept[kept[column] >= 0.45]["customer_id"].tolist()
+        assert frame["customer_id"].tolist() == expected
+    rows = floored.summary.set_index("target")
+    assert (rows["min_probability"] == 0.45).all() and (rows["lowest_probability"] >= 0.45).all()
+    if point.precision is not None:  # shortened above half the precision: nothing to warn of
+        assert floored.notes == []
+        assert (rows["expected_precision"] >= plain.summary.set_index("target")
+                ["expected_precision"] - 1e-9).all()
+
+
+def test_min_probability_out_of_range_is_a_usage_error():
+    result = runner.invoke(app, ["audiences", "--model", "models:/x@champion", "--data", ".",
+                                 "--out", "lists", "--min-probability", "1.5"])
+    assert result.exit_code == 2 and "--min-probability" in result.output

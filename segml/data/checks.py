@@ -87,9 +87,27 @@ def check_ids(frame: pd.DataFrame, column: str, out: Collector, *, unique: bool)
 
 
 def require_columns(frame: pd.DataFrame, columns: dict[str, str], out: Collector) -> bool:
+    """Every column of ``columns`` (role -> name) present; a missing one is a problem that lists
+    the columns the table has and the config key naming the column (an export's own names,
+    ``order_date`` for ``timestamp``, are one line of config away).
+
+    Example
+    -------
+    >>> out = Collector("transactions", "orders.csv")
+    >>> require_columns(pd.DataFrame(columns=["customer", "order_date", "total"]),
+    ...                 {"timestamp": "timestamp"}, out)
+    False
+    >>> print(out.problems[0])
+    error: file 'orders.csv', table 'transactions', column 'timestamp': required column 'timestamp' (timestamp) is missing; the table has customer, order_date, total (set data.transactions.timestamp to the column that holds it)
+    """
     missing = [(role, col) for role, col in columns.items() if col not in frame.columns]
+    present = [str(c) for c in frame.columns]
+    listed = ", ".join(present[:20]) + (f" and {len(present) - 20} more" if len(present) > 20
+                                        else "")
     for role, col in missing:
-        out.error(f"required column '{col}' ({role}) is missing", col)
+        key = f"data.{out.table}.{role.replace(' ', '_')}"
+        out.error(f"required column '{col}' ({role}) is missing; the table has "
+                  f"{listed or 'no columns'} (set {key} to the column that holds it)", col)
     return not missing
 
 

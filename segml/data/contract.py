@@ -59,7 +59,7 @@ from segml.data.checks import (
 from segml.data.checks import (
     require_columns as _require_columns,
 )
-from segml.data.io import find_table_file, read_table
+from segml.data.io import find_table_file, missing_table_hint, read_table
 from segml.errors import DataError, Problem
 
 log = logging.getLogger(__name__)
@@ -328,11 +328,20 @@ def validate_tables(
     mode = config.data.mode
     if mode == "auto":
         mode = "behavioural" if transactions is not None else "attributes"
+    customers_file = sources.get("customers")
+    folder = Path(customers_file).parent if customers_file else None
     if mode == "behavioural" and transactions is None:
-        return None, [Problem("behavioural mode needs a transactions table", table="transactions")]
+        return None, [Problem("behavioural mode needs a transactions table ("
+                              f"{missing_table_hint('transactions', folder)})",
+                              table="transactions")]
     cust, problems, roles, labels = _validate_customers(customers, config, sources.get("customers"),
                                                         mode, now, purpose, attributes,
                                                         note=not partition)
+    if transactions is None and config.data.transactions is not None and any(
+            "provide a transactions table" in p.message for p in problems):
+        problems = [Problem(f"{p.message} ({missing_table_hint('transactions', folder)})",
+                            p.severity, p.file, p.table, p.column, p.key)
+                    if "provide a transactions table" in p.message else p for p in problems]
     tx = ev = None
     if transactions is not None and config.data.transactions is not None:
         tx, found = _validate_transactions(transactions, config, sources.get("transactions"), now,

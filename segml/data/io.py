@@ -34,6 +34,30 @@ def find_table_file(data_dir: str | os.PathLike[str], table: str) -> Path | None
     return None
 
 
+def table_file_names(table: str) -> str:
+    """The file names :func:`find_table_file` looks for, for messages.
+
+    Example
+    -------
+    >>> table_file_names("transactions")
+    'transactions.parquet, transactions.pq, transactions.csv or transactions.csv.gz'
+    """
+    names = [f"{table}{suffix}" for suffix in _SUFFIXES]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def missing_table_hint(table: str, folder: str | os.PathLike[str] | None) -> str:
+    """Where segml looked for ``table`` and what the folder holds instead (an export named
+    ``orders.csv`` is one rename, or one ``data.<table>.path``, away)."""
+    hint = f"looked for {table_file_names(table)}"
+    if folder is not None and Path(folder).is_dir():
+        files = sorted(p.name for p in Path(folder).iterdir()
+                       if p.is_file() and p.name.lower().endswith(_SUFFIXES))
+        shown = ", ".join(files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
+        hint += f" in {folder}, which holds {shown or 'no table file'}"
+    return f"{hint}; rename the file or set data.{table}.path"
+
+
 def read_table(
     path: str | os.PathLike[str], *, table: str, string_columns: Iterable[str] = ()
 ) -> pd.DataFrame:

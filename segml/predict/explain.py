@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -227,9 +228,11 @@ def plot_importance_bar(importance: pd.DataFrame, path: str | Path, *, top: int 
 
 
 def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, top: int = 12,
-                  seed: int = 0, contrib: pd.DataFrame | None = None) -> Path:
+                  seed: int = 0, contrib: pd.DataFrame | None = None,
+                  label: Callable[[str], str] = str) -> Path:
     """Beeswarm-style plot: one dot per customer and feature, x = SHAP, colour = feature value
-    (percentile within the sample; categories by code), saved as PNG."""
+    (percentile within the sample; categories by code), saved as PNG. ``label``: how a
+    feature name is shown."""
     contrib = _feature_contributions(pred, X_sample, contrib)
     features = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     rng = np.random.default_rng(seed)
@@ -241,9 +244,9 @@ def plot_beeswarm(pred: Predictor, X_sample: pd.DataFrame, path: str | Path, *, 
         colour = pd.to_numeric(raw, errors="coerce").rank(pct=True).fillna(0.5).to_numpy()
         y = i + rng.uniform(-0.3, 0.3, size=len(contrib))
         ax.scatter(contrib[feature].to_numpy(), y, c=colour, cmap="coolwarm", s=4, alpha=0.6)
-    ax.set_yticks(range(len(features)), [str(f) for f in features])
+    ax.set_yticks(range(len(features)), [label(str(f)) for f in features])
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("SHAP value (margin units); colour: low -> high feature value")
+    ax.set_xlabel("SHAP value (margin units)\ncolour: low -> high feature value")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return Path(path)

@@ -164,10 +164,27 @@ class CandidateFitting:
         self._final_fit(weights, data, matrix, label, rounds, last, params_of)
         self.n_train_rows_ = int(label.size)
         self.base_rate_ = float(label.mean())
-        logger.info("%s: %d rows, winner %s (%s), %d rounds, validation on %s", self.target,
-                    label.size, self.winner_, ", ".join(f"{n} {s:.4f}" for n, s in scores.items()),
-                    self.best_iteration_, self.validation_)
+        logger.info("%s", self._fit_note(label.size, scores, comparing))
         return self
+
+    def _fit_note(self, rows: int, scores: dict[str, float], comparing: bool) -> str:
+        """One line on the fit for the progress display: the selection metric and the
+        candidates' scores, why the winner won (the one-standard-error rule may pick a simpler
+        candidate with a lower score), or that a refit repeats the chosen recipe."""
+        if not comparing:  # refit_on: the recipe is fixed, nothing was compared
+            return (f"{self.target}: refit on latest windows: {self.winner_}, {rows:,} rows, "
+                    f"{self.best_iteration_} rounds")
+        metric = "ROC AUC" if self.is_classifier else "Spearman"
+        listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
+        finite = {n: s for n, s in self.candidate_scores_.items() if np.isfinite(s)}
+        best = max(finite, key=finite.__getitem__) if finite else self.winner_
+        if best == self.winner_ or len(finite) < 2:
+            why = "the best"
+        else:
+            why = f"within 1 s.e. of the best ({best}), simpler"
+        held_out = str(self.validation_).replace(" (", " ").replace(")", "")
+        return (f"{self.target}: {metric} on held-out rows, {held_out}: {listed}; "
+                f"winner {self.winner_}: {why}; {self.best_iteration_} rounds, {rows:,} rows")
 
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
         """A new predictor fitted on other rows (the freshest label windows) with the recipe this

@@ -42,6 +42,7 @@ def write_artifacts(
     from segml.report import charts
     from segml.report.predictive import write_predictive_artifacts
     from segml.segments import plots
+    from segml.segments.naming import feature_label
 
     floor = config.segments.min_profile_size
     for folder in ("segments", "evaluation", "explain", "plots"):
@@ -132,10 +133,11 @@ def write_artifacts(
         contrib = contributions(predictor, sample)
         importance = explain_global(predictor, sample, contrib=contrib)
         write_frame_atomic(importance, out / f"explain/{target}_importance.csv")
-        plot_importance_bar(importance, out / f"plots/{target}_importance.png", title=f"{target}: mean |SHAP|")
-        plot_beeswarm(
-            predictor, sample, out / f"plots/{target}_beeswarm.png", seed=config.seed, contrib=contrib
-        )
+        shown = importance.assign(feature=importance["feature"].map(feature_label))
+        plot_importance_bar(shown, out / f"plots/{target}_importance.png",
+                            title=f"{target}: mean |SHAP|")
+        plot_beeswarm(predictor, sample, out / f"plots/{target}_beeswarm.png", seed=config.seed,
+                      contrib=contrib, label=feature_label)
         segments = segmentation.assignments.loc[sample.index, "segment_level_1"]
         drivers = drivers_by_segment(
             predictor, sample, segments, k=3, min_size=floor, contrib=contrib

@@ -56,21 +56,31 @@ class Artifacts:
 def fmt(value: Any, kind: str = "num") -> str:
     """A cell value for people: percentages, thousands separators, 3 significant decimals.
 
+    ``kind``: ``num`` (a metric: 3 decimals below 100, whole numbers as integers), ``pct`` (a
+    share, 1 decimal), ``money`` (2 decimals), ``mean`` (an average of counts or days: 1
+    decimal), ``int`` (rounded to a whole number).
+
     Example
     -------
-    >>> fmt(0.1234, "pct"), fmt(12345.0), fmt(0.8123), fmt(None), fmt("x")
-    ('12.3%', '12,345', '0.812', '', 'x')
+    >>> fmt(0.1234, "pct"), fmt(12345.0), fmt(0.8123), fmt(None), fmt("x"), fmt(0.0)
+    ('12.3%', '12,345', '0.812', '', 'x', '0')
+    >>> fmt(58.353, "money"), fmt(38.619, "mean"), fmt(273.9, "int")
+    ('58.35', '38.6', '274')
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ""
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
+        return f"{int(value):,}" if kind != "pct" else f"{value:.1%}"
     if isinstance(value, float | np.floating):
         if kind == "pct":
             return f"{value:.1%}"
-        if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 1):
+        if kind == "money":
+            return f"{value:,.2f}"
+        if kind == "mean":
+            return f"{value:,.1f}"
+        if kind == "int" or float(value).is_integer() or abs(value) >= 1000:
             return f"{value:,.0f}"
         return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
     return str(value)
@@ -80,13 +90,16 @@ def html_table(frame: pd.DataFrame, highlight: str | None = None, pct: tuple[str
     """An escaped HTML table (index dropped); rows whose first cell equals ``highlight`` in bold."""
     from html import escape
 
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    text = [pd.api.types.is_object_dtype(t) or pd.api.types.is_string_dtype(t) for t in frame.dtypes]
+    head = "".join(("<th class='t'>" if left else "<th>") + f"{escape(str(c))}</th>"
+                   for c, left in zip(frame.columns, text, strict=True))
     rows = []
     for values in frame.itertuples(index=False):
         cells = "".join(
-            f"<td>{escape(fmt(v, 'pct' if c in pct else 'num'))}</td>"
+            ("<td class='t'>" if isinstance(v, str) else "<td>")
+            + f"{escape(fmt(v, 'pct' if c in pct else 'num'))}</td>"
             for c, v in zip(frame.columns, values, strict=True)
-        )
+        )  # text cells read left to right, numbers align right
         cls = ' class="hl"' if highlight is not None and str(values[0]) == highlight else ""
         rows.append(f"<tr{cls}>{cells}</tr>")
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from segml.config import TrackingConfig
 from segml.report import blocks, predictive, sections, segment_sections
+from segml.segments.naming import BTYD_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def render_report(
     model_metrics, baseline_metrics = sections.metrics_rows(run)
     page = {
         "run": run,
-        "tags": sorted((k, v) for k, v in (run.get("tags") or {}).items() if not k.startswith("segml.")),
+        "header": sections.header(run),
+        "btyd_note": BTYD_NOTE,
         "mode": mode,
         "floor": floor,
         "data": sections.data_section(art, run),

@@ -36,6 +36,7 @@ from segml.report.segment_sections import (
     rules_section,
     tree_section,
 )
+from segml.segments.naming import feature_label
 from segml.targets import TARGETS
 
 
@@ -120,6 +121,8 @@ def model_sections(art: Artifacts) -> list[dict[str, Any]]:
         if comparison is None:
             continue
         comparison = comparison.rename(columns={comparison.columns[0]: "scorer"})
+        if "note" in comparison and not comparison["note"].fillna("").astype(str).str.strip().any():
+            comparison = comparison.drop(columns="note")  # nothing to say: no empty column
         deciles = art.table(f"evaluation/{target}_deciles.csv")
         if deciles is not None:
             deciles = deciles.drop(columns=[c for c in deciles if c in ("index", "Unnamed: 0")])
@@ -150,7 +153,8 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
         table = ""
         if drivers is not None and len(drivers):
             d = drivers.sort_values(["segment", "rank"])
-            d = d.assign(text=d["feature"].astype(str) + " (" + d["mean_shap"].map(lambda v: f"{v:+.3f}") + ")")
+            d = d.assign(text=d["feature"].astype(str).map(feature_label) + " ("
+                         + d["mean_shap"].map(lambda v: f"{v:+.3f}") + ")")
             rows = d.groupby("segment", sort=True).agg(customers=("customers", "first"),
                                                        drivers=("text", " · ".join)).reset_index()
             rows.insert(1, "name", rows["segment"].astype(str).map(names).fillna(""))
@@ -159,6 +163,51 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
             out.append({"target": target, "plots": [p for p in plots if p], "drivers": table,
                         "sample": sample})
     return out
+
+
+#: Run tags the header reads, per target: tag prefix -> what it says.
+MODEL_TAGS = {"winner_": "model", "calibration_": "calibration", "fit_cutoff_": "fitted up to"}
+
+
+def header(run: dict[str, Any]) -> dict[str, Any]:
+    """The report's header in words: the run, the data and, per target, the model that won,
+    its calibration and the date it was fitted up to (not the run's raw tags).
+
+    Example
+    -------
+    >>> h = header({"run_id": "abc", "status": "FINISHED", "tags": {"mode": "behavioural",
+    ...     "cutoff": "2025-12-30", "winner_churn": "lgbm", "calibration_churn": "none",
+    ...     "fit_cutoff_churn": "2025-10-01", "segml.version": "0.1"}})
+    >>> h["facts"]
+    ['run abc', 'finished', 'behavioural data', 'data up to 2025-12-30']
+    >>> h["models"]
+    [('churn', 'lgbm, no calibration, fitted up to 2025-10-01')]
+    """
+    tags = {k: str(v) for k, v in (run.get("tags") or {}).items() if not k.startswith("segml.")}
+    facts = [f"run {run.get('run_id', '')}"]
+    if run.get("status"):
+        facts.append(str(run["status"]).lower())
+    if tags.get("mode"):
+        facts.append(f"{tags.pop('mode')} data")
+    if tags.get("cutoff"):
+        facts.append(f"data up to {tags.pop('cutoff')}")
+    models: dict[str, list[str]] = {}
+    for target in TARGETS:
+        parts = []
+        for prefix, label in MODEL_TAGS.items():
+            value = tags.pop(f"{prefix}{target}", None)
+            if value is None:
+                continue
+            if prefix == "winner_":
+                parts.insert(0, value)
+            elif prefix == "calibration_":
+                parts.append("no calibration" if value == "none" else f"{value} calibration")
+            else:
+                parts.append(f"{label} {value}")
+        if parts:
+            models[target] = parts
+    return {"facts": facts, "models": [(t, ", ".join(p)) for t, p in models.items()],
+            "other": sorted(tags.items())}
 
 
 def retrain_section(art: Artifacts, floor: int) -> dict[str, Any] | None:
@@ -212,7 +261,7 @@ def leftovers(art: Artifacts) -> tuple[list[tuple[str, str]], list[dict[str, str
 
 __all__ = [
     "CUTOFF_LABELS", "KPIS", "SEPARATION", "Artifacts", "data_section", "discovery_notes",
-    "driver_sections", "fmt", "html_table", "leftovers", "metrics_rows", "model_sections",
+    "driver_sections", "fmt", "header", "html_table", "leftovers", "metrics_rows", "model_sections",
     "profile_cards", "retrain_section", "rules_section", "segment_names", "tree_section",
     "windows_table",
 ]

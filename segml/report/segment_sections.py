@@ -24,14 +24,17 @@ import numpy as np
 import pandas as pd
 
 from segml.report.blocks import Artifacts, fmt, profile_levels, segment_names
+from segml.segments.naming import feature_label
 
 KPIS = {  # profile column -> (label, format)
     "share": ("share of customers", "pct"),
     "revenue_share": ("share of revenue", "pct"),
-    "aov": ("average order value", "num"),
-    "frequency": ("orders", "num"),
-    "recency_days": ("days since last order", "num"),
-    "churn_rate": ("expected churn", "pct"),
+    "aov": ("average order value", "money"),
+    "frequency": ("orders (mean)", "mean"),
+    "recency_days": ("days since last order (mean)", "int"),
+    "lapsed_share": ("lapsed (no order in the activity window)", "pct"),
+    # churn is defined for active customers only: the lapsed have no churn label
+    "churn_rate": ("expected churn (active customers)", "pct"),
     "purchase_rate": ("expected purchase", "pct"),
 }
 
@@ -150,13 +153,13 @@ def profile_cards(art: Artifacts) -> list[dict[str, Any]]:
                 if not isinstance(item, dict):
                     continue
                 # yes/no columns and categorical levels: shares of customers
-                kind = "pct" if item.get("kind") in ("binary", "categorical") else "num"
+                kind = "pct" if item.get("kind") in ("binary", "categorical") else "value"
                 features.append({
-                    "feature": str(item.get("feature", "")).replace("_", " "),
-                    "effect": fmt(item.get("effect")),
+                    "feature": feature_label(str(item.get("feature", ""))),
+                    "effect": _effect(item.get("effect")),
                     "up": (item.get("effect") or 0) >= 0,
-                    "segment": fmt(item.get("segment_value"), kind),
-                    "rest": fmt(item.get("rest_value"), kind),
+                    "segment": _value(item.get("segment_value"), kind),
+                    "rest": _value(item.get("rest_value"), kind),
                 })  # fmt: skip
             kpis = [(label, fmt(row.get(col), kind)) for col, (label, kind) in KPIS.items()
                     if col in row and fmt(row.get(col), kind)]
@@ -164,6 +167,36 @@ def profile_cards(art: Artifacts) -> list[dict[str, Any]]:
                           "size": fmt(int(row["size"])), "kpis": kpis, "features": features})
         levels.append({"level": level, "cards": cards, "hidden": hidden})
     return levels
+
+
+def _effect(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if number != number else f"{number:+.2f}"
+
+
+def _value(value: Any, kind: str) -> str:
+    """A feature's mean or share on a card: shares as percentages, means with 3 significant
+    digits below 10, one decimal below 1,000 (``0.267``, ``38.6``, ``2,556``).
+
+    Example
+    -------
+    >>> _value(0.2671, "value"), _value(38.619, "value"), _value(2556.4, "value"), _value(0.27, "pct")
+    ('0.267', '38.6', '2,556', '27.0%')
+    """
+    if kind == "pct":
+        return fmt(value, "pct")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return fmt(value)
+    if number != number:
+        return ""
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    return f"{number:.1f}" if abs(number) >= 10 else f"{number:.3g}" if number else "0"
 
 
 def rules_section(art: Artifacts, floor: int) -> dict[str, Any]:

@@ -3,6 +3,11 @@
 A **top-level** name reads ``[recency] [value tier] [frequency noun][, trait][, trait]``:
 
 * recency from ``recency_effect`` (d of ``recency_days``): > 0.5 ``Lapsing``, < -0.5 ``Active``;
+  but where most of the segment is lapsed (``lapsed_share`` >= 0.5: no order within the activity
+  window) the name says ``Mostly lapsed`` and never calls them frequent or regular buyers: what
+  they *were* reads ``..., formerly frequent`` (the mean recency of a segment hides that half of
+  it may be long gone); a mostly lapsed child of a mostly active parent adds ``mostly lapsed``
+  to its parent's name;
 * value tier from ``value_effect`` (d of revenue): >= 0.5 ``high-value``, <= -0.5 ``low-value``,
   else ``mid-value``; frequency from ``frequency_effect``: >= 0.5 ``frequent buyers``, <= -0.5
   ``occasional buyers``, else ``regular buyers`` (behavioural data only: attributes mode has no
@@ -86,6 +91,41 @@ def words(column: str) -> str:
     """
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(column)).replace("_", " ").strip()
     return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in text.split())
+
+
+#: The purchase model's features (``btyd_*``: BG/NBD, "buy till you die") in words.
+BTYD_LABELS = ((r"btyd_p_alive", "P(alive)"),
+               (r"btyd_prob_purchase_(\d+)d", r"P(purchase in \1d)"),
+               (r"btyd_expected_purchases_(\d+)d", r"expected purchases in \1d"),
+               (r"btyd_expected_next_purchase_days", "expected days to next purchase"))
+#: What the report says the purchase model's features are.
+BTYD_NOTE = ("Features named \"purchase model: ...\" come from the BG/NBD purchase model (\"buy "
+             "till you die\") fitted to every customer's order history")
+
+
+def feature_label(feature: str) -> str:
+    """A feature as the report and the plots show it: words, with the purchase model's
+    features (``btyd_*``) named as such; categorical levels keep their spelling.
+
+    Example
+    -------
+    >>> feature_label("btyd_prob_purchase_90d"), feature_label("days_since_session")
+    ('purchase model: P(purchase in 90d)', 'days since session')
+    >>> feature_label("btyd_p_alive"), feature_label("btyd_new_thing")
+    ('purchase model: P(alive)', 'purchase model: new thing')
+    >>> feature_label("Contract=Month-to-month")
+    'Contract = Month-to-month'
+    """
+    text = str(feature)
+    if "=" in text:
+        column, level = text.split("=", 1)
+        return f"{feature_label(column)} = {level}"
+    if text.startswith("btyd_"):
+        for pattern, label in BTYD_LABELS:
+            if re.fullmatch(pattern, text):
+                return "purchase model: " + re.sub(pattern, label, text)
+        return "purchase model: " + text.removeprefix("btyd_").replace("_", " ")
+    return text.replace("_", " ")
 
 
 def _level_text(level: str) -> str:
@@ -195,14 +235,23 @@ def _base(row: pd.Series) -> str:
     if np.isnan(value) and np.isnan(freq) and np.isnan(rec):
         return ""
     words_ = []
+    tier = "high-value" if value >= 0.5 else "low-value" if value <= -0.5 else "mid-value"
+    if _mostly_lapsed(row):  # most of them buy no more: say so first
+        was = ("frequent" if freq >= 0.5 else None if freq <= -0.5 else "regular")
+        return f"mostly lapsed {tier} customers" + (f", formerly {was}" if was else "")
     if rec > 0.5:
         words_.append("lapsing")
     elif rec < -0.5:
         words_.append("active")
-    words_.append("high-value" if value >= 0.5 else "low-value" if value <= -0.5 else "mid-value")
+    words_.append(tier)
     words_.append("frequent buyers" if freq >= 0.5 else
                   "occasional buyers" if freq <= -0.5 else "regular buyers")
     return " ".join(words_)
+
+
+def _mostly_lapsed(row: Any) -> bool:
+    """Most of the segment has not ordered within the activity window."""
+    return _num(row.get("lapsed_share")) >= 0.5
 
 
 def _column(feature: str) -> str:
@@ -300,6 +349,7 @@ def name_hierarchy(profiles: dict[int, pd.DataFrame], max_traits: int = 2) -> di
     names: dict[int, dict[str, str]] = {}
     used: dict[str, set[str]] = {}  # columns a segment's name (with its ancestors') uses
     previous: dict[str, str] = {}  # names of the level above
+    parent_rows: dict[str, Any] = {}  # profile rows of the level above
     for level in sorted(profiles):
         profile = profiles[level]
         head: dict[str, str] = {}
@@ -326,6 +376,9 @@ def name_hierarchy(profiles: dict[int, pd.DataFrame], max_traits: int = 2) -> di
                 options[key], start[key] = [], 0
             elif child:
                 head[key] = previous.get(parent, "")
+                if _mostly_lapsed(row) and not _mostly_lapsed(parent_rows.get(parent, {})):
+                    # its parent reads "... buyers", most of this part buys no more
+                    head[key] += ", mostly lapsed"
                 options[key] = _traits(row.get("refining"), True, used[key])
                 start[key] = min(1, len(options[key]))
             else:
@@ -352,6 +405,7 @@ def name_hierarchy(profiles: dict[int, pd.DataFrame], max_traits: int = 2) -> di
                 level_names[key] = f"{prefix}: {text}" if prefix else text
         names[level] = level_names
         previous = level_names
+        parent_rows = {str(k): row for k, row in profile.iterrows()}
     return names
 
 

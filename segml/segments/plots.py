@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram
 from sklearn.decomposition import PCA
 
+from segml.segments.naming import feature_label
 from segml.segments.profiles import segment_effects
 
 
@@ -124,15 +125,57 @@ def plot_projection(hierarchy: Any, X: pd.DataFrame, assignments: pd.DataFrame,
         Z = hierarchy.preprocessor_.transform(X.iloc[idx])
         P = PCA(2, random_state=random_state).fit_transform(Z)
         codes, uniques = pd.factorize(seg.iloc[idx], sort=True)
-        sc = ax.scatter(P[:, 0], P[:, 1], c=codes, s=4, cmap="tab20", alpha=0.6)
-        handles = sc.legend_elements(num=None)[0]  # one per code, in code order (num=k picks
-        # "nice" levels, not always k of them)
-        ax.legend(handles, list(uniques), title="segment", fontsize=7, markerscale=1.5,
-                  loc="best")
+        palette = hierarchy_colours([str(u) for u in uniques])
+        colours = np.array([palette[str(u)] for u in uniques])[codes]
+        ax.scatter(P[:, 0], P[:, 1], c=colours, s=4, alpha=0.6)
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], ls="", marker="o", ms=5, color=palette[str(u)])
+                   for u in uniques]
+        ax.legend(handles, [str(u) for u in uniques], title="segment", fontsize=7, loc="best")
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.set_title(f"Customers by {column} (sample of {len(idx)})")
     return _save(fig, path)
+
+
+def hierarchy_colours(paths: list[str]) -> dict[str, tuple[float, float, float]]:
+    """A colour per segment path that follows the tree: one hue per top-level segment, its
+    leaves in lighter and darker shades of that hue (``1.1``, ``1.2``: two blues).
+
+    Example
+    -------
+    >>> colours = hierarchy_colours(["1.1", "1.2", "2.1"])
+    >>> colours["1.1"] != colours["1.2"], _hue(colours["1.1"]) == _hue(colours["1.2"])
+    (True, True)
+    >>> _hue(colours["1.1"]) == _hue(colours["2.1"])
+    False
+    """
+    from matplotlib import colormaps
+
+    base = colormaps["tab10"].colors
+    tops = sorted({p.split(".")[0] for p in paths}, key=_path_key)
+    out: dict[str, tuple[float, float, float]] = {}
+    for i, top in enumerate(tops):
+        colour = np.asarray(base[i % len(base)][:3], dtype=float)
+        members = sorted((p for p in paths if p.split(".")[0] == top), key=_path_key)
+        n = len(members)
+        for j, path in enumerate(members):
+            # from 35% darker to 45% lighter: same hue, told apart by lightness
+            t = 0.0 if n == 1 else -0.35 + 0.8 * j / (n - 1)
+            shade = colour * (1 + t) if t < 0 else colour + (1 - colour) * t
+            out[path] = tuple(float(v) for v in np.clip(shade, 0, 1))
+    return out
+
+
+def _path_key(path: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in str(path).split("."))
+
+
+def _hue(rgb: tuple[float, float, float]) -> float:
+    import colorsys
+
+    return round(colorsys.rgb_to_hsv(*rgb)[0], 3)
 
 
 def plot_segment_sizes(assignments: pd.DataFrame, path: str | os.PathLike[str],
@@ -244,7 +287,7 @@ def plot_profile_heatmap(X: pd.DataFrame, assignments: pd.DataFrame,
                   for p in effect.columns]
         ax.set_xticks(range(n_cols), labels, fontsize=7 if n_cols > 6 else 8)
         ax.xaxis.tick_top()
-        ax.set_yticks(range(n_rows), [f.replace("_", " ") for f in effect.index], fontsize=8)
+        ax.set_yticks(range(n_rows), [feature_label(f) for f in effect.index], fontsize=8)
         fig.colorbar(im, ax=ax, label="difference from the other customers (d, clipped at 2)",
                      shrink=0.8, pad=0.02)
     sampled = f" (a sample of {len(X):,} of {customers:,} customers)" if len(X) < customers else ""

@@ -2,7 +2,8 @@
 
 Per segment (at every level of the hierarchy): ``size``, ``share``, ``revenue_share`` (of
 ``monetary_sum``, else ``spend_365d``), ``aov`` (mean ``monetary_mean``), mean ``frequency`` and
-``recency_days``, ``churn_rate``/``purchase_rate`` when labels are given, and the top distinguishing
+``recency_days``, ``lapsed_share`` (customers with no order within the activity window, the
+lifecycle rule's ``lapsed``), ``churn_rate``/``purchase_rate`` when labels are given, and the top distinguishing
 features with effect sizes, segment versus the rest of the customers:
 
 * numeric feature: standardised mean difference (Cohen's d with the pooled standard deviation);
@@ -42,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from segml.segments.rules import lapsed
 
 V_TO_D = 1.6
 MAX_D = 10.0  # effects are capped here (a split with no spread inside the groups is infinite)
@@ -277,6 +280,8 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
                       ("recency_days", "recency_days")):
         if col in X.columns:
             out[name] = X[col].astype(float).groupby(seg).mean()
+    if "recency_days" in X.columns:
+        out["lapsed_share"] = lapsed(X).groupby(seg).mean()  # the lifecycle rule's lapsed
     if labels is not None:
         lab = labels.reindex(X.index)
         for name, col in (("churn_rate", "churn"), ("purchase_rate", "purchase")):

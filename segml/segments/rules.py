@@ -258,3 +258,23 @@ class RuleSegmenter(BaseEstimator):
             "active",
         )
         return stage.astype(object)
+
+
+def lapsed(X: pd.DataFrame) -> pd.Series:
+    """Customers the lifecycle rule calls ``lapsed`` (default thresholds): no order within the
+    activity window (or none at all), unless new. A segment's mean recency hides this: a
+    segment averaging 270 days since the last order may be half active, half long gone.
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"recency_days": [10.0, 400.0, np.nan], "tenure_days": [900.0] * 3})
+    >>> lapsed(X).tolist()
+    [False, True, True]
+    """
+    window = _ACTIVITY_WINDOW_DAYS
+    new_days = LifecycleThresholds.model_fields["new_days"].default
+    recency = X["recency_days"].astype(float)
+    out = recency.isna() | (recency >= window)
+    if "tenure_days" in X.columns:
+        out &= ~(X["tenure_days"].astype(float) < new_days)
+    return out

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from segml.report import charts, render_folder, render_report, write_html_atomic
+from segml.report.blocks import Artifacts
 
 RUN = {"run_id": "r123", "run_name": "train", "status": "FINISHED", "params": {},
        "metrics": {"churn_roc_auc": 0.871, "baseline_logreg_churn_roc_auc": 0.838},
@@ -85,7 +86,9 @@ def test_every_section_is_rendered_from_the_artifacts(folder):
     assert "churn_roc_auc" in html and "baseline_logreg_churn_roc_auc" in html
     assert "abc123" in html and "65% missing" in html and "2024-12-30" in html
     assert "218.1 vs 42.9" in html  # the distinguishing feature on the card
-    assert "btyd_p_alive (+0.800)" in html  # per-segment drivers
+    # per-segment drivers with the profiles' readable labels, "btyd" explained
+    assert "purchase model: P(alive) (+0.800)" in html and "btyd_p_alive" not in html
+    assert "<th>note</th>" not in html  # an always-empty column is not shown
     assert "not all passed" in html and "recency_days" in html
     assert html.count("data:image/png;base64,") == 3  # evaluation, importance, the unknown plot
     assert "mystery plot" in html  # an artifact no section knows still appears
@@ -163,3 +166,31 @@ def test_segment_tree_says_how_the_leaves_were_made(tmp_path):
     dense = dict(found, leaf_method="hdbscan", noise_share=0.29, top_level_silhouette=0.41)
     html = render_report(RUN, {"segments/hierarchy.csv": tree}, {}, {"segments/discovery.json": dense})
     assert "29% of the customers are in no dense cluster" in html and "(weak structure)" in html
+
+
+def test_the_header_reads_as_words_not_a_tag_dump(folder):
+    run = {**RUN, "tags": {"mode": "behavioural", "cutoff": "2025-12-30", "winner_churn": "lgbm",
+                           "calibration_churn": "none", "fit_cutoff_churn": "2025-10-01",
+                           "winner_purchase": "lgbm_shallow", "calibration_purchase": "sigmoid",
+                           "segml.code_version": "abc"}}
+    html = render_folder(run, folder)
+    head = html[html.index("<header>"):html.index("</header>")]
+    assert "behavioural data" in head and "data up to 2025-12-30" in head
+    assert "<b>churn</b> lgbm, no calibration, fitted up to 2025-10-01" in head
+    assert "<b>purchase</b> lgbm_shallow, sigmoid calibration" in head
+    for raw in ("calibration_churn", "winner_", "fit_cutoff_", "segml.code_version"):
+        assert raw not in head, raw
+
+
+def test_card_kpis_are_formatted_by_kind():
+    from segml.report.segment_sections import profile_cards
+
+    art = Artifacts(tables={"segments/profile_level_1.csv": pd.DataFrame({
+        "segment": ["1"], "name": ["A"], "size": [771], "share": [0.386], "aov": [58.353],
+        "frequency": [38.619], "recency_days": [273.9], "lapsed_share": [0.47],
+        "churn_rate": [0.175], "distinguishing": ["[]"]})})
+    kpis = dict(profile_cards(art)[0]["cards"][0]["kpis"])
+    assert kpis["average order value"] == "58.35" and kpis["orders (mean)"] == "38.6"
+    assert kpis["days since last order (mean)"] == "274"
+    assert kpis["expected churn (active customers)"] == "17.5%"
+    assert kpis["lapsed (no order in the activity window)"] == "47.0%"

@@ -23,7 +23,10 @@ def test_names_are_readable_unique_and_children_refine_parents(blobs, fitted):
     top = profiles[1]
     best, worst = top["value_effect"].idxmax(), top["value_effect"].idxmin()
     assert names[1][best].startswith(("High-value", "Active high-value"))
-    assert "low-value" in names[1][worst].lower() and names[1][worst].startswith("Lapsing")
+    assert "low-value" in names[1][worst].lower()
+    # most of the worst segment is lapsed: its name says so, never "... buyers"
+    assert top.loc[worst, "lapsed_share"] >= 0.5
+    assert names[1][worst].startswith("Mostly lapsed") and "buyers" not in names[1][worst]
     for child, name in names[2].items():
         parent = names[1][child.split(".")[0]]
         assert name == parent or name.startswith(parent + ", "), (name, parent)
@@ -118,3 +121,36 @@ def test_trait_labels(feature, kind, effect, share, expected):
 def test_words():
     assert words("PaperlessBilling") == "paperless billing"
     assert words("MINKGEM") == "MINKGEM"
+
+
+def test_a_mostly_lapsed_segment_is_not_called_frequent_buyers():
+    """Issue 32: a segment averaging 270 days since the last order, most of it lapsed, was
+    called "Mid-value frequent buyers" because it ordered more than the others in the past."""
+    profile = pd.DataFrame({"suppressed": [False, False, False],
+                            "value_effect": [0.0, 0.0, -0.9], "frequency_effect": [1.2, 1.2, -0.8],
+                            "recency_effect": [0.1, 0.1, 0.3],
+                            "lapsed_share": [0.62, 0.2, 0.8],
+                            "distinguishing": [[], [], []]},
+                           index=pd.Index(["1", "2", "3"]))
+    names = name_segments(profile)
+    assert names["1"] == "Mostly lapsed mid-value customers, formerly frequent"
+    assert names["2"] == "Mid-value frequent buyers"  # mostly active: named as before
+    assert names["3"] == "Mostly lapsed low-value customers"
+
+
+def test_a_mostly_lapsed_child_of_an_active_parent_says_so():
+    top = pd.DataFrame({"suppressed": [False, False], "value_effect": [0.0, 0.0],
+                        "frequency_effect": [1.0, -1.0], "recency_effect": [0.0, 0.0],
+                        "lapsed_share": [0.4, 0.3], "distinguishing": [[], []]},
+                       index=pd.Index(["1", "2"]))
+    children = pd.DataFrame({"suppressed": [False, False], "parent": ["1", "1"],
+                             "lapsed_share": [0.56, 0.25], "distinguishing": [[], []],
+                             "refining": [[{"feature": "share_category_grocery",
+                                            "kind": "numeric", "effect": 1.2}],
+                                          [{"feature": "share_category_sports",
+                                            "kind": "numeric", "effect": 1.1}]]},
+                            index=pd.Index(["1.1", "1.2"]))
+    names = name_hierarchy({1: top, 2: children})
+    assert names[1]["1"] == "Mid-value frequent buyers"
+    assert names[2]["1.1"] == "Mid-value frequent buyers, mostly lapsed, grocery"
+    assert names[2]["1.2"] == "Mid-value frequent buyers, sports"
