@@ -5,7 +5,7 @@ end (later repeats reuse the per-table cache of id positions and the purchase so
 resident memory of the process, and the ratio to a plain hand-written DuckDB RFM query
 (recency, frequency, monetary per customer) on the same data in the same process.
 
-With ``--data DIR`` (parquet tables as ``segml.stages.load`` reads them) it instead fits the
+With ``--data DIR`` (parquet tables as ``segml.workflow.stages.load`` reads them) it instead fits the
 spec once at ``--fit-cutoff`` and times ``build_features`` alone at each ``--cutoffs`` date on the
 same tables, as the training pipeline does (the first cutoff also pays for the per-table caches);
 ``--save DIR`` writes each matrix to ``DIR/<date>.parquet`` and ``--compare DIR`` checks it
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return _cutoffs(args)
 
     from segml.data.contract import load_tables
-    from segml.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import make_customers, synthetic_config
     from segml.features import FeatureSpec, build_features, data_end
 
     t0 = time.perf_counter()
@@ -131,9 +131,9 @@ def _cutoffs(args) -> int:
 
     import pandas as pd
 
-    from segml.datasets import synthetic_config
+    from segml.data.synthetic.datasets import synthetic_config
     from segml.features import FeatureSpec, build_features
-    from segml.stages import load
+    from segml.workflow.stages import load
 
     t0 = time.perf_counter()
     config = synthetic_config()

@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 
-from segml.datasets import DIFFICULTIES, make_customers
+from segml.data.synthetic.datasets import DIFFICULTIES, make_customers
 
 TARGET_SECONDS_PER_MILLION = 90.0
 

@@ -39,10 +39,10 @@ import pandas as pd
 from segml.config import ModelsConfig, SegmlConfig, load_config
 from segml.data.contract import load_tables
 from segml.data.public import fetch_public, keep_last_days, load_public
-from segml.datasets import synthetic_config
-from segml.fitting import fit_and_evaluate
+from segml.data.synthetic.datasets import synthetic_config
 from segml.targets import target as target_of
-from segml.training_data import build_datasets
+from segml.workflow.datasets import build_datasets
+from segml.workflow.fitting import fit_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "public"
@@ -75,7 +75,7 @@ def public_tables(name: str):
 
 
 def synthetic_tables(seed: int, customers: int, difficulty: str):
-    from segml.datasets import make_customers
+    from segml.data.synthetic.datasets import make_customers
 
     kwargs = {} if difficulty == "default" else {"difficulty": difficulty}
     data = make_customers(customers, seed=seed, **kwargs)

@@ -3,7 +3,7 @@
     python benchmarks/bench_reasons.py [--customers 5000] [--train-customers 2000] [--repeats 3]
 
 Trains a small pipeline once (synthetic data, tmp MLflow store), then times
-:func:`segml.pipeline.score` on ``--customers`` synthetic customers (loading, features, scores,
+:func:`segml.workflow.train.score` on ``--customers`` synthetic customers (loading, features, scores,
 as ``segml score`` runs it) with ``reasons=False`` and ``reasons=True``, and prints the medians
 and their ratio: the figure docs/predictions.md quotes.
 """
@@ -25,8 +25,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from segml.config import load_config
-    from segml.datasets import make_customers
-    from segml.pipeline import score, train
+    from segml.data.synthetic.datasets import make_customers
+    from segml.workflow.train import score, train
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

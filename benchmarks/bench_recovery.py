@@ -22,7 +22,7 @@ import time
 
 from sklearn.metrics import adjusted_rand_score
 
-from segml.datasets import DIFFICULTIES, synthetic_config, synthetic_features
+from segml.data.synthetic.datasets import DIFFICULTIES, synthetic_config, synthetic_features
 from segml.segments import SegmentHierarchy
 
 

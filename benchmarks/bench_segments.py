@@ -8,7 +8,7 @@ the same preprocessed data as the reference ratio.
     .venv/bin/python benchmarks/bench_segments.py --customers 100000 --repeats 3
     .venv/bin/python benchmarks/bench_segments.py --customers 100000 --source blobs
 
-``--source synthetic`` (default) builds the feature matrix with ``segml.datasets.make_customers``
+``--source synthetic`` (default) builds the feature matrix with ``segml.data.synthetic.datasets.make_customers``
 and ``segml.features``; ``--source blobs`` uses the nested blob generator of the tests (faster to
 build, for very large N); ``--source attributes`` an attributes-only table of the tests with four
 planted categorical segments (k-means leaves, as on the public tables).
@@ -37,7 +37,7 @@ def _peak_gib() -> float:
 
 def synthetic_features(n: int, seed: int):
     """Feature matrix and ground truth from the package's generator and feature builder."""
-    from segml.datasets import synthetic_features as build
+    from segml.data.synthetic.datasets import synthetic_features as build
 
     X, truth, _ = build(n, seed)
     return X, truth

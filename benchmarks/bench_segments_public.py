@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from segml.config import load_config
-from segml.stages import discover_segments, load
-from segml.training_data import build_datasets
+from segml.workflow.datasets import build_datasets
+from segml.workflow.stages import discover_segments, load
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("telco", "mlc_churn", "caravan")

@@ -4,7 +4,7 @@
 
 Trains a small pipeline once (``--train-customers`` synthetic customers, tmp MLflow store), writes
 N other customers as Parquet, then times, from the same files to scores in memory or on disk:
-- single machine: ``segml.pipeline.score`` (load + features + chunked scoring);
+- single machine: ``segml.workflow.train.score`` (load + features + chunked scoring);
 - Spark: ``score_spark`` then ``write_scores_spark`` (read + features in ``applyInPandas`` +
   ``spark_udf`` scoring + Parquet write), on a ``local[cores]`` session started beforehand;
 - Spark features alone (written to Parquet), to split the two stages.
@@ -44,8 +44,7 @@ def main() -> None:
                         help="customer buckets (default: 4 per core; raise it for 1M+)")
     args = parser.parse_args()
 
-    from segml.datasets import make_customers, synthetic_config
-    from segml.pipeline import score
+    from segml.data.synthetic.datasets import make_customers, synthetic_config
     from segml.scale.spark_features import (
         SparkTables,
         build_features_spark,
@@ -54,6 +53,7 @@ def main() -> None:
     )
     from segml.scale.spark_scoring import score_spark, write_scores_spark
     from segml.tracking import load_scorer
+    from segml.workflow.train import score
 
     model = "models:/segml-customer@champion"
     with tempfile.TemporaryDirectory() as tmp:

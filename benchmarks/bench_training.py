@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-#: Stage order of a train run (segml.pipeline): the table lists them in this order.
+#: Stage order of a train run (segml.workflow.train): the table lists them in this order.
 STAGES = ("load", "features", "segments", "predictors", "scorer", "scoring", "profiles",
           "drift_reference", "logging", "explain", "register")
 #: The order in which the predictors stage fits the targets (config order of the defaults).
@@ -31,7 +31,7 @@ TARGET_ORDER = ("churn", "purchase", "high_clv", "spend")
 
 
 def generate(customers: int, folder: Path) -> Path:
-    from segml.datasets import make_customers
+    from segml.data.synthetic.datasets import make_customers
 
     start = time.perf_counter()
     make_customers(customers, seed=0).write(folder)
@@ -55,7 +55,7 @@ def train_child(data: Path, store: Path) -> tuple[float, int, int, list[tuple[fl
     """Wall seconds, exit code, peak RSS (bytes) of ``segml train --data`` in a child, and its
     RSS sampled every half second as ``(epoch seconds, bytes)``."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}
-    command = [sys.executable, "-m", "segml.cli", "train", "--data", str(data), "--quiet"]
+    command = [sys.executable, "-m", "segml.cli.main", "train", "--data", str(data), "--quiet"]
     start = time.perf_counter()
     samples: list[tuple[float, int]] = []
     with tempfile.TemporaryFile("w+") as err:

@@ -1,6 +1,6 @@
 """Scheduled retraining entry point: unattended, gated, safe to re-run.
 
-Run it from cron, Airflow or any scheduler. It is a thin layer over :func:`segml.retrain.retrain`:
+Run it from cron, Airflow or any scheduler. It is a thin layer over :func:`segml.workflow.retrain.retrain`:
 
     python pipelines/retrain.py --config configs/demo.yaml --data /data/latest [--cutoff 2025-06-30]
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from segml.config import load_config
 from segml.errors import SegmlError
 from segml.monitor.lock import LockHeld
-from segml.retrain import retrain
+from segml.workflow.retrain import retrain
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,19 +27,19 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 _LAZY = {
     "load_tables": "segml.data.contract",
     "validate_tables": "segml.data.contract",
-    "make_customers": "segml.datasets",
+    "make_customers": "segml.data.synthetic.datasets",
     "FeatureSpec": "segml.features",
     "build_features": "segml.features",
     "make_labels": "segml.features",
     "SegmentHierarchy": "segml.segments",
     "RuleSegmenter": "segml.segments",
-    "train": "segml.pipeline",
-    "score": "segml.pipeline",
-    "audiences": "segml.audience_lists",
-    "retrain": "segml.retrain",
-    "CustomerScorer": "segml.scoring",
+    "train": "segml.workflow.train",
+    "score": "segml.workflow.train",
+    "audiences": "segml.scoring.audiences",
+    "retrain": "segml.workflow.retrain",
+    "CustomerScorer": "segml.scoring.scorer",
     "write_report": "segml.report",
-    "explain": "segml.explanations",
+    "explain": "segml.workflow.explanations",
 }
 
 __all__ = [
@@ -51,6 +51,11 @@ __all__ = [
     "load_config",
     *_LAZY,
 ]
+
+
+def __dir__() -> list[str]:
+    """The public API (``dir(segml)``), not the helpers this module imports."""
+    return sorted([*__all__, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

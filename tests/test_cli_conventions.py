@@ -16,13 +16,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from segml import cli, cli_output
-from segml.cli import app
-from segml.cli_output import StageProgress, registration_lines
+from segml.cli import main as cli
+from segml.cli import output as cli_output
+from segml.cli.main import app
+from segml.cli.output import StageProgress, registration_lines
 from segml.config import OperatingPoint
-from segml.datasets import make_customers
+from segml.data.synthetic.datasets import make_customers
 from segml.predict.operating import operating_curve, with_registered_scores
-from segml.targeting import build_audiences
+from segml.workflow.targeting import build_audiences
 
 runner = CliRunner()
 COMMANDS = [c.__name__ for c in cli.COMMANDS]
@@ -93,7 +94,7 @@ def _fake_result(**overrides):
 
 
 def test_train_json_is_one_document_of_the_documented_shape(tmp_path, monkeypatch):
-    import segml.pipeline
+    import segml.workflow.train
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     seen = {}
@@ -104,7 +105,7 @@ def test_train_json_is_one_document_of_the_documented_shape(tmp_path, monkeypatc
         logging.getLogger("segml.predict.models").info("churn: winner lgbm")
         return _fake_result()
 
-    monkeypatch.setattr(segml.pipeline, "train", fake_train)
+    monkeypatch.setattr(segml.workflow.train, "train", fake_train)
     (tmp_path / "shop").mkdir()
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "shop"), "--cutoff",
                                  "2025-06-30", "--json"])
@@ -137,7 +138,7 @@ def _audiences():
 
 @pytest.mark.parametrize("floor", [None, 0.4])
 def test_audiences_json_and_the_cumulative_warning(tmp_path, monkeypatch, floor):
-    import segml.audience_lists
+    import segml.scoring.audiences
 
     scored, curves = _audiences()
 
@@ -146,7 +147,7 @@ def test_audiences_json_and_the_cumulative_warning(tmp_path, monkeypatch, floor)
         return build_audiences(scored, curves, OperatingPoint(precision=precision),
                                targets, min_probability)
 
-    monkeypatch.setattr(segml.audience_lists, "audiences", fake_build)
+    monkeypatch.setattr(segml.scoring.audiences, "audiences", fake_build)
     args = ["audiences", "--model", "models:/m@champion", "--data", str(tmp_path), "--out",
             str(tmp_path / "lists"), "--precision", "0.6", "--format", "csv"]
     args += [] if floor is None else ["--min-probability", str(floor)]

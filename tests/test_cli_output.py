@@ -15,8 +15,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import segml
-from segml import cli, cli_output
-from segml.cli_output import StageProgress, comparison_table, configure_logging
+from segml.cli import main as cli
+from segml.cli import output as cli_output
+from segml.cli.output import StageProgress, comparison_table, configure_logging
 
 runner = CliRunner()
 METRICS = ["roc_auc", "pr_auc", "lift_at_10", "ece"]
@@ -125,7 +126,7 @@ def test_quiet_silences_the_libraries_logs(quiet, restore_logging):
     logging.getLogger("alembic.runtime.migration").warning("Context impl SQLiteImpl.")
     logging.getLogger("mlflow.models").error("a real MLflow error")
     logging.getLogger("segml.predict.models").info("churn: winner lgbm")
-    logging.getLogger("segml.pipeline").warning("a segml warning")
+    logging.getLogger("segml.workflow.train").warning("a segml warning")
     text = out.file.getvalue()
     assert "Creating initial" not in text  # MLflow's chatter never shows
     assert ("Context impl" in text) is (not quiet)

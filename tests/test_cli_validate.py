@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segml.cli import app
-from segml.datasets import make_customers
+from segml.cli.main import app
+from segml.data.synthetic.datasets import make_customers
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_demo_config_is_the_defaults_plus_the_synthetic_columns():
-    from segml.datasets import synthetic_config
+    from segml.data.synthetic.datasets import synthetic_config
 
     demo = load_config(REPO / "configs" / "demo.yaml")
     assert demo == synthetic_config()
@@ -25,7 +25,7 @@ def test_demo_config_is_the_defaults_plus_the_synthetic_columns():
 
 def test_defaults_declare_none_of_the_demo_columns():
     """Issue 27: the defaults name no attribute or PII column (nobody's data has the demo's)."""
-    from segml.datasets import SYNTHETIC_COLUMNS
+    from segml.data.synthetic.datasets import SYNTHETIC_COLUMNS
 
     customers = load_config(None).data.customers
     assert customers.attributes == {} and customers.pii == [] and customers.labels == {}
@@ -107,11 +107,11 @@ def test_dump_round_trips_and_flatten(tmp_path):
 def test_configuration_reference_is_current():
     from pathlib import Path
 
-    from segml.config_reference import config_reference
+    from segml.config.reference import config_reference
 
     page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
     assert page.read_text() == config_reference(), (
-        "docs/configuration.md is stale: python -m segml.config_reference > docs/configuration.md"
+        "docs/configuration.md is stale: python -m segml.config.reference > docs/configuration.md"
     )
 
 

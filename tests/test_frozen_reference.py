@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.datasets import make_customers, synthetic_config
-from segml.scoring import CustomerScorer
+from segml.data.synthetic.datasets import make_customers, synthetic_config
+from segml.scoring.scorer import CustomerScorer
 
 FROZEN = Path(__file__).parent / "data" / "frozen"
 REFERENCE = Path(__file__).parent / "data" / "frozen_reference.json"
@@ -120,7 +120,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module", params=VARIANTS)
 def refitted(request, data_dir):
     """The variant fitted from the generated data (and, when regenerating, stored)."""
-    from segml.stages import fit_all, load
+    from segml.workflow.stages import fit_all, load
 
     variant = request.param
     config = _config(data_dir, variant)

@@ -1,5 +1,5 @@
-"""The layers of ARCHITECTURE.md: only ``segml/tracking/`` imports mlflow, only the command
-lines print."""
+"""The layers of ``docs/dev/architecture.md``: only ``segml/tracking/`` imports mlflow, only
+the command lines print."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "segml"
 #: Command-line entry points: segml's CLI and the team MLflow helper's ``python -m`` interface.
-PRINTERS = {"cli.py", "cli_guard.py", "cli_output.py", "config_reference.py",
+PRINTERS = {"cli/main.py", "cli/guard.py", "cli/output.py", "config/reference.py",
             "scale/team_mlflow.py"}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from segml.config import SegmlConfig
 from segml.features.plan import TargetPlan
-from segml.lineage import config_hash, lineage_tags, version_description, window_data
+from segml.workflow.lineage import config_hash, lineage_tags, version_description, window_data
 
 DAY = pd.Timestamp
 

@@ -1,4 +1,4 @@
-"""The registered model's state is data (segml.model_state): written, read back, versioned.
+"""The registered model's state is data (segml.scoring.state): written, read back, versioned.
 
 The frozen reference (tests/test_frozen_reference.py) proves that a scorer rebuilt from its state
 scores exactly as the fitted one; here the format itself: what a state folder holds, an unknown
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from segml.errors import SegmlError
-from segml.model_state import STATE_FORMAT_VERSION, SUPPORTED_FORMATS, read_state, write_state
 from segml.predict.models import Predictor
-from segml.scoring import CustomerScorer
+from segml.scoring.scorer import CustomerScorer
+from segml.scoring.state import STATE_FORMAT_VERSION, SUPPORTED_FORMATS, read_state, write_state
 from segml.segments.rules import RuleSegmenter
 
 

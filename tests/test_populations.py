@@ -7,9 +7,9 @@ import pytest
 
 from segml.config import SegmlConfig
 from segml.predict import Predictor
-from segml.scoring import CustomerScorer
+from segml.scoring.scorer import CustomerScorer
 from segml.segments import profile_hierarchy
-from segml.stages import Segmentation, profile_with_predictions
+from segml.workflow.stages import Segmentation, profile_with_predictions
 
 
 def _scorer(window: float | None = 180.0) -> CustomerScorer:
@@ -70,7 +70,7 @@ def test_each_target_is_explained_on_a_seeded_sample_of_its_own_population():
     """Issue 27: churn's explanations, in the report and through segml.explain, read only the
     customers churn scores; every other target reads every customer."""
     from segml import explain
-    from segml.explanations import explained_rows, population_of
+    from segml.workflow.explanations import explained_rows, population_of
 
     X = _planted()
     active = X["recency_days"] < 180

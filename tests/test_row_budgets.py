@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from segml.data.contract import load_tables
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.features.timeline import any_rows_until, known_at
-from segml.fitting import fit_target
-from segml.training_data import build_datasets, evaluation_rows
+from segml.workflow.datasets import build_datasets, evaluation_rows
+from segml.workflow.fitting import fit_target
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 import pytest
 
 from segml.data.contract import load_tables
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.errors import DataError
-from segml.fitting import fit_and_evaluate
-from segml.training_data import build_datasets
+from segml.workflow.datasets import build_datasets
+from segml.workflow.fitting import fit_and_evaluate
 
 
 def _tables(config):

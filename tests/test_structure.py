@@ -176,3 +176,13 @@ def test_the_checks_see_what_they_forbid():
 
 def test_no_import_circles():
     assert import_cycles() == []
+
+
+def test_dir_of_segml_lists_the_public_api():
+    import segml
+
+    listed = dir(segml)
+    assert {"train", "score", "retrain", "load_config", "make_customers", "__version__"} <= set(
+        listed)
+    assert not {"importlib", "Any", "annotations", "version"} & set(listed)
+    assert all(hasattr(segml, name) for name in listed)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 from segml.config import OperatingPoint
 from segml.predict.operating import operating_curve, with_registered_scores
-from segml.targeting import build_audiences, operating_point, parse_top
+from segml.workflow.targeting import build_audiences, operating_point, parse_top
 
 runner = CliRunner()
 

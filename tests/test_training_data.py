@@ -1,4 +1,4 @@
-"""The predictors' matrices (segml.training_data): the cache of feature matrices by cutoff keeps
+"""The predictors' matrices (segml.workflow.datasets): the cache of feature matrices by cutoff keeps
 only what later uses need, and the stacks it serves equal stacks built from scratch."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from segml.data.contract import load_tables
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.features import build_features, make_labels, stack_training_set
 from segml.targets import target as target_of
-from segml.training_data import FeatureFrames, build_datasets
+from segml.workflow.datasets import FeatureFrames, build_datasets
 
 
 @pytest.fixture(scope="module")

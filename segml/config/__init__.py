@@ -3,7 +3,7 @@
 Every section forbids unknown keys; a loading error names the file, the dotted key and, for a
 misspelt key, the closest valid one. The defaults of :class:`SegmlConfig` declare none of the
 user's columns beyond the data contract's role names; ``configs/demo.yaml`` is them plus the
-synthetic columns' roles (``segml.datasets.synthetic_config``, checked in a test).
+synthetic columns' roles (``segml.data.synthetic.datasets.synthetic_config``, checked in a test).
 
 The package, one concept a module:
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from segml import config_checks
+from segml.config import checks as config_checks
 from segml.config.section import Section, TargetName
 from segml.targets import TARGET_NAMES
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from segml import config_checks
+from segml.config import checks as config_checks
 from segml.config.section import Section, TargetName
 
 

@@ -104,7 +104,7 @@ class Calibrator:
         return expit(m)
 
     def to_state(self) -> dict[str, Any]:
-        """The fitted map as data (:mod:`segml.model_state`).
+        """The fitted map as data (:mod:`segml.scoring.state`).
 
         Example
         -------

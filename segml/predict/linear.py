@@ -174,7 +174,7 @@ class LinearModel:
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
-        """The fitted model as data (:mod:`segml.model_state`): parameters and arrays.
+        """The fitted model as data (:mod:`segml.scoring.state`): parameters and arrays.
 
         Example
         -------

@@ -1,7 +1,7 @@
 """The fitted :class:`~segml.predict.models.Predictor` as data, and back.
 
 :class:`PredictorState` (a mixin of the predictor) gives its part of the registered model's state
-(:mod:`segml.model_state`): :meth:`~PredictorState.to_state` the parameters, the fitted plain
+(:mod:`segml.scoring.state`): :meth:`~PredictorState.to_state` the parameters, the fitted plain
 values, the booster as LightGBM's model string, the linear part's and the calibrator's arrays;
 :meth:`~PredictorState.from_state` the predictor it describes, scoring exactly as the original.
 
@@ -45,7 +45,7 @@ class PredictorState:
     ``self``)."""
 
     def to_state(self) -> dict[str, Any]:
-        """The fitted predictor as data (:mod:`segml.model_state`): its parameters, the booster
+        """The fitted predictor as data (:mod:`segml.scoring.state`): its parameters, the booster
         as LightGBM's model string, the linear part's and the calibrator's arrays. The
         baselines (``baselines_``, the evaluation's) are not part of it."""
         check_is_fitted(self, "weights_")

@@ -20,11 +20,11 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.io import write_frame_atomic
-from segml.fitting import Predictions
-from segml.run_record import run_tags, segment_metrics
-from segml.stages import Segmentation
 from segml.targets import target as target_of
-from segml.training_data import Datasets
+from segml.workflow.datasets import Datasets
+from segml.workflow.fitting import Predictions
+from segml.workflow.run_record import run_tags, segment_metrics
+from segml.workflow.stages import Segmentation
 
 #: Customers each target is explained on at most (a seeded sample of its population).
 EXPLAIN_ROWS = 1000
@@ -36,13 +36,13 @@ def write_artifacts(
     out: Path, data: Datasets, segmentation: Segmentation, predictions: Predictions, config: SegmlConfig
 ) -> None:
     """Profiles, hierarchy, comparisons, drivers and plots into ``out`` (then logged)."""
-    from segml.explanations import explained_rows, population_of
     from segml.predict import contributions, drivers_by_segment, explain_global
     from segml.predict.explain import plot_beeswarm, plot_importance_bar
     from segml.report import charts
     from segml.report.predictive import write_predictive_artifacts
     from segml.segments import plots
     from segml.segments.naming import feature_label
+    from segml.workflow.explanations import explained_rows, population_of
 
     floor = config.segments.min_profile_size
     for folder in ("segments", "evaluation", "explain", "plots"):

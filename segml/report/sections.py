@@ -213,7 +213,7 @@ def header(run: dict[str, Any]) -> dict[str, Any]:
 def retrain_section(art: Artifacts, floor: int) -> dict[str, Any] | None:
     """Gates, migration matrix (cells < floor hidden) and drift of a retrain run; None otherwise."""
     gates = art.document("gates.json")
-    gate_table = art.table("retrain/gates.csv")  # what segml.retrain writes beside the artifacts
+    gate_table = art.table("retrain/gates.csv")  # what segml.workflow.retrain writes beside the artifacts
     drift = art.document("drift.json")
     psi_table = art.table("retrain/feature_psi.csv")
     migration = art.table("segments/migration.csv")

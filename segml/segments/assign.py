@@ -132,7 +132,7 @@ class KNNAssigner:
 
     def to_state(self) -> dict[str, Any]:
         """The reference points, their labels and the noise rule as data
-        (:mod:`segml.model_state`); :meth:`from_state` rebuilds the KD-tree from the points.
+        (:mod:`segml.scoring.state`); :meth:`from_state` rebuilds the KD-tree from the points.
 
         Example
         -------
@@ -213,7 +213,7 @@ class CentroidAssigner:
         return out, out.copy()
 
     def to_state(self) -> dict[str, Any]:
-        """The centroids as data (:mod:`segml.model_state`)."""
+        """The centroids as data (:mod:`segml.scoring.state`)."""
         return {"kind": "centroid", "chunk_size": self.chunk_size, "centroids": self.centroids_}
 
     @classmethod

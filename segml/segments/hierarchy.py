@@ -492,7 +492,7 @@ class SegmentHierarchy(BaseEstimator):
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
-        """What assignment needs, as data (:mod:`segml.model_state`): the preprocessing, the
+        """What assignment needs, as data (:mod:`segml.scoring.state`): the preprocessing, the
         assigner's reference points and labels with the noise rule, the leaf ids, paths, tree
         and names. Not HDBSCAN's clusterer (only the fit reads it) and no customer.
         """
@@ -518,7 +518,7 @@ class SegmentHierarchy(BaseEstimator):
     def from_state(cls, state: dict[str, Any]) -> SegmentHierarchy:
         """The fitted hierarchy :meth:`to_state` described: it assigns customers exactly as the
         original did (:meth:`assign`, :meth:`assign_arrays`, :meth:`leaf_positions`)."""
-        from segml.model_state import as_float
+        from segml.scoring.state import as_float
         from segml.segments.rules import RuleSegmenter
 
         params = dict(state["params"])

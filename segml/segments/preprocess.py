@@ -6,7 +6,7 @@ Design (decided for segml, see SPEC section 3):
   ``monetary_mean`` (order value), ``ipt_mean_days`` (days between purchases, i.e. the purchase
   rate), ``monetary_sum`` and the ``share_category_*`` / ``share_channel_*`` mixes
   (:data:`BEHAVIOURAL_PREFIXES`): how much, how often, what and where customers buy. Left out,
-  measured on ``segml.datasets.make_customers`` (share of a column's variance explained by the
+  measured on ``segml.data.synthetic.datasets.make_customers`` (share of a column's variance explained by the
   true segments, 4 designs): ``recency_days`` (0.00: it is a state that changes every month,
   covered by lifecycle rules and guided levels, not a kind of customer) and ``frequency`` (0.35,
   as much a count of tenure as of rate); trend windows (``orders_30d``...), event counts,
@@ -399,7 +399,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
         return np.ascontiguousarray(np.round(dense, DECIMALS), dtype=np.float64)
 
     def to_state(self) -> dict[str, Any]:
-        """The fitted preprocessing as data (:mod:`segml.model_state`): medians, masks, levels,
+        """The fitted preprocessing as data (:mod:`segml.scoring.state`): medians, masks, levels,
         scaling and the PCA basis.
 
         Example

@@ -211,7 +211,7 @@ class RuleSegmenter(BaseEstimator):
         return out
 
     def to_state(self) -> dict[str, Any]:
-        """The fitted edges as data (:mod:`segml.model_state`).
+        """The fitted edges as data (:mod:`segml.scoring.state`).
 
         Example
         -------

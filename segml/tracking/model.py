@@ -1,6 +1,6 @@
 """The one servable unit: a composite pyfunc model around a fitted *scorer*.
 
-The scorer (``segml.scoring``) holds the feature settings, the segment hierarchy, the rule
+The scorer (``segml.scoring.scorer``) holds the feature settings, the segment hierarchy, the rule
 segmenter and the four boosters. This module only needs its duck-typed protocol::
 
     scorer.input_schema -> list[tuple[str, str]]   # (column, kind); kind in KINDS
@@ -50,18 +50,18 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import Problem, SegmlError
-from segml.model_state import STATE_FORMAT_VERSION
+from segml.scoring.state import STATE_FORMAT_VERSION
 from segml.tracking import serving
 from segml.tracking.validation import FALSE_WORDS, KINDS, TRUE_WORDS, invalid_input, validate_input
 
 log = logging.getLogger(__name__)
 
-#: The scorer's state as data (segml's CustomerScorer: :mod:`segml.model_state`).
+#: The scorer's state as data (segml's CustomerScorer: :mod:`segml.scoring.state`).
 STATE_ARTIFACT = "state"
 #: A scorer pickled by value: only scorers that are not segml's (a test fake, a notebook's).
 SCORER_ARTIFACT = "scorer"
 #: What a pickled scorer artifact holds when a segml release before the state format wrote it.
-_PICKLED_SEGML = (b"segml.scoring", b"CustomerScorer")
+_PICKLED_SEGML = (b"segml.scoring.scorer", b"CustomerScorer")
 #: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
 MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
@@ -144,7 +144,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
 
     MLflow builds it from code (``pyfunc_code.py``, nothing pickled) and :meth:`load_context`
     rebuilds the scorer from the ``state`` artifact :func:`log_segml_model` stored (data only,
-    :mod:`segml.model_state`). ``params={"reasons": True}`` adds the
+    :mod:`segml.scoring.state`). ``params={"reasons": True}`` adds the
     ``*_reasons`` columns as JSON strings; ``params={"as_of": "YYYY-MM-DD"}`` dates
     ``expected_next_purchase_date`` from that day (default: the training data's end).
     """
@@ -175,7 +175,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     @classmethod
     def from_state_folder(cls, folder: str | Path, where: str | None = None) -> SegmlModel:
         """A ready model around the scorer rebuilt from a state folder
-        (:meth:`segml.scoring.CustomerScorer.save`)."""
+        (:meth:`segml.scoring.scorer.CustomerScorer.save`)."""
         return cls.from_scorer(_scorer_from_state(folder, where))
 
     def load_context(self, context: Any) -> None:
@@ -231,7 +231,7 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
 
 
 def _scorer_from_state(folder: str | Path, where: str | None = None) -> Any:
-    from segml.scoring import CustomerScorer
+    from segml.scoring.scorer import CustomerScorer
 
     return CustomerScorer.load(folder, where)
 
@@ -338,7 +338,7 @@ def log_segml_model(
     ----------
     scorer : object
         Fitted scorer (see the module docstring). A segml scorer (with ``to_state``) is stored
-        as data (:mod:`segml.model_state`), rebuilt when the model loads. Any other scorer (a
+        as data (:mod:`segml.scoring.state`), rebuilt when the model loads. Any other scorer (a
         test fake, a notebook's) is pickled by value with cloudpickle, so serving only needs
         segml and its dependencies.
     name : str

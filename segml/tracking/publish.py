@@ -66,7 +66,7 @@ def dataset_schema(columns: Sequence[tuple[str, str]]) -> str:
 
 def log_datasets(windows: Sequence[Any], run_id: str, tracking_uri: str | None = None) -> None:
     """Log each window (``name``, ``digest``, ``source``, ``schema``, ``rows``, ``context``,
-    ``tags()``: see :class:`segml.lineage.WindowData`) as a dataset input of ``run_id``."""
+    ``tags()``: see :class:`segml.workflow.lineage.WindowData`) as a dataset input of ``run_id``."""
     inputs = []
     for window in windows:
         source_type, source = _source(window.source)

@@ -126,7 +126,7 @@ def check_store(uri: str, key: str = "tracking.tracking_uri", timeout: float = 5
     import socket
     from urllib.parse import urlsplit
 
-    from segml.config_checks import check_tracking_uri
+    from segml.config.checks import check_tracking_uri
     from segml.errors import ConfigError, Problem, redact
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segml.datasets import make_customers
+from segml.data.synthetic.datasets import make_customers
 
 from .helpers import invoke
 

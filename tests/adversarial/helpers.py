@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 
 SECRET = "S3cretPW"  # a password in tracking URIs: never in any output
 MARKER = "Zq9Marker"  # a request value: never echoed

@@ -15,7 +15,7 @@ import pytest
 
 from segml.config import load_config
 from segml.data.contract import validate_tables
-from segml.datasets import SYNTHETIC_COLUMNS
+from segml.data.synthetic.datasets import SYNTHETIC_COLUMNS
 from segml.tracking.model import load_scorer
 
 from .helpers import NAME, assert_handled, invoke

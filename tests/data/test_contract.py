@@ -5,7 +5,7 @@ import pytest
 from segml.config import SegmlConfig, load_config
 from segml.data.contract import load_tables, validate_tables
 from segml.data.io import fingerprint, read_table, write_frame_atomic
-from segml.datasets import synthetic_config
+from segml.data.synthetic.datasets import synthetic_config
 from segml.errors import DataError
 
 CFG = synthetic_config(data={"now": "2025-01-01"})

@@ -4,11 +4,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 from segml.data.contract import load_tables
 from segml.data.io import read_table
-from segml.data.synthetic import CATEGORIES, CHANNELS, EVENT_TYPES
-from segml.datasets import SyntheticData, make_customers, synthetic_config
+from segml.data.synthetic.datasets import SyntheticData, make_customers, synthetic_config
+from segml.data.synthetic.generator import CATEGORIES, CHANNELS, EVENT_TYPES
 from segml.errors import DataError
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")

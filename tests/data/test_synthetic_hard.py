@@ -10,9 +10,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 from segml.data.contract import load_tables
-from segml.datasets import SyntheticData, make_customers, synthetic_config, synthetic_features
+from segml.data.synthetic.datasets import (
+    SyntheticData,
+    make_customers,
+    synthetic_config,
+    synthetic_features,
+)
 from segml.errors import DataError
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")

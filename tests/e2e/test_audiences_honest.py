@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 import segml
-from segml.cli import app
-from segml.datasets import make_customers, synthetic_config
+from segml.cli.main import app
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.features import make_labels
 from segml.features.timeline import end_of_day
 from segml.segments.predictive import COLUMN

@@ -13,7 +13,7 @@ import mlflow
 import pytest
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -18,12 +18,12 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 from segml.data.public import keep_last_days
-from segml.datasets import make_customers, synthetic_config
-from segml.pipeline import train
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.targets import target as target_of
 from segml.tracking import registry
+from segml.workflow.train import train
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -207,7 +207,7 @@ def test_new_customers_of_the_same_segments_are_recognised(workspace, tmp_path):
 
 
 def test_scoring_with_reasons_gives_three_signed_reasons(workspace):
-    from segml.pipeline import score
+    from segml.workflow.train import score
 
     scores = score(f"models:/{NAME}@champion", config=workspace["config"], reasons=True)
     reasons = json.loads(scores["churn_reasons"].iloc[0])

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from segml.data.contract import load_tables
-from segml.datasets import make_customers, synthetic_config
-from segml.retrain import DECISION_TAG, retrain
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.tracking import registry
+from segml.workflow.retrain import DECISION_TAG, retrain
 
 pytestmark = pytest.mark.slow
 NAME = "segml-sim"

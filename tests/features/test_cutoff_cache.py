@@ -162,7 +162,7 @@ def test_a_value_asked_for_by_two_threads_at_once_is_computed_once():
 
 def test_events_sorted_beside_the_settings_fit_give_the_same_matrices(helpers, monkeypatch):
     import segml.features.threads as threads
-    from segml.training_data import build_datasets
+    from segml.workflow.datasets import build_datasets
 
     raw = helpers.make_raw(n_customers=300, seed=11)
     cfg = helpers.config()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segml.data.contract import load_tables, validate_tables
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.features import FeatureSpec, build_features, data_end
 from segml.features.statistics import (
     fit_statistics,

@@ -10,7 +10,7 @@ from segml.config import ModelsConfig, TimeConfig
 from segml.features import FeatureSpec, build_features, make_labels, plan_targets
 from segml.features.timeline import data_end, data_start
 from segml.predict import Predictor, evaluate_target, fit_predictor
-from segml.scoring import CustomerScorer
+from segml.scoring.scorer import CustomerScorer
 
 
 def repeat_label(outcomes: targets.Outcomes, days: int) -> np.ndarray:

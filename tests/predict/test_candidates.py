@@ -10,11 +10,11 @@ from scipy.special import expit
 
 from segml.config import ModelsConfig, load_config
 from segml.errors import ConfigError
-from segml.fitting import candidate_metrics
 from segml.predict import Predictor, fit_predictor
 from segml.predict.calibration import Calibrator, choose_calibration
 from segml.predict.candidates import validation_folds
 from segml.predict.metrics import roc_auc
+from segml.workflow.fitting import candidate_metrics
 
 
 def _world(kind: str, n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

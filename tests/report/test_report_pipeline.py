@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 
 pytestmark = pytest.mark.slow
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -26,7 +26,7 @@ def report(tmp_path_factory):
     from segml.monitor.drift import DriftReference, drift_summary
     from segml.monitor.gates import evaluate_gates
     from segml.report.artifacts import write_artifacts, write_run_report
-    from segml.stages import fit_all, keep_segment_ids, load
+    from segml.workflow.stages import fit_all, keep_segment_ids, load
 
     root = tmp_path_factory.mktemp("report")
     make_customers(1500, seed=3).write(root / "data")

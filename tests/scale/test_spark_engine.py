@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segml.cli import app
+from segml.cli.main import app
 from segml.data.contract import load_tables
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.errors import DataError
 from segml.features import FeatureSpec, build_features, data_end, make_labels
-from segml.pipeline import score, train
 from segml.scale.spark_features import (
     SparkTables,
     build_features_spark,
@@ -27,6 +26,7 @@ from segml.scale.spark_features import (
 )
 from segml.scale.spark_labels import build_labels_spark
 from segml.scale.spark_scoring import score_spark, score_to_parquet_spark
+from segml.workflow.train import score, train
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
 # py4j logs "Closing down clientserver connection" from a destructor at interpreter exit, after

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from segml.datasets import synthetic_config
+from segml.data.synthetic.datasets import synthetic_config
 from segml.scale import team_mlflow as tm
 
 NAME = "segml-customer"
@@ -94,8 +94,8 @@ def server():
 @pytest.fixture(scope="module")
 def trained(server):
     from segml.data.contract import load_tables
-    from segml.datasets import make_customers
-    from segml.pipeline import train
+    from segml.data.synthetic.datasets import make_customers
+    from segml.workflow.train import train
 
     uri = server["state"].tracking_uri
     mp = pytest.MonkeyPatch()
@@ -153,7 +153,7 @@ def test_train_twice_registers_champion_then_challenger(trained):
 def test_retrain_records_its_decision(trained):
     import mlflow
 
-    from segml.retrain import DECISION_TAG, retrain
+    from segml.workflow.retrain import DECISION_TAG, retrain
 
     outcome = retrain(trained["config"], tables=trained["tables"])
     assert not outcome.reused and outcome.run_id

@@ -1,6 +1,6 @@
 """The NumPy scoring path: one customer, a chunk or a batch give the same frame as the pandas APIs.
 
-A real :class:`segml.scoring.CustomerScorer` (rules, a hierarchy with a guided level and a one-hot
+A real :class:`segml.scoring.scorer.CustomerScorer` (rules, a hierarchy with a guided level and a one-hot
 categorical, four LightGBM predictors whose category levels differ from the scorer's) is scored
 three ways on the same seeded random rows and the frames must be equal, values and dtypes.
 """
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from segml.predict.models import Predictor
-from segml.scoring import CustomerScorer, next_purchase_dates
+from segml.scoring.scorer import CustomerScorer, next_purchase_dates
 from segml.segments import SegmentHierarchy
 from segml.segments.rules import RuleSegmenter
 from segml.targets import TARGETS

@@ -113,7 +113,7 @@ def test_a_malformed_method_and_an_unknown_name_are_refused():
 @pytest.mark.slow
 def test_a_method_from_this_file_trains_end_to_end(tmp_path, monkeypatch):
     import segml
-    from segml.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import make_customers, synthetic_config
 
     make_customers(1200, seed=8).write(tmp_path / "data")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -145,7 +145,7 @@ def test_cell_kpis_average_over_each_target_population_and_hide_small_cells(trai
 @pytest.fixture(scope="module")
 def scorer():
     from segml.predict import Predictor
-    from segml.scoring import CustomerScorer
+    from segml.scoring.scorer import CustomerScorer
 
     rng = np.random.default_rng(3)
     X = pd.DataFrame({"recency_days": rng.exponential(80, 800),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segml.datasets import make_customers, synthetic_config, synthetic_features
+from segml.data.synthetic.datasets import make_customers, synthetic_config, synthetic_features
 from segml.segments import SegmentHierarchy
 
 

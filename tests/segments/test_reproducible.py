@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.datasets import make_customers, synthetic_config
+from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.features import FeatureSpec, build_features
 from segml.segments import RuleSegmenter, SegmentHierarchy
 from segml.segments.leaves import canonical_labels
 from segml.segments.preprocess import SegmentPreprocessor, principal_axes
-from segml.stages import load
+from segml.workflow.stages import load
 
 pytestmark = pytest.mark.slow
 

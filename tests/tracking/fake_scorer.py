@@ -1,4 +1,4 @@
-"""A small deterministic stand-in for ``segml.scoring`` scorers (the duck-typed protocol)."""
+"""A small deterministic stand-in for ``segml.scoring.scorer`` scorers (the duck-typed protocol)."""
 
 from __future__ import annotations
 

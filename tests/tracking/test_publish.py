@@ -8,8 +8,8 @@ import json
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from segml.lineage import WindowData
 from segml.tracking import log_segml_model, pipeline_run, publish
+from segml.workflow.lineage import WindowData
 
 
 def _window(name: str, source: str | None, rows: int | None = 120) -> WindowData:

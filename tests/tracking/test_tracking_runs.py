@@ -13,7 +13,7 @@ from fake_scorer import PII_DOMAIN, FakeScorer, leak_pii, pii_free, raw_customer
 from mlflow.tracking import MlflowClient
 
 from segml.config import SegmlConfig, TrackingConfig
-from segml.datasets import synthetic_config
+from segml.data.synthetic.datasets import synthetic_config
 from segml.errors import Problem
 from segml.tracking import (
     CHAMPION,

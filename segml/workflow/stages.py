@@ -1,7 +1,7 @@
 """The pipeline's stages, each a plain function usable from a notebook.
 
 load -> validate -> features -> segments -> predictors -> evaluate -> explain. None of them talks to
-MLflow: :mod:`segml.pipeline` chains them inside a tracked run.
+MLflow: :mod:`segml.workflow.train` chains them inside a tracked run.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Purpose, Tables, load_tables
-from segml.fitting import Predictions, fit_and_evaluate
 from segml.targets import TARGETS
-from segml.training_data import Datasets, Progress, build_datasets, no_progress
+from segml.workflow.datasets import Datasets, Progress, build_datasets, no_progress
+from segml.workflow.fitting import Predictions, fit_and_evaluate
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ def fit_all(
     (before any model is fitted): the registry's schema guard fails there, not minutes later.
     """
     from segml.features.timeline import release
-    from segml.scoring import input_schema_of
-    from segml.targeting import fit_targeting
+    from segml.scoring.scorer import input_schema_of
+    from segml.workflow.targeting import fit_targeting
 
     def stage(name: str) -> AbstractContextManager[Any]:
         return timer(name) if timer is not None else nullcontext()
@@ -158,8 +158,8 @@ def fit_all(
 
 # ------------------------------------------------------------------------------ the scorer
 def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions) -> Any:
-    """The composite :class:`~segml.scoring.CustomerScorer` of a fitted run."""
-    from segml.scoring import CustomerScorer
+    """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run."""
+    from segml.scoring.scorer import CustomerScorer
 
     X = data.current_X
     categorical = {

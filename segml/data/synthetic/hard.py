@@ -38,7 +38,7 @@ purchase: the Pareto/NBD counterpart of the default world's per-purchase dropout
 
 Example
 -------
->>> from segml.datasets import make_customers
+>>> from segml.data.synthetic.datasets import make_customers
 >>> data = make_customers(500, seed=1, difficulty="hard")
 >>> data.ground_truth["true_leaf"].nunique()
 12
@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segml.data.synthetic_world import EVENT_TYPES, World, grouped_cumsum
+from segml.data.synthetic.world import EVENT_TYPES, World, grouped_cumsum
 
 SEASON = (0.8, 0.7, 0.85, 0.9, 0.95, 0.9, 0.85, 0.9, 0.95, 1.1, 1.55, 1.75)
 WEEKDAY = (0.9, 0.85, 0.9, 0.95, 1.05, 1.25, 1.1)  # Monday first

@@ -1,6 +1,6 @@
 """The registered model's state as data: JSON, NumPy arrays and texts in one folder, versioned.
 
-A fitted scorer (:class:`segml.scoring.CustomerScorer`) describes itself with ``to_state()``:
+A fitted scorer (:class:`segml.scoring.scorer.CustomerScorer`) describes itself with ``to_state()``:
 nested dicts and lists of plain values (str, int, float, bool, None), NumPy arrays and long
 texts (LightGBM's ``model_to_string()``). :func:`write_state` stores that in a folder:
 

@@ -2,7 +2,7 @@
 
 Example
 -------
->>> from segml.datasets import make_customers
+>>> from segml.data.synthetic.datasets import make_customers
 >>> data = make_customers(100, seed=0)
 >>> list(data.ground_truth.columns[:3])
 ['customer_id', 'true_macro', 'true_leaf']
@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from segml.data.synthetic import DIFFICULTIES, SyntheticData, make_customers
-from segml.data.synthetic_customers import SYNTHETIC_COLUMNS
+from segml.data.synthetic.customers import SYNTHETIC_COLUMNS
+from segml.data.synthetic.generator import DIFFICULTIES, SyntheticData, make_customers
 
 __all__ = ["DIFFICULTIES", "SYNTHETIC_COLUMNS", "SyntheticData", "make_customers", "synthetic_config",
            "synthetic_features"]

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from segml.errors import DataError, Problem
-from segml.model_state import read_state, write_state
 from segml.predict.explain import reasons_from_contributions
-from segml.scoring_input import InputArrays
+from segml.scoring.encoding import InputArrays
+from segml.scoring.state import read_state, write_state
 from segml.segments.predictive import COLUMN
 from segml.segments.predictive import assign as assign_cells
 from segml.targets import TARGETS
@@ -132,7 +132,7 @@ class CustomerScorer(InputArrays):
 
     # ------------------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
-        """Everything the scorer learned, as data (:mod:`segml.model_state`): what the
+        """Everything the scorer learned, as data (:mod:`segml.scoring.state`): what the
         registered model stores instead of pickled objects."""
         return {
             "kind": STATE_KIND,
@@ -180,7 +180,7 @@ class CustomerScorer(InputArrays):
         )
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_state` into ``folder`` (a new folder; :func:`segml.model_state.write_state`).
+        """Write :meth:`to_state` into ``folder`` (a new folder; :func:`segml.scoring.state.write_state`).
 
         Example
         -------
@@ -206,7 +206,7 @@ class CustomerScorer(InputArrays):
         """Segments, scores and (optionally) reasons for each customer row.
 
         ``as_of`` dates ``expected_next_purchase_date`` (default: the training data's end).
-        The rows become arrays (:meth:`~segml.scoring_input.InputArrays.input_arrays`) and go
+        The rows become arrays (:meth:`~segml.scoring.encoding.InputArrays.input_arrays`) and go
         through :meth:`score_arrays`, whatever their number: serving one customer is not
         dominated by pandas, and one row or a million give identical answers.
 

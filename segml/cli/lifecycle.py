@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from segml.cli_guard import check_store, err_console, handles_user_errors, print_warnings
-from segml.cli_options import (
+from segml.cli.guard import check_store, err_console, handles_user_errors, print_warnings
+from segml.cli.options import (
     EXIT_LOCKED,
     EXIT_NOT_PROMOTED,
     ConfigOpt,
@@ -22,7 +22,7 @@ from segml.cli_options import (
     setup_logging,
     stage_progress,
 )
-from segml.cli_output import console
+from segml.cli.output import console
 from segml.config import load_config
 
 NameOpt = Annotated[str | None, typer.Option(
@@ -46,7 +46,7 @@ def retrain(
     Example: segml retrain --data data --cutoff 2025-06-30
     """
     from segml.monitor.lock import LockHeld
-    from segml.retrain import retrain as run_retrain
+    from segml.workflow.retrain import retrain as run_retrain
 
     setup_logging(quiet, verbose)
     cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))

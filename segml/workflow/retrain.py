@@ -33,11 +33,11 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
-from segml.fitting import Predictions
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
-from segml.stages import drift_inputs, load
-from segml.training_data import Datasets, Progress, no_progress
+from segml.workflow.datasets import Datasets, Progress, no_progress
+from segml.workflow.fitting import Predictions
+from segml.workflow.stages import drift_inputs, load
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class RetrainOutcome:
 
 def retrain_key(tables: Tables, config: SegmlConfig) -> str:
     """Identifies a retrain: the data's content hashes, the config and the cutoff."""
-    from segml.pipeline import data_fingerprints
+    from segml.workflow.train import data_fingerprints
 
     payload = {
         "data": data_fingerprints(tables),
@@ -148,15 +148,15 @@ def retrain(
 def _retrain_locked(
     config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress
 ) -> RetrainOutcome:
-    from segml import lineage
     from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
-    from segml.pipeline import data_fingerprints, register_version
     from segml.report.artifacts import write_artifacts, write_run_report
-    from segml.run_record import run_tags
-    from segml.stages import fit_all
     from segml.tracking import model as tracked_model
     from segml.tracking import publish, registry, runs
+    from segml.workflow import lineage
+    from segml.workflow.run_record import run_tags
+    from segml.workflow.stages import fit_all
+    from segml.workflow.train import data_fingerprints, register_version
 
     name = config.tracking.registered_model_name
     champion_version = registry.get_alias_version(name, "champion", config.tracking.resolved_uri())

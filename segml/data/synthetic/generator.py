@@ -6,7 +6,7 @@ little in value. Purchases follow a BG/NBD-like process: a gamma-distributed Poi
 customer (with November/December seasonality) and, after each purchase, a leaf-specific chance of
 dropping out for good. Everything is vectorised NumPy/Arrow; the only loops run over leaves,
 attributes, categories or event types. That is the default world, whose leaves are distinct enough
-to be recovered; ``difficulty="hard"`` (:mod:`segml.data.synthetic_hard`) puts the same leaves in
+to be recovered; ``difficulty="hard"`` (:mod:`segml.data.synthetic.hard`) puts the same leaves in
 a world like real customers.
 
 Example
@@ -35,9 +35,9 @@ import pyarrow.compute as pc
 
 from segml.data.columns import draw_codes, padded, sequence, strings
 from segml.data.io import write_frame_atomic
-from segml.data.synthetic_customers import attribute_probs, customers_table, write_folder_config
-from segml.data.synthetic_hard import HARD
-from segml.data.synthetic_world import EVENT_TYPES, World, lognormal_orders
+from segml.data.synthetic.customers import attribute_probs, customers_table, write_folder_config
+from segml.data.synthetic.hard import HARD
+from segml.data.synthetic.world import EVENT_TYPES, World, lognormal_orders
 from segml.errors import DataError, Problem
 
 logger = logging.getLogger(__name__)
@@ -334,7 +334,7 @@ def make_customers(
         ``"default"``: the world above, whose leaves were made distinct enough to be recovered
         (what the defaults were tuned on; its output never changes). ``"hard"``: the same leaves,
         shares and ``ground_truth`` columns in a world like real customers
-        (:mod:`segml.data.synthetic_hard` has the model and its parameters): leaf parameters
+        (:mod:`segml.data.synthetic.hard` has the model and its parameters): leaf parameters
         pulled halfway together and large per-customer heterogeneity, so leaves overlap;
         Pareto/NBD purchasing (a first purchase at sign-up, then a Poisson rate
         ``lambda ~ Gamma(r, r / mean)`` with ``r`` 0.35-0.6, and an exponential lifetime with

@@ -2,8 +2,8 @@
 
 :func:`run_tags` (the scoring cutoff, each registered predictor's fit cutoff, the winners and
 calibrations, the skipped targets), :func:`version_tags` (a registered version's) and
-:func:`segment_metrics` (counts per level, noise share, agreement). :mod:`segml.pipeline` and
-:mod:`segml.retrain` log them; the report shows them.
+:func:`segment_metrics` (counts per level, noise share, agreement). :mod:`segml.workflow.train` and
+:mod:`segml.workflow.retrain` log them; the report shows them.
 
 Example
 -------
@@ -15,9 +15,9 @@ Example
 
 from __future__ import annotations
 
-from segml.fitting import Predictions
-from segml.stages import Segmentation
-from segml.training_data import Datasets
+from segml.workflow.datasets import Datasets
+from segml.workflow.fitting import Predictions
+from segml.workflow.stages import Segmentation
 
 
 def run_tags(data: Datasets, predictions: Predictions) -> dict[str, str]:

@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from segml.cli_guard import err_console
-from segml.cli_output import StageProgress, configure_logging
+from segml.cli.guard import err_console
+from segml.cli.output import StageProgress, configure_logging
 from segml.config import SegmlConfig, load_config
 from segml.config.loading import folder_config
 from segml.errors import Problem, SegmlError

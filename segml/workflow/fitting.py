@@ -24,7 +24,7 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
 from segml.targets import target as target_of
-from segml.training_data import Datasets, Progress, no_progress
+from segml.workflow.datasets import Datasets, Progress, no_progress
 
 
 @dataclass

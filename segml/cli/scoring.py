@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from segml.cli_guard import (
+from segml.cli.guard import (
     check_output,
     check_store,
     err_console,
@@ -17,7 +17,7 @@ from segml.cli_guard import (
     print_problems,
     print_warnings,
 )
-from segml.cli_options import (
+from segml.cli.options import (
     ConfigOpt,
     CutoffOpt,
     DataOpt,
@@ -29,7 +29,7 @@ from segml.cli_options import (
     resolve_config,
     setup_logging,
 )
-from segml.cli_output import console, print_json
+from segml.cli.output import console, print_json
 from segml.errors import Problem, SegmlError
 
 
@@ -51,7 +51,7 @@ def score(
     Example: segml score --model models:/segml-customer@champion --data data --out scores.parquet
     """
     from segml.data.io import write_frame_atomic
-    from segml.pipeline import score as run_score
+    from segml.workflow.train import score as run_score
 
     setup_logging(quiet, verbose)
     if engine not in ("local", "spark"):
@@ -129,10 +129,10 @@ def audiences(
     with the model, data, --out or a precision out of reach, 2 usage.
     Example: segml audiences --model models:/segml-customer@champion --data data --out lists --top 10%
     """
-    from segml.audience_lists import audiences as build
-    from segml.audience_lists import write_audiences
-    from segml.targeting import operating_point
+    from segml.scoring.audiences import audiences as build
+    from segml.scoring.audiences import write_audiences
     from segml.targets import CLASSIFIERS
+    from segml.workflow.targeting import operating_point
 
     setup_logging(quiet, verbose)
     try:

@@ -1,11 +1,11 @@
-"""train / score: the tracked entry points, the stages of :mod:`segml.stages` inside one MLflow run.
+"""train / score: the tracked entry points, the stages of :mod:`segml.workflow.stages` inside one MLflow run.
 
 The CLI and the scheduled jobs in ``pipelines/`` are thin layers over these functions; a notebook
 can call them directly.
 
 Example
 -------
->>> from segml.pipeline import train, score          # doctest: +SKIP
+>>> from segml.workflow.train import train, score          # doctest: +SKIP
 >>> result = train(load_config("configs/demo.yaml"), data_dir="data")   # doctest: +SKIP
 >>> result.summary()                                   # doctest: +SKIP
 """
@@ -25,11 +25,11 @@ from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.data.io import fingerprint
 from segml.errors import DataError, Problem
-from segml.fitting import Predictions
 from segml.report.artifacts import write_artifacts, write_run_report
-from segml.run_record import run_tags, segment_metrics, version_tags
-from segml.stages import Segmentation, fit_all, load
-from segml.training_data import Datasets, Progress, no_progress
+from segml.workflow.datasets import Datasets, Progress, no_progress
+from segml.workflow.fitting import Predictions
+from segml.workflow.run_record import run_tags, segment_metrics, version_tags
+from segml.workflow.stages import Segmentation, fit_all, load
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ def train(
     TrainResult
         Run id, model URI and version, metrics and model-vs-baseline tables.
     """
-    from segml import lineage
     from segml.tracking import publish, reading, registry, runs
+    from segml.workflow import lineage
 
     config = config or SegmlConfig()
     name = config.tracking.registered_model_name
@@ -203,10 +203,10 @@ def describe_run(kind: str, config: SegmlConfig, data_dir: str | Path | None = N
 def register_version(run: Any, scorer: Any, data: Datasets, predictions: Predictions,
                      config: SegmlConfig) -> tuple[Any, str]:
     """Log the composite in ``run`` (the run holding its metrics) and register it under
-    ``tracking.registered_model_name``, described and tagged (:mod:`segml.lineage`); returns
+    ``tracking.registered_model_name``, described and tagged (:mod:`segml.workflow.lineage`); returns
     MLflow's ``ModelInfo`` and the version. No alias is set."""
-    from segml import lineage
     from segml.tracking import runs
+    from segml.workflow import lineage
 
     return lineage.publish_model(
         scorer, config.tracking.registered_model_name, run.run_id,

@@ -1,4 +1,4 @@
-"""The ``segml`` command line: a thin layer over :mod:`segml.pipeline`.
+"""The ``segml`` command line: a thin layer over :mod:`segml.workflow.train`.
 
 Exit codes
 ----------
@@ -14,10 +14,10 @@ No Python traceback, request value or credential reaches the terminal: every mes
 record goes through :func:`segml.errors.redact`.
 
 This module is the app and its command list; the commands live by kind in
-:mod:`segml.cli_data` (generate, validate), :mod:`segml.cli_training` (train, demo, report),
-:mod:`segml.cli_scoring` (score, audiences) and :mod:`segml.cli_lifecycle` (retrain, promote,
-rollback), sharing :mod:`segml.cli_options` (options, config, progress),
-:mod:`segml.cli_output` (what is printed) and :mod:`segml.cli_guard` (failures, exit codes).
+:mod:`segml.cli.data` (generate, validate), :mod:`segml.cli.training` (train, demo, report),
+:mod:`segml.cli.scoring` (score, audiences) and :mod:`segml.cli.lifecycle` (retrain, promote,
+rollback), sharing :mod:`segml.cli.options` (options, config, progress),
+:mod:`segml.cli.output` (what is printed) and :mod:`segml.cli.guard` (failures, exit codes).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Annotated
 
 import typer
 
-from segml.cli_data import generate, validate
-from segml.cli_lifecycle import promote, retrain, rollback
-from segml.cli_options import Command, Group
-from segml.cli_output import console
-from segml.cli_scoring import audiences, score
-from segml.cli_training import demo, report, train
+from segml.cli.data import generate, validate
+from segml.cli.lifecycle import promote, retrain, rollback
+from segml.cli.options import Command, Group
+from segml.cli.output import console
+from segml.cli.scoring import audiences, score
+from segml.cli.training import demo, report, train
 
 app = typer.Typer(
     name="segml",

@@ -1,7 +1,7 @@
 """The customers table of the synthetic generator: attributes by leaf, sign-up dates, PII.
 
 Each leaf has its own distribution of every attribute (drawn with the design), so attributes tell
-a little about the segments; :mod:`segml.data.synthetic` builds the rest of the world.
+a little about the segments; :mod:`segml.data.synthetic.generator` builds the rest of the world.
 
 Example
 -------

@@ -1,6 +1,6 @@
 """What the command line shows while it works and when it is done (SPEC section 6).
 
-* :class:`StageProgress` - the ``progress`` callback of :func:`segml.pipeline.train` (and
+* :class:`StageProgress` - the ``progress`` callback of :func:`segml.workflow.train.train` (and
   retrain, demo): each step gets a spinner with its elapsed time on stderr, and a line with its
   duration once it is done, so a 5-minute training shows where the time goes.
 * :func:`configure_logging` - log records (segml's, MLflow's, Python warnings) printed through the

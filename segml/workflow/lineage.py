@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from segml.config import SegmlConfig
-from segml.scoring import input_schema_of
+from segml.scoring.scorer import input_schema_of
 from segml.targets import target as target_of
 
 WINDOW_CONTEXT = {"train": "training", "refit": "training", "evaluation": "evaluation",
@@ -122,7 +122,7 @@ def _digest(fingerprints: dict[str, Any], settings: str, *parts: Any) -> str:
 
 def window_data(data: Any, predictions: Any, fingerprints: dict[str, Any], config: SegmlConfig,
                 source: str | None) -> list[WindowData]:
-    """Every target's windows (``Datasets`` and ``Predictions`` of :mod:`segml.stages`)."""
+    """Every target's windows (``Datasets`` and ``Predictions`` of :mod:`segml.workflow.stages`)."""
     settings = config_hash(config)
     features = input_schema_of(data.current_X)
     out = []

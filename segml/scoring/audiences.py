@@ -1,7 +1,7 @@
 """``segml audiences``: score a registered model's customers and cut the "likely to ..." lists.
 
-The entry point above :func:`segml.pipeline.score`; what a list is, its operating point and its
-expected precision are :mod:`segml.targeting`'s.
+The entry point above :func:`segml.workflow.train.score`; what a list is, its operating point and its
+expected precision are :mod:`segml.workflow.targeting`'s.
 
 Example
 -------
@@ -16,9 +16,9 @@ from typing import Any
 
 from segml.config import SegmlConfig
 from segml.errors import Problem, SegmlError
-from segml.pipeline import score
-from segml.targeting import Audiences, build_audiences, operating_point
 from segml.tracking.model import load_scorer
+from segml.workflow.targeting import Audiences, build_audiences, operating_point
+from segml.workflow.train import score
 
 
 def audiences(model_uri: str, *, data: str | Path | None = None,
@@ -42,7 +42,7 @@ def audiences(model_uri: str, *, data: str | Path | None = None,
     min_probability : float, optional
         A floor: no customer whose probability is below it enters a list, whatever the
         operating point (a precision list is cumulative and may otherwise reach far below its
-        precision; see :mod:`segml.targeting`).
+        precision; see :mod:`segml.workflow.targeting`).
 
     Returns
     -------

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from segml.cli_guard import handles_user_errors, print_problems
-from segml.cli_options import EXIT_DATA, ConfigOpt, DataOpt, JsonOpt, QuietOpt, resolve_config
-from segml.cli_output import console, print_json
+from segml.cli.guard import handles_user_errors, print_problems
+from segml.cli.options import EXIT_DATA, ConfigOpt, DataOpt, JsonOpt, QuietOpt, resolve_config
+from segml.cli.output import console, print_json
 
 
 @handles_user_errors
@@ -34,7 +34,7 @@ def generate(
 
     Example: segml generate --customers 2000 --seed 5 --difficulty hard --out data
     """
-    from segml.datasets import DIFFICULTIES, make_customers
+    from segml.data.synthetic.datasets import DIFFICULTIES, make_customers
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("--format must be parquet or csv")

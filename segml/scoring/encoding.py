@@ -1,6 +1,6 @@
 """The scorer's input: a frame of feature rows as the arrays the scoring core reads.
 
-:class:`InputArrays` (a mixin of :class:`~segml.scoring.CustomerScorer`, reading its
+:class:`InputArrays` (a mixin of :class:`~segml.scoring.scorer.CustomerScorer`, reading its
 ``feature_names`` and ``categorical_levels``) turns a request or a batch into customer ids, one
 NumPy array per feature (categoricals as their training levels, NaN when unseen or missing) and
 the categoricals' codes in the training levels. A few rows (serving) come from one object array

@@ -1,7 +1,7 @@
 """The configuration reference (``docs/configuration.md``), generated from the pydantic models.
 
 A test checks the checked-in page equals :func:`config_reference`, so the docs cannot go stale.
-Regenerate with ``python -m segml.config_reference > docs/configuration.md``.
+Regenerate with ``python -m segml.config.reference > docs/configuration.md``.
 
 Example
 -------
@@ -21,7 +21,7 @@ from segml.config import SegmlConfig, unwrap_model
 
 HEADER = """# Configuration reference
 
-Generated from `segml/config/` by `python -m segml.config_reference`; do not edit by hand.
+Generated from `segml/config/` by `python -m segml.config.reference`; do not edit by hand.
 Every key is optional. Unknown keys are errors that name the key, the file and the closest valid
 key.
 
@@ -41,7 +41,7 @@ the training config (`docs/cutoffs.md`, attributes mode).
 Without `--config`, `--data DIR` reads `DIR/segml.yaml` when there is one: `segml generate` (and
 `SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII.
 `configs/demo.yaml`, what `segml demo` runs with, is the defaults plus those declarations
-(`segml.datasets.synthetic_config()` in Python).
+(`segml.data.synthetic.datasets.synthetic_config()` in Python).
 
 ## Keys
 """

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from segml.cli_guard import check_store, handles_user_errors, print_warnings
-from segml.cli_options import (
+from segml.cli.guard import check_store, handles_user_errors, print_warnings
+from segml.cli.options import (
     ConfigOpt,
     CutoffOpt,
     DataOpt,
@@ -22,7 +22,7 @@ from segml.cli_options import (
     setup_logging,
     stage_progress,
 )
-from segml.cli_output import (
+from segml.cli.output import (
     console,
     print_json,
     print_result,
@@ -49,8 +49,8 @@ def train(
 
     Example: segml train --data data   |   segml train --config configs/telco.yaml --json
     """
-    from segml.pipeline import describe_run
-    from segml.pipeline import train as run_train
+    from segml.workflow.train import describe_run
+    from segml.workflow.train import train as run_train
 
     setup_logging(quiet, verbose)
     cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))
@@ -93,9 +93,9 @@ def demo(
     """
     import time
 
-    from segml.datasets import make_customers, synthetic_config
-    from segml.pipeline import train as run_train
+    from segml.data.synthetic.datasets import make_customers, synthetic_config
     from segml.report import write_report
+    from segml.workflow.train import train as run_train
 
     setup_logging(quiet, verbose)
     started = time.perf_counter()
