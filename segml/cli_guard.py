@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,27 @@ def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+class _RedactingStream:
+    """``sys.stdout``/``sys.stderr`` while a command runs: every write redacted. Libraries print
+    past logging (MLflow writes ``View run NAME at: http://user:password@host/...`` straight to
+    ``sys.stdout``), so the streams themselves are the last place a credential can be caught.
+    Writes are redacted one by one: MLflow and rich write a URI in one piece."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, encoding, fileno, buffer, ...
+        return getattr(self._stream, name)
+
+
 def _unexpected(exc: BaseException) -> Problem:
     """What the user sees for an exception segml did not anticipate (a bug): one line."""
     from segml.tracking.store import user_problem
@@ -105,6 +127,10 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from segml.tracking.interrupts import RunInterrupted
 
         logging.setLogRecordFactory(_redacting_record_factory)
+        # MLflow prints each run's URL (with the tracking URI's credentials) unless told not to.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _RedactingStream(streams[0]), _RedactingStream(streams[1])
         try:
             return func(*args, **kwargs)
         except SegmlError as exc:
@@ -127,6 +153,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             internal = problem.message.startswith("internal error")
             raise typer.Exit(EXIT_INTERNAL if internal else EXIT_DATA) from None
         finally:
+            sys.stdout, sys.stderr = streams
             logging.setLogRecordFactory(_plain_record_factory)
 
     return wrapper
