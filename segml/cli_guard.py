@@ -178,6 +178,9 @@ def check_output(out: Path, suffixes: tuple[str, ...] = (".parquet", ".csv")) ->
                                   key="out")])
     if out.is_dir():
         raise SegmlError([Problem("--out is a folder; give a file name", file=str(out), key="out")])
+    if os.path.lexists(out) and out.exists() and not out.is_file():
+        raise SegmlError([Problem("--out is not a regular file (a device or FIFO); segml only "
+                                  "replaces regular files", file=str(out), key="out")])
     folder = out.absolute().parent
     while not folder.exists():
         folder = folder.parent

@@ -51,6 +51,7 @@ def score(
     """
     from segml.data.io import write_frame_atomic
     from segml.pipeline import score as run_score
+    from segml.tracking.interrupts import interrupts_raise
 
     setup_logging(quiet, verbose)
     if engine not in ("local", "spark"):
@@ -79,7 +80,8 @@ def score(
             on_warning=warnings.append,
         )  # fmt: skip
     try:
-        write_frame_atomic(scores, out)
+        with interrupts_raise():  # SIGTERM mid-write: exit 143 and no temporary file left
+            write_frame_atomic(scores, out)
     except OSError as exc:
         raise SegmlError([Problem(f"cannot write the scores: {exc.strerror or exc}",
                                   file=str(out), key="out")]) from None

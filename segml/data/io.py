@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -70,28 +72,70 @@ def read_table(
     )
 
 
-def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write Parquet or CSV (by suffix) to a temporary file, then rename it into place.
+_UMASK_LOCK = threading.Lock()
 
-    A crash half-way never leaves a truncated output under the final name.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = target.name.lower()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
+
+def _new_file_mode(target: Path) -> int:
+    """The mode ``open(target, "w")`` would leave: the existing file's, else 0666 less the
+    umask (a temporary file is created 0600, which would hide the output from its group)."""
     try:
-        if suffix.endswith((".parquet", ".pq")):
-            frame.to_parquet(tmp_name, index=False)
-        elif suffix.endswith((".csv", ".csv.gz")):
-            frame.to_csv(tmp_name, index=False)
-        else:
-            raise DataError([Problem(message="output must end in .parquet or .csv", file=str(target))])
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        with _UMASK_LOCK:  # the umask can only be read by setting it
+            umask = os.umask(0o022)
+            os.umask(umask)
+        return 0o666 & ~umask
+
+
+def replace_atomically(target: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+    """``write(tmp_path)`` into a temporary file beside ``target``, then rename it into place:
+    readers never see half an output, and a write that fails, or is interrupted by an exception
+    (SIGINT, a SIGTERM turned into one), leaves no temporary file behind.
+
+    Only a regular file is ever replaced: a device (``/dev/null``, ``/dev/full``), a FIFO, a
+    folder or a link to one is refused with a :class:`~segml.errors.DataError` naming it,
+    before anything is written. The new file gets the mode ``open()`` would give it.
+    """
+    target = Path(target)
+    if os.path.lexists(target):
+        try:
+            mode = target.stat().st_mode
+        except OSError:  # a dangling link: replaced like a missing file
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode)
+                    or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+                    if stat.S_ISSOCK(mode) else "not a regular file")
+            raise DataError([Problem(f"the output path is {kind}, not a regular file; segml "
+                                     "only replaces regular files", file=str(target))])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _new_file_mode(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.close(fd)
+        write(tmp_name)
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write Parquet or CSV (by suffix) through :func:`replace_atomically`.
+
+    A crash half-way never leaves a truncated output under the final name, nor a temp file.
+    """
+    target = Path(path)
+    suffix = target.name.lower()
+    if suffix.endswith((".parquet", ".pq")):
+        return replace_atomically(target, lambda tmp: frame.to_parquet(tmp, index=False))
+    if suffix.endswith((".csv", ".csv.gz")):
+        compression = "gzip" if suffix.endswith(".gz") else None
+        return replace_atomically(
+            target, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))
+    raise DataError([Problem(message="output must end in .parquet or .csv", file=str(target))])
 
 
 #: Rows hashed at a time by :func:`fingerprint`.
