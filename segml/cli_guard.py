@@ -31,24 +31,26 @@ from segml.config import SegmlConfig
 from segml.errors import Problem, SegmlError, redact
 
 EXIT_DATA, EXIT_INTERNAL = 1, 5
-err_console = Console(stderr=True)
+#: Problems, warnings and progress; no markup (see :data:`segml.cli_output.console`).
+err_console = Console(stderr=True, markup=False)
 
 
 def print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{problem}[/{style}]", highlight=False, soft_wrap=True,
-                          markup=True)
+        err_console.print(str(problem), style=style, highlight=False, soft_wrap=True,
+                          markup=False)
 
 
 def print_warnings(warnings: list[Problem], what: str) -> None:
     """Data and readiness warnings once, at the end of a command (SPEC section 6)."""
     unique = list(dict.fromkeys(str(w) for w in warnings))
     if unique:
-        err_console.print(f"[yellow]{len(unique)} warning(s) about the data ({what}):[/yellow]",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"{len(unique)} warning(s) about the data ({what}):", style="yellow",
+                          highlight=False, soft_wrap=True, markup=False)
         for line in unique:
-            err_console.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
+            err_console.print(line, style="yellow", highlight=False, soft_wrap=True,
+                              markup=False)
 
 
 _plain_record_factory = logging.getLogRecordFactory()
@@ -144,7 +146,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 name, code = exc.signal_name, exc.exit_code
             killed = getattr(exc, "killed_run", None)
             tail = f": run {killed} marked KILLED, the champion is unchanged" if killed else ""
-            err_console.print(f"[red]interrupted by {name}{tail}[/red]", highlight=False,
+            err_console.print(f"interrupted by {name}{tail}", style="red", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(code) from None
         except Exception as exc:  # noqa: BLE001 - the last guard before a traceback

@@ -36,6 +36,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 #: Scorer labels in the summary table, and what each means (printed as its legend).
 LABELS = {
@@ -49,8 +50,11 @@ NOISY = ("mlflow", "alembic", "sqlalchemy", "huey", "urllib3", "matplotlib", "nu
          "lightgbm", "py.warnings", "segml.tracking")
 #: The loggers MLflow gives a stderr handler of its own when it configures logging on import.
 MLFLOW_OWNED = ("mlflow", "sqlalchemy.engine", "alembic", "huey")
-#: Where the commands print their results (stdout; problems and progress go to stderr).
-console = Console()
+#: Where the commands print their results (stdout; problems and progress go to stderr). No
+#: markup: printed text holds user text (paths, values, names) that must appear as it is, so
+#: ``[bold]`` or ``[/x]`` in a path is shown, not interpreted (nor a crash); styles are given
+#: with ``style=`` or :class:`rich.text.Text`.
+console = Console(markup=False)
 
 
 # -------------------------------------------------------------------------------- progress
@@ -66,7 +70,7 @@ class StageProgress:
         self.console, self.enabled, self.width = console, enabled, width
         self.steps: list[tuple[str, float]] = []
         self._current: tuple[str, float] | None = None
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
                                   TimeElapsedColumn(), console=console, transient=True,
                                   disable=not (enabled and console.is_terminal))
         self._task: Any = None
@@ -91,8 +95,9 @@ class StageProgress:
         self.steps.append((message, seconds))
         self._current = None
         if self.enabled:
-            mark = "[red]x[/red]" if failed else "[green]✓[/green]"
-            self.console.print(f"{mark} {message:<{self.width}} {seconds:7.1f} s", highlight=False)
+            mark = ("x", "red") if failed else ("✓", "green")
+            line = Text.assemble(mark, f" {message:<{self.width}} {seconds:7.1f} s")
+            self.console.print(line, highlight=False)
 
     def total(self) -> float:
         return sum(seconds for _, seconds in self.steps)
