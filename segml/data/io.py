@@ -15,6 +15,7 @@ import os
 import stat
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -27,13 +28,26 @@ _SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 
 
 def find_table_file(data_dir: str | os.PathLike[str], table: str) -> Path | None:
-    """The file holding ``table`` in a folder of the ``segml generate`` layout, if any."""
+    """The file holding ``table`` in a folder of the ``segml generate`` layout, if any: a file
+    (``transactions.parquet``, ``.csv``, ...) or a folder of Parquet part files
+    (``transactions.parquet/`` or ``transactions/``, what Spark writes)."""
     folder = Path(data_dir)
     for suffix in _SUFFIXES:
         candidate = folder / f"{table}{suffix}"
         if candidate.is_file():
             return candidate
+    for candidate in (folder / f"{table}.parquet", folder / table):
+        if _parts(candidate):
+            return candidate
     return None
+
+
+def _parts(folder: Path) -> list[Path]:
+    """The Parquet part files of a table folder (Spark's ``_SUCCESS`` and ``.crc`` files aside)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if p.is_file()
+                  and not p.name.startswith(("_", ".")))
 
 
 def read_table(
@@ -46,9 +60,13 @@ def read_table(
     """
     file = Path(path)
     name = file.name.lower()
-    if not file.is_file():
-        raise DataError([Problem(message="file not found", file=str(file), table=table)])
+    parts = _parts(file)
+    if not file.is_file() and not parts:
+        what = "folder holds no .parquet part files" if file.is_dir() else "file not found"
+        raise DataError([Problem(message=what, file=str(file), table=table)])
     try:
+        if parts:  # a folder of part files: one table (their schemas must agree)
+            return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(file)
         if name.endswith((".csv", ".csv.gz")):
@@ -59,9 +77,11 @@ def read_table(
                 frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
                 frame[column] = frame[column].astype("str")
             return frame
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # EOFError and zlib.error: a truncated or damaged .csv.gz
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise DataError(
-            [Problem(message=f"cannot read: {exc}", file=str(file), table=table)]
+            [Problem(message=f"cannot read: {detail}", file=str(file), table=table)]
         ) from None
     raise DataError(
         [
