@@ -112,17 +112,29 @@ class ConsoleLogHandler(logging.Handler):
     """Log records printed by a rich console: above its live progress display, never through
     it (a plain stream handler writes into the middle of the spinner line)."""
 
-    def __init__(self, console: Console, level: int = logging.NOTSET):
+    def __init__(self, console: Console, level: int = logging.NOTSET, verbose: bool = False):
         super().__init__(level)
-        self.console = console
+        self.console, self.verbose = console, verbose
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.console.print(self.format(record), markup=False, highlight=False,
-                               soft_wrap=True)
+            text = self.format(record) if self.verbose else self._one_line(record)
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
+
+    @staticmethod
+    def _one_line(record: logging.LogRecord) -> str:
+        """A record as one line: the first line of its message and of its exception, never a
+        traceback nor the SQL and parameters MLflow's store appends (``--verbose`` shows all)."""
+        lines = record.getMessage().strip().splitlines()
+        text = f"{record.levelname} {record.name}: {lines[0] if lines else ''}"
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = str(exc).strip().splitlines()
+            text += f" ({type(exc).__name__}{': ' + detail[0] if detail else ''})"
+        return text[:500]
 
 
 def configure_logging(console: Console, quiet: bool = False, verbose: bool = False) -> None:
@@ -138,7 +150,7 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(ConsoleLogHandler(console))
+    root.addHandler(ConsoleLogHandler(console, verbose=verbose))
     root.setLevel(level)
     logging.captureWarnings(True)
     libraries = logging.ERROR if quiet else max(level, logging.WARNING)
