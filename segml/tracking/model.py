@@ -88,13 +88,44 @@ def _as_bool(value: Any, name: str) -> bool:
 
 
 def _as_date(value: Any) -> pd.Timestamp | None:
-    """The ``as_of`` parameter: the date scores are made at (dates the next purchase)."""
+    """The ``as_of`` parameter: the date scores are made at (dates the next purchase).
+
+    A day (``YYYY-MM-DD`` text, optionally with a time, as the Spark engine passes its cutoff;
+    a date or a timestamp) that a nanosecond timestamp holds:
+    ``9999-12-31`` would date the next purchase in the year 10000, ``now`` is not a date.
+
+    Examples
+    --------
+    >>> str(_as_date("2024-05-01").date())
+    '2024-05-01'
+    >>> _as_date("9999-12-31")
+    Traceback (most recent call last):
+    ...
+    mlflow.exceptions.MlflowException: parameter 'as_of' must be a date (YYYY-MM-DD) between 1677-09-22 and 2262-04-10
+    """
+    import datetime as dt
+    import re
+
     if value is None or value == "":
         return None
+    message = ("parameter 'as_of' must be a date (YYYY-MM-DD) between "
+               f"{(pd.Timestamp.min + pd.Timedelta(days=1)).date()} and "
+               f"{(pd.Timestamp.max - pd.Timedelta(days=1)).date()}")
+    iso = r"\s*\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?\s*"
+    if isinstance(value, str) and not re.fullmatch(iso, value):
+        raise invalid_input(message)
+    if not isinstance(value, str | dt.date | np.datetime64):
+        raise invalid_input(message)
     try:
-        return pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise invalid_input("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
+        day = pd.Timestamp(value)
+        if pd.isna(day) or day.tzinfo is not None:
+            raise ValueError
+        day = day.as_unit("ns")
+    except (TypeError, ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        raise invalid_input(message) from None
+    if not (pd.Timestamp.min + pd.Timedelta(days=1) <= day <= pd.Timestamp.max - pd.Timedelta(days=1)):
+        raise invalid_input(message)
+    return day
 
 
 def _jsonable(value: Any) -> Any:

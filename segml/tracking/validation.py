@@ -68,6 +68,20 @@ def _no_nested(column: pd.Series, name: str) -> None:
                        "hold a list or an object")
 
 
+def _no_infinity(column: pd.Series, name: str) -> None:
+    """Refuse an infinite number in a text column (JSON's ``Infinity`` literal would become the
+    category ``'inf'``); NaN stays a missing value."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        bad = np.isinf(column.to_numpy(dtype="float64", na_value=np.nan))
+    elif column.dtype == object:
+        bad = column.map(lambda v: isinstance(v, float) and np.isinf(v)).to_numpy(dtype=bool)
+    else:
+        return
+    if bad.any():
+        raise invalid_input(f"column '{name}' holds text; {int(bad.sum())} value(s) are an infinite "
+                            f"number, at row(s) {_rows(bad)}")
+
+
 def _bounded(values: np.ndarray, name: str) -> None:
     """Refuse infinities and overflows in a float column (NaN is a missing value: allowed)."""
     with np.errstate(invalid="ignore"):
@@ -132,6 +146,8 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
             continue
         column = model_input[name]
         _no_nested(column, name)
+        if kind in ("string", "category"):
+            _no_infinity(column, name)
         if name == "customer_id" and kind == "string" and pd.api.types.is_numeric_dtype(dtype):
             converted[name] = column.astype("str")  # as MLflow's schema would
             continue
