@@ -221,7 +221,9 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         if SCORER_ARTIFACT in artifacts and not pickles_allowed():
             raise _refuse_pickle("the model")
         if STATE_ARTIFACT in artifacts:
-            self._attach(_scorer_from_state(artifacts[STATE_ARTIFACT]))
+            state = Path(artifacts[STATE_ARTIFACT])
+            _check_served_digest(state)
+            self._attach(_scorer_from_state(state))
         else:
             self._attach(_unpickled_scorer(artifacts[SCORER_ARTIFACT]))
         if serving.install():  # inside `mlflow models serve`: quiet errors, fast JSON tables
@@ -583,6 +585,19 @@ def _check_digest(state: Path, metadata: Any, model_uri: str, tracking_uri: str)
         raise SegmlError([Problem(
             f"{model_uri}: model artifact state does not match the digest recorded when it was "
             "registered; it was changed after registration, so it is not loaded", key="model")])
+
+
+def _check_served_digest(state: Path) -> None:
+    """In ``mlflow models serve`` (MLflow's loader): the state against the digest of the
+    ``MLmodel`` beside it (``<model>/artifacts/state``), when there is one."""
+    mlmodel = state.parent.parent / "MLmodel"
+    if not mlmodel.is_file() or mlmodel.is_symlink():
+        return
+    try:
+        spec = _read_mlmodel(mlmodel.parent, "the model")
+    except SegmlError:
+        return  # MLflow itself read this MLmodel to get here
+    _check_digest(state, spec.get("metadata"), "the model", "")
 
 
 def _version_digest(model_uri: str, tracking_uri: str) -> str | None:

@@ -316,3 +316,25 @@ def test_a_registered_version_is_checked_against_its_tag(trained, model, source,
                     "--out", tmp_path / "s.parquet",
                     env={"MLFLOW_TRACKING_URI": trained["uri"]})
     assert_handled(result, 1, "does not match the digest")
+
+
+@pytest.mark.parametrize("tampered", [pytest.param(False, id="f6-served-untouched-loads"),
+                                      pytest.param(True, id="f6-served-state-changed-refused")])
+def test_mlflow_s_own_loader_checks_the_digest_too(model, tampered):
+    """What ``mlflow models serve`` calls: ``load_context`` with the model's artifacts."""
+    from types import SimpleNamespace
+
+    from segml.errors import SegmlError
+    from segml.tracking.model import SegmlModel
+
+    if tampered:
+        text = next((_state(model) / "texts").iterdir())
+        text.write_text(text.read_text() + "\n")
+    context = SimpleNamespace(artifacts={"state": str(_state(model))})
+    served = SegmlModel()
+    if tampered:
+        with pytest.raises(SegmlError, match="does not match the digest"):
+            served.load_context(context)
+    else:
+        served.load_context(context)
+        assert served.scorer is not None
