@@ -13,9 +13,9 @@ from segml.cli_output import StageProgress
 
 from .helpers import NAME, assert_handled, invoke
 
-TAGS = [pytest.param("[/bold]", id="closing-tag"), pytest.param("[bold]x[/bold]", id="bold"),
-        pytest.param("[red]", id="open-tag"), pytest.param("[/]", id="bare-close"),
-        pytest.param("[link=e.x]y[/link]", id="link")]
+TAGS = [pytest.param("[/bold]", id="f14-closing-tag"), pytest.param("[bold]x[/bold]", id="f14-bold"),
+        pytest.param("[red]", id="f14-open-tag"), pytest.param("[/]", id="f14-bare-close"),
+        pytest.param("[link=e.x]y[/link]", id="f14-link")]
 
 
 @pytest.fixture

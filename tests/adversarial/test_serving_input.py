@@ -69,7 +69,9 @@ def test_as_of_outside_the_dates_a_timestamp_holds(value):
         _as_date(value)
 
 
-@pytest.mark.parametrize("value", ["2024-05-01", "2024-05-01T23:59:59.999999999",
-                                   pd.Timestamp("2024-05-01").date()])
+@pytest.mark.parametrize("value", [
+    pytest.param("2024-05-01", id="f2-as-of-day"),
+    pytest.param("2024-05-01T23:59:59.999999999", id="f2-as-of-end-of-day"),
+    pytest.param(pd.Timestamp("2024-05-01").date(), id="f2-as-of-date-object")])
 def test_f2_as_of_dates_are_read(value):
     assert _as_date(value).date() == pd.Timestamp("2024-05-01").date()
