@@ -513,9 +513,11 @@ def _local_model_folder(model_uri: str, tmp: Path) -> Path:
         underlying = RunsArtifactRepository.get_underlying_uri(model_uri)
     else:
         underlying = model_uri
-    if underlying.startswith("file:") or "://" not in underlying:
-        folder = Path(local_file_uri_to_path(underlying) if underlying.startswith("file:")
-                      else underlying)
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(underlying).scheme.lower()
+    if scheme in ("", "file") or len(scheme) == 1:  # a path (``C:\\...`` has a 1-letter scheme)
+        folder = Path(local_file_uri_to_path(underlying) if scheme == "file" else underlying)
         if not folder.is_dir():
             raise SegmlError([Problem(f"cannot load model {model_uri}: no model folder at "
                                       f"{folder}", key="model")])
