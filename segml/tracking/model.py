@@ -52,21 +52,25 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from segml.errors import Problem, SegmlError
 from segml.model_state import STATE_FORMAT_VERSION, state_digest
 from segml.tracking import serving
-from segml.tracking.validation import FALSE_WORDS, KINDS, TRUE_WORDS, invalid_input, validate_input
+from segml.tracking.model_files import (
+    DIGEST_KEY,
+    SCORER_ARTIFACT,
+    STATE_ARTIFACT,
+    check_served_digest,
+    checked_state,
+    pickles_allowed,
+    refuse_pickle,
+)
+from segml.tracking.validation import (
+    KINDS,
+    as_bool,
+    as_date,
+    invalid_input,
+    validate_input,
+)
 
 log = logging.getLogger(__name__)
 
-#: The scorer's state as data (segml's CustomerScorer: :mod:`segml.model_state`).
-STATE_ARTIFACT = "state"
-#: A scorer pickled by value: only scorers that are not segml's (a test fake, a notebook's).
-#: Never unpickled unless ``SEGML_ALLOW_PICKLED_SCORER=true`` (a model is untrusted input).
-SCORER_ARTIFACT = "scorer"
-#: The opt-in that lets a pickled (non-segml) scorer load: tests' fakes, notebooks' stand-ins.
-ALLOW_PICKLE_ENV = "SEGML_ALLOW_PICKLED_SCORER"
-#: ``MLmodel`` metadata key: the SHA-256 of the state artifact (:func:`state_digest`).
-DIGEST_KEY = "segml_state_sha256"
-#: No ``MLmodel`` is read past this size (a real one is ~20 KB).
-MAX_MLMODEL_BYTES = 1 << 20
 #: What a pickled scorer artifact holds when a segml release before the state format wrote it.
 _PICKLED_SEGML = (b"segml.scoring", b"CustomerScorer")
 #: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
@@ -74,58 +78,6 @@ MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
 REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
                 "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise invalid_input(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
-
-
-def _as_date(value: Any) -> pd.Timestamp | None:
-    """The ``as_of`` parameter: the date scores are made at (dates the next purchase).
-
-    A day (``YYYY-MM-DD`` text, optionally with a time, as the Spark engine passes its cutoff;
-    a date or a timestamp) that a nanosecond timestamp holds:
-    ``9999-12-31`` would date the next purchase in the year 10000, ``now`` is not a date.
-
-    Examples
-    --------
-    >>> str(_as_date("2024-05-01").date())
-    '2024-05-01'
-    >>> _as_date("9999-12-31")
-    Traceback (most recent call last):
-    ...
-    mlflow.exceptions.MlflowException: parameter 'as_of' must be a date (YYYY-MM-DD) between 1677-09-22 and 2262-04-10
-    """
-    import datetime as dt
-    import re
-
-    if value is None or value == "":
-        return None
-    message = ("parameter 'as_of' must be a date (YYYY-MM-DD) between "
-               f"{(pd.Timestamp.min + pd.Timedelta(days=1)).date()} and "
-               f"{(pd.Timestamp.max - pd.Timedelta(days=1)).date()}")
-    iso = r"\s*\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?\s*"
-    if isinstance(value, str) and not re.fullmatch(iso, value):
-        raise invalid_input(message)
-    if not isinstance(value, str | dt.date | np.datetime64):
-        raise invalid_input(message)
-    try:
-        day = pd.Timestamp(value)
-        if pd.isna(day) or day.tzinfo is not None:
-            raise ValueError
-        day = day.as_unit("ns")
-    except (TypeError, ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
-        raise invalid_input(message) from None
-    if not (pd.Timestamp.min + pd.Timedelta(days=1) <= day <= pd.Timestamp.max - pd.Timedelta(days=1)):
-        raise invalid_input(message)
-    return day
 
 
 def _jsonable(value: Any) -> Any:
@@ -219,10 +171,10 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         artifacts = context.artifacts
         if SCORER_ARTIFACT in artifacts and not pickles_allowed():
-            raise _refuse_pickle("the model")
+            raise refuse_pickle("the model")
         if STATE_ARTIFACT in artifacts:
             state = Path(artifacts[STATE_ARTIFACT])
-            _check_served_digest(state)
+            check_served_digest(state)
             self._attach(_scorer_from_state(state))
         else:
             self._attach(_unpickled_scorer(artifacts[SCORER_ARTIFACT]))
@@ -250,8 +202,8 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         """Score ``model_input`` (one row per customer); ``params={"reasons": bool}``."""
         if self._scorer is None:
             raise MlflowException("SegmlModel has no scorer: load it through MLflow")
-        reasons = _as_bool((params or {}).get("reasons", False), "reasons")
-        as_of = _as_date((params or {}).get("as_of"))
+        reasons = as_bool((params or {}).get("reasons", False), "reasons")
+        as_of = as_date((params or {}).get("as_of"))
         features = validate_input(
             model_input, self._schema,
             strings_as_category=not getattr(self._scorer, "accepts_string_columns", False))
@@ -278,33 +230,13 @@ def _scorer_from_state(folder: str | Path, where: str | None = None) -> Any:
     return CustomerScorer.load(folder, where)
 
 
-def pickles_allowed() -> bool:
-    """Whether a pickled scorer may be loaded: only with ``SEGML_ALLOW_PICKLED_SCORER=true``
-    and MLflow's own ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` not turned off."""
-    import os
-
-    from segml.tracking.validation import TRUE_WORDS
-
-    allowed = os.environ.get(ALLOW_PICKLE_ENV, "").strip().lower() in TRUE_WORDS
-    mlflow_off = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "").strip().lower() in (
-        "false", "0", "no", "off")
-    return allowed and not mlflow_off
-
-
-def _refuse_pickle(where: str) -> SegmlError:
-    return SegmlError([Problem(
-        f"{where}: model artifact '{SCORER_ARTIFACT}' is a pickle, which segml never loads (it can "
-        f"run any code); register the model with segml train, or set {ALLOW_PICKLE_ENV}=true "
-        "for a model you made yourself", key="model")])
-
-
 def _unpickled_scorer(path: str | Path, where: str = "the model") -> Any:
     """A scorer that is not segml's, pickled by value: refused unless :func:`pickles_allowed`;
     a segml scorer pickled by a release before the state format is refused in any case (its
     classes have moved since)."""
     data = Path(path).read_bytes()
     if not all(name in data for name in _PICKLED_SEGML) and not pickles_allowed():
-        raise _refuse_pickle(where)
+        raise refuse_pickle(where)
     if all(name in data for name in _PICKLED_SEGML):
         raise SegmlError([Problem(
             "this model was registered by a segml release before model state format "
@@ -465,151 +397,20 @@ def load_scorer(model_uri: str, tracking: Any = None) -> Any:
     ``tracking`` is a TrackingConfig, a SegmlConfig, an URI or None (see ``resolve_tracking_uri``).
 
     A registered model is untrusted input: segml reads it as data and runs none of its code
-    (MLflow's own loader would execute the model's code file and unpickle a ``scorer``).
-    ``MLmodel`` is parsed as plain YAML, its ``state`` artifact must lie inside the model
-    folder and match the digest recorded when it was logged (and, for a registered version, the
-    digest tagged on the version), and the state is rebuilt by :mod:`segml.model_state`. Any
-    failure is one :class:`~segml.errors.SegmlError` naming the model and the artifact.
+    (MLflow's own loader would execute the model's code file and unpickle a ``scorer``). The
+    checks of :func:`segml.tracking.model_files.checked_state` (plain-YAML ``MLmodel``, the
+    state inside the model folder and matching its recorded digests) come first, then
+    :mod:`segml.model_state` rebuilds the scorer; any failure is one
+    :class:`~segml.errors.SegmlError` naming the model and the artifact.
     """
     from segml.tracking.store import model_store
 
     with model_store(model_uri, tracking) as uri, tempfile.TemporaryDirectory() as tmp:
-        folder = _local_model_folder(model_uri, Path(tmp))
-        spec = _read_mlmodel(folder, model_uri)
-        artifacts = spec["flavors"]["python_function"].get("artifacts") or {}
-        if not isinstance(artifacts, dict):
-            raise _bad_mlmodel(model_uri, "its artifacts are not a mapping")
-        if SCORER_ARTIFACT in artifacts or STATE_ARTIFACT not in artifacts:
-            if SCORER_ARTIFACT not in artifacts:
-                raise _bad_mlmodel(model_uri, f"it names no '{STATE_ARTIFACT}' artifact: not a "
-                                   "segml model")
-            if not pickles_allowed():
-                raise _refuse_pickle(model_uri)
-            loaded = mlflow.pyfunc.load_model(model_uri)  # a fake or notebook scorer, opted in
-            model = loaded.unwrap_python_model()
-            if not isinstance(model, SegmlModel):
-                raise TypeError(f"{model_uri} is not a segml composite model")
-            return model.scorer
-        state = _confined(folder, artifacts[STATE_ARTIFACT], model_uri)
-        _check_digest(state, spec.get("metadata"), model_uri, uri)
-        return _scorer_from_state(state, model_uri)
-
-
-def _bad_mlmodel(model_uri: str, why: str) -> SegmlError:
-    return SegmlError([Problem(f"{model_uri}: model artifact MLmodel is not a segml model "
-                               f"description ({why}), so the model is not loaded", key="model")])
-
-
-def _local_model_folder(model_uri: str, tmp: Path) -> Path:
-    """The model's folder on this machine, read in place when the store is local (a copy would
-    follow symlinks planted in it) and downloaded otherwise (remote stores hold plain files)."""
-    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
-    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-    from mlflow.utils.file_utils import local_file_uri_to_path
-
-    if model_uri.startswith("models:/"):
-        underlying = ModelsArtifactRepository.get_underlying_uri(model_uri)
-    elif model_uri.startswith("runs:/"):
-        underlying = RunsArtifactRepository.get_underlying_uri(model_uri)
-    else:
-        underlying = model_uri
-    from urllib.parse import urlsplit
-
-    scheme = urlsplit(underlying).scheme.lower()
-    if scheme in ("", "file") or len(scheme) == 1:  # a path (``C:\\...`` has a 1-letter scheme)
-        folder = Path(local_file_uri_to_path(underlying) if scheme == "file" else underlying)
-        if not folder.is_dir():
-            raise SegmlError([Problem(f"cannot load model {model_uri}: no model folder at "
-                                      f"{folder}", key="model")])
-        return folder
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=underlying, dst_path=str(tmp)))
-
-
-def _read_mlmodel(folder: Path, model_uri: str) -> dict[str, Any]:
-    """``MLmodel`` as plain YAML (no tags, no aliases past a few): a mapping with a
-    ``python_function`` flavor, or a problem naming the artifact."""
-    import stat
-
-    import yaml
-
-    from segml.config.loading import SafeYamlLoader
-
-    path = folder / "MLmodel"
-    try:
-        info = path.lstat()
-    except OSError:
-        raise SegmlError([Problem(f"cannot load model {model_uri}: it has no MLmodel file",
-                                  key="model")]) from None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MLMODEL_BYTES:
-        raise _bad_mlmodel(model_uri, "not a regular file of at most 1 MiB")
-    try:
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeYamlLoader)  # noqa: S506
-    except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        raise _bad_mlmodel(model_uri, f"invalid YAML: {type(exc).__name__}") from None
-    flavor = spec.get("flavors", {}).get("python_function") if isinstance(spec, dict) else None
-    if not isinstance(flavor, dict):
-        raise _bad_mlmodel(model_uri, "no python_function flavor")
-    return spec
-
-
-def _confined(folder: Path, entry: Any, model_uri: str) -> Path:
-    """The artifact ``entry`` of ``MLmodel`` (``{"path": "artifacts/state"}``) as a folder
-    inside the model folder: no absolute path, no ``..``, no symlink on the way."""
-    relative = entry.get("path") if isinstance(entry, dict) else None
-    if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
-        raise _bad_mlmodel(model_uri, f"artifact '{STATE_ARTIFACT}' has no relative path")
-    path, current = folder, folder
-    for part in Path(relative).parts:
-        current = current / part
-        if part in ("..", ".") or current.is_symlink():
-            raise _bad_mlmodel(model_uri, f"artifact '{STATE_ARTIFACT}' points outside the "
-                               "model folder")
-    path = current
-    if not path.is_dir() or not path.resolve().is_relative_to(folder.resolve()):
-        raise _bad_mlmodel(model_uri, f"artifact '{STATE_ARTIFACT}' is not a folder inside the "
-                           "model")
-    return path
-
-
-def _check_digest(state: Path, metadata: Any, model_uri: str, tracking_uri: str) -> None:
-    """The state's digest against the one ``MLmodel`` recorded and, for a registered version,
-    the one tagged on it (:data:`DIGEST_KEY`); a model logged before digests has neither."""
-    expected = {metadata.get(DIGEST_KEY)} if isinstance(metadata, dict) else set()
-    if model_uri.startswith("models:/"):
-        tagged = _version_digest(model_uri, tracking_uri)
-        if tagged:
-            expected.add(tagged)
-    expected.discard(None)
-    if not expected:
-        return
-    found = state_digest(state)
-    if expected != {found}:
-        raise SegmlError([Problem(
-            f"{model_uri}: model artifact state does not match the digest recorded when it was "
-            "registered; it was changed after registration, so it is not loaded", key="model")])
-
-
-def _check_served_digest(state: Path) -> None:
-    """In ``mlflow models serve`` (MLflow's loader): the state against the digest of the
-    ``MLmodel`` beside it (``<model>/artifacts/state``), when there is one."""
-    mlmodel = state.parent.parent / "MLmodel"
-    if not mlmodel.is_file() or mlmodel.is_symlink():
-        return
-    try:
-        spec = _read_mlmodel(mlmodel.parent, "the model")
-    except SegmlError:
-        return  # MLflow itself read this MLmodel to get here
-    _check_digest(state, spec.get("metadata"), "the model", "")
-
-
-def _version_digest(model_uri: str, tracking_uri: str) -> str | None:
-    from mlflow.store.artifact.utils.models import get_model_name_and_version
-
-    from segml.tracking.store import client_for
-
-    client = client_for(tracking_uri)
-    try:
-        name, version = get_model_name_and_version(client, model_uri)
-        return client.get_model_version(name, version).tags.get("segml.state_sha256")
-    except Exception:  # noqa: BLE001 - a logged-model URI has no version: MLmodel's digest only
-        return None
+        state = checked_state(model_uri, uri, Path(tmp))
+        if state is not None:
+            return _scorer_from_state(state, model_uri)
+        loaded = mlflow.pyfunc.load_model(model_uri)  # a fake or notebook scorer, opted in
+    model = loaded.unwrap_python_model()
+    if not isinstance(model, SegmlModel):
+        raise TypeError(f"{model_uri} is not a segml composite model")
+    return model.scorer

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from segml.tracking.model import _as_date
+from segml.tracking.validation import as_date as _as_date
 from segml.tracking.serving import table_request
 from segml.tracking.validation import validate_input
 
