@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from segml.tracking.validation import as_date as _as_date
 from segml.tracking.serving import table_request
-from segml.tracking.validation import validate_input
+from segml.tracking.validation import as_date, validate_input
 
 from .helpers import MARKER
 
@@ -66,7 +65,7 @@ def test_f2_nan_in_a_text_column_stays_missing():
 ])
 def test_as_of_outside_the_dates_a_timestamp_holds(value):
     with pytest.raises(MlflowException, match="parameter 'as_of' must be a date"):
-        _as_date(value)
+        as_date(value)
 
 
 @pytest.mark.parametrize("value", [
@@ -74,4 +73,4 @@ def test_as_of_outside_the_dates_a_timestamp_holds(value):
     pytest.param("2024-05-01T23:59:59.999999999", id="f2-as-of-end-of-day"),
     pytest.param(pd.Timestamp("2024-05-01").date(), id="f2-as-of-date-object")])
 def test_f2_as_of_dates_are_read(value):
-    assert _as_date(value).date() == pd.Timestamp("2024-05-01").date()
+    assert as_date(value).date() == pd.Timestamp("2024-05-01").date()
