@@ -54,6 +54,7 @@ from segml.model_state import STATE_FORMAT_VERSION, state_digest
 from segml.tracking import serving
 from segml.tracking.model_files import (
     DIGEST_KEY,
+    MODEL_CODE,
     SCORER_ARTIFACT,
     STATE_ARTIFACT,
     check_served_digest,
@@ -73,8 +74,6 @@ log = logging.getLogger(__name__)
 
 #: What a pickled scorer artifact holds when a segml release before the state format wrote it.
 _PICKLED_SEGML = (b"segml.scoring", b"CustomerScorer")
-#: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
-MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
 REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
                 "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")

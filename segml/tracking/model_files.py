@@ -195,3 +195,32 @@ def version_digest(model_uri: str, tracking_uri: str) -> str | None:
         return client.get_model_version(name, version).tags.get("segml.state_sha256")
     except Exception:  # noqa: BLE001 - a logged-model URI has no version: MLmodel's digest only
         return None
+
+
+#: segml's own "models from code" file: the only code a segml model may carry.
+MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
+
+
+def check_servable(model_uri: str, tracking_uri: str) -> None:
+    """Before ``mlflow models serve`` loads ``model_uri`` (MLflow's loader runs the model's
+    code): the checks of :func:`checked_state`, and the model must be built by segml's own code
+    file and nothing else (no ``python_model`` pickle, no ``code`` folders on the path, MLflow's
+    code-model loader), so a changed ``pyfunc_code.py`` or ``MLmodel`` never runs."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if checked_state(model_uri, tracking_uri, Path(tmp)) is None:
+            return  # an opted-in pickled scorer: the caller asked for it
+        folder = local_model_folder(model_uri, Path(tmp))
+        flavor = read_mlmodel(folder, model_uri)["flavors"]["python_function"]
+        code_path = flavor.get("model_code_path")
+        if (flavor.get("loader_module") != "mlflow.pyfunc.loaders.code_model"
+                or flavor.get("code") or "python_model" in flavor
+                or not isinstance(code_path, str)
+                or Path(code_path).name != MODEL_CODE.name):
+            raise bad_mlmodel(model_uri, "it is not built by segml's model code alone")
+        code = folder / MODEL_CODE.name
+        if code.is_symlink() or not code.is_file() or code.read_bytes() != MODEL_CODE.read_bytes():
+            raise SegmlError([Problem(
+                f"{model_uri}: model artifact {MODEL_CODE.name} is not segml's model code (it "
+                "was changed after registration), so the model is not served", key="model")])

@@ -338,3 +338,51 @@ def test_mlflow_s_own_loader_checks_the_digest_too(model, tampered):
     else:
         served.load_context(context)
         assert served.scorer is not None
+
+
+def _flavor_change(func):
+    def mutate(model: Path) -> None:
+        spec = _mlmodel(model)
+        func(spec["flavors"]["python_function"], model)
+        (model / "MLmodel").write_text(yaml.safe_dump(spec))
+    return mutate
+
+
+def _code_change(model: Path) -> None:
+    code = model / "pyfunc_code.py"
+    code.write_text(code.read_text() + "\nopen('/tmp/pwned-by-segml-model', 'w')\n")
+
+
+def _code_link(model: Path) -> None:
+    code = model / "pyfunc_code.py"
+    code.unlink()
+    code.symlink_to(Path(__file__))
+
+
+def _other_code_file(flavor: dict, model: Path) -> None:
+    (model / "evil.py").write_text("import os\n")
+    flavor["model_code_path"] = "/somewhere/evil.py"
+
+
+SERVE = [
+    pytest.param(_code_change, "pyfunc_code.py is not segml's model code", id="f6-serve-code-file-changed"),
+    pytest.param(_code_link, "pyfunc_code.py is not segml's model code", id="f6-serve-code-file-symlink"),
+    pytest.param(lambda m: (m / "pyfunc_code.py").unlink(), "pyfunc_code.py is not segml's model code", id="f6-serve-code-file-missing"),
+    pytest.param(_flavor_change(_other_code_file), "not built by segml's model code", id="f6-serve-other-code-file"),
+    pytest.param(_flavor_change(lambda f, m: f.update(loader_module="os")), "not built by segml's model code", id="f6-serve-loader-module"),
+    pytest.param(_flavor_change(lambda f, m: f.update(python_model="python_model.pkl")), "not built by segml's model code", id="f6-serve-python-model-pickle"),
+    pytest.param(_flavor_change(lambda f, m: f.update(code="code")), "not built by segml's model code", id="f6-serve-code-folder"),
+    pytest.param(lambda m: (next((_state(m) / "texts").iterdir())).write_text("x"), "does not match the digest", id="f6-serve-state-changed"),
+    pytest.param(lambda m: _scorer_artifact(m, m / "pwned", keep_state=True), "is a pickle", id="f6-serve-scorer-pickle"),
+]
+
+
+@pytest.mark.parametrize(("tamper", "culprit"), SERVE)
+def test_a_tampered_model_is_not_served(model, tamper, culprit):
+    """``serve_model`` checks the model before ``mlflow models serve`` (which runs its code)."""
+    from segml.errors import SegmlError
+    from segml.tracking import serve_model
+
+    tamper(model)
+    with pytest.raises(SegmlError, match=culprit), serve_model(str(model), timeout=5):
+        raise AssertionError("the server must not start")
