@@ -12,15 +12,19 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 # ``scheme://user:password@host``: the password (and a bare ``token@``) never reaches a message.
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s:/@'\"]+)"
-                          r"(?::[^\s/@'\"]*)?@")
+# The credentials run to the *last* ``@`` of the URI's non-blank run, so a password holding
+# ``/``, ``'``, ``:`` or ``@`` (which a user may well type unencoded) is masked whole; a path
+# that happens to hold an ``@`` is masked too, which only hides more than needed.
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s@]*(?:@[^\s@]*)*?)@"
+                          r"(?=[^\s@]*(?:\s|$))")
 
 
 def redact(text: str) -> str:
     """``text`` with the credentials of every URI in it replaced by ``***``.
 
-    Used on every message the CLI prints and every log record it emits, so a tracking URI such
-    as ``http://alice:S3cret@host`` can appear in an error without its password.
+    Used on every message the CLI prints, every log record and everything written to stdout or
+    stderr while a command runs (MLflow's own ``View run ... at: URL`` lines included), so a
+    tracking URI such as ``http://alice:S3cret@host`` can appear in an error without its password.
 
     Examples
     --------
@@ -28,11 +32,13 @@ def redact(text: str) -> str:
     'cannot reach http://alice:***@127.0.0.1:9/api (refused)'
     >>> redact("postgresql://ml:secret@db:5432/mlflow and https://token@host/x")
     'postgresql://ml:***@db:5432/mlflow and https://***@host/x'
+    >>> redact("http://alice:S3c/r'e@t@host:5000/#/runs")
+    'http://alice:***@host:5000/#/runs'
     """
     def mask(match: re.Match[str]) -> str:
-        whole = match.group(0)
-        if ":" in whole[len(match.group("scheme")):]:
-            return f"{match.group('scheme')}{match.group('user')}:***@"
+        user, colon, _ = match.group("userinfo").partition(":")
+        if colon and user and not set(user) & set("/'\""):
+            return f"{match.group('scheme')}{user}:***@"
         return f"{match.group('scheme')}***@"
 
     return _CREDENTIALS.sub(mask, text)

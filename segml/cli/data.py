@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from segml.cli.guard import handles_user_errors, print_problems
 from segml.cli.options import EXIT_DATA, ConfigOpt, DataOpt, JsonOpt, QuietOpt, resolve_config
@@ -92,10 +93,12 @@ def validate(config: ConfigOpt = None, data: DataOpt = None, quiet: QuietOpt = F
         raise typer.Exit(EXIT_DATA)
     if not quiet:
         console.print(
-            f"[green]valid[/green]: {len(tables.customers):,} customers, "
-            f"{0 if tables.transactions is None else len(tables.transactions):,} transactions, "
-            f"{0 if tables.events is None else len(tables.events):,} events "
-            f"({tables.mode} mode, {len(problems)} warning(s))"
+            Text.assemble(
+                ("valid", "green"),
+                f": {len(tables.customers):,} customers, "
+                f"{0 if tables.transactions is None else len(tables.transactions):,} transactions, "
+                f"{0 if tables.events is None else len(tables.events):,} events "
+                f"({tables.mode} mode, {len(problems)} warning(s))")
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,15 @@ from segml.config import SegmlConfig
 from segml.errors import Problem, SegmlError, redact
 
 EXIT_DATA, EXIT_INTERNAL = 1, 5
-err_console = Console(stderr=True)
+#: Problems, warnings and progress; no markup (see :data:`segml.cli.output.console`).
+err_console = Console(stderr=True, markup=False)
 
 
 def print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{problem}[/{style}]", highlight=False, soft_wrap=True,
-                          markup=True)
+        err_console.print(str(problem), style=style, highlight=False, soft_wrap=True,
+                          markup=False)
 
 
 def print_warnings(warnings: list[Problem], what: str, quiet: bool = False) -> None:
@@ -45,10 +47,11 @@ def print_warnings(warnings: list[Problem], what: str, quiet: bool = False) -> N
     results and errors only)."""
     unique = list(dict.fromkeys(str(w) for w in warnings))
     if unique and not quiet:
-        err_console.print(f"[yellow]{len(unique)} warning(s) about the data ({what}):[/yellow]",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"{len(unique)} warning(s) about the data ({what}):", style="yellow",
+                          highlight=False, soft_wrap=True, markup=False)
         for line in unique:
-            err_console.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
+            err_console.print(line, style="yellow", highlight=False, soft_wrap=True,
+                              markup=False)
 
 
 _plain_record_factory = logging.getLogRecordFactory()
@@ -66,6 +69,27 @@ def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     if record.exc_info and not record.exc_text:
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
     return record
+
+
+class _RedactingStream:
+    """``sys.stdout``/``sys.stderr`` while a command runs: every write redacted. Libraries print
+    past logging (MLflow writes ``View run NAME at: http://user:password@host/...`` straight to
+    ``sys.stdout``), so the streams themselves are the last place a credential can be caught.
+    Writes are redacted one by one: MLflow and rich write a URI in one piece."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, encoding, fileno, buffer, ...
+        return getattr(self._stream, name)
 
 
 def _unexpected(exc: BaseException) -> Problem:
@@ -106,6 +130,10 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from segml.tracking.interrupts import RunInterrupted
 
         logging.setLogRecordFactory(_redacting_record_factory)
+        # MLflow prints each run's URL (with the tracking URI's credentials) unless told not to.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _RedactingStream(streams[0]), _RedactingStream(streams[1])
         try:
             return func(*args, **kwargs)
         except SegmlError as exc:
@@ -119,7 +147,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 name, code = exc.signal_name, exc.exit_code
             killed = getattr(exc, "killed_run", None)
             tail = f": run {killed} marked KILLED, the champion is unchanged" if killed else ""
-            err_console.print(f"[red]interrupted by {name}{tail}[/red]", highlight=False,
+            err_console.print(f"interrupted by {name}{tail}", style="red", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(code) from None
         except Exception as exc:  # noqa: BLE001 - the last guard before a traceback
@@ -128,6 +156,7 @@ def handles_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             internal = problem.message.startswith("internal error")
             raise typer.Exit(EXIT_INTERNAL if internal else EXIT_DATA) from None
         finally:
+            sys.stdout, sys.stderr = streams
             logging.setLogRecordFactory(_plain_record_factory)
 
     return wrapper
@@ -152,6 +181,9 @@ def check_output(out: Path, suffixes: tuple[str, ...] = (".parquet", ".csv")) ->
                                   key="out")])
     if out.is_dir():
         raise SegmlError([Problem("--out is a folder; give a file name", file=str(out), key="out")])
+    if os.path.lexists(out) and out.exists() and not out.is_file():
+        raise SegmlError([Problem("--out is not a regular file (a device or FIFO); segml only "
+                                  "replaces regular files", file=str(out), key="out")])
     folder = out.absolute().parent
     while not folder.exists():
         folder = folder.parent

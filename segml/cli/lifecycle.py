@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from segml.cli.guard import check_store, err_console, handles_user_errors, print_warnings
 from segml.cli.options import (
@@ -55,11 +56,11 @@ def retrain(
         with stage_progress(quiet) as progress:
             outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress)
     except LockHeld as exc:
-        err_console.print(f"[red]{exc}[/red]")
+        err_console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_LOCKED) from None
     for gate in outcome.gates:
-        mark = "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]"
-        console.print(f"{mark} {gate.name}: {gate.reason}", highlight=False)
+        mark = ("pass", "green") if gate.passed else ("FAIL", "red")
+        console.print(Text.assemble(mark, f" {gate.name}: {gate.reason}"), highlight=False)
     console.print(outcome.message)
     print_warnings(outcome.warnings, "retrain", quiet)
     if not outcome.promoted and not outcome.reused and not dry_run:

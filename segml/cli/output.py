@@ -36,6 +36,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 #: Scorer labels in the summary table, and what each means (printed as its legend).
 LABELS = {
@@ -49,8 +50,11 @@ NOISY = ("mlflow", "alembic", "sqlalchemy", "huey", "urllib3", "matplotlib", "nu
          "lightgbm", "py.warnings", "segml.tracking")
 #: The loggers MLflow gives a stderr handler of its own when it configures logging on import.
 MLFLOW_OWNED = ("mlflow", "sqlalchemy.engine", "alembic", "huey")
-#: Where the commands print their results (stdout; problems and progress go to stderr).
-console = Console()
+#: Where the commands print their results (stdout; problems and progress go to stderr). No
+#: markup: printed text holds user text (paths, values, names) that must appear as it is, so
+#: ``[bold]`` or ``[/x]`` in a path is shown, not interpreted (nor a crash); styles are given
+#: with ``style=`` or :class:`rich.text.Text`.
+console = Console(markup=False)
 
 
 # -------------------------------------------------------------------------------- progress
@@ -74,7 +78,7 @@ class StageProgress:
         self.steps: list[tuple[str, float]] = []
         self._notes: list[str] = []
         self._current: tuple[str, float] | None = None
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
                                   TimeElapsedColumn(), console=console, transient=True,
                                   disable=not (enabled and console.is_terminal))
         self._task: Any = None
@@ -112,8 +116,9 @@ class StageProgress:
         self.steps.append((message, seconds))
         self._current = None
         if self.enabled:
-            mark = "[red]x[/red]" if failed else "[green]✓[/green]"
-            self.console.print(f"{mark} {message:<{self.width}} {seconds:7.1f} s", highlight=False)
+            mark = ("x", "red") if failed else ("✓", "green")
+            line = Text.assemble(mark, f" {message:<{self.width}} {seconds:7.1f} s")
+            self.console.print(line, highlight=False)
         notes, self._notes = self._notes, []
         for text in notes:
             self._print_note(text)
@@ -138,9 +143,9 @@ class ConsoleLogHandler(logging.Handler):
     they print as an indented note; warnings and errors keep their level and logger name.
     """
 
-    def __init__(self, console: Console, level: int = logging.NOTSET):
+    def __init__(self, console: Console, level: int = logging.NOTSET, verbose: bool = False):
         super().__init__(level)
-        self.console = console
+        self.console, self.verbose = console, verbose
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -153,10 +158,22 @@ class ConsoleLogHandler(logging.Handler):
                     self.console.print(f"    {record.getMessage()}", style="dim", markup=False,
                                        highlight=False, soft_wrap=True)
                 return
-            self.console.print(self.format(record), markup=False, highlight=False,
-                               soft_wrap=True)
+            text = self.format(record) if self.verbose else self._one_line(record)
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
+
+    @staticmethod
+    def _one_line(record: logging.LogRecord) -> str:
+        """A record as one line: the first line of its message and of its exception, never a
+        traceback nor the SQL and parameters MLflow's store appends (``--verbose`` shows all)."""
+        lines = record.getMessage().strip().splitlines()
+        text = f"{record.levelname} {record.name}: {lines[0] if lines else ''}"
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            detail = str(exc).strip().splitlines()
+            text += f" ({type(exc).__name__}{': ' + detail[0] if detail else ''})"
+        return text[:500]
 
 
 def configure_logging(console: Console, quiet: bool = False, verbose: bool = False) -> None:
@@ -173,7 +190,7 @@ def configure_logging(console: Console, quiet: bool = False, verbose: bool = Fal
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(ConsoleLogHandler(console))
+    root.addHandler(ConsoleLogHandler(console, verbose=verbose))
     root.setLevel(level)
     logging.captureWarnings(True)
     libraries = logging.ERROR if quiet else max(level, logging.WARNING)

@@ -51,6 +51,7 @@ def score(
     Example: segml score --model models:/segml-customer@champion --data data --out scores.parquet
     """
     from segml.data.io import write_frame_atomic
+    from segml.tracking.interrupts import interrupts_raise
     from segml.workflow.train import score as run_score
 
     setup_logging(quiet, verbose)
@@ -80,7 +81,8 @@ def score(
             on_warning=warnings.append,
         )  # fmt: skip
     try:
-        write_frame_atomic(scores, out)
+        with interrupts_raise():  # SIGTERM mid-write: exit 143 and no temporary file left
+            write_frame_atomic(scores, out)
     except OSError as exc:
         raise SegmlError([Problem(f"cannot write the scores: {exc.strerror or exc}",
                                   file=str(out), key="out")]) from None

@@ -85,9 +85,40 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         raise ConfigError(config_problems(exc, source)) from None
 
 
+#: The most YAML nodes a document may expand to (aliases counted at every use): a config has a
+#: few hundred; an alias bomb of 600 bytes expands to billions.
+MAX_YAML_NODES = 100_000
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML's safe loader, except that a date that does not exist (``2025-02-30``) stays text,
-    so validation reports it under its key instead of the parser failing without one."""
+    """YAML's safe loader, stricter where a config (or a model's ``MLmodel``) is untrusted:
+
+    * a date that does not exist (``2025-02-30``) stays text, so validation reports it under its
+      key instead of the parser failing without one;
+    * a key given twice in one mapping is an error naming the key (YAML lets the last win
+      silently, which hides a typo'd override);
+    * a document whose aliases expand past :data:`MAX_YAML_NODES` nodes is refused once it is
+      composed, before anything is constructed (an alias bomb costs nothing to compose).
+    """
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = key_node.value
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}'", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: Any) -> Any:
         try:
@@ -97,6 +128,43 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+#: The loader segml reads every YAML document with (configs, a model's ``MLmodel``).
+SafeYamlLoader = _Loader
+
+
+def _check_expanded_size(root: Any) -> None:
+    """Refuse a composed YAML graph whose tree (every alias expanded) exceeds
+    :data:`MAX_YAML_NODES`, or that refers to itself: sizes are summed once per distinct node
+    (post-order, without recursion: the graph may nest deeply), so this costs one pass."""
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [item for pair in node.value for item in pair]
+        return []
+
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children(node)),
+                                  MAX_YAML_NODES + 1)
+            open_.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to itself",
+                                              node.start_mark)
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children(node) if id(c) not in sizes)
+    if sizes[id(root)] > MAX_YAML_NODES:
+        raise yaml.composer.ComposerError(
+            None, None, f"aliases expand it past {MAX_YAML_NODES:,} nodes", root.start_mark)
 
 
 def _read_yaml(file: Path, source: str) -> Any:

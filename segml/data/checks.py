@@ -251,6 +251,16 @@ def align_ids(customers: pd.DataFrame, other: pd.DataFrame, table: str, file: st
             other["customer_id"] = theirs.astype(str).astype(ids.dtype)
     unknown = ~_known_ids(other["customer_id"], ids)
     if unknown.any():
+        mistyped = _padding_lost(customers["customer_id"], other.loc[unknown, "customer_id"],
+                                 retyped=theirs.dtype != ids.dtype)
+        if mistyped is not None:
+            return [Problem(mistyped, "error", file, table, "customer_id")], None
+        if unknown.all():  # nothing would be left: a wrong table or wrongly typed ids, not orphans
+            return [Problem(
+                f"none of the {len(other):,} row(s) belongs to a customer of the customers table "
+                f"(ids such as {examples(other['customer_id'])} here, "
+                f"{examples(customers['customer_id'])} there): wrong file, or ids written "
+                "differently in the two tables", "error", file, table, "customer_id")], None
         return [
             Problem(
                 f"{int(unknown.sum())} row(s) of {other.loc[unknown, 'customer_id'].nunique()} "
@@ -263,3 +273,23 @@ def align_ids(customers: pd.DataFrame, other: pd.DataFrame, table: str, file: st
         ], other.loc[~unknown].reset_index(drop=True)
     return [], other
 
+
+def _padding_lost(ids: pd.Series, unknown: pd.Series, retyped: bool) -> str | None:
+    """A message when unknown ids match customers' ids but for leading zeros (``17`` vs
+    ``00017``): one table stored them as numbers, which dropped the zeros; else None."""
+    if not retyped and not pd.api.types.is_string_dtype(ids):
+        return None
+    text_ids = ids.dropna().astype(str)
+    padded = text_ids[text_ids.str.match(r"^0+\d", na=False)]
+    if padded.empty:
+        return None
+    stripped = set(padded.str.lstrip("0"))
+    # 17, 17.0 (a float column, or its text in a CSV) and "17" all lost the zeros of "00017"
+    lost = unknown.dropna().astype(str).str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
+    hits = lost.isin(stripped)
+    if not hits.any():
+        return None
+    return (f"{int(hits.sum())} row(s) with customer ids that match the customers' ids only without "
+            f"their leading zeros (e.g. {examples(unknown.dropna()[hits.to_numpy()])} here, "
+            f"{examples(padded)} in customers): the ids were stored as numbers in one table and "
+            "as text in the other; export them as text in both")

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
-from collections.abc import Iterable
+import threading
+import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -25,11 +28,16 @@ _SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 
 
 def find_table_file(data_dir: str | os.PathLike[str], table: str) -> Path | None:
-    """The file holding ``table`` in a folder of the ``segml generate`` layout, if any."""
+    """The file holding ``table`` in a folder of the ``segml generate`` layout, if any: a file
+    (``transactions.parquet``, ``.csv``, ...) or a folder of Parquet part files
+    (``transactions.parquet/`` or ``transactions/``, what Spark writes)."""
     folder = Path(data_dir)
     for suffix in _SUFFIXES:
         candidate = folder / f"{table}{suffix}"
         if candidate.is_file():
+            return candidate
+    for candidate in (folder / f"{table}.parquet", folder / table):
+        if _parts(candidate):
             return candidate
     return None
 
@@ -58,6 +66,14 @@ def missing_table_hint(table: str, folder: str | os.PathLike[str] | None) -> str
     return f"{hint}; rename the file or set data.{table}.path"
 
 
+def _parts(folder: Path) -> list[Path]:
+    """The Parquet part files of a table folder (Spark's ``_SUCCESS`` and ``.crc`` files aside)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if p.is_file()
+                  and not p.name.startswith(("_", ".")))
+
+
 def read_table(
     path: str | os.PathLike[str], *, table: str, string_columns: Iterable[str] = ()
 ) -> pd.DataFrame:
@@ -68,9 +84,13 @@ def read_table(
     """
     file = Path(path)
     name = file.name.lower()
-    if not file.is_file():
-        raise DataError([Problem(message="file not found", file=str(file), table=table)])
+    parts = _parts(file)
+    if not file.is_file() and not parts:
+        what = "folder holds no .parquet part files" if file.is_dir() else "file not found"
+        raise DataError([Problem(message=what, file=str(file), table=table)])
     try:
+        if parts:  # a folder of part files: one table (their schemas must agree)
+            return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(file)
         if name.endswith((".csv", ".csv.gz")):
@@ -81,9 +101,11 @@ def read_table(
                 frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
                 frame[column] = frame[column].astype("str")
             return frame
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # EOFError and zlib.error: a truncated or damaged .csv.gz
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise DataError(
-            [Problem(message=f"cannot read: {exc}", file=str(file), table=table)]
+            [Problem(message=f"cannot read: {detail}", file=str(file), table=table)]
         ) from None
     raise DataError(
         [
@@ -94,23 +116,49 @@ def read_table(
     )
 
 
-def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write Parquet or CSV (by suffix) to a temporary file, then rename it into place.
+_UMASK_LOCK = threading.Lock()
 
-    A crash half-way never leaves a truncated output under the final name.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = target.name.lower()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
+
+def _new_file_mode(target: Path) -> int:
+    """The mode ``open(target, "w")`` would leave: the existing file's, else 0666 less the
+    umask (a temporary file is created 0600, which would hide the output from its group)."""
     try:
-        if suffix.endswith((".parquet", ".pq")):
-            frame.to_parquet(tmp_name, index=False)
-        elif suffix.endswith((".csv", ".csv.gz")):
-            frame.to_csv(tmp_name, index=False)
-        else:
-            raise DataError([Problem(message="output must end in .parquet or .csv", file=str(target))])
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        with _UMASK_LOCK:  # the umask can only be read by setting it
+            umask = os.umask(0o022)
+            os.umask(umask)
+        return 0o666 & ~umask
+
+
+def replace_atomically(target: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+    """``write(tmp_path)`` into a temporary file beside ``target``, then rename it into place:
+    readers never see half an output, and a write that fails, or is interrupted by an exception
+    (SIGINT, a SIGTERM turned into one), leaves no temporary file behind.
+
+    Only a regular file is ever replaced: a device (``/dev/null``, ``/dev/full``), a FIFO, a
+    folder or a link to one is refused with a :class:`~segml.errors.DataError` naming it,
+    before anything is written. The new file gets the mode ``open()`` would give it.
+    """
+    target = Path(target)
+    if os.path.lexists(target):
+        try:
+            mode = target.stat().st_mode
+        except OSError:  # a dangling link: replaced like a missing file
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode)
+                    or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+                    if stat.S_ISSOCK(mode) else "not a regular file")
+            raise DataError([Problem(f"the output path is {kind}, not a regular file; segml "
+                                     "only replaces regular files", file=str(target))])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _new_file_mode(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.close(fd)
+        write(tmp_name)
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -119,17 +167,25 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
-    """``text`` to ``path`` through a temporary sibling renamed into place (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-    return path
+    """``text`` to ``path`` through :func:`replace_atomically` (never half-written)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write Parquet or CSV (by suffix) through :func:`replace_atomically`.
+
+    A crash half-way never leaves a truncated output under the final name, nor a temp file.
+    """
+    target = Path(path)
+    suffix = target.name.lower()
+    if suffix.endswith((".parquet", ".pq")):
+        return replace_atomically(target, lambda tmp: frame.to_parquet(tmp, index=False))
+    if suffix.endswith((".csv", ".csv.gz")):
+        compression = "gzip" if suffix.endswith(".gz") else None
+        return replace_atomically(
+            target, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))
+    raise DataError([Problem(message="output must end in .parquet or .csv", file=str(target))])
 
 
 #: Rows hashed at a time by :func:`fingerprint`.

@@ -4,8 +4,11 @@ A timestamp column is read as declared: a ``strftime`` format (``<key>_format``)
 integer epochs (``<key>_unit``). Without a declaration, ISO dates and other unambiguous text are
 read as they are, and three kinds of values are *problems*, never guesses:
 
-* dates that read both day-first and month-first (``01.05.2024``: 1 May or 5 January?);
+* dates that read both day-first and month-first (``01.05.2024`` or ``01 05 2024``: 1 May or 5
+  January?), and dates of three two-digit numbers (``24-05-01``: is the year first or last?);
 * integer epochs (``1714557600``: seconds, milliseconds, ...?);
+* times with a UTC offset (``+02:00``, ``Z``) mixed with times without one (local? UTC?);
+* dates outside what a timestamp holds (after 2262-04-11: ``9999-12-31`` placeholders);
 * missing timestamps in a table whose rows need one (transactions, events).
 
 Each problem names the table, the column, examples and the config key that fixes it.
@@ -29,7 +32,13 @@ import pandas as pd
 
 from segml.errors import Problem
 
-_DAY_MONTH = r"^\s*(\d{1,2})([./-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?"
+_DAY_MONTH = r"^\s*(\d{1,2})([./ -])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?"
+#: Three two-digit numbers (``24-05-01``): the year may be first or last.
+_SHORT_YEAR = r"^\s*\d{2}([./ -])\d{2}\1\d{2}(?:$|[ T])"
+#: A time followed by a UTC offset or ``Z`` (``10:00+02:00``, ``10:00:00Z``).
+_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+#: A time without one.
+_NAIVE_TIME = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*$"
 _EPOCH = r"^\s*[+-]?\d{9,}(\.\d*)?\s*$"
 #: Orders and events before this are almost always epochs read in the wrong unit (an epoch in
 #: seconds read as nanoseconds is 1970-01-01 00:00:01.7).
@@ -68,6 +77,30 @@ def _ambiguous(text: pd.Series, key: str) -> str | None:
     return (f"{int(both.sum())} timestamp(s) read both day-first and month-first, e.g. "
             f"{_examples(candidates[both])}; set {key}_format to "
             f"{_suggest_format(candidates[both], day_first)}")
+
+
+def _short_year(text: pd.Series, key: str) -> str | None:
+    """A problem message when dates are three two-digit numbers (year first or last?)."""
+    short = text.str.match(_SHORT_YEAR, na=False)
+    if not short.any():
+        return None
+    return (f"{int(short.sum())} timestamp(s) of three two-digit numbers, e.g. "
+            f"{_examples(text[short])}: the year may be first or last; set {key}_format "
+            "(e.g. '%y-%m-%d' or '%d-%m-%y')")
+
+
+def _mixed_offsets(text: pd.Series, key: str) -> str | None:
+    """A problem message when some times carry a UTC offset and others do not."""
+    offset = text.str.contains(_OFFSET, na=False, regex=True)
+    if not offset.any():
+        return None
+    naive = ~offset & text.str.contains(_NAIVE_TIME, na=False, regex=True)
+    if not naive.any():
+        return None
+    return (f"{int(offset.sum())} timestamp(s) with a UTC offset (e.g. {_examples(text[offset], 1)}) "
+            f"and {int(naive.sum())} without (e.g. {_examples(text[naive], 1)}): the ones without "
+            "would be read as UTC; give every value an offset, or none (segml reads "
+            f"offset-free times as UTC), or set {key}_format")
 
 
 def parse_timestamps(
@@ -133,7 +166,7 @@ def parse_timestamps(
                 error(f"{int(epochs.sum())} integer timestamp(s) (epochs?), e.g. "
                       f"{_examples(raw[epochs])}; set {key}_unit to s, ms, us or ns")
                 return None, problems
-            ambiguous = _ambiguous(text, key)
+            ambiguous = _ambiguous(text, key) or _short_year(text, key) or _mixed_offsets(text, key)
             if ambiguous:
                 error(ambiguous)
                 return None, problems
@@ -151,6 +184,12 @@ def parse_timestamps(
         rows = ", ".join(str(i) for i in missing[missing].index[:3])
         error(f"{int(missing.sum())} missing timestamp(s) (rows {rows}); every row needs one: "
               "drop those rows or fill them in")
+        return None, problems
+    beyond = (parsed > pd.Timestamp.max) | (parsed < pd.Timestamp.min)
+    if beyond.any():  # datetime64[us] from Parquet or text holds them; nanoseconds do not
+        error(f"{int(beyond.sum())} timestamp(s) outside {pd.Timestamp.min.date()} to "
+              f"{pd.Timestamp.max.date()}, e.g. {_examples(raw[beyond])} (a placeholder date "
+              "such as 9999-12-31?); drop those rows or set the dates")
         return None, problems
     parsed = parsed.astype("datetime64[ns]")
     early = parsed < earliest if earliest is not None else pd.Series(False, index=parsed.index)

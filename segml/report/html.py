@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -124,13 +123,9 @@ def render_folder(run: dict[str, Any], root: str | Path) -> str:
 
 def write_html_atomic(html: str, out: str | Path) -> Path:
     """Write ``html`` to ``out`` through a temporary file, so readers never see half a report."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(html)
-    os.replace(tmp_path, out)
-    return out
+    from segml.data.io import replace_atomically
+
+    return replace_atomically(out, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
 
 
 def write_report(run_id: str, out: str | Path, *, tracking: TrackingConfig) -> Path:

@@ -144,7 +144,7 @@ def _read_parquet(spark: SparkSession, path: Path) -> DataFrame:
 
 def _parquet_path(folder: Path, table: str) -> Path | None:
     found = find_table_file(folder, table)
-    if found is not None and found.suffix in (".parquet", ".pq"):
+    if found is not None and (found.suffix in (".parquet", ".pq") or found.is_dir()):
         return found
     candidate = folder / f"{table}.parquet"
     return candidate if candidate.is_dir() else None

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from segml.errors import DataError, Problem
+from segml.errors import DataError, Problem, SegmlError
 from segml.predict.explain import reasons_from_contributions
 from segml.scoring.encoding import InputArrays
 from segml.scoring.state import read_state, write_state
@@ -195,8 +195,23 @@ class CustomerScorer(InputArrays):
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], where: str | None = None) -> CustomerScorer:
-        """The scorer :meth:`save` wrote (``where`` names the model in errors)."""
-        return cls.from_state(read_state(folder, where))
+        """The scorer :meth:`save` wrote (``where`` names the model in errors).
+
+        A state that reads but does not rebuild (a missing key, a value of the wrong type, a
+        booster text LightGBM cannot parse) was changed after it was written: one
+        :class:`~segml.errors.SegmlError` naming the model, never an internal error.
+        """
+        state = read_state(folder, where)
+        try:
+            return cls.from_state(state)
+        except Exception as exc:  # noqa: BLE001 - any way a tampered state fails: one line
+            text = exc.problems[0].message if isinstance(exc, SegmlError) else str(exc)
+            detail = text.splitlines()[0][:120] if text else ""
+            raise SegmlError([Problem(
+                f"{where or folder}: model artifact state does not rebuild a segml scorer "
+                f"({type(exc).__name__}{': ' + detail if detail else ''}); the model was changed "
+                "or damaged after it was registered, so it is not loaded", key="model")]
+            ) from None
 
     # ------------------------------------------------------------------------------ scoring
     def score(

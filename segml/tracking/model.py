@@ -50,44 +50,33 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from segml.errors import Problem, SegmlError
-from segml.scoring.state import STATE_FORMAT_VERSION
+from segml.scoring.state import STATE_FORMAT_VERSION, state_digest
 from segml.tracking import serving
-from segml.tracking.validation import FALSE_WORDS, KINDS, TRUE_WORDS, invalid_input, validate_input
+from segml.tracking.model_files import (
+    DIGEST_KEY,
+    MODEL_CODE,
+    SCORER_ARTIFACT,
+    STATE_ARTIFACT,
+    check_served_digest,
+    checked_state,
+    pickles_allowed,
+    refuse_pickle,
+)
+from segml.tracking.validation import (
+    KINDS,
+    as_bool,
+    as_date,
+    invalid_input,
+    validate_input,
+)
 
 log = logging.getLogger(__name__)
 
-#: The scorer's state as data (segml's CustomerScorer: :mod:`segml.scoring.state`).
-STATE_ARTIFACT = "state"
-#: A scorer pickled by value: only scorers that are not segml's (a test fake, a notebook's).
-SCORER_ARTIFACT = "scorer"
 #: What a pickled scorer artifact holds when a segml release before the state format wrote it.
-_PICKLED_SEGML = (b"segml.scoring.scorer", b"CustomerScorer")
-#: The file MLflow executes to build the (empty) :class:`SegmlModel` when it loads the model.
-MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
+_PICKLED_SEGML = (b"segml.scoring", b"CustomerScorer")
 DATE_OFFSET_COLUMN = "btyd_expected_next_purchase_days"  # the input the scorer turns into a date
 REQUIREMENTS = ("mlflow", "cloudpickle", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
                 "hdbscan", "shap", "pyarrow", "pydantic", "PyYAML")
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise invalid_input(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
-
-
-def _as_date(value: Any) -> pd.Timestamp | None:
-    """The ``as_of`` parameter: the date scores are made at (dates the next purchase)."""
-    if value is None or value == "":
-        return None
-    try:
-        return pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise invalid_input("parameter 'as_of' must be a date (YYYY-MM-DD)") from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -180,8 +169,12 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         artifacts = context.artifacts
+        if SCORER_ARTIFACT in artifacts and not pickles_allowed():
+            raise refuse_pickle("the model")
         if STATE_ARTIFACT in artifacts:
-            self._attach(_scorer_from_state(artifacts[STATE_ARTIFACT]))
+            state = Path(artifacts[STATE_ARTIFACT])
+            check_served_digest(state)
+            self._attach(_scorer_from_state(state))
         else:
             self._attach(_unpickled_scorer(artifacts[SCORER_ARTIFACT]))
         if serving.install():  # inside `mlflow models serve`: quiet errors, fast JSON tables
@@ -208,8 +201,8 @@ class SegmlModel(mlflow.pyfunc.PythonModel):
         """Score ``model_input`` (one row per customer); ``params={"reasons": bool}``."""
         if self._scorer is None:
             raise MlflowException("SegmlModel has no scorer: load it through MLflow")
-        reasons = _as_bool((params or {}).get("reasons", False), "reasons")
-        as_of = _as_date((params or {}).get("as_of"))
+        reasons = as_bool((params or {}).get("reasons", False), "reasons")
+        as_of = as_date((params or {}).get("as_of"))
         features = validate_input(
             model_input, self._schema,
             strings_as_category=not getattr(self._scorer, "accepts_string_columns", False))
@@ -236,10 +229,13 @@ def _scorer_from_state(folder: str | Path, where: str | None = None) -> Any:
     return CustomerScorer.load(folder, where)
 
 
-def _unpickled_scorer(path: str | Path) -> Any:
-    """A scorer that is not segml's, pickled by value; a segml scorer pickled by a release before
-    the state format is refused (its classes have moved since)."""
+def _unpickled_scorer(path: str | Path, where: str = "the model") -> Any:
+    """A scorer that is not segml's, pickled by value: refused unless :func:`pickles_allowed`;
+    a segml scorer pickled by a release before the state format is refused in any case (its
+    classes have moved since)."""
     data = Path(path).read_bytes()
+    if not all(name in data for name in _PICKLED_SEGML) and not pickles_allowed():
+        raise refuse_pickle(where)
     if all(name in data for name in _PICKLED_SEGML):
         raise SegmlError([Problem(
             "this model was registered by a segml release before model state format "
@@ -357,9 +353,12 @@ def log_segml_model(
     """
     example = safe_example(scorer)
     signature = build_signature(scorer, example)
+    metadata = {"segml_columns": [c for c, _ in scorer.input_schema], **(metadata or {})}
     with tempfile.TemporaryDirectory() as tmp:
         if hasattr(scorer, "to_state"):
-            artifacts = {STATE_ARTIFACT: str(scorer.save(Path(tmp) / "state"))}
+            state = scorer.save(Path(tmp) / "state")
+            artifacts = {STATE_ARTIFACT: str(state)}
+            metadata[DIGEST_KEY] = state_digest(state)  # checked before every load
         else:
             artifacts = {SCORER_ARTIFACT: str(_pickle_by_value(scorer, Path(tmp) / "scorer.pkl"))}
         return mlflow.pyfunc.log_model(
@@ -371,7 +370,7 @@ def log_segml_model(
             pip_requirements=pip_requirements or default_requirements(),
             code_paths=code_paths,
             registered_model_name=registered_model_name,
-            metadata={"segml_columns": [c for c, _ in scorer.input_schema], **(metadata or {})},
+            metadata=metadata,
         )
 
 
@@ -395,11 +394,21 @@ def load_scorer(model_uri: str, tracking: Any = None) -> Any:
     """The fitted scorer inside a logged composite (e.g. ``models:/segml-customer@champion``).
 
     ``tracking`` is a TrackingConfig, a SegmlConfig, an URI or None (see ``resolve_tracking_uri``).
+
+    A registered model is untrusted input: segml reads it as data and runs none of its code
+    (MLflow's own loader would execute the model's code file and unpickle a ``scorer``). The
+    checks of :func:`segml.tracking.model_files.checked_state` (plain-YAML ``MLmodel``, the
+    state inside the model folder and matching its recorded digests) come first, then
+    :mod:`segml.scoring.state` rebuilds the scorer; any failure is one
+    :class:`~segml.errors.SegmlError` naming the model and the artifact.
     """
     from segml.tracking.store import model_store
 
-    with model_store(model_uri, tracking):
-        loaded = mlflow.pyfunc.load_model(model_uri)
+    with model_store(model_uri, tracking) as uri, tempfile.TemporaryDirectory() as tmp:
+        state = checked_state(model_uri, uri, Path(tmp))
+        if state is not None:
+            return _scorer_from_state(state, model_uri)
+        loaded = mlflow.pyfunc.load_model(model_uri)  # a fake or notebook scorer, opted in
     model = loaded.unwrap_python_model()
     if not isinstance(model, SegmlModel):
         raise TypeError(f"{model_uri} is not a segml composite model")

@@ -250,7 +250,10 @@ def serve_model(model_uri: str, tracking_uri: str | None = None, port: int | Non
                 log_path: str | None = None) -> Iterator[str]:
     """Run ``mlflow models serve -m URI --env-manager local`` in this environment; yield its URL.
 
-    The server is started in its own process group and stopped (SIGTERM, then SIGKILL) on exit.
+    The model's files are checked first (:func:`segml.tracking.model_files.check_servable`):
+    MLflow's loader runs a model's code, so a model changed after registration is refused
+    before the server starts. The server is started in its own process group and stopped
+    (SIGTERM, then SIGKILL) on exit.
 
     Examples
     --------
@@ -265,7 +268,12 @@ def serve_model(model_uri: str, tracking_uri: str | None = None, port: int | Non
     import urllib.request
     from pathlib import Path
 
+    from segml.tracking.model_files import check_servable
+    from segml.tracking.store import using_tracking_uri
+
     uri = _uri(tracking_uri)
+    with using_tracking_uri(uri):  # the server runs the model's code: checked before it starts
+        check_servable(model_uri, uri)
     port = port or free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -50,6 +50,8 @@ from typing import Any
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from segml.tracking.validation import invalid_input
+
 log = logging.getLogger(__name__)
 
 _SERVER_MODULE = "mlflow.pyfunc.scoring_server"
@@ -186,13 +188,30 @@ def table_request(data: Any, content_type: str) -> tuple[pd.DataFrame, dict] | N
         if not (isinstance(table, dict) and set(table) <= {"columns", "data", "index"}
                 and isinstance(table.get("columns"), list) and isinstance(table.get("data"), list)):
             return None
+        width = len(table["columns"])
+        for i, row in enumerate(table["data"]):
+            if not isinstance(row, list) or len(row) != width:
+                # pandas pads a short row with nulls (and MLflow scores it): refused, by position
+                found = f"{len(row)} value(s)" if isinstance(row, list) else "not a list"
+                raise invalid_input(f"dataframe_split: row {i} has {found} for {width} column(s); "
+                                    "every row needs one value per column")
         return pd.DataFrame(table["data"], columns=table["columns"]), params
     if keys[0] == "dataframe_records":
         if not (isinstance(table, list) and all(isinstance(row, dict) for row in table)):
             return None
+        first = set(table[0]) if table else set()
+        for i, row in enumerate(table):
+            if set(row) != first:  # pandas fills the fields a record lacks with nulls
+                raise invalid_input(f"dataframe_records: record {i} has other fields than record 0 "
+                                    f"({len(row)} vs {len(first)}); every record needs the same "
+                                    "fields")
         return pd.DataFrame(table), params
     if not (isinstance(table, dict) and all(isinstance(v, list) for v in table.values())):
         return None  # ``inputs`` as a tensor or scalars: MLflow's own parsing
+    lengths = sorted({len(v) for v in table.values()})
+    if len(lengths) > 1:
+        raise invalid_input(f"inputs: the columns hold different numbers of values ({lengths[0]} "
+                            f"to {lengths[-1]}); every column needs one value per row")
     return pd.DataFrame(table), params
 
 
@@ -210,6 +229,8 @@ def _fast_answer(server: Any, payload: Any, content_type: str, model: Any) -> An
         return None
     try:
         request = table_request(payload, content_type)
+    except MlflowException as exc:  # a table segml refuses: its message names the problem
+        return _error(server, _status(exc), clean_message(exc.message), str(exc.error_code))
     except Exception:  # noqa: BLE001 - a table pandas cannot build: MLflow's route words it
         log.debug("segml fast path declined a request", exc_info=True)
         return None

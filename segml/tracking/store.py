@@ -123,8 +123,6 @@ def check_store(uri: str, key: str = "tracking.tracking_uri", timeout: float = 5
     ...
     segml.errors.ConfigError: error: tracking.tracking_uri: cannot reach the tracking server http://alice:***@127.0.0.1:9 (...)
     """
-    import socket
-    from urllib.parse import urlsplit
 
     from segml.config.checks import check_tracking_uri
     from segml.errors import ConfigError, Problem, redact
@@ -135,22 +133,73 @@ def check_store(uri: str, key: str = "tracking.tracking_uri", timeout: float = 5
         raise ConfigError([Problem(f"{key}: {exc}", key=key)]) from None
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in ("http", "https"):
-        parts = urlsplit(uri)
-        try:
-            port = parts.port or (443 if scheme == "https" else 80)
-            with socket.create_connection((parts.hostname or "", port), timeout=timeout):
-                pass
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise ConfigError([Problem(
-                f"{key}: cannot reach the tracking server {redact(uri)} ({reason})",
-                key=key)]) from None
+        # A server that accepts the connection but answers slowly: MLflow's defaults (7 retries
+        # with backoff, 120 s a request) make that minutes of retry warnings; a few tries do.
+        for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3"),
+                            ("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")):
+            os.environ.setdefault(name, value)
+        _probe(uri, 443 if scheme == "https" else 80, "the tracking server", key, timeout)
+    elif scheme.split("+")[0] in _DB_PORTS:
+        _check_driver(uri, key)
+        _probe(uri, _DB_PORTS[scheme.split("+")[0]], "the tracking database", key, timeout)
     elif scheme == "sqlite":
         path = uri.removeprefix("sqlite:///").split("?", 1)[0]
         folder = Path(path).absolute().parent
         if path and not folder.is_dir():
             raise ConfigError([Problem(
                 f"{key}: the folder of the sqlite store {redact(uri)} does not exist", key=key)])
+
+
+#: SQLAlchemy store schemes and their default ports (probed before MLflow connects: its own
+#: connection retries take minutes against a database that does not answer).
+_DB_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
+#: The package to install for a DB-API module SQLAlchemy looks for.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary",
+                    "MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "pyodbc": "pyodbc",
+                    "pg8000": "pg8000", "oracledb": "oracledb", "asyncpg": "asyncpg"}
+
+
+def _probe(uri: str, default_port: int, what: str, key: str, timeout: float) -> None:
+    """Open (and close) a TCP connection to the store's host and port within ``timeout``."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from segml.errors import ConfigError, Problem, redact
+
+    try:
+        parts = urlsplit(uri)
+        port = parts.port or default_port
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        if isinstance(exc, TimeoutError | socket.timeout):
+            reason = f"no answer within {timeout:g} s"
+        raise ConfigError([Problem(f"{key}: cannot reach {what} {redact(uri)} ({reason})",
+                                   key=key)]) from None
+
+
+def _check_driver(uri: str, key: str) -> None:
+    """The DB-API module SQLAlchemy needs for ``uri`` must be importable: a missing one is one
+    line naming the package (``postgresql://`` means psycopg 3 to SQLAlchemy 2.1)."""
+    from sqlalchemy.engine import make_url
+
+    from segml.errors import ConfigError, Problem, redact
+
+    try:
+        dialect = make_url(uri).get_dialect()
+        dialect.import_dbapi()
+    except ImportError as exc:
+        module = (getattr(exc, "name", None) or str(exc)).split(".")[0]
+        package = _DRIVER_PACKAGES.get(module, module)
+        hint = (" (or write postgresql+psycopg2:// to use psycopg2, which the scale extra "
+                "installs)" if module == "psycopg" else "")
+        raise ConfigError([Problem(
+            f"{key}: the store {redact(uri)} needs the Python package '{package}', which is not "
+            f"installed: pip install '{package}'{hint}", key=key)]) from None
+    except Exception as exc:  # noqa: BLE001 - an URI SQLAlchemy cannot read at all
+        raise ConfigError([Problem(f"{key}: not a database URI SQLAlchemy reads: {redact(uri)} "
+                                   f"({type(exc).__name__})", key=key)]) from None
 
 
 def client_for(tracking_uri: str) -> MlflowClient:
@@ -184,6 +233,10 @@ def user_problem(exc: BaseException) -> Any:
 
     text = str(getattr(exc, "message", None) or exc).strip().splitlines()
     first = redact(text[0] if text else type(exc).__name__)[:400]
+    if "disk is full" in first or "No space left" in first:
+        return Problem(f"tracking.tracking_uri: the tracking store is full ({first}); free space "
+                       "for it, or point the tracking URI at another store",
+                       key="tracking.tracking_uri")
     if isinstance(exc, mlflow.exceptions.MlflowException):
         unreachable = "Max retries exceeded" in first or "Connection" in first
         if unreachable:

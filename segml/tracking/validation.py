@@ -51,6 +51,58 @@ def invalid_input(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
+def as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise invalid_input(f"param '{name}' must be a boolean (true or false)")  # the value: never echoed
+
+
+def as_date(value: Any) -> pd.Timestamp | None:
+    """The ``as_of`` parameter: the date scores are made at (dates the next purchase).
+
+    A day (``YYYY-MM-DD`` text, optionally with a time, as the Spark engine passes its cutoff;
+    a date or a timestamp) that a nanosecond timestamp holds:
+    ``9999-12-31`` would date the next purchase in the year 10000, ``now`` is not a date.
+
+    Examples
+    --------
+    >>> str(as_date("2024-05-01").date())
+    '2024-05-01'
+    >>> as_date("9999-12-31")
+    Traceback (most recent call last):
+    ...
+    mlflow.exceptions.MlflowException: parameter 'as_of' must be a date (YYYY-MM-DD) between 1677-09-22 and 2262-04-10
+    """
+    import datetime as dt
+    import re
+
+    if value is None or value == "":
+        return None
+    message = ("parameter 'as_of' must be a date (YYYY-MM-DD) between "
+               f"{(pd.Timestamp.min + pd.Timedelta(days=1)).date()} and "
+               f"{(pd.Timestamp.max - pd.Timedelta(days=1)).date()}")
+    iso = r"\s*\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?\s*"
+    if isinstance(value, str) and not re.fullmatch(iso, value):
+        raise invalid_input(message)
+    if not isinstance(value, str | dt.date | np.datetime64):
+        raise invalid_input(message)
+    try:
+        day = pd.Timestamp(value)
+        if pd.isna(day) or day.tzinfo is not None:
+            raise ValueError
+        day = day.as_unit("ns")
+    except (TypeError, ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        raise invalid_input(message) from None
+    if not (pd.Timestamp.min + pd.Timedelta(days=1) <= day <= pd.Timestamp.max - pd.Timedelta(days=1)):
+        raise invalid_input(message)
+    return day
+
+
 def _rows(mask: Any, limit: int = 3) -> str:
     """Row positions (never values) for a message: ``[0, 4, 9]`` or ``[0, 4, 9, ...]``."""
     positions = np.flatnonzero(np.asarray(mask))
@@ -66,6 +118,20 @@ def _no_nested(column: pd.Series, name: str) -> None:
     if nested.any():
         raise invalid_input(f"column '{name}' must hold one value per row; row(s) {_rows(nested)} "
                        "hold a list or an object")
+
+
+def _no_infinity(column: pd.Series, name: str) -> None:
+    """Refuse an infinite number in a text column (JSON's ``Infinity`` literal would become the
+    category ``'inf'``); NaN stays a missing value."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        bad = np.isinf(column.to_numpy(dtype="float64", na_value=np.nan))
+    elif column.dtype == object:
+        bad = column.map(lambda v: isinstance(v, float) and np.isinf(v)).to_numpy(dtype=bool)
+    else:
+        return
+    if bad.any():
+        raise invalid_input(f"column '{name}' holds text; {int(bad.sum())} value(s) are an infinite "
+                            f"number, at row(s) {_rows(bad)}")
 
 
 def _bounded(values: np.ndarray, name: str) -> None:
@@ -132,6 +198,8 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
             continue
         column = model_input[name]
         _no_nested(column, name)
+        if kind in ("string", "category"):
+            _no_infinity(column, name)
         if name == "customer_id" and kind == "string" and pd.api.types.is_numeric_dtype(dtype):
             converted[name] = column.astype("str")  # as MLflow's schema would
             continue

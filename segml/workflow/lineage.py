@@ -288,6 +288,9 @@ def publish_model(scorer: Any, name: str, run_id: str, *, description: str,
 
     publish.check_input_schema(name, scorer.input_schema, tracking_uri)
     info = tracked_model.log_segml_model(scorer)
+    digest = (info.metadata or {}).get(tracked_model.DIGEST_KEY)
+    if digest:  # on the version too: rewriting the model's MLmodel cannot hide a changed state
+        tags = {**tags, "segml.state_sha256": digest}
     publish.set_logged_model_tags(info.model_id, tags, tracking_uri)
     version = publish.register_logged_model(
         info, name, run_id=run_id, description=description, tags=tags, tracking_uri=tracking_uri)

@@ -2,8 +2,10 @@
 appear in any output.
 
 Every case is tagged with the family of issue 19 it belongs to (``f1`` ... ``f13``; ``f0`` for
-bad inputs outside the numbered families) in its test id, so ``pytest --collect-only -q
-tests/adversarial`` counts the cases per family.
+bad inputs outside the numbered families) in its test id or test name, so ``pytest
+--collect-only -q tests/adversarial`` counts the cases per family. Issue 31's round adds cases
+to families 1-10 and two families of its own: ``f14`` user text that must never be read as rich
+markup, ``f15`` tracking stores that cannot work (missing driver, no answer, full).
 """
 
 from __future__ import annotations

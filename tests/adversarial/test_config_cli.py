@@ -127,3 +127,63 @@ USAGE = [
 def test_bad_command_line(source, tmp_path, args, code, culprit):
     args = [a.format(data=source, tmp=tmp_path) for a in args]
     assert_handled(invoke(*args), code, culprit)
+
+
+# ------------------------------------------------------------------- round 2 (issue 31)
+def _bomb(levels: int = 9, width: int = 9, where: str = "models:\n  lgbm_params:\n    ") -> str:
+    """About 600 bytes whose aliases expand to width**levels nodes."""
+    indent = "\n" + " " * (len(where.splitlines()[-1]) if where.endswith(" ") else 0)
+    lines = [f"a0: &a0 [{', '.join(['x'] * width)}]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
+    return where + indent.join(lines) + "\n"
+
+
+ROUND2 = [
+    # alias bombs: refused once composed, before anything is built
+    pytest.param(_bomb(), "aliases expand it past", id="f8-alias-bomb-in-lgbm-params"),
+    pytest.param(_bomb(where=""), "aliases expand it past", id="f8-alias-bomb-top-level"),
+    pytest.param(_bomb(levels=6, width=20, where="features:\n  trend_windows_days:\n    "), "aliases expand it past", id="f8-alias-bomb-wide"),
+    pytest.param("segments: &s\n  guided_levels: [*s]\n", "alias refers to itself", id="f8-alias-cycle"),
+    pytest.param("a: &a [*a]\n", "alias refers to itself", id="f8-alias-self-list"),
+    # duplicate keys: the last one no longer wins silently
+    pytest.param("seed: 1\nseed: 2\n", "duplicate key 'seed'", id="f8-duplicate-top-key"),
+    pytest.param("segments:\n  levels: 2\n  levels: 3\n", "duplicate key 'levels'", id="f8-duplicate-nested-key"),
+    pytest.param("segments:\n  levels: 2\nsegments:\n  levels: 3\n", "duplicate key 'segments'", id="f8-duplicate-section"),
+    pytest.param("models:\n  lgbm_params: {num_leaves: 7, num_leaves: 31}\n", "duplicate key 'num_leaves'", id="f8-duplicate-flow-key"),
+    pytest.param("tracking:\n  tracking_uri: sqlite:///a.db\n  tracking_uri: sqlite:///b.db\n", "duplicate key 'tracking_uri'", id="f8-duplicate-uri"),
+    # true/false where a number is expected
+    pytest.param("segments:\n  levels: true\n", "segments.levels", id="f8-levels-true"),
+    pytest.param("segments:\n  levels: yes\n", "segments.levels", id="f8-levels-yes"),
+    pytest.param("segments:\n  levels: on\n", "segments.levels", id="f8-levels-on"),
+    pytest.param("seed: false\n", "seed", id="f8-seed-false"),
+    pytest.param("segments:\n  level_sizes: [true, 3]\n", "segments.level_sizes", id="f8-level-sizes-bool"),
+    pytest.param("time:\n  churn_horizon_days: true\n", "time.churn_horizon_days", id="f8-horizon-true"),
+    pytest.param("time:\n  high_clv_quantile: true\n", "time.high_clv_quantile", id="f8-quantile-true"),
+    pytest.param("features:\n  trend_windows_days: [true, 90]\n", "features.trend_windows_days", id="f8-windows-bool"),
+    pytest.param("segments:\n  min_segment_share: false\n", "segments.min_segment_share", id="f8-share-false"),
+    pytest.param("models:\n  lgbm_params: {num_leaves: true}\n", "models.lgbm_params", id="f8-lgbm-bool"),
+]
+
+
+@pytest.mark.parametrize(("text", "culprit"), ROUND2)
+def test_hostile_yaml_is_refused_fast(source, tmp_path, text, culprit):
+    import time
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    start = time.perf_counter()
+    out = assert_handled(invoke("validate", "--config", config, "--data", source), 1, culprit)
+    assert time.perf_counter() - start < 10
+    assert "bad.yaml" in out
+
+
+def test_f8_anchors_and_merge_keys_still_work(source, tmp_path):
+    """The control: a config that shares values through an anchor and a merge key is read."""
+    config = tmp_path / "ok.yaml"
+    config.write_text("time:\n  churn_horizon_days: &h 60\n  purchase_horizon_days: *h\n"
+                      "models:\n  lgbm_params:\n    <<: {num_leaves: 15}\n    learning_rate: 0.1\n")
+    assert_handled(invoke("validate", "--config", config, "--data", source), 0)
+    from segml.config import load_config
+
+    cfg = load_config(config)
+    assert cfg.time.purchase_horizon_days == 60 and cfg.models.lgbm_params["num_leaves"] == 15

@@ -188,3 +188,151 @@ def test_f9_signup_date_declared_pii_is_not_used(source, tmp_path):
     cfg = load_config(config)
     cfg.data.dir = str(source)
     assert "signup_date" not in load_tables(cfg).customers.columns  # tenure cannot use it
+
+
+# ------------------------------------------------------------------- round 2 (issue 31)
+def _padded_ids(width: int, tx_as: str):
+    """Customers' (and events') ids zero-padded text; transactions' ids numbers (or text
+    without the zeros), as a spreadsheet or a numeric export leaves them."""
+    def mutate(f):
+        ids = {k: i for i, k in enumerate(f["customers"]["customer_id"], start=1)}
+        def pad(s):
+            return s.map(ids).map(lambda i: f"{i:0{width}d}")
+        numbers = f["transactions"]["customer_id"].map(ids)
+        tx = f["transactions"].assign(customer_id=numbers if tx_as == "int" else
+                                      numbers.astype(float) if tx_as == "float" else
+                                      numbers.astype(str))
+        return {"customers": f["customers"].assign(customer_id=pad(f["customers"]["customer_id"])),
+                "transactions": tx,
+                "events": f["events"].assign(customer_id=pad(f["events"]["customer_id"]))}
+    return mutate
+
+
+def _foreign(table: str, how: str):
+    def mutate(f):
+        frame = f[table].copy()
+        if how == "prefix":
+            frame["customer_id"] = "other-" + frame["customer_id"].astype(str)
+        else:  # another shop's export: numeric ids where the customers' are text
+            frame["customer_id"] = np.arange(len(frame)) + 10**9
+        return {table: frame}
+    return mutate
+
+
+def _text_ts(table: str, column: str, func):
+    """``column`` of ``table`` as text made by ``func(series of Timestamps) -> strings``."""
+    def mutate(f):
+        frame = f[table].copy()
+        frame[column] = func(frame[column])
+        return {table: frame}
+    return mutate
+
+
+def _mix_offsets(suffix: str):
+    def func(s):
+        text = s.dt.strftime("%Y-%m-%d %H:%M:%S")
+        text.iloc[:5] = text.iloc[:5] + suffix
+        return text
+    return func
+
+
+def _placeholder(value):
+    def func(s):
+        text = s.dt.strftime("%Y-%m-%d")
+        text.iloc[:2] = value
+        return text
+    return func
+
+
+ROUND2 = [
+    # ids typed differently across tables
+    pytest.param(_padded_ids(5, "int"), "only without their leading zeros", id="f5-padded-text-vs-int-ids"),
+    pytest.param(_padded_ids(7, "float"), "only without their leading zeros", id="f5-padded-text-vs-float-ids"),
+    pytest.param(_padded_ids(6, "text"), "only without their leading zeros", id="f5-padded-text-vs-unpadded-text"),
+    pytest.param(_foreign("transactions", "prefix"), "none of the", id="f5-all-transactions-unknown"),
+    pytest.param(_foreign("transactions", "numbers"), "none of the", id="f5-all-transactions-numeric-unknown"),
+    pytest.param(_foreign("events", "prefix"), "none of the", id="f5-all-events-unknown"),
+    # naive times mixed with offsets
+    pytest.param(_text_ts("transactions", "timestamp", _mix_offsets("+02:00")), "with a UTC offset", id="f4-naive-mixed-with-plus-0200"),
+    pytest.param(_text_ts("transactions", "timestamp", _mix_offsets("Z")), "with a UTC offset", id="f4-naive-mixed-with-z"),
+    pytest.param(_text_ts("transactions", "timestamp", _mix_offsets("-0530")), "with a UTC offset", id="f4-naive-mixed-with-minus-0530"),
+    pytest.param(_text_ts("events", "timestamp", _mix_offsets("+01:00")), "with a UTC offset", id="f4-events-naive-mixed-with-offset"),
+    # day/month and year order guessed
+    pytest.param(_text_ts("transactions", "timestamp", _strftime("%d %m %Y")), f"{F}_format", id="f4-space-separated-day-month"),
+    pytest.param(_text_ts("transactions", "timestamp", _strftime("%m %d %Y %H:%M")), f"{F}_format", id="f4-space-separated-month-day"),
+    pytest.param(_text_ts("transactions", "timestamp", _strftime("%y-%m-%d")), "two-digit numbers", id="f4-two-digit-year-first"),
+    pytest.param(_text_ts("transactions", "timestamp", _strftime("%y.%m.%d %H:%M")), "two-digit numbers", id="f4-two-digit-year-first-dots"),
+    pytest.param(_text_ts("customers", "signup_date", _strftime("%y/%m/%d")), "two-digit numbers", id="f4-signup-two-digit-year-first"),
+    # dates no timestamp holds
+    pytest.param(_text_ts("transactions", "timestamp", _placeholder("9999-12-31")), "outside 1677-09-21 to 2262-04-11", id="f4-text-9999-12-31"),
+    pytest.param(_text_ts("transactions", "timestamp", _placeholder("0001-01-01")), "outside 1677-09-21 to 2262-04-11", id="f4-text-0001-01-01"),
+    pytest.param(_text_ts("events", "timestamp", _placeholder("3000-01-01")), "outside 1677-09-21 to 2262-04-11", id="f4-events-year-3000"),
+    pytest.param(_text_ts("customers", "signup_date", _placeholder("9999-12-31")), "outside 1677-09-21 to 2262-04-11", id="f4-signup-9999-12-31"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "culprit"), ROUND2)
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_data_that_validated_but_should_not(frames, copy_of, mutate, culprit, fmt):
+    folder = copy_of(fmt=fmt, **mutate(frames))
+    assert_handled(invoke("validate", "--data", folder), 1, culprit)
+
+
+@pytest.mark.parametrize("unit", ["us", "ms", "s"])
+def test_f4_parquet_9999_12_31_is_one_line(frames, copy_of, unit):
+    """A Parquet datetime column holds 9999-12-31 (microseconds and coarser do)."""
+    tx = frames["transactions"].copy()
+    values = tx["timestamp"].astype(f"datetime64[{unit}]")
+    values.iloc[:2] = np.datetime64("9999-12-31", unit)
+    tx["timestamp"] = values
+    assert_handled(invoke("validate", "--data", copy_of(transactions=tx)), 1, "9999-12-31")
+
+
+@pytest.mark.parametrize("cut", [pytest.param(0.5, id="f0-csv-gz-cut-in-half"),
+                                 pytest.param(0.05, id="f0-csv-gz-cut-at-5pct"),
+                                 pytest.param(None, id="f0-csv-gz-garbage-tail")])
+def test_a_damaged_csv_gz_is_one_line(frames, copy_of, cut):
+    import gzip
+
+    folder = copy_of()
+    (folder / "transactions.parquet").unlink()
+    data = gzip.compress(frames["transactions"].to_csv(index=False).encode())
+    data = data[: int(len(data) * cut)] if cut else data[:-8] + b"\x00garbage"
+    (folder / "transactions.csv.gz").write_bytes(data)
+    assert_handled(invoke("validate", "--data", folder), 1, "transactions.csv.gz")
+
+
+@pytest.mark.parametrize("layout", [pytest.param("transactions.parquet", id="f0-spark-parts-in-table-parquet"),
+                                    pytest.param("transactions", id="f0-spark-parts-in-table-folder")])
+def test_a_folder_of_part_files_is_read_in_local_mode(frames, copy_of, layout):
+    """What Spark writes: part files, a ``_SUCCESS`` marker and ``.crc`` files."""
+    folder = copy_of()
+    (folder / "transactions.parquet").unlink()
+    parts = folder / layout
+    parts.mkdir()
+    tx = frames["transactions"]
+    for i, chunk in enumerate(np.array_split(np.arange(len(tx)), 3)):
+        tx.iloc[chunk].to_parquet(parts / f"part-{i:05d}-abc.snappy.parquet", index=False)
+        (parts / f".part-{i:05d}-abc.snappy.parquet.crc").write_bytes(b"crc")
+    (parts / "_SUCCESS").write_bytes(b"")
+    output = assert_handled(invoke("validate", "--data", folder), 0)
+    assert f"{len(tx):,} transactions" in output.replace("\n", " ")
+
+
+def test_f0_an_empty_part_folder_names_it(copy_of):
+    folder = copy_of()
+    (folder / "transactions.parquet").unlink()
+    (folder / "transactions.parquet").mkdir()
+    (folder / "transactions.parquet" / "_SUCCESS").write_bytes(b"")
+    config = folder / "c.yaml"
+    config.write_text(f"data:\n  transactions:\n    path: {folder / 'transactions.parquet'}\n")
+    assert_handled(invoke("validate", "--data", folder, "--config", config), 1,
+                   "no .parquet part files")
+
+
+def test_f5_a_few_orphans_stay_a_warning(frames, copy_of):
+    """The control: some unknown customers (not all, no lost zeros) are ignored with a warning."""
+    orphans = frames["transactions"].head(3).assign(customer_id="ghost")
+    folder = copy_of(transactions=pd.concat([frames["transactions"], orphans]))
+    output = assert_handled(invoke("validate", "--data", folder), 0)
+    assert "3 row(s) of 1 customer(s) absent from the customers table" in output

@@ -123,6 +123,28 @@ CASES = [
     pytest.param(lambda r: _split(r, customer_id={"id": MARKER}), "application/json", 400, "customer_id", id="f13-object-as-id"),
     pytest.param(lambda r: {"dataframe_records": [{**r, "region": [[MARKER]]}]}, "application/json", 400, "region", id="f13-records-nested-list"),
     pytest.param(lambda r: {"inputs": {k: [[MARKER]] if k == "industry" else [v] for k, v in r.items()}}, "application/json", 400, None, id="f13-inputs-nested-list"),
+    # round 2 (issue 31): rows of the wrong width are refused, not padded with nulls
+    pytest.param(lambda r: {"dataframe_split": {"columns": list(r), "data": [list(r.values()), list(r.values())[:3]]}}, "application/json", 400, "row 1 has 3 value(s)", id="f1-second-row-3-values"),
+    pytest.param(lambda r: {"dataframe_split": {"columns": list(r), "data": [list(r.values())[:3], list(r.values())]}}, "application/json", 400, "row 0 has 3 value(s)", id="f1-first-row-3-values"),
+    pytest.param(lambda r: {"dataframe_split": {"columns": list(r), "data": [list(r.values()) + [MARKER]]}}, "application/json", 400, "row 0 has", id="f1-row-too-long"),
+    pytest.param(lambda r: {"dataframe_split": {"columns": list(r), "data": [list(r.values()), MARKER]}}, "application/json", 400, "row 1 has not a list", id="f1-row-not-a-list"),
+    pytest.param(lambda r: {"dataframe_split": {"columns": list(r), "data": [list(r.values()), []]}}, "application/json", 400, "row 1 has 0 value(s)", id="f1-empty-row"),
+    pytest.param(lambda r: {"dataframe_records": [r, {k: v for k, v in r.items() if k != "age"}]}, "application/json", 400, "record 1 has other fields", id="f1-record-missing-a-field"),
+    pytest.param(lambda r: {"dataframe_records": [r, {**r, MARKER: 1}]}, "application/json", 400, "record 1 has other fields", id="f1-record-extra-field"),
+    pytest.param(lambda r: {"inputs": {k: [v, v] if k != "age" else [v] for k, v in r.items()}}, "application/json", 400, "different numbers of values", id="f1-inputs-ragged"),
+    # round 2: an infinite number is not text
+    pytest.param(lambda r: _body(_split(r, country=12345.678)).replace(b"12345.678", b"Infinity", 1), "application/json", 400, "country", id="f2-infinity-in-text-column"),
+    pytest.param(lambda r: _body(_split(r, device=12345.678)).replace(b"12345.678", b"-Infinity", 1), "application/json", 400, "device", id="f2-minus-infinity-in-text-column"),
+    pytest.param(lambda r: _body(_split(r, customer_id=12345.678)).replace(b"12345.678", b"Infinity", 1), "application/json", 400, "customer_id", id="f2-infinity-as-id"),
+    pytest.param(lambda r: _body({"dataframe_records": [{**r, "city": 12345.678}]}).replace(b"12345.678", b"Infinity", 1), "application/json", 400, "city", id="f2-records-infinity-in-text"),
+    pytest.param(lambda r: _split(r, country=None), "application/json", 200, None, id="f2-null-in-text-is-missing"),
+    # round 2: as_of must be a date a timestamp holds
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "9999-12-31"}}, "application/json", 400, "as_of", id="f2-as-of-9999-12-31"),
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "0001-01-01"}}, "application/json", 400, "as_of", id="f2-as-of-0001-01-01"),
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "2262-04-11"}}, "application/json", 400, "as_of", id="f2-as-of-2262-04-11"),
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "now"}}, "application/json", 400, "as_of", id="f2-as-of-now"),
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "2024-05-01+02:00"}}, "application/json", 400, "as_of", id="f2-as-of-with-offset"),
+    pytest.param(lambda r: {**_split(r), "params": {"as_of": "2024-05-01"}}, "application/json", 200, None, id="f2-as-of-a-date-is-read"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -9,6 +10,19 @@ from fake_scorer import FakeScorer, pii_free, raw_customers
 from mlflow.tracking import MlflowClient
 
 from segml.tracking.store import using_tracking_uri
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pickled_fakes_allowed():
+    """These tests log fake scorers, which only a pickle can hold: loading them is opted in
+    here, per module (segml refuses a pickled scorer by default; docs/mlflow.md)."""
+    saved = os.environ.get("SEGML_ALLOW_PICKLED_SCORER")
+    os.environ["SEGML_ALLOW_PICKLED_SCORER"] = "true"
+    yield
+    if saved is None:
+        os.environ.pop("SEGML_ALLOW_PICKLED_SCORER", None)
+    else:
+        os.environ["SEGML_ALLOW_PICKLED_SCORER"] = saved
 
 
 @pytest.fixture(scope="session")
