@@ -1,4 +1,4 @@
-"""Feature benchmark (SPEC section 7: 1M customers / 20M transactions in <= 60 s, <= 8 GiB).
+"""Feature benchmark (docs/benchmarks.md: 1M customers / 20M transactions in <= 60 s, <= 8 GiB).
 
 Prints the cold (first) and median time of ``FeatureSpec.fit`` + ``build_features`` at the data
 end (later repeats reuse the per-table cache of id positions and the purchase sort), the peak

@@ -1,4 +1,4 @@
-"""Training benchmark (SPEC section 7: four LightGBM models on 1M customers <= 5 min).
+"""Training benchmark (docs/benchmarks.md: four LightGBM models on 1M customers <= 5 min).
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""Benchmark the synthetic data generator (SPEC section 7: 1M customers / ~20M transactions <= 90 s).
+"""Benchmark the synthetic data generator (docs/benchmarks.md: 1M customers / ~20M transactions <= 90 s).
 
 Usage: python benchmarks/bench_generate.py --customers 1000000 [--repeats 3] [--seed 0]
                                            [--difficulty default|hard]

@@ -1,4 +1,4 @@
-"""The registered model against every baseline and candidate, on data nobody tuned for (SPEC 4, 7).
+"""The registered model against every baseline and candidate, on data nobody tuned for (docs/predictions.md and docs/benchmarks.md).
 
 Usage::
 
@@ -24,7 +24,7 @@ dataset                   source
 
 Printed per dataset and target: ROC AUC, PR AUC and ECE of the registered model, every baseline and
 every candidate's validation score; the margin to the best baseline; ``ok`` when the model's ROC
-AUC is at least the best baseline's and its ECE at most logistic regression's + 0.005 (SPEC 7).
+AUC is at least the best baseline's and its ECE at most logistic regression's + 0.005 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def main() -> None:
     table = pd.DataFrame(rows)
     print("\nall datasets:")
     print(table.round(4).to_string(index=False))
-    print(f"\n{int(table['ok'].sum())} of {len(table)} dataset x target rows meet SPEC 7 "
+    print(f"\n{int(table['ok'].sum())} of {len(table)} dataset x target rows meet the targets of docs/benchmarks.md "
           "(model ROC AUC >= best baseline, ECE <= logreg + 0.005)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -6,7 +6,7 @@
 Without ``--model`` it trains a small pipeline once (synthetic data, tmp MLflow store). With
 ``--model`` it loads any registered model (the tracking store from ``MLFLOW_TRACKING_URI``) and
 builds its features from ``--data DIR`` with the model's own feature settings. Then it scores N
-customers' feature rows (features excluded from the timing, as in SPEC section 7):
+customers' feature rows (features excluded from the timing, as in docs/benchmarks.md):
 
 - composite ``CustomerScorer.score`` without reasons vs the bare models of the same predictors
   (``booster.predict`` of a LightGBM winner, the logistic regression's margin for a linear one);

@@ -1,4 +1,4 @@
-"""Benchmark: segment hierarchy fit + assign (SPEC section 7).
+"""Benchmark: segment hierarchy fit + assign (docs/benchmarks.md).
 
 Prints the median fit+assign time over ``--repeats``, the process peak memory, the agreement of the
 fast k-NN assignment with ``hdbscan.approximate_predict`` on held-out customers, the ARI against

@@ -11,7 +11,7 @@ churn, caravan purchase) with the ratio of the highest to the lowest, and the na
 
 Data is fetched once into ``data/`` (not committed): Telco with
 :func:`segml.data.telco.fetch_telco`, the others with :func:`segml.data.public.fetch_public`.
-SPEC section 7 target: 3-12 top-level segments, none over 60%, label rate spread >= 1.5x.
+docs/benchmarks.md target: 3-12 top-level segments, none over 60%, label rate spread >= 1.5x.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Served-model latency: one customer per request over loopback (SPEC section 7).
+"""Served-model latency: one customer per request over loopback (docs/benchmarks.md).
 
 Starts ``mlflow models serve --env-manager local`` for the composite model, sends one-customer
 ``dataframe_split`` requests on a keep-alive connection and prints p50/p99 latency; then does the
@@ -8,7 +8,7 @@ feature columns, behind the same server. Targets: p50 <= 20 ms, p99 <= 60 ms.
 All servers run at once and the requests alternate between them, so every model sees the same
 background load. A second reference, the same boosters *with* a signature ("bare + signature"),
 shows what MLflow's per-request schema work costs: the plain reference has none (MLflow cannot
-infer one from its category column). The composite carries one (SPEC section 5), but its JSON
+infer one from its category column). The composite carries one (docs/mlflow.md), but its JSON
 table requests skip that work: ``segml.tracking.serving`` hands them to the model, which checks
 its own schema.
 
@@ -141,7 +141,7 @@ def reference_model(store: str, rows: pd.DataFrame, signed: bool = False) -> tup
     ``signed=False``: no signature (``country`` is a category, which MLflow cannot infer a schema
     from), so the server skips schema enforcement. ``signed=True``: the same boosters with a
     signature (26 columns), so the server casts and checks every column per request, as it does
-    for the composite (which must carry one, SPEC section 5).
+    for the composite (which must carry one, docs/mlflow.md).
     """
     features = synthetic_features(5000)
     example = features.head(2).astype({"country": "str"}) if signed else features.head(2)

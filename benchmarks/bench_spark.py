@@ -1,4 +1,4 @@
-"""Spark features + scoring on local[N] beside single-machine scoring of the same data (SPEC 8).
+"""Spark features + scoring on local[N] beside single-machine scoring of the same data (docs/spark.md).
 
     python benchmarks/bench_spark.py --customers 100000 [--cores 2] [--repeats 1]
 

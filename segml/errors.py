@@ -90,7 +90,7 @@ class ConfigError(SegmlError):
 
 
 class DataError(SegmlError):
-    """The data breaks the contract (SPEC section 1) or is not ready for training."""
+    """The data breaks the contract (docs/configuration.md) or is not ready for training."""
 
 
 class ReadinessError(DataError):

@@ -1,4 +1,4 @@
-"""What a prediction target *is*, defined once (SPEC sections 2 and 4).
+"""What a prediction target *is*, defined once (docs/cutoffs.md and docs/predictions.md).
 
 Every other module reads the targets from :data:`TARGETS`: the config's allowed names, the label
 columns, the time plan's horizons, the models (classifier or regressor), the baselines, the

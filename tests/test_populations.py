@@ -1,4 +1,4 @@
-"""Each target applies to its own population (SPEC section 2): churn only to active customers,
+"""Each target applies to its own population (docs/cutoffs.md): churn only to active customers,
 in scores, reasons and the segment KPIs built from them."""
 
 import numpy as np

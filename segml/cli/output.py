@@ -1,4 +1,4 @@
-"""What the command line shows while it works and when it is done (SPEC section 6).
+"""What the command line shows while it works and when it is done (docs/cli.md).
 
 * :class:`StageProgress` - the ``progress`` callback of :func:`segml.workflow.train.train` (and
   retrain, demo): each step gets a spinner with its elapsed time on stderr, and a line with its

@@ -1,4 +1,4 @@
-"""The ``data`` section: where the tables are and which columns play which role (SPEC section 1).
+"""The ``data`` section: where the tables are and which columns play which role (docs/configuration.md).
 
 Example
 -------
@@ -117,7 +117,7 @@ class EventsTable(Section):
 
 
 class DataConfig(Section):
-    """The tables and their column roles (SPEC section 1)."""
+    """The tables and their column roles (docs/configuration.md)."""
 
     dir: str | None = Field(
         None,

@@ -35,7 +35,7 @@ SHALLOW_LGBM: dict[str, Any] = {
 
 # --------------------------------------------------------------------------------------- time
 class TimeConfig(Section):
-    """Cutoffs and horizons (SPEC section 2)."""
+    """Cutoffs and horizons (docs/cutoffs.md)."""
 
     cutoff: date | None = Field(
         None,
@@ -99,7 +99,7 @@ class GuidedLevel(Section):
 
 
 class SegmentsConfig(Section):
-    """Discovered hierarchy and rule segments (SPEC section 3)."""
+    """Discovered hierarchy and rule segments (docs/segments.md)."""
 
     features: list[str] | None = Field(
         None,

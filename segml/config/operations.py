@@ -34,7 +34,7 @@ class TrackingConfig(Section):
 
 
 class RetrainConfig(Section):
-    """Promotion gates for scheduled retraining (SPEC section 5)."""
+    """Promotion gates for scheduled retraining (docs/mlflow.md)."""
 
     max_auc_drop: float = Field(
         0.01, ge=0, description="A target's ROC AUC may fall at most this much below the champion's."

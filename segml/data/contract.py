@@ -1,4 +1,4 @@
-"""The data contract (SPEC section 1): map user columns to roles, validate, canonicalise.
+"""The data contract (docs/configuration.md): map user columns to roles, validate, canonicalise.
 
 :func:`validate_tables` collects *every* problem before anything is raised, so a user fixes their
 export once. :func:`load_tables` is the entry point used by the pipeline; it drops PII columns at

@@ -1,4 +1,4 @@
-"""Reading a table's timestamps without guessing (SPEC section 2).
+"""Reading a table's timestamps without guessing (docs/cutoffs.md).
 
 A timestamp column is read as declared: a ``strftime`` format (``<key>_format``) or the unit of
 integer epochs (``<key>_unit``). Without a declaration, ISO dates and other unambiguous text are

@@ -1,4 +1,4 @@
-"""Point-in-time features, labels and cutoffs (SPEC sections 2 and 4).
+"""Point-in-time features, labels and cutoffs (docs/cutoffs.md and docs/predictions.md).
 
 Example
 -------

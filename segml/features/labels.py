@@ -1,4 +1,4 @@
-"""Labels after a cutoff (SPEC section 2) and stacked training sets over several cutoffs.
+"""Labels after a cutoff (docs/cutoffs.md) and stacked training sets over several cutoffs.
 
 At cutoff ``c`` (a purchase is a transaction with a positive amount) this module reads what each
 customer known at ``c`` did around it into :class:`~segml.targets.Outcomes`:

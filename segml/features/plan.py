@@ -1,4 +1,4 @@
-"""The time plan: each target's own training, evaluation and refit cutoffs (SPEC section 2).
+"""The time plan: each target's own training, evaluation and refit cutoffs (docs/cutoffs.md).
 
 For a target with horizon ``h`` days, data ending at ``end`` (the last day of data, or the
 configured ``time.cutoff``), ``n = time.training_cutoffs`` and ``s = time.cutoff_step_days``

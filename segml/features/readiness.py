@@ -1,4 +1,4 @@
-"""Data-readiness check before training (SPEC section 4 "Data readiness").
+"""Data-readiness check before training (docs/predictions.md "Data readiness").
 
 For each target it measures history length, label balance, missingness, constant and ID-like
 columns and single-feature leakage, and turns each finding into a :class:`~segml.errors.Problem`:

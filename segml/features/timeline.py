@@ -1,4 +1,4 @@
-"""Cutoffs, windows and the customers known at a cutoff (SPEC section 2).
+"""Cutoffs, windows and the customers known at a cutoff (docs/cutoffs.md).
 
 Time conventions used by every feature and label module:
 

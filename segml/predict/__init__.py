@@ -1,4 +1,4 @@
-"""Predictions (SPEC section 4): LightGBM models, calibration, metrics, baselines and SHAP reasons.
+"""Predictions (docs/predictions.md): LightGBM models, calibration, metrics, baselines and SHAP reasons.
 
 Example
 -------

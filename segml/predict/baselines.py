@@ -1,4 +1,4 @@
-"""Baselines scored side by side with the LightGBM models on the same rows (SPEC section 4).
+"""Baselines scored side by side with the LightGBM models on the same rows (docs/predictions.md).
 
 ==============  ======================================  ====================================
 baseline        score                                   used by (each target lists its own, segml.targets)

@@ -1,4 +1,4 @@
-"""Candidate models per target and the validation they are compared on (SPEC section 4).
+"""Candidate models per target and the validation they are compared on (docs/predictions.md).
 
 Defaults win on the data they were tuned on; a user's own table gets whatever wins on *its*
 validation rows. The candidates:

@@ -1,6 +1,6 @@
 """Model vs baselines on the same rows: out-of-time evaluation and attributes-mode cross-validation.
 
-Metric names follow SPEC section 4: ``<target>_<metric>`` for the model and
+Metric names follow docs/predictions.md: ``<target>_<metric>`` for the model and
 ``baseline_<baseline>_<target>_<metric>`` for each baseline, e.g. ``churn_roc_auc`` and
 ``baseline_logreg_churn_roc_auc``; spend uses ``spend_spearman``, ``spend_gini``, ``spend_mae``.
 Cross-validation reports the fold mean under those names and the standard deviation with a

@@ -1,4 +1,4 @@
-"""Evaluation metrics for the scores (SPEC section 4).
+"""Evaluation metrics for the scores (docs/predictions.md).
 
 Classifiers: ROC AUC, PR AUC (average precision), lift and capture in the top 10 %, Brier score and
 expected calibration error. Regressor (future spend): Spearman correlation, normalised Gini, mean

@@ -22,8 +22,8 @@ Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
    kept.
 
 :meth:`Predictor.refit_on <CandidateFitting.refit_on>` repeats the chosen recipe (winner,
-rounds, calibration method) on other rows: the fresh refit on the latest windows of SPEC
-section 2.
+rounds, calibration method) on other rows: the fresh refit on the latest windows
+(``docs/cutoffs.md``).
 
 The steps :meth:`~CandidateFitting.fit` runs in order: the labelled rows (NaN labels dropped, a
 stratified sample above ``max_train_rows``), each candidate part on each validation fold (side by

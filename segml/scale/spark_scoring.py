@@ -58,7 +58,7 @@ def score_features_spark(features: DataFrame, model_uri: str, *, reasons: bool =
                          as_of: Any = None, tracking: Any = None) -> DataFrame:
     """Score feature rows (``customer_id`` + the model's feature columns) with the model's UDF.
 
-    Returns one row per input row with the model's output columns (SPEC section 6).
+    Returns one row per input row with the model's output columns (docs/cli.md).
     """
     from pyspark.sql import functions as F
 

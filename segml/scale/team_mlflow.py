@@ -1,4 +1,4 @@
-"""A team MLflow tracking server backed by a local PostgreSQL cluster (SPEC section 8).
+"""A team MLflow tracking server backed by a local PostgreSQL cluster (docs/spark.md).
 
 ``up`` creates (once) and starts a PostgreSQL cluster on a loopback port, then starts
 ``mlflow server`` against it with proxied artifacts in a local folder; ``down`` stops both and keeps

@@ -180,7 +180,7 @@ class SegmentHierarchy(BaseEstimator):
         Standard deviation of a categorical's one-hot block (1: like one numeric column).
     min_top_segments, max_top_share : int, float
         The automatic top level has at least ``min_top_segments`` groups and, where the tree
-        allows it, none with more than ``max_top_share`` of the customers (SPEC section 3: a
+        allows it, none with more than ``max_top_share`` of the customers (docs/segments.md: a
         usable top level has 3-12 segments, none over 60%).
     """
 

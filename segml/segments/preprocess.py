@@ -1,6 +1,6 @@
 """Turn a feature matrix into the numeric space the segment hierarchy clusters in.
 
-Design (decided for segml, see SPEC section 3):
+Design (decided for segml, see docs/segments.md):
 
 * **Columns, behavioural mode.** By default a compact *behavioural core* is clustered:
   ``monetary_mean`` (order value), ``ipt_mean_days`` (days between purchases, i.e. the purchase

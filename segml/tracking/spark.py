@@ -2,7 +2,7 @@
 
 The UDF runs the same pyfunc as ``mlflow models serve`` and ``segml score``, one Arrow batch of
 feature rows at a time, on every executor. Its result is a struct whose fields are the model's
-output columns (SPEC section 6), typed from the model's signature.
+output columns (docs/cli.md), typed from the model's signature.
 
 Example
 -------

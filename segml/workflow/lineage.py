@@ -1,4 +1,4 @@
-"""Lineage: what a registered version says about where it came from (SPEC section 5).
+"""Lineage: what a registered version says about where it came from (docs/mlflow.md).
 
 An MLflow user who opens a version of ``segml-customer`` finds, with MLflow's own client or UI:
 

@@ -1,4 +1,4 @@
-"""Each target's own time plan (SPEC section 2): arithmetic, the edges of the history, --cutoff."""
+"""Each target's own time plan (docs/cutoffs.md): arithmetic, the edges of the history, --cutoff."""
 
 import pandas as pd
 import pytest

@@ -73,7 +73,7 @@ class SyntheticData:
     Attributes
     ----------
     customers, transactions, events : DataFrame
-        Tables with the default column names of SPEC section 1 (customers include PII columns
+        Tables with the default column names of docs/configuration.md (customers include PII columns
         ``name``, ``email``, ``phone``, which :func:`segml.data.contract.load_tables` drops).
     ground_truth : DataFrame
         ``customer_id``, ``true_macro`` (``M1``), ``true_leaf`` (``M1.L2``) and latent columns.
