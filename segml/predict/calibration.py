@@ -154,13 +154,9 @@ def _smoothed_isotonic(m: np.ndarray, t: np.ndarray, prior_rows: float
     return x, smoothed[nearest]
 
 
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean negative log-likelihood of 0/1 outcomes (probabilities clipped at 1e-12)."""
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def _row_log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss (``sklearn.metrics.log_loss`` is their mean; the choice needs the
+    rows for the paired standard error)."""
     p = np.clip(p, _EPS, 1 - _EPS)
     return -(t * np.log(p) + (1 - t) * np.log(1 - p))
 
@@ -216,4 +212,4 @@ def choose_calibration(margin, y, *, folds: int = 5, seed: int = 0,
     return chosen, {**losses, **{f"{name}_ece": errors[name] for name in methods}}
 
 
-__all__ = ["METHODS", "Calibrator", "choose_calibration", "log_loss"]
+__all__ = ["METHODS", "Calibrator", "choose_calibration"]
