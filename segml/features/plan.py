@@ -44,6 +44,7 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.errors import DataError, Problem
 from segml.features.timeline import as_cutoff, end_of_day
+from segml.targets import TARGETS
 from segml.targets import target as target_of
 
 
@@ -86,6 +87,11 @@ class TimePlan:
         earliest evaluation cutoff, so that no evaluation window informs them."""
         return min(p.evaluation for p in self.targets.values())
 
+    @property
+    def horizons(self) -> dict[str, int]:
+        """Each planned target's label horizon in days: what its labels are computed over."""
+        return {t: p.horizon_days for t, p in self.targets.items()}
+
     def cutoffs(self) -> list[pd.Timestamp]:
         """Every distinct cutoff a feature matrix is built at, oldest first (scoring last)."""
         found = {c for p in self.targets.values() for c in (*p.train, p.evaluation, *p.refit)}
@@ -108,6 +114,45 @@ class TimePlan:
 
 def _day(ts: pd.Timestamp) -> str:
     return ts.date().isoformat()
+
+
+def target_horizons(time_cfg: TimeConfig, targets: list[str] | tuple[str, ...] | None = None,
+                    ) -> dict[str, int]:
+    """Each target's label horizon in days: the one place a horizon is read from the config.
+
+    The plan (:attr:`TargetPlan.horizon_days`), the labels when no plan is at hand and the BTYD
+    feature horizons (:func:`feature_horizons`) all take theirs from here.
+
+    Parameters
+    ----------
+    time_cfg : TimeConfig
+        Holds each target's ``time.<horizon_key>``.
+    targets : list of str, optional
+        Target names; None: every registered target (:data:`segml.targets.TARGETS`).
+
+    Example
+    -------
+    >>> target_horizons(TimeConfig(churn_horizon_days=60), ["churn", "spend"])
+    {'churn': 60, 'spend': 365}
+    """
+    names = list(TARGETS) if targets is None else targets
+    return {name: target_of(name).horizon(time_cfg) for name in names}
+
+
+def feature_horizons(time_cfg: TimeConfig) -> list[int]:
+    """The horizons the BTYD features are computed at (``btyd_expected_purchases_<h>d``,
+    ``btyd_prob_purchase_<h>d``): every registered target's, so a new target's horizon gets
+    its own.
+
+    Every registered target's, not only the configured ones: the features are shared by the
+    segmentation and every predictor, so a run predicting fewer targets finds the same segments.
+
+    Example
+    -------
+    >>> feature_horizons(TimeConfig())
+    [30, 90, 365]
+    """
+    return sorted(set(target_horizons(time_cfg).values()))
 
 
 def resolve_cutoff(time_cfg: TimeConfig, data_end: object | None, override: object = None, *,
@@ -206,8 +251,9 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     def usable(c: pd.Timestamp) -> bool:
         return first is None or (c > first and c - first >= history)
 
+    horizons = target_horizons(time_cfg, targets)
     for name in targets:
-        horizon = target_of(name).horizon(time_cfg)
+        horizon = horizons[name]
         days = pd.Timedelta(days=horizon)
         step = pd.Timedelta(days=time_cfg.cutoff_step_days or horizon)
         evaluation = end - days
@@ -245,4 +291,5 @@ def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestam
         severity="warning", table="transactions", column="timestamp", key=f"time.{key}")
 
 
-__all__ = ["TargetPlan", "TimePlan", "plan_targets", "resolve_cutoff"]
+__all__ = ["TargetPlan", "TimePlan", "feature_horizons", "plan_targets", "resolve_cutoff",
+           "target_horizons"]
