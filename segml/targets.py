@@ -159,8 +159,14 @@ class Target:
         return self.kind == "classifier"
 
     def horizon(self, time_cfg: Any) -> int:
-        """The label horizon in days from a :class:`~segml.config.TimeConfig`."""
-        return int(getattr(time_cfg, self.horizon_key))
+        """The label horizon in days from a :class:`~segml.config.TimeConfig`: its
+        ``horizon_key`` field. Read through :func:`segml.features.plan.target_horizons`, the
+        one place horizons come from (the plan, the labels, the BTYD features)."""
+        try:
+            return int(getattr(time_cfg, self.horizon_key))
+        except AttributeError:
+            raise ValueError(f"target {self.name!r} reads its horizon from time."
+                             f"{self.horizon_key}, which the time settings do not have") from None
 
     def in_population(self, columns: Mapping[str, np.ndarray], n: int,
                       activity_window_days: float | None) -> np.ndarray | None:

@@ -1,9 +1,8 @@
-"""Who batch scoring covers, and as of when: the cutoff within the data, every customer a row.
+"""Who batch scoring covers: every customer a row.
 
-:func:`scoring_cutoff` refuses a cutoff before the first transaction (nobody has a history then)
-or after the last one (every customer would look inactive for days the data knows nothing
-about). :func:`every_customer` gives each customer of the customers table a row, so a customer
-the data does not know at the cutoff is flagged instead of silently missing.
+:func:`every_customer` gives each customer of the customers table a row, so a customer the data
+does not know at the cutoff is flagged instead of silently missing. The cutoff itself is
+resolved by :func:`segml.features.plan.resolve_cutoff`, the one home of that rule.
 
 Example
 -------
@@ -27,36 +26,11 @@ from collections.abc import Callable
 import pandas as pd
 
 from segml.data.contract import Tables
-from segml.errors import DataError, Problem
+from segml.errors import Problem
 
 NO_HISTORY = "no history"
 #: What a customer unknown at the cutoff gets beside null scores and segments (every engine).
 NO_HISTORY_FILLS = {"lifecycle_stage": NO_HISTORY, "predictive_segment": NO_HISTORY.capitalize()}
-
-
-def scoring_cutoff(tables: Tables, cutoff: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    """The end of the cutoff day, checked against the data's range (behavioural mode)."""
-    from segml.features import data_end
-    from segml.features.timeline import data_start, end_of_day
-
-    if tables.mode != "behavioural":
-        return None if cutoff is None else end_of_day(cutoff)
-    end = data_end(tables)
-    if cutoff is None:
-        return end
-    at = end_of_day(cutoff)
-    start = data_start(tables)
-    day = at.date().isoformat()
-    if start is not None and at < start:
-        raise DataError([Problem(
-            f"--cutoff {day} is before the data starts: the transactions run from "
-            f"{start.date()} to {end.date()}, so no customer has a history then", key="cutoff")])
-    if at > end:
-        raise DataError([Problem(
-            f"--cutoff {day} is after the data ends ({end.date()}): every customer would look "
-            f"inactive for {(at - end).days} day(s) the data knows nothing about; omit --cutoff "
-            "to score as of the data end, or add the newer data", key="cutoff")])
-    return at
 
 
 def every_customer(scores: pd.DataFrame, tables: Tables, at: pd.Timestamp | None,

@@ -21,7 +21,7 @@ order):
 * ``return_rate``: returned amount / purchased amount (0 without purchases);
 * event columns (see :mod:`segml.features.events`);
 * ``btyd_p_alive``, ``btyd_expected_purchases_{h}d``, ``btyd_prob_purchase_{h}d`` per label horizon
-  ``h`` and ``btyd_expected_next_purchase_days`` from the BG/NBD model fitted at the spec's
+  ``h`` of the registered targets (:func:`segml.features.plan.feature_horizons`) and ``btyd_expected_next_purchase_days`` from the BG/NBD model fitted at the spec's
   cutoff; a customer without purchases enters it as ``x = 0, t_x = 0, T = tenure``;
 * attributes: numbers as float64, strings as ``category`` with the levels seen at fit time (the
   most frequent ``max_attribute_levels``; other values become NaN).
@@ -55,6 +55,7 @@ from segml.features.events import (
     kept_codes,
     value_names,
 )
+from segml.features.plan import feature_horizons
 from segml.features.purchases import purchase_summary, purchases_of, transaction_arrays
 from segml.features.statistics import (
     ATTRIBUTE,
@@ -120,7 +121,7 @@ class FeatureSpec:
             Fit cutoff (ignored in attributes mode).
         config : SegmlConfig
             Uses ``features`` (windows, ``max_categories``, ``event_types``, ``btyd``) and the
-            horizons of ``time``.
+            targets' horizons in ``time`` (:func:`~segml.features.plan.feature_horizons`).
         btyd_penalizer : float
             L2 penalty of the BG/NBD fit (not in the config yet).
         btyd_sample_size : int
@@ -158,8 +159,7 @@ class FeatureSpec:
         fcfg, tcfg = config.features, config.time
         spec = cls(mode=stats.mode, attributes=stats.roles,
                    trend_windows=sorted(set(fcfg.trend_windows_days)),
-                   horizons=sorted({tcfg.purchase_horizon_days, tcfg.churn_horizon_days,
-                                    tcfg.clv_horizon_days}))
+                   horizons=feature_horizons(tcfg))
         if stats.mode == "behavioural":
             spec.cutoff = as_cutoff(cutoff).isoformat()
             for column, attr in (("category", "categories"), ("channel", "channels")):

@@ -16,7 +16,7 @@ In attributes mode the explicit ``label_<target>`` columns are returned under th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -26,6 +26,7 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
+from segml.features.plan import target_horizons
 from segml.features.purchases import transaction_arrays
 from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, to_ns
 from segml.targets import TARGETS, Outcomes
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
-                targets: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+                targets: list[str] | tuple[str, ...] | None = None,
+                horizons: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Outcome labels at ``cutoff`` for every customer known then.
 
     Parameters
@@ -45,10 +47,14 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     cutoff : Timestamp or None
         Features end here; label windows start right after it (ignored in attributes mode).
     time_cfg : TimeConfig
-        Activity window, horizons and ``high_clv_quantile``.
+        Activity window and ``high_clv_quantile``.
     targets : list of str, optional
         The targets to label (:data:`segml.targets.TARGETS`); None: all of them. Only their
         windows are read, and only a window that runs past the data is reported as censored.
+    horizons : mapping of str to int, optional
+        Each target's label window in days, from the time plan
+        (:attr:`~segml.features.plan.TimePlan.horizons`); it must name every target labelled.
+        None: read from ``time_cfg`` (:func:`~segml.features.plan.target_horizons`).
 
     Returns
     -------
@@ -84,16 +90,16 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
             raise DataError([Problem("no transactions and no explicit label columns",
                                      table="customers")])
         return pd.DataFrame(labels, index=pd.Index(customers["customer_id"], name="customer_id"))
+    days = _horizons(time_cfg, names, horizons)
     c_ts = as_cutoff(cutoff)
     known = known_at(tables, c_ts)
-    outcomes = _outcomes(tables, c_ts, time_cfg, names, known)
+    outcomes = _outcomes(tables, c_ts, time_cfg, max(days.values(), default=0), known)
     out = {"is_active": outcomes.active}
     for name in names:
         spec = target_of(name)
-        out[spec.label_column] = spec.label(outcomes, spec.horizon(time_cfg))
+        out[spec.label_column] = spec.label(outcomes, days[name])
     latest = end_of_day(tables.transactions["timestamp"].max())  # the data covers that whole day
-    censored = [n for n in names
-                if c_ts + pd.Timedelta(days=target_of(n).horizon(time_cfg)) > latest]
+    censored = [n for n in names if c_ts + pd.Timedelta(days=days[n]) > latest]
     if censored:
         log.warning("label windows of %s after %s run past the last transaction (%s): those "
                     "labels are censored", ", ".join(censored), c_ts, latest)
@@ -101,15 +107,26 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     return pd.DataFrame(out, index=index)
 
 
-def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, names: list[str],
+def _horizons(time_cfg: TimeConfig, names: list[str],
+              horizons: Mapping[str, int] | None) -> dict[str, int]:
+    """The label window of each of ``names``: the plan's, else the config's."""
+    if horizons is None:
+        return target_horizons(time_cfg, names)
+    missing = [n for n in names if n not in horizons]
+    if missing:
+        raise ValueError(f"no horizon given for target(s) {missing}: the plan holds the "
+                         f"horizons of {sorted(horizons)}")
+    return {n: int(horizons[n]) for n in names}
+
+
+def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, longest: int,
               known: np.ndarray) -> Outcomes:
     """What the customers known at ``c_ts`` did around it, read from the transactions that fall
-    in the activity window or in the longest of the requested label windows."""
+    in the activity window or in the longest requested label window (``longest`` days)."""
     c, n = to_ns(c_ts), len(tables.customers)
     # the per-row arrays the features cached (positions: n for unknown customers): no copy of
     # the timestamps and no new id lookup at every cutoff
     positions, ts_all, amounts, purchase = transaction_arrays(tables)
-    longest = max((target_of(t).horizon(time_cfg) for t in names), default=0)
     near = ((ts_all > c - time_cfg.activity_window_days * DAY_NS)
             & (ts_all <= c + longest * DAY_NS) & (positions < n))
     pos, ts = positions[near], ts_all[near]
@@ -150,7 +167,7 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
                        features: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
                        max_rows: int | None = None, seed: int = 0,
                        sample: tuple[list[pd.DataFrame], list[np.ndarray]] | None = None,
-                       ) -> TrainingSet:
+                       horizons: Mapping[str, int] | None = None) -> TrainingSet:
     """Build features (with one fixed ``spec``) and labels at each cutoff and stack them.
 
     Parameters
@@ -177,6 +194,8 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     sample : optional
         With ``max_rows`` and one target: the labels and rows :func:`stack_sample` drew for
         these arguments, when the caller drew them already.
+    horizons : mapping of str to int, optional
+        The targets' label windows from the time plan (see :func:`make_labels`).
 
     Examples
     --------
@@ -202,12 +221,13 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     if not stamps:
         raise DataError([Problem("no training cutoff to stack", key="time.training_cutoffs")])
     if max_rows is not None and targets is not None and len(targets) == 1:
-        labels, picks = sample or stack_sample(tables, stamps, time_cfg, targets[0], max_rows, seed)
+        labels, picks = sample or stack_sample(tables, stamps, time_cfg, targets[0], max_rows, seed,
+                                               horizons)
         return _sampled_stack(matrix, stamps, labels, picks)
     xs, ys, cs = [], [], []
     for c in stamps:
         X = matrix(c)
-        Y = make_labels(tables, c, time_cfg, targets)
+        Y = make_labels(tables, c, time_cfg, targets, horizons)
         if not X.index.equals(Y.index):
             Y = Y.reindex(X.index)
         xs.append(X)
@@ -218,16 +238,18 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
 
 
 def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: str,
-                 max_rows: int, seed: int) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+                 max_rows: int, seed: int, horizons: Mapping[str, int] | None = None,
+                 ) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
     """The labels of ``target`` at each cutoff and the positions a stack of at most
     ``max_rows`` rows takes from each: every labelled row, or a seeded sample stratified by
-    cutoff and label. Drawn from the labels alone, before any feature matrix is built."""
+    cutoff and label. Drawn from the labels alone, before any feature matrix is built;
+    ``horizons`` as in :func:`make_labels`."""
     column = target_of(target).label_column
     # two cutoffs at a time: the labels are NumPy masks, gathers and bincounts over the
     # transactions, which release the GIL; each cutoff's labels are its own
     with ThreadPoolExecutor(max_workers=2) as pool:
-        labels = list(pool.map(lambda c: make_labels(tables, as_cutoff(c), time_cfg, [target]),
-                               cutoffs))
+        labels = list(pool.map(lambda c: make_labels(tables, as_cutoff(c), time_cfg, [target],
+                                                     horizons), cutoffs))
     return labels, _block_picks([y[column].to_numpy(dtype="float64") for y in labels],
                                 max_rows, seed)
 

@@ -44,6 +44,7 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.errors import DataError, Problem
 from segml.features.timeline import as_cutoff, end_of_day
+from segml.targets import TARGETS
 from segml.targets import target as target_of
 
 
@@ -86,6 +87,11 @@ class TimePlan:
         earliest evaluation cutoff, so that no evaluation window informs them."""
         return min(p.evaluation for p in self.targets.values())
 
+    @property
+    def horizons(self) -> dict[str, int]:
+        """Each planned target's label horizon in days: what its labels are computed over."""
+        return {t: p.horizon_days for t, p in self.targets.items()}
+
     def cutoffs(self) -> list[pd.Timestamp]:
         """Every distinct cutoff a feature matrix is built at, oldest first (scoring last)."""
         found = {c for p in self.targets.values() for c in (*p.train, p.evaluation, *p.refit)}
@@ -110,30 +116,106 @@ def _day(ts: pd.Timestamp) -> str:
     return ts.date().isoformat()
 
 
-def scoring_cutoff(data_end: object, time_cfg: TimeConfig) -> pd.Timestamp:
-    """The configured ``time.cutoff`` (end of that day), else the data end.
+def target_horizons(time_cfg: TimeConfig, targets: list[str] | tuple[str, ...] | None = None,
+                    ) -> dict[str, int]:
+    """Each target's label horizon in days: the one place a horizon is read from the config.
+
+    The plan (:attr:`TargetPlan.horizon_days`), the labels when no plan is at hand and the BTYD
+    feature horizons (:func:`feature_horizons`) all take theirs from here.
+
+    Parameters
+    ----------
+    time_cfg : TimeConfig
+        Holds each target's ``time.<horizon_key>``.
+    targets : list of str, optional
+        Target names; None: every registered target (:data:`segml.targets.TARGETS`).
+
+    Example
+    -------
+    >>> target_horizons(TimeConfig(churn_horizon_days=60), ["churn", "spend"])
+    {'churn': 60, 'spend': 365}
+    """
+    names = list(TARGETS) if targets is None else targets
+    return {name: target_of(name).horizon(time_cfg) for name in names}
+
+
+def feature_horizons(time_cfg: TimeConfig) -> list[int]:
+    """The horizons the BTYD features are computed at (``btyd_expected_purchases_<h>d``,
+    ``btyd_prob_purchase_<h>d``): every registered target's, so a new target's horizon gets
+    its own.
+
+    Every registered target's, not only the configured ones: the features are shared by the
+    segmentation and every predictor, so a run predicting fewer targets finds the same segments.
+
+    Example
+    -------
+    >>> feature_horizons(TimeConfig())
+    [30, 90, 365]
+    """
+    return sorted(set(target_horizons(time_cfg).values()))
+
+
+def resolve_cutoff(time_cfg: TimeConfig, data_end: object | None, override: object = None, *,
+                   data_start: object | None = None) -> pd.Timestamp | None:
+    """The cutoff every command works at: the one home of that rule (train, retrain, score,
+    audiences and Spark scoring call it; docs/cutoffs.md).
+
+    ``override`` (``--cutoff``) wins, else the configured ``time.cutoff``, else the data end; a
+    given day means the end of that day. The day must lie within the data: before its first
+    transaction nobody has a history, and after its last one every customer would look inactive
+    for days the data knows nothing about (and every label window after it would be empty, not
+    negative).
+
+    Parameters
+    ----------
+    time_cfg : TimeConfig
+        Its ``cutoff`` (None: the data end).
+    data_end : Timestamp or None
+        End of the data (:func:`~segml.features.timeline.data_end`); None for data without a
+        timeline (attributes mode), where the day given, if any, is taken as it is.
+    override : date, optional
+        A cutoff given for this command (``--cutoff``); it replaces ``time_cfg.cutoff``.
+    data_start : Timestamp, optional
+        First timestamp of the data (:func:`~segml.features.timeline.data_start`); None: not
+        checked.
 
     Raises
     ------
     DataError
-        When the configured cutoff lies after the data end: every label window after it would
-        be empty, not negative.
+        A cutoff before the data starts or after it ends, naming where the cutoff came from
+        (``--cutoff`` or ``time.cutoff``).
 
-    Example
-    -------
-    >>> scoring_cutoff(pd.Timestamp("2025-12-31"), TimeConfig(cutoff="2025-06-30"))
+    Examples
+    --------
+    >>> end = pd.Timestamp("2025-12-31 23:59:59.999999999")
+    >>> resolve_cutoff(TimeConfig(cutoff="2025-06-30"), end)
     Timestamp('2025-06-30 23:59:59.999999999')
+    >>> resolve_cutoff(TimeConfig(cutoff="2025-06-30"), end, "2025-09-30").date()
+    datetime.date(2025, 9, 30)
+    >>> resolve_cutoff(TimeConfig(), end) == end, resolve_cutoff(TimeConfig(), None) is None
+    (True, True)
     """
+    given, source, key = ((override, "--cutoff", "cutoff") if override is not None
+                          else (time_cfg.cutoff, "time.cutoff", "time.cutoff"))
+    if data_end is None:
+        return None if given is None else end_of_day(given)
     end = as_cutoff(data_end)
-    if time_cfg.cutoff is None:
+    if given is None:
         return end
-    cutoff = end_of_day(time_cfg.cutoff)
-    if cutoff.normalize() > end.normalize():
+    at = end_of_day(given)
+    day = at.date().isoformat()
+    start = None if data_start is None else as_cutoff(data_start)
+    if start is not None and at < start:
         raise DataError([Problem(
-            f"the cutoff {cutoff.date()} (time.cutoff or --cutoff) is after the end of the data "
-            f"({end.date()}): labels after it would be missing, not negative; give a date "
-            "within the data", key="time.cutoff")])
-    return cutoff
+            f"{source} {day} is before the data starts: the transactions run from "
+            f"{start.date()} to {end.date()}, so no customer has a history then", key=key)])
+    if at.normalize() > end.normalize():
+        raise DataError([Problem(
+            f"{source} {day} is after the data ends ({end.date()}): every customer would look "
+            f"inactive for {(at.normalize() - end.normalize()).days} day(s) the data knows "
+            f"nothing about and labels after it would be missing, not negative; omit "
+            f"{source} to work as of the data end, or add the newer data", key=key)])
+    return at
 
 
 def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
@@ -144,7 +226,7 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     ----------
     data_end : Timestamp
         End of the data (:func:`~segml.features.timeline.data_end`); a configured
-        ``time_cfg.cutoff`` replaces it (:func:`scoring_cutoff`).
+        ``time_cfg.cutoff`` replaces it (:func:`resolve_cutoff`).
     time_cfg : TimeConfig
         Horizons, ``training_cutoffs`` and ``cutoff_step_days`` (None: each target's horizon).
     targets : list of str
@@ -158,9 +240,9 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     ------
     DataError
         When no target fits the history (one problem per horizon, naming the days needed and
-        the ``time.*_horizon_days`` key), or the cutoff lies after the data.
+        the ``time.*_horizon_days`` key), or the cutoff lies outside the data.
     """
-    end = scoring_cutoff(data_end, time_cfg)
+    end = resolve_cutoff(time_cfg, data_end, data_start=start)
     first = None if start is None else as_cutoff(start)
     history = pd.Timedelta(days=min_history_days)
     plans: dict[str, TargetPlan] = {}
@@ -169,8 +251,9 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     def usable(c: pd.Timestamp) -> bool:
         return first is None or (c > first and c - first >= history)
 
+    horizons = target_horizons(time_cfg, targets)
     for name in targets:
-        horizon = target_of(name).horizon(time_cfg)
+        horizon = horizons[name]
         days = pd.Timedelta(days=horizon)
         step = pd.Timedelta(days=time_cfg.cutoff_step_days or horizon)
         evaluation = end - days
@@ -208,4 +291,5 @@ def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestam
         severity="warning", table="transactions", column="timestamp", key=f"time.{key}")
 
 
-__all__ = ["TargetPlan", "TimePlan", "plan_targets", "scoring_cutoff"]
+__all__ = ["TargetPlan", "TimePlan", "feature_horizons", "plan_targets", "resolve_cutoff",
+           "target_horizons"]

@@ -412,5 +412,20 @@ def data_end_spark(tables: SparkTables, config: SegmlConfig) -> pd.Timestamp:
                              table="transactions")])
 
 
+def data_start_spark(tables: SparkTables, config: SegmlConfig) -> pd.Timestamp | None:
+    """The first transaction (or event) timestamp, None without any, like ``data_start``."""
+    from pyspark.sql import functions as F
+
+    starts = []
+    for table in ("transactions", "events"):
+        frame = getattr(tables, table)
+        if frame is not None:
+            column = getattr(config.data, table).timestamp
+            first = frame.agg(F.min(F.col(f"`{column}`").cast("timestamp"))).first()[0]
+            if first is not None:
+                starts.append(pd.Timestamp(first))
+    return min(starts) if starts else None
+
+
 __all__ = ["ATTRIBUTE", "SparkTables", "build_features_spark", "data_end_spark",
-           "default_buckets", "feature_schema", "fit_feature_spec_spark", "local_spark"]
+           "data_start_spark", "default_buckets", "feature_schema", "fit_feature_spec_spark", "local_spark"]

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem
-from segml.features.timeline import end_of_day
+from segml.features.plan import resolve_cutoff
 from segml.scale.spark_features import (
     SparkTables,
     build_features_spark,
     data_end_spark,
+    data_start_spark,
     require_utc,
 )
 
@@ -103,7 +104,9 @@ def score_spark(spark: SparkSession, model_uri: str, *, tables: SparkTables | No
         The raw tables as Spark DataFrames, or a folder of ``customers``/``transactions``/
         ``events`` Parquet files or folders.
     cutoff : date, optional
-        Features as of this date (default: the end of the data).
+        Features as of this date; it replaces the configured ``time.cutoff``, and without
+        either the end of the data is used: the rule of one machine
+        (:func:`segml.features.plan.resolve_cutoff`), checks included.
     reasons : bool
         Add the top 3 signed SHAP reasons per score.
     """
@@ -119,12 +122,11 @@ def score_spark(spark: SparkSession, model_uri: str, *, tables: SparkTables | No
     spec = scorer.feature_spec
     if spec is None:
         raise DataError([Problem(f"model {model_uri} carries no feature settings", key="model")])
-    if cutoff is not None:
-        at = end_of_day(cutoff)
-    elif spec.mode == "behavioural":
-        at = data_end_spark(tables, config)
-    else:
-        at = None
+    if spec.mode == "behavioural":
+        at = resolve_cutoff(config.time, data_end_spark(tables, config), cutoff,
+                            data_start=data_start_spark(tables, config))
+    else:  # attributes mode has no timeline to check against
+        at = resolve_cutoff(config.time, None, cutoff)
     features = build_features_spark(tables, at, spec, config, n_buckets=n_buckets)
     scored = score_features_spark(features, model_uri, reasons=reasons,
                                   as_of=at.isoformat() if at is not None else None,

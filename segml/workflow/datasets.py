@@ -126,7 +126,7 @@ class Datasets:
         if key not in self._samples:
             self._samples[key] = stack_sample(
                 self.tables, getattr(self.plan.targets[target], role), self.config.time, target,
-                self.max_rows(role), self.config.seed)
+                self.max_rows(role), self.config.seed, self.plan.horizons)
         return self._samples[key]
 
     def max_rows(self, role: str) -> int | None:
@@ -158,7 +158,7 @@ class Datasets:
                                   self.spec, self.config.time, [target],
                                   features=lambda cutoff: self.frames(cutoff, (target, role)),
                                   max_rows=self.max_rows(role), seed=self.config.seed,
-                                  sample=sample)
+                                  sample=sample, horizons=self.plan.horizons)
 
     def training_set(self, target: str):
         """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""
@@ -187,8 +187,8 @@ class Datasets:
 
         if target not in self._eval_labels:
             cutoff = self.plan.targets[target].evaluation
-            label = make_labels(self.tables, cutoff, self.config.time, [target])[
-                target_of(target).label_column]
+            label = make_labels(self.tables, cutoff, self.config.time, [target],
+                                self.plan.horizons)[target_of(target).label_column]
             self._eval_labels[target] = label.iloc[evaluation_rows(
                 label, self.config.models.max_eval_rows, self.config.seed)]
         return self._eval_labels[target]

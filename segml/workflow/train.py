@@ -240,9 +240,10 @@ def score(
     model_uri : str
         e.g. ``models:/segml-customer@champion`` or ``runs:/<id>/model``.
     cutoff : date, optional
-        Features as of this date (default: the end of the data). It must lie within the data:
-        before its first transaction nobody has a history, and after its last one every
-        customer would look inactive for days the data knows nothing about.
+        Features as of this date; it replaces the configured ``time.cutoff``, and without either
+        the end of the data is used (:func:`segml.features.plan.resolve_cutoff`). It must lie
+        within the data: before its first transaction nobody has a history, and after its last
+        one every customer would look inactive for days the data knows nothing about.
     reasons : bool
         Add the top 3 signed SHAP reasons per score (about twice the time of scores alone,
         loading and features included: docs/predictions.md).
@@ -258,8 +259,10 @@ def score(
     DataError
         A cutoff outside the data, or data that breaks the contract.
     """
-    from segml.data.population import every_customer, scoring_cutoff
+    from segml.data.population import every_customer
     from segml.features import build_features
+    from segml.features.plan import resolve_cutoff
+    from segml.features.timeline import data_end, data_start
     from segml.tracking.model import load_scorer
 
     config = config or SegmlConfig()
@@ -272,7 +275,9 @@ def score(
                       attributes=scorer.feature_spec.attributes)
     for warning in tables.warnings:
         on_warning(warning)
-    at = scoring_cutoff(tables, cutoff)
+    timed = tables.mode == "behavioural"  # attributes mode has no timeline to check against
+    at = resolve_cutoff(config.time, data_end(tables) if timed else None, cutoff,
+                        data_start=data_start(tables) if timed else None)
     features = build_features(tables, at, scorer.feature_spec)
     chunks = []
     for start in range(0, len(features), chunk_size):

@@ -5,7 +5,7 @@ import pytest
 
 from segml.config import TimeConfig
 from segml.errors import DataError
-from segml.features.plan import plan_targets, scoring_cutoff
+from segml.features.plan import plan_targets, resolve_cutoff
 
 END = pd.Timestamp("2025-12-31 23:59:59.999999999")
 ALL = ["churn", "purchase", "high_clv", "spend"]
@@ -75,11 +75,11 @@ def test_cutoff_in_the_past_moves_every_plan_and_a_future_cutoff_is_refused():
     assert plan.targets["churn"].evaluation == cut - 90 * DAY
     assert plan.targets["purchase"].fit_cutoff == cut - 30 * DAY
     with pytest.raises(DataError) as err:
-        scoring_cutoff(END, TimeConfig(cutoff="2026-02-01"))
+        resolve_cutoff(TimeConfig(cutoff="2026-02-01"), END)
     assert err.value.problems[0].key == "time.cutoff"
     assert "2026-02-01" in err.value.problems[0].message
     # the last day of the data itself is fine
-    assert scoring_cutoff(END.normalize(), TimeConfig(cutoff="2025-12-31")) == END
+    assert resolve_cutoff(TimeConfig(cutoff="2025-12-31"), END.normalize()) == END
 
 
 def test_a_cutoff_before_the_history_trains_nothing():
@@ -105,3 +105,55 @@ def test_by_default_stacked_label_windows_follow_each_other_without_overlap():
     # one year: churn keeps the two cutoffs with 90 days of history before them
     assert plan.targets["churn"].train == [END - 270 * DAY, END - 180 * DAY]
     assert len(plan.targets["purchase"].train) == 3
+
+
+START = pd.Timestamp("2024-01-01 08:00")
+
+
+@pytest.mark.parametrize(("configured", "override", "expected"), [
+    (None, None, END),                                  # neither: the data end
+    ("2025-06-30", None, pd.Timestamp("2025-06-30")),   # the config's time.cutoff
+    ("2025-06-30", "2025-09-15", pd.Timestamp("2025-09-15")),  # --cutoff beats the config
+    (None, "2024-01-01", pd.Timestamp("2024-01-01")),   # the first day of the data is fine
+    (None, "2025-12-31", pd.Timestamp("2025-12-31")),   # and so is its last day
+])
+def test_resolve_cutoff_takes_override_then_config_then_data_end(configured, override, expected):
+    at = resolve_cutoff(TimeConfig(cutoff=configured), END, override, data_start=START)
+    assert at == (END if expected is END else expected + DAY - pd.Timedelta(1, "ns"))
+
+
+@pytest.mark.parametrize(("configured", "override", "key", "words"), [
+    ("2023-12-31", None, "time.cutoff", "time.cutoff 2023-12-31 is before the data starts"),
+    (None, "2023-12-31", "cutoff", "--cutoff 2023-12-31 is before the data starts"),
+    ("2026-01-01", None, "time.cutoff", "time.cutoff 2026-01-01 is after the data ends"),
+    ("2025-06-30", "2026-01-03", "cutoff", "--cutoff 2026-01-03 is after the data ends"),
+])
+def test_resolve_cutoff_refuses_a_day_outside_the_data_naming_its_source(configured, override,
+                                                                         key, words):
+    with pytest.raises(DataError) as err:
+        resolve_cutoff(TimeConfig(cutoff=configured), END, override, data_start=START)
+    (problem,) = err.value.problems
+    assert problem.key == key and words in problem.message
+
+
+def test_resolve_cutoff_without_a_timeline_takes_the_day_as_given():
+    assert resolve_cutoff(TimeConfig(), None) is None
+    assert resolve_cutoff(TimeConfig(cutoff="2030-01-01"), None).date().isoformat() == "2030-01-01"
+    assert resolve_cutoff(TimeConfig(), None, "2031-05-02") == pd.Timestamp(
+        "2031-05-02 23:59:59.999999999")
+
+
+def test_spark_scoring_resolves_its_cutoff_with_the_local_rule():
+    """Spark is not installed here: the rule Spark scoring applies is checked to be this very
+    function (called for both modes, no cutoff arithmetic of its own)."""
+    import ast
+    import inspect
+
+    from segml.scale import spark_scoring
+
+    tree = ast.parse(inspect.getsource(spark_scoring.score_spark))
+    called = {node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert "resolve_cutoff" in called
+    assert not called & {"end_of_day", "as_cutoff"}
+    assert spark_scoring.resolve_cutoff is resolve_cutoff

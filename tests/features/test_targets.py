@@ -62,3 +62,89 @@ def test_unknown_targets_are_refused_everywhere_with_the_valid_names():
         Predictor(target="lifetime").fit(pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([0.0, 1.0]))
     with pytest.raises(ValueError, match="valid"):
         plan_targets(pd.Timestamp("2025-01-01"), TimeConfig(), ["lifetime"])
+
+
+# ---------------------------------------------------------------- horizons come from the plan
+class TimeWithVisits(TimeConfig):
+    """The time settings with the field a new target adds for its horizon."""
+
+    visit_horizon_days: int = 7
+
+
+VISIT = targets.Target(
+    name="visit", kind="classifier", horizon_key="visit_horizon_days", label_column="visit",
+    label=targets.purchase_label, population="known", output_column="visit_probability",
+    reasons_column="visit_reasons", headline_metric="roc_auc", gate_tolerance="max_auc_drop",
+    baselines=("recency", "logreg"), engagement_sign=1, profile_kpi=None,
+    description="a purchase within a week")
+
+
+def test_a_target_with_a_new_horizon_gets_btyd_features_for_it(monkeypatch, tables, cfg):
+    from segml.features.plan import feature_horizons
+
+    before = FeatureSpec.fit(tables, "2024-06-30", cfg)
+    assert before.horizons == [30, 90, 365]
+    assert not any(name.endswith("_7d") for name in before.feature_names)
+
+    monkeypatch.setitem(targets.TARGETS, "visit", VISIT)
+    config = cfg.model_copy(update={"time": TimeWithVisits()})
+    assert feature_horizons(config.time) == [7, 30, 90, 365]
+    spec = FeatureSpec.fit(tables, "2024-06-30", config)
+    assert spec.horizons == [7, 30, 90, 365]
+    new = ["btyd_expected_purchases_7d", "btyd_prob_purchase_7d"]
+    assert set(new) <= set(spec.feature_names)
+    X = build_features(tables, "2024-06-30", spec)
+    assert X[new].notna().all().all()
+    # a week holds fewer expected purchases than a month, customer by customer
+    assert (X["btyd_expected_purchases_7d"] <= X["btyd_expected_purchases_30d"] + 1e-12).all()
+    assert (X["btyd_expected_purchases_7d"] < X["btyd_expected_purchases_30d"]).any()
+    # the features the registered targets had are unchanged by the new one
+    old = [c for c in before.feature_names if c in X.columns]
+    assert X[old].equals(build_features(tables, "2024-06-30", before)[old])
+
+
+def test_the_plan_gives_each_target_its_horizon_and_the_labels_read_it(monkeypatch, tables):
+    monkeypatch.setitem(targets.TARGETS, "visit", VISIT)
+    time = TimeWithVisits(training_cutoffs=1)
+    plan = plan_targets(data_end(tables), time, ["visit", "purchase"], start=data_start(tables))
+    assert plan.horizons == {"visit": 7, "purchase": 30}
+    cutoff = plan.targets["visit"].evaluation
+    tx = tables.transactions
+    week = tx[(tx["timestamp"] > cutoff) & (tx["timestamp"] <= cutoff + pd.Timedelta(days=7))
+              & (tx["amount"] > 0)]
+    labels = make_labels(tables, cutoff, time, ["visit"], plan.horizons)
+    expected = labels.index.isin(week["customer_id"]).astype(float)
+    assert labels["visit"].to_numpy() == pytest.approx(expected)
+
+
+def test_labels_follow_the_horizon_handed_to_them_not_the_config(tables, cfg):
+    cutoff = pd.Timestamp("2024-06-30 23:59:59.999999999")
+    given = make_labels(tables, cutoff, cfg.time, ["purchase"], {"purchase": 120})
+    longer = make_labels(tables, cutoff, TimeConfig(purchase_horizon_days=120), ["purchase"])
+    configured = make_labels(tables, cutoff, cfg.time, ["purchase"])
+    assert given.equals(longer)
+    assert (given["purchase"] > configured["purchase"]).sum() > 10
+    with pytest.raises(ValueError, match="no horizon given for target"):
+        make_labels(tables, cutoff, cfg.time, ["purchase", "churn"], {"purchase": 120})
+
+
+def test_training_data_labels_use_the_plans_horizon(tables, cfg):
+    """The evaluation labels of a target come from its plan's horizon, whatever the config says:
+    the plan is the one source of horizons (docs/cutoffs.md)."""
+    from dataclasses import replace
+
+    from segml.workflow.datasets import build_datasets
+
+    # a cutoff well inside the data: both windows after the evaluation cutoff are complete
+    config = cfg.model_copy(update={"models": ModelsConfig(targets=["purchase"]),
+                                    "time": TimeConfig(cutoff="2024-06-30")})
+    data = build_datasets(tables, config)
+    planned = data.plan.targets["purchase"]
+    assert planned.horizon_days == 30
+    data.plan = replace(data.plan, targets={"purchase": replace(planned, horizon_days=75)})
+    _, label = data.evaluation_set("purchase")
+    by_hand = make_labels(tables, planned.evaluation, TimeConfig(purchase_horizon_days=75),
+                          ["purchase"])["purchase"]
+    assert label.equals(by_hand.reindex(label.index))
+    configured = make_labels(tables, planned.evaluation, config.time, ["purchase"])["purchase"]
+    assert (label > configured.reindex(label.index)).sum() > 10

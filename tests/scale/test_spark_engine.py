@@ -16,11 +16,12 @@ from segml.cli.main import app
 from segml.data.contract import load_tables
 from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.errors import DataError
-from segml.features import FeatureSpec, build_features, data_end, make_labels
+from segml.features import FeatureSpec, build_features, data_end, data_start, make_labels
 from segml.scale.spark_features import (
     SparkTables,
     build_features_spark,
     data_end_spark,
+    data_start_spark,
     fit_feature_spec_spark,
     local_spark,
 )
@@ -78,6 +79,7 @@ def test_spec_and_features_on_spark_equal_the_single_machine_ones(spark, data_di
 
     sparks = SparkTables.read(spark, data_dir, config)
     assert data_end_spark(sparks, config) == data_end(tables)
+    assert data_start_spark(sparks, config) == data_start(tables)  # the cutoff checks' bounds
     assert fit_feature_spec_spark(sparks, cutoff, config) == spec
     assert_same_features(build_features_spark(sparks, cutoff, spec, config).toPandas(), local, spec)
 
