@@ -74,7 +74,7 @@ def _load(args) -> tuple[object, pd.DataFrame]:
     reps = -(-args.customers // len(base))
     X = pd.concat([base] * reps).iloc[: args.customers]
     X.index = pd.Index([f"{i:09d}" for i in range(len(X))], name="customer_id")
-    return result.extras["scorer"], X
+    return result.scorer, X
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from segml.errors import DataError, Problem, SegmlError
 from segml.predict.explain import reasons_from_contributions
-from segml.scoring.encoding import InputArrays
+from segml.scoring.encoding import InputEncoder, input_schema
 from segml.scoring.state import read_state, write_state
 from segml.segments.predictive import COLUMN
 from segml.segments.predictive import assign as assign_cells
@@ -34,28 +34,8 @@ from segml.targets import TARGETS
 STATE_KIND = "segml.CustomerScorer"
 
 
-def input_schema_of(features: pd.DataFrame) -> list[tuple[str, str]]:
-    """(column, kind) of the served input of a model trained on ``features`` (indexed by
-    customer id): what :attr:`CustomerScorer.input_schema` of its scorer will be, known before
-    any model is fitted (a registry refuses a schema that differs from its champion's early).
-
-    Example
-    -------
-    >>> X = pd.DataFrame({"recency_days": [3.0], "plan": pd.Categorical(["pro"])},
-    ...                  index=pd.Index(["c1"], name="customer_id"))
-    >>> input_schema_of(X)
-    [('customer_id', 'string'), ('recency_days', 'double'), ('plan', 'string')]
-    """
-    kinds = [("customer_id", "long" if pd.api.types.is_integer_dtype(features.index.dtype)
-              else "string")]
-    for name in features.columns:
-        categorical = isinstance(features[name].dtype, pd.CategoricalDtype)
-        kinds.append((str(name), "string" if categorical else "double"))
-    return kinds
-
-
 @dataclass
-class CustomerScorer(InputArrays):
+class CustomerScorer:
     """Everything needed to score customers from their feature rows.
 
     Parameters
@@ -88,6 +68,13 @@ class CustomerScorer(InputArrays):
     audience_curves : dict or None
         Classifier -> its evaluation fit's operating curve (plain data,
         :mod:`segml.predict.operating`), read by ``segml audiences``.
+
+    Attributes
+    ----------
+    encoder : InputEncoder
+        Turns feature rows into the arrays :meth:`score_arrays` reads
+        (:class:`~segml.scoring.encoding.InputEncoder`), built from ``feature_names`` and
+        ``categorical_levels`` (the same objects, not copies).
     """
 
     feature_names: list[str]
@@ -102,17 +89,30 @@ class CustomerScorer(InputArrays):
     evaluated: dict[str, Any] = field(default_factory=dict)
     predictive_grid: dict[str, Any] | None = None
     audience_curves: dict[str, Any] | None = None
+    encoder: InputEncoder = field(init=False, repr=False, compare=False)
     #: ``validate_input`` may hand string columns over as strings (no category dtype needed).
     accepts_string_columns: ClassVar[bool] = True
 
-    # ------------------------------------------------------------------------------ schema
+    def __post_init__(self) -> None:
+        self.encoder = InputEncoder(self.feature_names, self.categorical_levels)
+
+    # ------------------------------------------------------------------------------ input
     @property
     def input_schema(self) -> list[tuple[str, str]]:
-        """(column, kind) of the served input: the customer id then every feature column."""
-        kinds = [("customer_id", self.id_kind)]
-        for name in self.feature_names:
-            kinds.append((name, "string" if name in self.categorical_levels else "double"))
-        return kinds
+        """(column, kind) of the served input: the customer id then every feature column
+        (:func:`~segml.scoring.encoding.input_schema`)."""
+        return input_schema(self.feature_names, self.categorical_levels, self.id_kind)
+
+    def input_arrays(self, features: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray],
+                                                           dict[str, np.ndarray]]:
+        """Customer ids, every feature as a NumPy array and the categoricals' codes
+        (:meth:`InputEncoder.input_arrays <segml.scoring.encoding.InputEncoder.input_arrays>`)."""
+        return self.encoder.input_arrays(features)
+
+    def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The model matrix: feature columns in training order, categoricals on training levels
+        (:meth:`InputEncoder.prepare <segml.scoring.encoding.InputEncoder.prepare>`)."""
+        return self.encoder.prepare(features)
 
     def example_input(self, n: int = 3) -> pd.DataFrame:
         """A PII-free input example from the stored feature medians (never a real customer)."""
@@ -221,7 +221,7 @@ class CustomerScorer(InputArrays):
         """Segments, scores and (optionally) reasons for each customer row.
 
         ``as_of`` dates ``expected_next_purchase_date`` (default: the training data's end).
-        The rows become arrays (:meth:`~segml.scoring.encoding.InputArrays.input_arrays`) and go
+        The rows become arrays (:meth:`~segml.scoring.encoding.InputEncoder.input_arrays`) and go
         through :meth:`score_arrays`, whatever their number: serving one customer is not
         dominated by pandas, and one row or a million give identical answers.
 
@@ -229,7 +229,7 @@ class CustomerScorer(InputArrays):
         (``SegmentHierarchy.assign`` + names, indexed like ``features``), e.g. the training
         run's own segmentation of the current customers; they are not placed a second time.
         """
-        ids, columns, codes = self.input_arrays(features)
+        ids, columns, codes = self.encoder.input_arrays(features)
         placed = None
         if segments is not None and self.hierarchy is not None:
             aligned = segments if segments.index.equals(features.index) else segments.reindex(
@@ -328,7 +328,7 @@ class CustomerScorer(InputArrays):
             if name in categories:
                 # scorer code -> model code (as float, missing = NaN); the last slot is code -1
                 target = pd.CategoricalDtype(categories[name]).categories
-                found = target.get_indexer(self._category_dtype(name).categories)
+                found = target.get_indexer(self.encoder.category_dtype(name).categories)
                 lookup = np.append(np.where(found < 0, np.nan, found), np.nan)
                 categorical.append((j, name, lookup.astype(np.float64)))
             else:

@@ -36,10 +36,9 @@ def _scorer_and_features(model: Any, features: pd.DataFrame | None, tracking: An
                          ) -> tuple[Any, pd.DataFrame | None]:
     """The composite scorer (or a bare predictor) behind ``model`` and the default features."""
     extras = getattr(model, "extras", None)
-    if isinstance(extras, dict) and "scorer" in extras:  # a TrainResult
-        datasets = extras.get("datasets")
-        default = getattr(datasets, "current_X", None)
-        return extras["scorer"], features if features is not None else default
+    if isinstance(extras, dict) and getattr(model, "scorer", None) is not None:  # a TrainResult
+        default = getattr(extras.get("datasets"), "current_X", None)
+        return model.scorer, features if features is not None else default
     if isinstance(model, str):
         from segml.tracking.model import load_scorer
 

@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from segml.config import SegmlConfig
-from segml.scoring.scorer import input_schema_of
+from segml.scoring.encoding import input_schema_of
 from segml.targets import target as target_of
 
 WINDOW_CONTEXT = {"train": "training", "refit": "training", "evaluation": "evaluation",

@@ -116,7 +116,7 @@ def fit_all(
     (before any model is fitted): the registry's schema guard fails there, not minutes later.
     """
     from segml.features.timeline import release
-    from segml.scoring.scorer import input_schema_of
+    from segml.scoring.encoding import input_schema_of
     from segml.workflow.targeting import fit_targeting
 
     def stage(name: str) -> AbstractContextManager[Any]:
@@ -159,14 +159,13 @@ def fit_all(
 # ------------------------------------------------------------------------------ the scorer
 def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions) -> Any:
     """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run."""
+    from segml.scoring.encoding import categorical_levels_of, id_kind_of
     from segml.scoring.scorer import CustomerScorer
 
     X = data.current_X
-    categorical = {
-        c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
-    }
+    categorical = categorical_levels_of(X)  # the scorer's schema is then input_schema_of(X)
     numeric = X.drop(columns=list(categorical)).median(numeric_only=True)
-    id_kind = "long" if pd.api.types.is_integer_dtype(X.index.dtype) else "string"
+    id_kind = id_kind_of(X.index)
     return CustomerScorer(
         feature_names=list(X.columns),
         categorical_levels=categorical,

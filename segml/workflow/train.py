@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,6 +31,9 @@ from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import run_tags, segment_metrics, version_tags
 from segml.workflow.stages import Segmentation, fit_all, load
 
+if TYPE_CHECKING:
+    from segml.scoring.scorer import CustomerScorer
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +46,8 @@ class TrainResult:
     (``champion`` for a model's first version, else ``challenger``) and ``champion_version`` the
     version ``@champion`` serves once the run has ended (this one, or the one before it).
     ``report`` is where the run's HTML report is (a local file for a local artifact store, else
-    its artifact URI).
+    its artifact URI). ``scorer`` is the fitted :class:`~segml.scoring.scorer.CustomerScorer`
+    the registered model serves (in memory: score or explain with it without loading the model).
     """
 
     run_id: str | None
@@ -54,6 +58,7 @@ class TrainResult:
     segmentation: Segmentation | None
     metrics: dict[str, float]
     comparison: dict[str, pd.DataFrame]
+    scorer: CustomerScorer
     warnings: list[Problem] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     skipped: list[Problem] = field(default_factory=list)
@@ -174,7 +179,8 @@ def train(
             warnings=[*tables.warnings, *predictions.skipped, *predictions.readiness.warnings],
             skipped=list(predictions.skipped),
             fit_cutoffs=predictions.fit_cutoffs(),
-            extras={"datasets": data, "scorer": scorer, "logged_model": info.model_uri},
+            scorer=scorer,
+            extras={"datasets": data, "logged_model": info.model_uri},
             report=reading.artifact_location(run.run_id, "report.html", run.tracking_uri),
             champion_version=champion_version,
             run_name=run_name,

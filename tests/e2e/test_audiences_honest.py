@@ -96,7 +96,7 @@ def test_every_customer_has_a_predictive_segment_batch_and_served_alike(trained)
     assert (scores.loc[history, COLUMN] == "Inactive").eq(
         scores.loc[history, "churn_probability"].isna()).all()
     model = mlflow.pyfunc.load_model(uri)
-    scorer = trained["result"].extras["scorer"]
+    scorer = trained["result"].scorer
     features = segml.build_features(trained["tables"], end_of_day(trained["cutoff"]),
                                     scorer.feature_spec)
     rows = features.reset_index().iloc[[0, 7, 42]]
@@ -132,7 +132,7 @@ def test_the_cli_writes_lists_and_a_summary(trained):
 
 def test_an_out_of_reach_precision_exits_1_with_the_best_on_offer(trained):
     root = trained["root"]
-    best = max(trained["result"].extras["scorer"].audience_curves["churn"]["precision"])
+    best = max(trained["result"].scorer.audience_curves["churn"]["precision"])
     assert best < 1  # no list of 200 customers or more was all churners
     asked = round((best + 1) / 2, 3)
     result = runner.invoke(app, ["audiences", "--model", trained["result"].model_uri,

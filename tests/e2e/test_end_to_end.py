@@ -116,7 +116,7 @@ def test_explanations_are_shap_objects_of_the_scored_customers(workspace):
     import segml
 
     result = workspace["result"]
-    scorer = result.extras["scorer"]
+    scorer = result.scorer
     X = result.extras["datasets"].current_X
     scored = scorer.score(X).set_index("customer_id")["churn_probability"]
     exp = segml.explain(result, target="churn")
@@ -154,7 +154,7 @@ def test_registered_predictors_are_fitted_on_the_freshest_windows_and_tagged(wor
         assert tags[f"winner_{target}"] in {"lgbm", "lgbm_shallow", "logreg", "blend"}
         assert {f"candidate_{c}_{target}_roc_auc" for c in ("lgbm", "logreg", "blend")} <= set(metrics)
     assert "candidate_lgbm_spend_spearman" in metrics
-    scorer = result.extras["scorer"]
+    scorer = result.scorer
     # the evaluated predictors (whose metrics are reported) are kept beside the fresh ones
     assert set(scorer.evaluated) == set(scorer.predictors)
     assert scorer.evaluated["churn"] is not scorer.predictors["churn"]
@@ -163,7 +163,7 @@ def test_registered_predictors_are_fitted_on_the_freshest_windows_and_tagged(wor
 
 def test_champion_loads_in_process_and_scores_its_input_example(workspace):
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
-    scorer = workspace["result"].extras["scorer"]
+    scorer = workspace["result"].scorer
     example = scorer.example_input(2)
     out = model.predict(example)
     assert {"churn_probability", "segment_path", "rfm_segment"} <= set(out.columns)

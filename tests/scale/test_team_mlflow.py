@@ -204,7 +204,7 @@ print(json.dumps({"rows": len(out), "churn": out["churn_probability"].tolist(),
 @pytest.mark.scale
 @pytest.mark.slow
 def test_a_fresh_process_loads_the_champion_and_scores(server, trained):
-    example = trained["first"].extras["scorer"].example_input(3)
+    example = trained["first"].scorer.example_input(3)
     rows = server["root"] / "example.parquet"
     example.to_parquet(rows)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
