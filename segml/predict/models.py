@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Self
 
 import lightgbm as lgb
@@ -39,6 +40,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from segml.config import ModelsConfig
+from segml.config.section import check_parameters, field_defaults, shared_values
 from segml.predict.calibration import Calibrator
 from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, as_frame
@@ -46,7 +49,10 @@ from segml.predict.training import CandidateSearch, FittedPredictor, label_of, r
 from segml.predict.trees import raw_score
 from segml.targets import target as target_of
 
-REFIT_MAX_ROWS = 200_000
+#: config.models' defaults: the defaults of the Predictor parameters of the same names (a dict
+#: default is None here, which the predictor reads as the section's default; a list a tuple).
+_MODELS = field_defaults(ModelsConfig)
+REFIT_MAX_ROWS = _MODELS["refit_max_rows"]
 
 
 #: Fitted attributes stored as they are in the model state (plain values).
@@ -69,6 +75,10 @@ def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
 
 class Predictor(BaseEstimator):
     """The calibrated model of one target, chosen among candidates (scikit-learn contract).
+
+    The parameters named like the fields of ``config.models``
+    (:class:`~segml.config.ModelsConfig`) take their defaults and their rules from there
+    (:func:`fit_predictor` passes the section's values); :meth:`fit` checks them first.
 
     Parameters
     ----------
@@ -102,7 +112,8 @@ class Predictor(BaseEstimator):
     num_threads : int or None
         LightGBM threads (None: 1 below 100k rows, else up to 4).
     candidates : sequence of str or None
-        Candidates to compare (None: all that apply, :mod:`segml.predict.candidates`).
+        Candidates to compare, those that apply to the target (None: all that apply,
+        :mod:`segml.predict.candidates`).
     shallow_params : dict or None
         The ``lgbm_shallow`` candidate's LightGBM settings (``n_estimators`` among them);
         None: :data:`segml.config.SHALLOW_LGBM`.
@@ -159,29 +170,29 @@ class Predictor(BaseEstimator):
         self,
         *,
         target: str = "churn",
-        n_estimators: int = 400,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
-        early_stopping_rounds: int | None = 50,
-        calibration: str = "auto",
-        tuning_trials: int = 0,
-        lgbm_params: dict[str, Any] | None = None,
+        n_estimators: int = _MODELS["n_estimators"],
+        learning_rate: float = _MODELS["learning_rate"],
+        num_leaves: int = _MODELS["num_leaves"],
+        min_child_samples: int = _MODELS["min_child_samples"],
+        early_stopping_rounds: int | None = _MODELS["early_stopping_rounds"],
+        calibration: str = _MODELS["calibration"],
+        tuning_trials: int = _MODELS["tuning_trials"],
+        lgbm_params: dict[str, Any] | None = None,  # None: config.models' default, none
         seed: int = 42,
         refit: bool | None = None,
         validation_fraction: float = 0.15,
         tweedie_variance_power: float = 1.5,
-        max_bin: int = 255,
-        max_train_rows: int | None = 300_000,
-        refit_max_rows: int = REFIT_MAX_ROWS,
-        num_threads: int | None = None,
-        candidates: tuple[str, ...] | None = None,
-        shallow_params: dict[str, Any] | None = None,
-        logreg_c: float = 1.0,
-        inner_folds: int = 3,
+        max_bin: int = _MODELS["max_bin"],
+        max_train_rows: int | None = _MODELS["max_train_rows"],
+        refit_max_rows: int = _MODELS["refit_max_rows"],
+        num_threads: int | None = _MODELS["num_threads"],
+        candidates: tuple[str, ...] | None = tuple(_MODELS["candidates"]),
+        shallow_params: dict[str, Any] | None = None,  # None: config.models' default
+        logreg_c: float = _MODELS["logreg_c"],
+        inner_folds: int = _MODELS["inner_folds"],
         blend_parts: tuple[str, str] | None = None,
-        candidate_max_rows: int | None = 100_000,
-        max_depth: int = 12,
+        candidate_max_rows: int | None = _MODELS["candidate_max_rows"],
+        max_depth: int = _MODELS["max_depth"],
     ):
         self.target = target
         self.n_estimators = n_estimators
@@ -260,7 +271,9 @@ class Predictor(BaseEstimator):
         cutoff : array-like, optional
             Cutoff date of each row (stacked training cutoffs); the latest is held out.
         """
-        self._hold(CandidateSearch(self.get_params()).run(X, y, cutoff=cutoff))
+        params = self.get_params()
+        check_parameters(ModelsConfig, params, "Predictor")
+        self._hold(CandidateSearch(params).run(X, y, cutoff=cutoff))
         return self
 
     def _hold(self, fitted: FittedPredictor) -> None:
@@ -457,6 +470,21 @@ class Predictor(BaseEstimator):
         return f"Predictor(target={self.target!r}{fitted})"
 
 
+def predictor_params(models: ModelsConfig) -> dict[str, Any]:
+    """The :class:`Predictor` parameters ``config.models`` sets: every field named like a
+    parameter (the section's other fields, ``targets``, ``cv_folds`` and ``max_eval_rows``, are
+    read by the training flow and the evaluation).
+
+    Example
+    -------
+    >>> predictor_params(ModelsConfig(n_estimators=20))["n_estimators"]
+    20
+    """
+    params = shared_values(models, inspect.signature(Predictor).parameters)
+    params["candidates"] = tuple(params["candidates"])  # an estimator parameter is immutable
+    return params
+
+
 def fit_predictor(
     target: str,
     X: pd.DataFrame,
@@ -496,33 +524,11 @@ def fit_predictor(
     >>> sorted(pred.baselines_)
     ['logreg', 'recency']
     """
-    from segml.config import ModelsConfig
     from segml.predict.baselines import fit_baselines
 
     models = models or ModelsConfig()
-    pred = Predictor(
-        target=target,
-        n_estimators=models.n_estimators,
-        learning_rate=models.learning_rate,
-        num_leaves=models.num_leaves,
-        min_child_samples=models.min_child_samples,
-        early_stopping_rounds=models.early_stopping_rounds,
-        calibration=models.calibration,
-        tuning_trials=models.tuning_trials,
-        lgbm_params=dict(models.lgbm_params),
-        seed=seed,
-        refit=refit,
-        max_bin=models.max_bin,
-        max_train_rows=models.max_train_rows,
-        refit_max_rows=models.refit_max_rows,
-        num_threads=models.num_threads,
-        candidates=tuple(models.candidates),
-        shallow_params=dict(models.shallow_params),
-        logreg_c=models.logreg_c,
-        inner_folds=models.inner_folds,
-        candidate_max_rows=models.candidate_max_rows,
-        max_depth=models.max_depth,
-    ).fit(X, y, cutoff=cutoff)
+    pred = Predictor(target=target, seed=seed, refit=refit, **predictor_params(models)).fit(
+        X, y, cutoff=cutoff)
     pred.baselines_ = {}
     if baselines:
         label = label_of(target, y)
