@@ -159,6 +159,36 @@ def refit_params(params: dict[str, Any], *, winner: str, best_iteration: int,
     }
 
 
+def fit_note(target: str, rows: int, scores: dict[str, float], comparing: bool, *,
+             candidate_scores: dict[str, float], winner: str, best_iteration: int,
+             validation: str) -> str:
+    """One line on a fit for the progress display: the selection metric and the candidates'
+    ``scores``, why the winner won (the one-standard-error rule may pick a simpler candidate with
+    a lower score), or, when nothing was compared (``comparing`` False), that a refit repeats
+    the chosen recipe.
+
+    Example
+    -------
+    >>> fit_note("churn", 1000, {}, False, candidate_scores={"lgbm": 0.8}, winner="lgbm",
+    ...          best_iteration=40, validation="3 inner folds")
+    'churn: refit on latest windows: lgbm, 1,000 rows, 40 rounds'
+    """
+    if not comparing:  # a refit: the recipe is fixed, nothing was compared
+        return (f"{target}: refit on latest windows: {winner}, {rows:,} rows, "
+                f"{best_iteration} rounds")
+    metric = "ROC AUC" if target_of(target).is_classifier else "Spearman"
+    listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
+    finite = {n: s for n, s in candidate_scores.items() if np.isfinite(s)}
+    best = max(finite, key=finite.__getitem__) if finite else winner
+    if best == winner or len(finite) < 2:
+        why = "the best"
+    else:
+        why = f"within 1 s.e. of the best ({best}), simpler"
+    held_out = str(validation).replace(" (", " ").replace(")", "")
+    return (f"{target}: {metric} on held-out rows, {held_out}: {listed}; "
+            f"winner {winner}: {why}; {best_iteration} rounds, {rows:,} rows")
+
+
 class CandidateSearch:
     """One training run of a :class:`~segml.predict.models.Predictor`: the candidates compared,
     the winner calibrated and refitted (the recipe of the module docstring).
@@ -226,7 +256,10 @@ class CandidateSearch:
                                                  folds[0].valid)
         self._calibrate(margin, outcome)
         self._final_fit(weights, data, matrix, label, rounds, last, params_of)
-        logger.info("%s", self._fit_note(label.size, scores, comparing))
+        logger.info("%s", fit_note(self.target, label.size, scores, comparing,
+                                   candidate_scores=self.candidate_scores_, winner=self.winner_,
+                                   best_iteration=self.best_iteration_,
+                                   validation=self.validation_))
         return FittedPredictor(
             columns=self.columns, validation=self.validation_,
             candidate_scores=self.candidate_scores_, winner=self.winner_,
@@ -236,25 +269,6 @@ class CandidateSearch:
             best_iteration=self.best_iteration_, weights=self.weights_,
             n_rows_available=self.n_rows_available_, n_train_rows=int(label.size),
             base_rate=float(label.mean()))
-
-    def _fit_note(self, rows: int, scores: dict[str, float], comparing: bool) -> str:
-        """One line on the fit for the progress display: the selection metric and the
-        candidates' scores, why the winner won (the one-standard-error rule may pick a simpler
-        candidate with a lower score), or that a refit repeats the chosen recipe."""
-        if not comparing:  # a refit: the recipe is fixed, nothing was compared
-            return (f"{self.target}: refit on latest windows: {self.winner_}, {rows:,} rows, "
-                    f"{self.best_iteration_} rounds")
-        metric = "ROC AUC" if self.is_classifier else "Spearman"
-        listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
-        finite = {n: s for n, s in self.candidate_scores_.items() if np.isfinite(s)}
-        best = max(finite, key=finite.__getitem__) if finite else self.winner_
-        if best == self.winner_ or len(finite) < 2:
-            why = "the best"
-        else:
-            why = f"within 1 s.e. of the best ({best}), simpler"
-        held_out = str(self.validation_).replace(" (", " ").replace(")", "")
-        return (f"{self.target}: {metric} on held-out rows, {held_out}: {listed}; "
-                f"winner {self.winner_}: {why}; {self.best_iteration_} rounds, {rows:,} rows")
 
     def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
         """LightGBM parameters and the number of rounds of the ``name`` candidate."""
@@ -466,5 +480,5 @@ class CandidateSearch:
             raise DataError([Problem("negative future spend", table="labels", column=column)])
 
 
-__all__ = ["CROSS_FIT_ROWS", "TUNING_SPACE", "CandidateSearch", "FittedPredictor", "label_of",
-           "refit_params"]
+__all__ = ["CROSS_FIT_ROWS", "TUNING_SPACE", "CandidateSearch", "FittedPredictor", "fit_note",
+           "label_of", "refit_params"]
