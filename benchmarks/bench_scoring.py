@@ -43,7 +43,7 @@ def _bare(predictor, prepared: pd.DataFrame, contributions: bool = False) -> Non
     if booster_weight:
         predictor.booster_.predict(predictor.frame(prepared), pred_contrib=contributions)
     if linear_weight:
-        matrix = predictor._matrix(prepared)
+        matrix = predictor.matrix(prepared)
         (predictor.linear_.contributions if contributions else predictor.linear_.margin)(matrix)
 
 

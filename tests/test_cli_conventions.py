@@ -241,18 +241,17 @@ def test_segml_notes_print_under_their_step_not_as_log_lines():
 
 
 def test_the_fit_note_names_the_metric_and_explains_a_one_se_winner():
-    from segml.predict.models import Predictor
+    from segml.predict.training import fit_note
 
-    pred = Predictor(target="high_clv")
-    pred.candidate_scores_ = {"lgbm": 0.8962, "lgbm_shallow": 0.8950, "logreg": 0.85}
-    pred.winner_, pred.best_iteration_ = "lgbm_shallow", 156
-    pred.validation_ = "latest training cutoff (2024-12-30)"
-    note = pred._fit_note(1169, pred.candidate_scores_, comparing=True)
+    scores = {"lgbm": 0.8962, "lgbm_shallow": 0.8950, "logreg": 0.85}
+    fitted = {"candidate_scores": scores, "winner": "lgbm_shallow", "best_iteration": 156,
+              "validation": "latest training cutoff (2024-12-30)"}
+    note = fit_note("high_clv", 1169, scores, True, **fitted)
     assert note.startswith("high_clv: ROC AUC on held-out rows, latest training cutoff 2024-12-30")
     assert "winner lgbm_shallow: within 1 s.e. of the best (lgbm), simpler" in note
-    pred.winner_ = "lgbm"
-    assert "winner lgbm: the best" in pred._fit_note(1169, pred.candidate_scores_, True)
-    refit = pred._fit_note(2995, {}, comparing=False)
+    fitted["winner"] = "lgbm"
+    assert "winner lgbm: the best" in fit_note("high_clv", 1169, scores, True, **fitted)
+    refit = fit_note("high_clv", 2995, {}, False, **fitted)
     assert refit == "high_clv: refit on latest windows: lgbm, 2,995 rows, 156 rounds"
     assert "winner" not in refit  # no second winner line for the refit
 

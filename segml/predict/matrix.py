@@ -3,15 +3,16 @@
 Every candidate model reads the same numbers: numeric columns as float64, categorical columns
 (pandas ``category``, ``str``/``object`` or ``bool``) as the code of the value in the training
 categories, NaN for missing and unseen values, exactly what LightGBM derives from a categorical
-frame. :class:`FeatureColumns` (a mixin of :class:`~segml.predict.models.Predictor`) learns the
-columns (:meth:`~FeatureColumns.learn_columns`) and builds either the frame LightGBM trains on
-(:meth:`~FeatureColumns.frame`) or the float matrix (:meth:`~FeatureColumns.matrix`).
+frame. :class:`FeatureColumns` (held by a fitted :class:`~segml.predict.models.Predictor` as
+``columns_``) learns the columns (:meth:`~FeatureColumns.fit`) and builds either the frame
+LightGBM trains on (:meth:`~FeatureColumns.frame`) or the float matrix
+(:meth:`~FeatureColumns.matrix`).
 
 Example
 -------
 >>> import pandas as pd
 >>> X = pd.DataFrame({"days": [3.0, 9.0], "plan": ["basic", "pro"]})
->>> cols = FeatureColumns().learn_columns(X)
+>>> cols = FeatureColumns().fit(X)
 >>> cols.matrix(pd.DataFrame({"days": [1.0], "plan": ["gold"]})).tolist()   # unseen -> NaN
 [[1.0, nan]]
 """
@@ -91,7 +92,12 @@ def codes_of(frame: pd.DataFrame) -> np.ndarray:
 
 
 class FeatureColumns:
-    """The training columns of a model and their categories (a mixin).
+    """The training columns of a model and their categories: a small fitted encoder.
+
+    Parameters
+    ----------
+    owner : str
+        What the columns belong to, named in the error of a missing column (e.g. "churn model").
 
     Attributes
     ----------
@@ -100,16 +106,17 @@ class FeatureColumns:
         Training categories per categorical column.
     booster_feature_names_ : list of str
         LightGBM-safe names, in the same order.
+    n_features_in_ : int
     """
 
-    def _owner(self) -> str:
-        target = getattr(self, "target", None)
-        return f"{target} model" if target else "model"
+    def __init__(self, owner: str = "model"):
+        self.owner = owner
 
-    def learn_columns(self, X: pd.DataFrame) -> FeatureColumns:
+    def fit(self, X: pd.DataFrame) -> FeatureColumns:
+        """Learn the columns of ``X`` and the categories of its categorical columns."""
         problems = []
-        self.feature_names_ = [str(c) for c in X.columns]
-        self.categories_: dict[str, list[Any]] = {}
+        names = [str(c) for c in X.columns]
+        categories: dict[str, list[Any]] = {}
         for column in X.columns:
             series = X[column]
             if pd.api.types.is_datetime64_any_dtype(series):
@@ -119,12 +126,25 @@ class FeatureColumns:
             elif is_categorical(series):
                 values = (series.astype("category")
                           if not isinstance(series.dtype, pd.CategoricalDtype) else series)
-                self.categories_[str(column)] = list(
+                categories[str(column)] = list(
                     values.cat.remove_unused_categories().cat.categories)
         if problems:
             raise DataError(problems)
-        self.booster_feature_names_ = safe_names(self.feature_names_)
-        self.n_features_in_ = len(self.feature_names_)
+        return self._set(names, categories, safe_names(names))
+
+    @classmethod
+    def fitted(cls, feature_names: list[str], categories: dict[str, list[Any]],
+               booster_feature_names: list[str], owner: str = "model") -> FeatureColumns:
+        """The columns as they were learnt (from a model state)."""
+        return cls(owner)._set(list(feature_names), dict(categories), list(booster_feature_names))
+
+    def _set(self, names: list[str], categories: dict[str, list[Any]],
+             booster_names: list[str]) -> FeatureColumns:
+        self.feature_names_ = names
+        self.categories_ = categories
+        self.booster_feature_names_ = booster_names
+        self.n_features_in_ = len(names)
+        self._dtype_cache: dict[str, pd.CategoricalDtype] = {}
         return self
 
     def categorical_positions(self) -> list[int]:
@@ -134,7 +154,7 @@ class FeatureColumns:
         """``X`` restricted to the training columns, with training dtypes and safe names."""
         missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
-            raise DataError([Problem(f"feature column '{c}' used by the {self._owner()} is missing",
+            raise DataError([Problem(f"feature column '{c}' used by the {self.owner} is missing",
                                      table="features", column=c) for c in missing])
         columns = {}
         for name, safe in zip(self.feature_names_, self.booster_feature_names_, strict=True):
@@ -183,10 +203,9 @@ class FeatureColumns:
 
     def _category_dtype(self, name: str) -> pd.CategoricalDtype:
         # Validating the levels costs ~1 ms per column and call: build each dtype once.
-        cache = self.__dict__.setdefault("_dtype_cache", {})
-        if name not in cache:
-            cache[name] = pd.CategoricalDtype(self.categories_[name])
-        return cache[name]
+        if name not in self._dtype_cache:
+            self._dtype_cache[name] = pd.CategoricalDtype(self.categories_[name])
+        return self._dtype_cache[name]
 
 
 __all__ = ["FeatureColumns", "codes_of", "is_categorical", "recode", "safe_names"]

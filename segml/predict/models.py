@@ -2,8 +2,9 @@
 
 Training (:meth:`Predictor.fit`, :meth:`Predictor.refit_on`) follows the recipe of
 :mod:`segml.predict.training`: validation rows, candidates compared on them, calibration on the
-winner's held-out margins, the final fit on all rows; :mod:`segml.predict.predictor_state` turns a
-fitted predictor into data and back.
+winner's held-out margins, the final fit on all rows. The predictor holds what it learnt: the
+feature columns (``columns_``, :class:`~segml.predict.matrix.FeatureColumns`) and the winner's
+parts; :meth:`Predictor.to_state` / :meth:`Predictor.from_state` turn it into data and back.
 
 Future spend is zero-inflated. Its candidates are LightGBM boosters with the **Tweedie** objective
 (compound Poisson-Gamma, log link, ``tweedie_variance_power`` 1.5), which models the point mass at
@@ -29,29 +30,55 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Self
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from segml.config import ModelsConfig
+from segml.config.section import check_parameters, field_defaults, shared_values
+from segml.predict.calibration import Calibrator
+from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, as_frame
-from segml.predict.predictor_state import PredictorState
-from segml.predict.training import CandidateFitting, label_of
+from segml.predict.training import CandidateSearch, FittedPredictor, label_of, refit_params
 from segml.predict.trees import raw_score
 from segml.targets import target as target_of
 
-REFIT_MAX_ROWS = 200_000
+#: config.models' defaults: the defaults of the Predictor parameters of the same names (a dict
+#: default is None here, which the predictor reads as the section's default; a list a tuple).
+_MODELS = field_defaults(ModelsConfig)
+REFIT_MAX_ROWS = _MODELS["refit_max_rows"]
+
+
+#: Fitted attributes stored as they are in the model state (plain values).
+_PLAIN_STATE = ("feature_names_", "categories_", "booster_feature_names_", "winner_",
+                "candidate_scores_", "calibration_", "calibration_scores_", "best_iteration_",
+                "params_", "n_rows_available_", "n_train_rows_", "refitted_", "validation_",
+                "base_rate_")
+#: Of them, the feature columns' (held in ``columns_``).
+_COLUMN_STATE = ("feature_names_", "categories_", "booster_feature_names_")
 
 
 def _is_classifier(predictor: Predictor) -> bool:
     return predictor.is_classifier
 
 
-class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator):
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, dict) else v)
+            for k, v in params.items()}
+
+
+class Predictor(BaseEstimator):
     """The calibrated model of one target, chosen among candidates (scikit-learn contract).
+
+    The parameters named like the fields of ``config.models``
+    (:class:`~segml.config.ModelsConfig`) take their defaults and their rules from there
+    (:func:`fit_predictor` passes the section's values); :meth:`fit` checks them first.
 
     Parameters
     ----------
@@ -85,7 +112,8 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
     num_threads : int or None
         LightGBM threads (None: 1 below 100k rows, else up to 4).
     candidates : sequence of str or None
-        Candidates to compare (None: all that apply, :mod:`segml.predict.candidates`).
+        Candidates to compare, those that apply to the target (None: all that apply,
+        :mod:`segml.predict.candidates`).
     shallow_params : dict or None
         The ``lgbm_shallow`` candidate's LightGBM settings (``n_estimators`` among them);
         None: :data:`segml.config.SHALLOW_LGBM`.
@@ -120,8 +148,9 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
         The calibration method used.
     best_iteration_ : int
         Rounds of the booster part (0 without one).
-    feature_names_, categories_ : list, dict
-        Training columns and their categories (:class:`~segml.predict.matrix.FeatureColumns`).
+    columns_ : FeatureColumns
+        The training columns and their categories; ``feature_names_``, ``categories_``,
+        ``booster_feature_names_`` and ``n_features_in_`` read them.
     n_rows_available_, n_train_rows_ : int
     refitted_ : bool
     params_ : dict
@@ -141,29 +170,29 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
         self,
         *,
         target: str = "churn",
-        n_estimators: int = 400,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
-        early_stopping_rounds: int | None = 50,
-        calibration: str = "auto",
-        tuning_trials: int = 0,
-        lgbm_params: dict[str, Any] | None = None,
+        n_estimators: int = _MODELS["n_estimators"],
+        learning_rate: float = _MODELS["learning_rate"],
+        num_leaves: int = _MODELS["num_leaves"],
+        min_child_samples: int = _MODELS["min_child_samples"],
+        early_stopping_rounds: int | None = _MODELS["early_stopping_rounds"],
+        calibration: str = _MODELS["calibration"],
+        tuning_trials: int = _MODELS["tuning_trials"],
+        lgbm_params: dict[str, Any] | None = None,  # None: config.models' default, none
         seed: int = 42,
         refit: bool | None = None,
         validation_fraction: float = 0.15,
         tweedie_variance_power: float = 1.5,
-        max_bin: int = 255,
-        max_train_rows: int | None = 300_000,
-        refit_max_rows: int = REFIT_MAX_ROWS,
-        num_threads: int | None = None,
-        candidates: tuple[str, ...] | None = None,
-        shallow_params: dict[str, Any] | None = None,
-        logreg_c: float = 1.0,
-        inner_folds: int = 3,
+        max_bin: int = _MODELS["max_bin"],
+        max_train_rows: int | None = _MODELS["max_train_rows"],
+        refit_max_rows: int = _MODELS["refit_max_rows"],
+        num_threads: int | None = _MODELS["num_threads"],
+        candidates: tuple[str, ...] | None = tuple(_MODELS["candidates"]),
+        shallow_params: dict[str, Any] | None = None,  # None: config.models' default
+        logreg_c: float = _MODELS["logreg_c"],
+        inner_folds: int = _MODELS["inner_folds"],
         blend_parts: tuple[str, str] | None = None,
-        candidate_max_rows: int | None = 100_000,
-        max_depth: int = 12,
+        candidate_max_rows: int | None = _MODELS["candidate_max_rows"],
+        max_depth: int = _MODELS["max_depth"],
     ):
         self.target = target
         self.n_estimators = n_estimators
@@ -195,6 +224,166 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
     def is_classifier(self) -> bool:
         return target_of(self.target).is_classifier
 
+    # the feature columns' attributes, read from the fitted encoder (AttributeError unfitted)
+    @property
+    def feature_names_(self) -> list[str]:
+        return self._columns().feature_names_
+
+    @property
+    def categories_(self) -> dict[str, list[Any]]:
+        return self._columns().categories_
+
+    @property
+    def booster_feature_names_(self) -> list[str]:
+        return self._columns().booster_feature_names_
+
+    @property
+    def n_features_in_(self) -> int:
+        return self._columns().n_features_in_
+
+    def _columns(self) -> FeatureColumns:
+        try:
+            return self.__dict__["columns_"]
+        except KeyError:
+            raise AttributeError("the predictor is not fitted: it has no feature columns") from None
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """``X`` as the float matrix the models read (:meth:`FeatureColumns.matrix
+        <segml.predict.matrix.FeatureColumns.matrix>` of the training columns)."""
+        return self._columns().matrix(as_frame(X))
+
+    def frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` as the frame LightGBM reads (:meth:`FeatureColumns.frame
+        <segml.predict.matrix.FeatureColumns.frame>`)."""
+        return self._columns().frame(as_frame(X))
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X: pd.DataFrame, y, cutoff=None) -> Self:
+        """Fit on the rows of ``X`` with a known label (NaN labels are dropped), following
+        :mod:`segml.predict.training`.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Features (numeric and categorical columns).
+        y : Series or DataFrame
+            The label (aligned by position), or the labels frame ``Y``.
+        cutoff : array-like, optional
+            Cutoff date of each row (stacked training cutoffs); the latest is held out.
+        """
+        params = self.get_params()
+        check_parameters(ModelsConfig, params, "Predictor")
+        self._hold(CandidateSearch(params).run(X, y, cutoff=cutoff))
+        return self
+
+    def _hold(self, fitted: FittedPredictor) -> None:
+        """Keep what a training run learnt as the fitted attributes."""
+        self.columns_ = fitted.columns
+        self.validation_ = fitted.validation
+        self.candidate_scores_ = fitted.candidate_scores
+        self.winner_ = fitted.winner
+        if fitted.blend_parts is not None:
+            self.blend_parts_ = fitted.blend_parts
+        self.refitted_ = fitted.refitted
+        self.calibrator_ = fitted.calibrator
+        self.calibration_ = fitted.calibration
+        if fitted.calibration_scores is not None:
+            self.calibration_scores_ = fitted.calibration_scores
+        self.booster_ = fitted.booster
+        self.linear_ = fitted.linear
+        self.params_ = fitted.params
+        self.best_iteration_ = fitted.best_iteration
+        self.weights_ = fitted.weights
+        self.n_rows_available_ = fitted.n_rows_available
+        self.n_train_rows_ = fitted.n_train_rows
+        self.base_rate_ = fitted.base_rate
+
+    def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
+        """A new predictor fitted on other rows (the freshest label windows) with the recipe this
+        one chose: its winning candidate, number of rounds, tuned parameters and calibration
+        method (:func:`~segml.predict.training.refit_params`).
+
+        No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
+        to fit the calibrator (on margins of models that did not learn them), then the final
+        models learn every row; above ``refit_max_rows`` rows one fit learns all but a share of
+        the latest cutoff's customers, on whom it is calibrated. Baselines are not refitted.
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
+        >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
+        >>> first = Predictor(target="churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
+        >>> fresh = first.refit_on(X[300:], y[300:])
+        >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
+        ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
+        (True, True)
+        """
+        check_is_fitted(self, "best_iteration_")
+        params = refit_params(self.get_params(), winner=self.winner_,
+                              best_iteration=self.best_iteration_, booster_params=self.params_,
+                              calibration=self.calibration_,
+                              blend_parts=getattr(self, "blend_parts_", None))
+        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
+        fresh.candidate_scores_ = dict(self.candidate_scores_)
+        fresh.baselines_ = {}
+        return fresh
+
+    # ------------------------------------------------------------------ model state
+    def to_state(self) -> dict[str, Any]:
+        """The fitted predictor as data (:mod:`segml.scoring.state`): its parameters, the fitted
+        plain values, the booster as LightGBM's model string, the linear part's and the
+        calibrator's arrays. The baselines (``baselines_``, the evaluation's) are not part of it.
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 300)})
+        >>> y = pd.Series((X.recency_days > 60).astype(float))
+        >>> pred = Predictor(target="churn", n_estimators=20, seed=0).fit(X, y)
+        >>> again = Predictor.from_state(pred.to_state())
+        >>> bool((again.predict_value(X) == pred.predict_value(X)).all()), again.winner_ == pred.winner_
+        (True, True)
+        """
+        check_is_fitted(self, "weights_")
+        fitted = {name: getattr(self, name) for name in _PLAIN_STATE if hasattr(self, name)}
+        return {
+            "params": _plain_params(self.get_params()),
+            "fitted": fitted,
+            "weights": list(self.weights_),
+            "blend_parts": getattr(self, "blend_parts_", None),
+            "booster": None if self.booster_ is None else self.booster_.model_to_string(),
+            "linear": None if self.linear_ is None else self.linear_.to_state(),
+            "calibrator": None if self.calibrator_ is None else self.calibrator_.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        """The predictor :meth:`to_state` described (scores identical to the original's)."""
+        params = dict(state["params"])
+        for name in ("candidates", "blend_parts"):
+            if params.get(name) is not None:
+                params[name] = tuple(params[name])
+        out = cls(**params)
+        fitted = state["fitted"]
+        out.columns_ = FeatureColumns.fitted(*(fitted[name] for name in _COLUMN_STATE),
+                                             owner=f"{out.target} model")
+        for name, value in fitted.items():
+            if name not in _COLUMN_STATE:
+                setattr(out, name, value)
+        out.weights_ = tuple(float(w) for w in state["weights"])
+        if state["blend_parts"] is not None:
+            out.blend_parts_ = tuple(state["blend_parts"])
+        out.booster_ = (None if state["booster"] is None
+                        else lgb.Booster(model_str=state["booster"]))
+        out.linear_ = None if state["linear"] is None else LinearModel.from_state(state["linear"])
+        out.calibrator_ = (None if state["calibrator"] is None
+                           else Calibrator.from_state(state["calibrator"]))
+        out.baselines_ = {}
+        return out
+
     def __sklearn_tags__(self) -> Any:
         from sklearn.utils import ClassifierTags, RegressorTags
 
@@ -211,7 +400,7 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
         return tags
 
     # ------------------------------------------------------------------ prediction
-    # The core reads the float matrix (FeatureColumns.matrix): the composite scorer builds it
+    # The core reads the float matrix (columns_.matrix): the composite scorer builds it
     # once from arrays for every predictor; the DataFrame methods below wrap it.
     def margin_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Raw margin (log-odds, or log of expected spend) from the float matrix of
@@ -248,13 +437,13 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Raw margin: log-odds (classifiers) or log of expected spend."""
-        return self.margin_matrix(self.matrix(as_frame(X)))
+        return self.margin_matrix(self.matrix(X))
 
     def predict_value(self, X: pd.DataFrame) -> np.ndarray:
         """The score segml reports: the calibrated probability of the positive class
         (classifiers) or the expected future spend (regressor, >= 0)."""
         check_is_fitted(self, "weights_")
-        return self.predict_matrix(self.matrix(as_frame(X)))
+        return self.predict_matrix(self.matrix(X))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -279,6 +468,21 @@ class Predictor(CandidateFitting, PredictorState, FeatureColumns, BaseEstimator)
         fitted = (f", winner={self.winner_!r}, best_iteration={self.best_iteration_}"
                   if hasattr(self, "best_iteration_") else "")
         return f"Predictor(target={self.target!r}{fitted})"
+
+
+def predictor_params(models: ModelsConfig) -> dict[str, Any]:
+    """The :class:`Predictor` parameters ``config.models`` sets: every field named like a
+    parameter (the section's other fields, ``targets``, ``cv_folds`` and ``max_eval_rows``, are
+    read by the training flow and the evaluation).
+
+    Example
+    -------
+    >>> predictor_params(ModelsConfig(n_estimators=20))["n_estimators"]
+    20
+    """
+    params = shared_values(models, inspect.signature(Predictor).parameters)
+    params["candidates"] = tuple(params["candidates"])  # an estimator parameter is immutable
+    return params
 
 
 def fit_predictor(
@@ -320,33 +524,11 @@ def fit_predictor(
     >>> sorted(pred.baselines_)
     ['logreg', 'recency']
     """
-    from segml.config import ModelsConfig
     from segml.predict.baselines import fit_baselines
 
     models = models or ModelsConfig()
-    pred = Predictor(
-        target=target,
-        n_estimators=models.n_estimators,
-        learning_rate=models.learning_rate,
-        num_leaves=models.num_leaves,
-        min_child_samples=models.min_child_samples,
-        early_stopping_rounds=models.early_stopping_rounds,
-        calibration=models.calibration,
-        tuning_trials=models.tuning_trials,
-        lgbm_params=dict(models.lgbm_params),
-        seed=seed,
-        refit=refit,
-        max_bin=models.max_bin,
-        max_train_rows=models.max_train_rows,
-        refit_max_rows=models.refit_max_rows,
-        num_threads=models.num_threads,
-        candidates=tuple(models.candidates),
-        shallow_params=dict(models.shallow_params),
-        logreg_c=models.logreg_c,
-        inner_folds=models.inner_folds,
-        candidate_max_rows=models.candidate_max_rows,
-        max_depth=models.max_depth,
-    ).fit(X, y, cutoff=cutoff)
+    pred = Predictor(target=target, seed=seed, refit=refit, **predictor_params(models)).fit(
+        X, y, cutoff=cutoff)
     pred.baselines_ = {}
     if baselines:
         label = label_of(target, y)

@@ -1,7 +1,9 @@
-"""How a :class:`~segml.predict.models.Predictor` is trained: :class:`CandidateFitting`, a mixin
-of it, holds its ``fit``, ``refit_on`` and their steps.
+"""How a :class:`~segml.predict.models.Predictor` is trained: :class:`CandidateSearch` takes the
+predictor's parameters and the rows and returns the fitted values (:class:`FittedPredictor`),
+which the predictor holds.
 
-Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
+Training recipe (:meth:`Predictor.fit <segml.predict.models.Predictor.fit>`, run by
+:meth:`CandidateSearch.run`):
 
 1. **Validation** (:func:`~segml.predict.candidates.validation_folds`): the rows of the latest
    training cutoff when a ``cutoff`` per row is given (time-ordered, never random across time),
@@ -15,17 +17,17 @@ Training recipe (:meth:`Predictor.fit <CandidateFitting.fit>`):
    them (``calibration="auto"``, :func:`~segml.predict.calibration.choose_calibration`: the
    lowest cross-validated ECE among the methods tied on log loss) or given; the calibrator never
    sees rows the scored model learned from. When the final fit learns every row after a
-   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`_cross_fitted`).
+   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`CandidateSearch._cross_fitted`).
 4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
    stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
    latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
    kept.
 
-:meth:`Predictor.refit_on <CandidateFitting.refit_on>` repeats the chosen recipe (winner,
-rounds, calibration method) on other rows: the fresh refit on the latest windows
-(``docs/cutoffs.md``).
+:meth:`Predictor.refit_on <segml.predict.models.Predictor.refit_on>` repeats the chosen recipe
+(winner, rounds, calibration method) on other rows (:func:`refit_params`): the fresh refit on the
+latest windows (``docs/cutoffs.md``).
 
-The steps :meth:`~CandidateFitting.fit` runs in order: the labelled rows (NaN labels dropped, a
+The steps :meth:`~CandidateSearch.run` takes in order: the labelled rows (NaN labels dropped, a
 stratified sample above ``max_train_rows``), each candidate part on each validation fold (side by
 side on the free cores), the calibration on the winner's held-out (or cross-fitted) margins,
 and the final fit of the winner's parts on all rows. :data:`TUNING_SPACE` is the random search of
@@ -42,12 +44,12 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
 
 from segml.config import SHALLOW_LGBM
 from segml.errors import DataError, Problem
@@ -63,7 +65,7 @@ from segml.predict.candidates import (
     validation_folds,
 )
 from segml.predict.linear import LinearModel
-from segml.predict.matrix import as_frame, codes_of
+from segml.predict.matrix import FeatureColumns, as_frame, codes_of
 from segml.predict.resources import available_cores, train_threads
 from segml.sampling import stratified_sample
 from segml.targets import target as target_of
@@ -106,11 +108,103 @@ def _rounds_of(rounds: dict[str, list[int]], name: str) -> int:
     return max(1, int(round(float(np.mean(rounds[name])))))
 
 
-class CandidateFitting:
-    """The training of :class:`~segml.predict.models.Predictor`: :meth:`fit`, :meth:`refit_on`
-    and their steps (its parameters on ``self``)."""
+@dataclass
+class FittedPredictor:
+    """What :meth:`CandidateSearch.run` learns: the values a fitted
+    :class:`~segml.predict.models.Predictor` holds (its attributes of the same names with a
+    trailing underscore)."""
 
-    def fit(self, X: pd.DataFrame, y, cutoff=None) -> Self:
+    columns: FeatureColumns
+    validation: str
+    candidate_scores: dict[str, float]
+    winner: str
+    blend_parts: tuple[str, str] | None  # the blend's parts, when the blend was a candidate
+    refitted: bool
+    calibrator: Calibrator | None
+    calibration: str | None
+    calibration_scores: dict[str, float] | None  # set when the method was chosen ("auto")
+    booster: lgb.Booster | None
+    linear: LinearModel | None
+    params: dict[str, Any]
+    best_iteration: int
+    weights: tuple[float, float]
+    n_rows_available: int
+    n_train_rows: int
+    base_rate: float
+
+
+def refit_params(params: dict[str, Any], *, winner: str, best_iteration: int,
+                 booster_params: dict[str, Any], calibration: str | None,
+                 blend_parts: tuple[str, str] | None) -> dict[str, Any]:
+    """The parameters of a predictor that repeats a fitted one's recipe on other rows: its winning
+    candidate, number of rounds, tuned parameters and calibration method, with no early stopping
+    and no comparison (``Predictor.refit_on``).
+
+    Example
+    -------
+    >>> p = refit_params({"tuning_trials": 0, "lgbm_params": None}, winner="lgbm",
+    ...                  best_iteration=37, booster_params={}, calibration=None, blend_parts=None)
+    >>> p["candidates"], p["n_estimators"], p["early_stopping_rounds"], p["calibration"]
+    (('lgbm',), 37, None, 'none')
+    """
+    tuned = ({k: booster_params[k] for k in TUNING_SPACE if k in booster_params}
+             if params["tuning_trials"] else {})
+    return {
+        **params,
+        "n_estimators": max(best_iteration, 1), "early_stopping_rounds": None,
+        "tuning_trials": 0, "refit": None,
+        "lgbm_params": {**(params["lgbm_params"] or {}), **tuned},
+        "candidates": (winner,), "calibration": calibration or "none",
+        "blend_parts": blend_parts,
+    }
+
+
+def fit_note(target: str, rows: int, scores: dict[str, float], comparing: bool, *,
+             candidate_scores: dict[str, float], winner: str, best_iteration: int,
+             validation: str) -> str:
+    """One line on a fit for the progress display: the selection metric and the candidates'
+    ``scores``, why the winner won (the one-standard-error rule may pick a simpler candidate with
+    a lower score), or, when nothing was compared (``comparing`` False), that a refit repeats
+    the chosen recipe.
+
+    Example
+    -------
+    >>> fit_note("churn", 1000, {}, False, candidate_scores={"lgbm": 0.8}, winner="lgbm",
+    ...          best_iteration=40, validation="3 inner folds")
+    'churn: refit on latest windows: lgbm, 1,000 rows, 40 rounds'
+    """
+    if not comparing:  # a refit: the recipe is fixed, nothing was compared
+        return (f"{target}: refit on latest windows: {winner}, {rows:,} rows, "
+                f"{best_iteration} rounds")
+    metric = "ROC AUC" if target_of(target).is_classifier else "Spearman"
+    listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
+    finite = {n: s for n, s in candidate_scores.items() if np.isfinite(s)}
+    best = max(finite, key=finite.__getitem__) if finite else winner
+    if best == winner or len(finite) < 2:
+        why = "the best"
+    else:
+        why = f"within 1 s.e. of the best ({best}), simpler"
+    held_out = str(validation).replace(" (", " ").replace(")", "")
+    return (f"{target}: {metric} on held-out rows, {held_out}: {listed}; "
+            f"winner {winner}: {why}; {best_iteration} rounds, {rows:,} rows")
+
+
+class CandidateSearch:
+    """One training run of a :class:`~segml.predict.models.Predictor`: the candidates compared,
+    the winner calibrated and refitted (the recipe of the module docstring).
+
+    Parameters
+    ----------
+    params : dict
+        The predictor's parameters (``Predictor.get_params()``), read here as attributes of the
+        same names.
+    """
+
+    def __init__(self, params: dict[str, Any]):
+        vars(self).update(params)
+        self.is_classifier = target_of(self.target).is_classifier  # a ValueError naming targets
+
+    def run(self, X: pd.DataFrame, y, cutoff=None) -> FittedPredictor:
         """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
 
         Parameters
@@ -122,13 +216,12 @@ class CandidateFitting:
         cutoff : array-like, optional
             Cutoff date of each row (stacked training cutoffs); the latest is held out.
         """
-        target_of(self.target)  # a ValueError naming the valid targets
         X = as_frame(X)
-        comparing = bool(self.early_stopping_rounds)  # refit_on: the recipe is fixed
+        comparing = bool(self.early_stopping_rounds)  # a refit: the recipe is fixed
         X, label, cut = self._labelled(X, y, cutoff, self.candidate_max_rows if comparing else None)
-        self.learn_columns(X)
-        data = self.frame(X)
-        # refit_on above refit_max_rows: one fit, calibrated on customers of the latest cutoff
+        self.columns = FeatureColumns(f"{self.target} model").fit(X)
+        data = self.columns.frame(X)
+        # a refit above refit_max_rows: one fit, calibrated on customers of the latest cutoff
         # it did not learn from (two fits of that size would double the cost)
         one_fit = not comparing and label.size > self.refit_max_rows
         folds, self.validation_ = validation_folds(
@@ -141,6 +234,7 @@ class CandidateFitting:
         valid = np.concatenate([f.valid for f in folds])
         held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
         scores = {n: headline_score(self.is_classifier, label[valid], m) for n, m in held_out.items()}
+        self.blend_parts_ = None
         if "blend" in names:
             tree = self.blend_parts[0] if self.blend_parts else pick_winner(scores, LGBM_FAMILY)
             self.blend_parts_ = (tree, "logreg")
@@ -162,67 +256,19 @@ class CandidateFitting:
                                                  folds[0].valid)
         self._calibrate(margin, outcome)
         self._final_fit(weights, data, matrix, label, rounds, last, params_of)
-        self.n_train_rows_ = int(label.size)
-        self.base_rate_ = float(label.mean())
-        logger.info("%s", self._fit_note(label.size, scores, comparing))
-        return self
-
-    def _fit_note(self, rows: int, scores: dict[str, float], comparing: bool) -> str:
-        """One line on the fit for the progress display: the selection metric and the
-        candidates' scores, why the winner won (the one-standard-error rule may pick a simpler
-        candidate with a lower score), or that a refit repeats the chosen recipe."""
-        if not comparing:  # refit_on: the recipe is fixed, nothing was compared
-            return (f"{self.target}: refit on latest windows: {self.winner_}, {rows:,} rows, "
-                    f"{self.best_iteration_} rounds")
-        metric = "ROC AUC" if self.is_classifier else "Spearman"
-        listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
-        finite = {n: s for n, s in self.candidate_scores_.items() if np.isfinite(s)}
-        best = max(finite, key=finite.__getitem__) if finite else self.winner_
-        if best == self.winner_ or len(finite) < 2:
-            why = "the best"
-        else:
-            why = f"within 1 s.e. of the best ({best}), simpler"
-        held_out = str(self.validation_).replace(" (", " ").replace(")", "")
-        return (f"{self.target}: {metric} on held-out rows, {held_out}: {listed}; "
-                f"winner {self.winner_}: {why}; {self.best_iteration_} rounds, {rows:,} rows")
-
-    def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
-        """A new predictor fitted on other rows (the freshest label windows) with the recipe this
-        one chose: its winning candidate, number of rounds, tuned parameters and calibration
-        method.
-
-        No early stopping and no comparison: the rows of the latest ``cutoff`` are held out only
-        to fit the calibrator (on margins of models that did not learn them), then the final
-        models learn every row; above ``refit_max_rows`` rows one fit learns all but a share of
-        the latest cutoff's customers, on whom it is calibrated. Baselines are not refitted.
-
-        Example
-        -------
-        >>> import numpy as np, pandas as pd
-        >>> from segml.predict.models import Predictor
-        >>> rng = np.random.default_rng(1)
-        >>> X = pd.DataFrame({"recency_days": rng.exponential(60, 900)})
-        >>> y = pd.Series((rng.random(900) < 1 / (1 + np.exp(-(X.recency_days - 60) / 30))).astype(float))
-        >>> first = Predictor(target="churn", n_estimators=200, seed=1).fit(X[:600], y[:600])
-        >>> fresh = first.refit_on(X[300:], y[300:])
-        >>> (fresh.winner_, fresh.best_iteration_, fresh.calibration_) == (
-        ...     first.winner_, first.best_iteration_, first.calibration_), fresh.refitted_
-        (True, True)
-        """
-        check_is_fitted(self, "best_iteration_")
-        params = self.get_params()
-        winner = self.winner_
-        tuned = ({k: self.params_[k] for k in TUNING_SPACE if k in self.params_}
-                 if self.tuning_trials else {})
-        params.update(
-            n_estimators=max(self.best_iteration_, 1), early_stopping_rounds=None, tuning_trials=0,
-            refit=None, lgbm_params={**(self.lgbm_params or {}), **tuned}, candidates=(winner,),
-            calibration=self.calibration_ or "none",
-            blend_parts=getattr(self, "blend_parts_", None))
-        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
-        fresh.candidate_scores_ = dict(self.candidate_scores_)
-        fresh.baselines_ = {}
-        return fresh
+        logger.info("%s", fit_note(self.target, label.size, scores, comparing,
+                                   candidate_scores=self.candidate_scores_, winner=self.winner_,
+                                   best_iteration=self.best_iteration_,
+                                   validation=self.validation_))
+        return FittedPredictor(
+            columns=self.columns, validation=self.validation_,
+            candidate_scores=self.candidate_scores_, winner=self.winner_,
+            blend_parts=self.blend_parts_, refitted=self.refitted_, calibrator=self.calibrator_,
+            calibration=self.calibration_, calibration_scores=self.calibration_scores_,
+            booster=self.booster_, linear=self.linear_, params=self.params_,
+            best_iteration=self.best_iteration_, weights=self.weights_,
+            n_rows_available=self.n_rows_available_, n_train_rows=int(label.size),
+            base_rate=float(label.mean()))
 
     def _lgbm_params(self, name: str, n_rows: int) -> tuple[dict[str, Any], int]:
         """LightGBM parameters and the number of rounds of the ``name`` candidate."""
@@ -342,7 +388,7 @@ class CandidateFitting:
         """One part fitted on ``fold.train``: the model, its margins on ``fold.valid`` and, for a
         booster, the rounds it stopped at."""
         if name == "logreg":
-            model = LinearModel(categorical=self.categorical_positions(), C=self.logreg_c).fit(
+            model = LinearModel(categorical=self.columns.categorical_positions(), C=self.logreg_c).fit(
                 matrix[fold.train], label[fold.train])
             return model, model.margin(matrix[fold.valid]), None
         params, n_rounds = lgbm
@@ -355,6 +401,7 @@ class CandidateFitting:
     def _calibrate(self, margin: np.ndarray, label: np.ndarray) -> None:
         self.calibrator_: Calibrator | None = None
         self.calibration_ = None
+        self.calibration_scores_: dict[str, float] | None = None
         if not self.is_classifier:
             return
         method = self.calibration
@@ -389,7 +436,7 @@ class CandidateFitting:
                     fold: Fold) -> np.ndarray:
         """Margins on ``fold.valid`` of one part fitted on ``fold.train`` with fixed rounds."""
         if name == "logreg":
-            model = LinearModel(categorical=self.categorical_positions(), C=self.logreg_c).fit(
+            model = LinearModel(categorical=self.columns.categorical_positions(), C=self.logreg_c).fit(
                 matrix[fold.train], label[fold.train])
             return model.margin(matrix[fold.valid])
         params, n_rounds = lgbm
@@ -402,7 +449,7 @@ class CandidateFitting:
         booster_weight = linear_weight = 0.0
         for name, weight in weights.items():
             if name == "logreg":
-                self.linear_ = (LinearModel(categorical=self.categorical_positions(), C=self.logreg_c).fit(
+                self.linear_ = (LinearModel(categorical=self.columns.categorical_positions(), C=self.logreg_c).fit(
                     matrix, label) if self.refitted_ else last[name])
                 linear_weight = weight
                 continue
@@ -433,4 +480,5 @@ class CandidateFitting:
             raise DataError([Problem("negative future spend", table="labels", column=column)])
 
 
-__all__ = ["CROSS_FIT_ROWS", "TUNING_SPACE", "CandidateFitting", "label_of"]
+__all__ = ["CROSS_FIT_ROWS", "TUNING_SPACE", "CandidateSearch", "FittedPredictor", "fit_note",
+           "label_of", "refit_params"]

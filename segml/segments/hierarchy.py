@@ -65,6 +65,7 @@ Example
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -75,6 +76,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from segml.config import SegmentsConfig
+from segml.config.section import check_parameters, field_defaults, shared_values
 from segml.errors import ConfigError, DataError, Problem
 from segml.segments.assign import (
     OTHER,
@@ -99,10 +102,17 @@ from segml.segments.tree_levels import LeafTree, tree_space
 log = logging.getLogger(__name__)
 _HOLDOUT = 2000
 _MCS = 0.8  # x the size floor, see min_cluster_size
+#: config.segments' defaults: the defaults of the parameters of the same names (a list is a
+#: tuple here: an estimator parameter is immutable).
+_SEGMENTS = field_defaults(SegmentsConfig)
 
 
 class SegmentHierarchy(BaseEstimator):
     """Leaf segments of a stratified sample, organised into a tree of ``levels`` levels.
+
+    The parameters named like the fields of ``config.segments``
+    (:class:`~segml.config.SegmentsConfig`) take their defaults and their rules from there
+    (:meth:`from_config` passes the section's values); :meth:`fit` checks them first.
 
     Parameters
     ----------
@@ -184,18 +194,26 @@ class SegmentHierarchy(BaseEstimator):
         usable top level has 3-12 segments, none over 60%).
     """
 
-    def __init__(self, *, features: list[str] | None = None, sample_size: int = 20000,
-                 min_cluster_size: int | None = None, min_samples: int = 5, levels: int = 2,
-                 level_sizes: list[int] | None = None, linkage: str = "ward",
-                 min_segment_size: int = 50, min_segment_share: float = 0.01,
-                 max_segments_per_level: int = 12, guided_levels: Any = (),
+    def __init__(self, *, features: list[str] | None = _SEGMENTS["features"],
+                 sample_size: int = _SEGMENTS["sample_size"],
+                 min_cluster_size: int | None = _SEGMENTS["min_cluster_size"],
+                 min_samples: int = _SEGMENTS["min_samples"], levels: int = _SEGMENTS["levels"],
+                 level_sizes: list[int] | None = _SEGMENTS["level_sizes"],
+                 linkage: str = _SEGMENTS["linkage"],
+                 min_segment_size: int = _SEGMENTS["min_segment_size"],
+                 min_segment_share: float = _SEGMENTS["min_segment_share"],
+                 max_segments_per_level: int = _SEGMENTS["max_segments_per_level"],
+                 guided_levels: Any = tuple(_SEGMENTS["guided_levels"]),
                  n_components: int | None = 10, n_neighbors: int = 15,
                  n_reference: int = 10000, tree_features: Any = "auto",
-                 value_weight: float = 2.5, cluster_selection_method: str = "leaf",
+                 value_weight: float = _SEGMENTS["value_weight"],
+                 cluster_selection_method: str = "leaf",
                  level_criterion: str = "auto", level_explained: float = 0.9,
-                 n_jobs: int = 1, random_state: int = 0, leaf_method: str = "auto",
-                 categorical_weight: float = 1.0, min_top_segments: int = 3,
-                 max_top_share: float = 0.6):
+                 n_jobs: int = 1, random_state: int = 0,
+                 leaf_method: str = _SEGMENTS["leaf_method"],
+                 categorical_weight: float = _SEGMENTS["categorical_weight"],
+                 min_top_segments: int = _SEGMENTS["min_top_segments"],
+                 max_top_share: float = _SEGMENTS["max_top_share"]):
         self.features = features
         self.sample_size = sample_size
         self.min_cluster_size = min_cluster_size
@@ -223,8 +241,10 @@ class SegmentHierarchy(BaseEstimator):
         self.max_top_share = max_top_share
 
     @classmethod
-    def from_config(cls, segments_cfg: Any, seed: int = 0) -> SegmentHierarchy:
-        """Build from :class:`segml.config.SegmentsConfig` and the global seed.
+    def from_config(cls, segments_cfg: SegmentsConfig, seed: int = 0) -> SegmentHierarchy:
+        """Build from :class:`segml.config.SegmentsConfig` and the global seed: every field named
+        like a parameter (``min_profile_size`` and ``lifecycle`` are read by the profiles and the
+        rule segments).
 
         Example
         -------
@@ -238,15 +258,9 @@ class SegmentHierarchy(BaseEstimator):
                 f"segments.leaf_method: unknown leaf method '{c.leaf_method}'; use one of "
                 f"{', '.join(leaf_method_names())} or register one with "
                 "segml.segments.register_leaf_method", key="segments.leaf_method")])
-        return cls(features=c.features, sample_size=c.sample_size,
-                   min_cluster_size=c.min_cluster_size, min_samples=c.min_samples,
-                   levels=c.levels, level_sizes=c.level_sizes, linkage=c.linkage,
-                   min_segment_size=c.min_segment_size, min_segment_share=c.min_segment_share,
-                   max_segments_per_level=c.max_segments_per_level,
-                   guided_levels=tuple((g.column, g.max_values) for g in c.guided_levels),
-                   value_weight=c.value_weight, random_state=seed,
-                   leaf_method=c.leaf_method, categorical_weight=c.categorical_weight,
-                   min_top_segments=c.min_top_segments, max_top_share=c.max_top_share)
+        params = shared_values(c, inspect.signature(cls).parameters)
+        params["guided_levels"] = tuple((g.column, g.max_values) for g in c.guided_levels)
+        return cls(**params, random_state=seed)
 
     # ------------------------------------------------------------------ guided levels
     def _guided_specs(self) -> list[tuple[str, int]]:
@@ -274,6 +288,9 @@ class SegmentHierarchy(BaseEstimator):
     def fit(self, X: pd.DataFrame, y: object = None,
             rule_segments: pd.DataFrame | None = None) -> SegmentHierarchy:
         """Find the leaves on a sample of ``X`` and build the tree (see the module docstring)."""
+        check_parameters(SegmentsConfig, {**self.get_params(), "guided_levels": [
+            {"column": column, "max_values": n} for column, n in self._guided_specs()]},
+            "SegmentHierarchy")
         if len(X) < 2:
             raise DataError([Problem(f"need at least 2 customers to segment, got {len(X)}",
                                      table="features")])

@@ -130,3 +130,25 @@ def test_refit_is_automatic_by_size_and_can_be_forced(data):
     assert auto.refitted_ and not held.refitted_
     assert held.booster_.num_trees() == held.best_iteration_ == auto.best_iteration_
     assert not np.array_equal(auto.predict(X), held.predict(X))
+
+
+def test_predictor_holds_its_collaborators(data):
+    """Composition, not mixins (docs/dev/architecture.md): the predictor inherits from nothing in
+    segml; it holds the fitted feature columns and the parts training returned, and a state
+    round trip rebuilds the same columns."""
+    from segml.predict.matrix import FeatureColumns
+
+    assert [c for c in Predictor.__mro__ if c.__module__.startswith("segml")] == [Predictor]
+    X, Y, _ = data
+    X = X.assign(plan=np.where(np.arange(len(X)) % 3 == 0, "pro", "basic"))
+    pred = fit_predictor("churn", X, Y, FAST, seed=0, baselines=False)
+    assert isinstance(pred.columns_, FeatureColumns)
+    assert pred.feature_names_ == list(X.columns) and pred.categories_["plan"] == ["basic", "pro"]
+    assert pred.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(pred.matrix(X), pred.columns_.matrix(X))
+    again = Predictor.from_state(pred.to_state())
+    assert again.columns_.categories_ == pred.columns_.categories_
+    np.testing.assert_array_equal(again.predict_value(X), pred.predict_value(X))
+    assert not hasattr(Predictor(target="churn"), "feature_names_")  # unfitted
+    with pytest.raises(DataError, match="'plan' used by the churn model is missing"):
+        pred.predict_value(X.drop(columns=["plan"]))
