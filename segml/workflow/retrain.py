@@ -191,15 +191,14 @@ def _retrain_locked(
             if reference:
                 drift = drift_summary(
                     DriftReference.from_dict(reference), data.current_X,
-                    **drift_inputs(segmentation.extras["current_scores"]),
+                    **drift_inputs(segmentation.current_scores),
                     psi_warn=config.retrain.psi_warning,
                 )  # fmt: skip
                 runs.log_dict(drift, "drift.json", run_id=run.run_id)
                 runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)}, run_id=run.run_id)
-            stability = segmentation.extras.get("stability")
             gates = evaluate_gates(
                 baseline, predictions.metrics, config.retrain,
-                segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
+                segment_stability=segmentation.stability, readiness_passed=not predictions.readiness.blocking,
                 champion_targets=None if champion is None else list(champion.predictors),
                 challenger_targets=list(predictions.predictors),
                 skipped=predictions.skipped_targets,
