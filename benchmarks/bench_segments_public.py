@@ -48,7 +48,7 @@ def run(name: str, show_leaves: bool) -> dict:
     X, Y = data.current_X, data.labels  # attributes mode: the explicit label columns
     label = Y.columns[0]
     start = time.perf_counter()
-    seg = discover_segments(X, config, labels=None)
+    seg = discover_segments(X, config.segments, config.seed, labels=None)
     seconds = time.perf_counter() - start
     h, A = seg.hierarchy, seg.assignments
     top = A["segment_level_1"]

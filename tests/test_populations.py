@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segml.config import SegmlConfig
 from segml.predict import Predictor
 from segml.scoring.scorer import CustomerScorer
 from segml.segments import profile_hierarchy
@@ -50,7 +49,7 @@ def test_segment_churn_kpi_is_the_mean_over_the_active_customers_only():
     segments = pd.DataFrame({"segment_level_1": ["1"] * 100 + ["2"] * 50}, index=X.index)
     profiles = profile_hierarchy(X, segments, min_profile_size=50)
     segmentation = Segmentation(None, None, segments, pd.DataFrame(index=X.index), profiles, {})
-    profiles = profile_with_predictions(segmentation, X, scored, SegmlConfig()).profiles[1]
+    profiles = profile_with_predictions(segmentation, X, scored).profiles[1]
     churn = scored["churn_probability"]
     first = churn.iloc[:100]
     assert profiles.loc["1", "churn_rate"] == pytest.approx(first[X["recency_days"].iloc[:100] < 180].mean())

@@ -40,7 +40,7 @@ def test_served_stacks_equal_stacks_built_from_scratch(data):
             if role == "evaluation":
                 X, y = data.evaluation_set(target)
                 expected = build_features(data.tables, target_plan.evaluation, data.spec)
-                labels = make_labels(data.tables, target_plan.evaluation, data.config.time,
+                labels = make_labels(data.tables, target_plan.evaluation, data.time,
                                      [target])[target_of(target).label_column]
                 # the evaluation's customers: every labelled one (1,500 < max_eval_rows)
                 pd.testing.assert_frame_equal(X, expected.loc[labels.dropna().index])
@@ -48,9 +48,9 @@ def test_served_stacks_equal_stacks_built_from_scratch(data):
                 continue
             served = data.training_set(target) if role == "train" else data.refit_set(target)
             fresh = stack_training_set(data.tables, getattr(target_plan, role), data.spec,
-                                       data.config.time, [target],
+                                       data.time, [target],
                                        max_rows=data.max_rows(role),
-                                       seed=data.config.seed)
+                                       seed=data.seed)
             assert len(served.X) == min(1000, len(fresh.X))
             pd.testing.assert_frame_equal(served.X, fresh.X)
             pd.testing.assert_frame_equal(served.Y, fresh.Y)

@@ -70,24 +70,21 @@ def write_artifacts(
     counts = rules.astype("object").melt(var_name="rule", value_name="segment").value_counts()
     counts = counts.rename("customers").reset_index()
     write_frame_atomic(counts[counts["customers"] >= floor], out / "segments/rule_segments.csv")
-    if "migration" in segmentation.extras:
+    if segmentation.migration is not None:
         # Cells under the privacy floor describe a handful of customers: blanked, not logged.
-        migration = segmentation.extras["migration"]
-        migration = migration.where(migration >= floor)
+        migration = segmentation.migration.where(segmentation.migration >= floor)
         write_frame_atomic(migration.reset_index(), out / "segments/migration.csv")
     for target, table in predictions.comparison.items():
         write_frame_atomic(table.reset_index(names="scorer"), out / f"evaluation/{target}_comparison.csv")
-    for name, table in predictions.extras.items():
-        if name.endswith("_eval_scores"):  # row-level scores: only their aggregated curves are kept
-            target = name.removesuffix("_eval_scores")
-            curves = charts.evaluation_curves(table, min_size=floor)
+    for target, fit in predictions.fits.items():
+        if fit.deciles is not None:
+            write_frame_atomic(fit.deciles.reset_index(), out / f"evaluation/{target}_deciles.csv")
+            charts.plot_deciles(fit.deciles, out / f"plots/{target}_deciles.png",
+                                title=f"{target}: deciles")
+        if fit.eval_scores is not None:  # row-level scores: only their aggregated curves are kept
+            curves = charts.evaluation_curves(fit.eval_scores, min_size=floor)
             write_frame_atomic(curves, out / f"evaluation/{target}_curves.csv")
             charts.plot_evaluation(curves, out / f"plots/{target}_evaluation.png", title=target)
-            continue
-        write_frame_atomic(table.reset_index(), out / f"evaluation/{name}.csv")
-        if name.endswith("_deciles"):
-            target = name.removesuffix("_deciles")
-            charts.plot_deciles(table, out / f"plots/{target}_deciles.png", title=f"{target}: deciles")
     grid = charts.rfm_grid(segmentation.rule_segments, min_size=floor)
     if len(grid):
         write_frame_atomic(grid.reset_index(), out / "segments/rfm_grid.csv")
@@ -110,9 +107,8 @@ def write_artifacts(
         "skipped": dict(predictions.skipped_targets),
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
         "predictive_segments": write_predictive_artifacts(
-            out, segmentation.extras.get("current_scores"), data.current_X,
-            segmentation.extras.get("predictive_grid"), segmentation.extras.get("audience_curves"),
-            config),
+            out, segmentation.current_scores, data.current_X, segmentation.predictive_grid,
+            segmentation.audience_curves, config),
     }
     (out / "report").mkdir(parents=True, exist_ok=True)
     (out / "report/context.json").write_text(json.dumps(context, default=str, indent=1), encoding="utf-8")

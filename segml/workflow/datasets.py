@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segml.config import SegmlConfig
+from segml.config import ModelsConfig, SegmlConfig, TimeConfig
 from segml.data.contract import Tables
-from segml.targets import TARGETS
 from segml.targets import target as target_of
 
 Progress = Callable[[str], None]
@@ -94,6 +93,9 @@ class Datasets:
     Behavioural mode: the time plan (each target's cutoffs) and the feature matrices at them,
     built on demand (:meth:`training_set`, :meth:`evaluation_set`, :meth:`refit_set`). Attributes
     mode: the explicit labels of the customers in ``current_X``.
+
+    Of the config it keeps the sections the sets are built with: ``time`` (label windows, the
+    activity window), ``models`` (the targets and the row budgets) and the ``seed`` of the samples.
     """
 
     mode: str
@@ -101,7 +103,9 @@ class Datasets:
     data_end: pd.Timestamp | None
     current_X: pd.DataFrame
     tables: Tables | None = None
-    config: SegmlConfig | None = None
+    time: TimeConfig = field(default_factory=TimeConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    seed: int = SegmlConfig.model_fields["seed"].default
     plan: Any = None
     labels: pd.DataFrame | None = None
     frames: FeatureFrames | None = None
@@ -111,7 +115,7 @@ class Datasets:
 
     def targets(self) -> list[str]:
         """The configured targets this data can train, in config order."""
-        configured = self.config.models.targets if self.config is not None else list(TARGETS)
+        configured = self.models.targets
         if self.mode == "attributes":
             available = set(self.labels.columns) if self.labels is not None else set()
             return [t for t in configured if target_of(t).label_column in available]
@@ -125,15 +129,15 @@ class Datasets:
         key = (target, role)
         if key not in self._samples:
             self._samples[key] = stack_sample(
-                self.tables, getattr(self.plan.targets[target], role), self.config.time, target,
-                self.max_rows(role), self.config.seed, self.plan.horizons)
+                self.tables, getattr(self.plan.targets[target], role), self.time, target,
+                self.max_rows(role), self.seed, self.plan.horizons)
         return self._samples[key]
 
     def max_rows(self, role: str) -> int | None:
         """The most rows a ``role`` stack holds: the evaluation fit (``"train"``) learns at most
         ``models.candidate_max_rows`` and its baselines learn the same rows, so stacking more
         would only be sampled away; the refit takes up to ``models.max_train_rows``."""
-        models = self.config.models
+        models = self.models
         limits = [models.max_train_rows]
         if role == "train":
             limits.append(models.candidate_max_rows)
@@ -155,9 +159,9 @@ class Datasets:
         sample = self._sample(target, role)
         del self._samples[(target, role)]
         return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
-                                  self.spec, self.config.time, [target],
+                                  self.spec, self.time, [target],
                                   features=lambda cutoff: self.frames(cutoff, (target, role)),
-                                  max_rows=self.max_rows(role), seed=self.config.seed,
+                                  max_rows=self.max_rows(role), seed=self.seed,
                                   sample=sample, horizons=self.plan.horizons)
 
     def training_set(self, target: str):
@@ -187,10 +191,10 @@ class Datasets:
 
         if target not in self._eval_labels:
             cutoff = self.plan.targets[target].evaluation
-            label = make_labels(self.tables, cutoff, self.config.time, [target],
+            label = make_labels(self.tables, cutoff, self.time, [target],
                                 self.plan.horizons)[target_of(target).label_column]
             self._eval_labels[target] = label.iloc[evaluation_rows(
-                label, self.config.models.max_eval_rows, self.config.seed)]
+                label, self.models.max_eval_rows, self.seed)]
         return self._eval_labels[target]
 
 
@@ -236,7 +240,8 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
         spec = FeatureSpec.fit(tables, None, config)
         X = build_features(tables, None, spec)
         Y = make_labels(tables, None, config.time)
-        return Datasets("attributes", spec, None, X, tables, config, labels=Y)
+        return Datasets("attributes", spec, None, X, tables, config.time, config.models,
+                        config.seed, labels=Y)
     start = data_start(tables)
     plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
                         start=start, min_history_days=config.readiness.min_history_days)
@@ -251,8 +256,8 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
             for cutoff in cutoffs:
                 uses.setdefault(cutoff, []).append((target, role))
     current_X = build_features(tables, plan.scoring, spec)
-    data = Datasets("behavioural", spec, plan.scoring, current_X, tables, config, plan=plan,
-                    cutoffs=plan.to_dict())
+    data = Datasets("behavioural", spec, plan.scoring, current_X, tables, config.time,
+                    config.models, config.seed, plan=plan, cutoffs=plan.to_dict())
     data.frames = FeatureFrames(tables, spec, uses, rows_of=data.rows_of)
     return data
 

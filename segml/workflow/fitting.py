@@ -44,6 +44,11 @@ class TargetFit:
     training_rows: int = 0
     label_rate: float | None = None
     eval_labels: pd.Series | None = None
+    #: The evaluation's model and baseline scores per decile (when the evaluation gives them).
+    deciles: pd.DataFrame | None = None
+    #: Label, model and baseline scores on (a sample of) the evaluation rows, no customer ids:
+    #: the report's curves and the operating curve of a classifier (:func:`_eval_scores`).
+    eval_scores: pd.DataFrame | None = None
 
     @property
     def fit_cutoff(self) -> str | None:
@@ -59,7 +64,6 @@ class Predictions:
     metrics: dict[str, float]
     comparison: dict[str, pd.DataFrame]
     readiness: Any
-    extras: dict[str, Any] = field(default_factory=dict)
     fits: dict[str, TargetFit] = field(default_factory=dict)
     skipped: list[Problem] = field(default_factory=list)
     #: target -> why it was not trained (its horizon does not fit the history, too few labels)
@@ -186,7 +190,6 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
     fits: dict[str, TargetFit] = {}
     metrics: dict[str, float] = {}
     comparison: dict[str, pd.DataFrame] = {}
-    extras: dict[str, Any] = {}
     reports = []
     skipped = data.plan.warnings() if data.plan is not None else []
     skipped_targets = ({t: p.message for t, p in data.plan.skipped.items()}
@@ -213,10 +216,8 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
         metrics.update(result.metrics)
         metrics.update(candidate_metrics(target, fit.evaluated))
         comparison[target] = result.comparison
-        if getattr(result, "deciles", None) is not None:
-            extras[f"{target}_deciles"] = result.deciles
-        if getattr(result, "scores", None) is not None:
-            extras[f"{target}_eval_scores"] = result.scores
+        fit.deciles = getattr(result, "deciles", None)
+        fit.eval_scores = getattr(result, "scores", None)
     if not fits:
         raise DataError([*(Problem(p.message, table=p.table, column=p.column, key=p.key)
                            for p in skipped), Problem(
@@ -229,8 +230,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
     metrics.update(timings)
     report = combine_reports(reports)
     predictors = {t: f.predictor for t, f in fits.items()}
-    return Predictions(predictors, metrics, comparison, report, extras, fits, skipped,
-                       skipped_targets)
+    return Predictions(predictors, metrics, comparison, report, fits, skipped, skipped_targets)
 
 
 __all__ = ["Predictions", "TargetFit", "candidate_metrics", "fit_and_evaluate", "fit_target"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ class RetrainOutcome:
 
 def retrain_key(tables: Tables, config: SegmlConfig) -> str:
     """Identifies a retrain: the data's content hashes, the config and the cutoff."""
-    from segml.workflow.train import data_fingerprints
+    from segml.workflow.tracked_run import data_fingerprints
 
     payload = {
         "data": data_fingerprints(tables),
@@ -138,25 +138,25 @@ def retrain(
     name = config.tracking.registered_model_name
     uri = config.tracking.resolved_uri()
     with retrain_lock(name, uri, timeout_seconds=config.retrain.lock_timeout_seconds):
+        started = time.perf_counter()
         tables = tables if tables is not None else load(config, data_dir)
         key = retrain_key(tables, config)
+        load_seconds = time.perf_counter() - started  # the run opens after: its load stage
         if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
             return previous
-        return _retrain_locked(config, tables, key, dry_run, progress)
+        return _retrain_locked(config, tables, key, dry_run, progress, load_seconds)
 
 
 def _retrain_locked(
-    config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress
+    config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress,
+    load_seconds: float,
 ) -> RetrainOutcome:
-    from segml.data.io import write_frame_atomic
     from segml.monitor.drift import DriftReference, drift_summary
-    from segml.report.artifacts import write_artifacts, write_run_report
     from segml.tracking import model as tracked_model
     from segml.tracking import publish, registry, runs
-    from segml.workflow import lineage
-    from segml.workflow.run_record import run_tags
     from segml.workflow.stages import fit_all
-    from segml.workflow.train import data_fingerprints, register_version
+    from segml.workflow.tracked_run import Addition, record_config, record_data, record_training
+    from segml.workflow.train import register_version
 
     name = config.tracking.registered_model_name
     champion_version = registry.get_alias_version(name, "champion", config.tracking.resolved_uri())
@@ -165,9 +165,10 @@ def _retrain_locked(
         champion = tracked_model.load_scorer(f"models:/{name}@champion", tracking=config.tracking)
     tags = {RETRAIN_KEY_TAG: key} if not dry_run else {"segml.dry_run": "true"}
     with runs.pipeline_run(config.tracking, run_name="retrain", tags=tags) as run:
-        runs.log_config(config, run_id=run.run_id)
-        prints = data_fingerprints(tables)
-        runs.log_data_fingerprints(prints, run_id=run.run_id)
+        record_config(run, config)
+        prints = record_data(run, tables)
+        # the tables were loaded before the run opened (a repeated retrain ends there)
+        run.log_metrics({"stage_load_seconds": load_seconds})
         previous_hierarchy = champion.hierarchy if champion is not None else None
         check = None if dry_run else (  # a challenger the registry would refuse: fail early
             lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
@@ -175,11 +176,6 @@ def _retrain_locked(
             tables, config, progress, run.stage, previous_hierarchy=previous_hierarchy,
             check_input=check,
         )
-        runs.log_metrics(predictions.metrics, run_id=run.run_id)
-        lineage.record_inputs(run.run_id, data, predictions, config, prints, tables.sources,
-                              run.tracking_uri)  # each window's data as a dataset input
-        run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
-        runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
         drift: dict[str, Any] = {}
         with run.stage("compare"):
             progress("comparing the challenger with the champion")
@@ -189,46 +185,41 @@ def _retrain_locked(
                 baseline = champion_metrics(champion, tables, data, predictions)
             else:
                 baseline = registry.alias_metrics(name, "champion", config.tracking.resolved_uri())
-            runs.log_metrics({f"champion_{k}": v for k, v in baseline.items()}, run_id=run.run_id)
+            champion_logged = {f"champion_{k}": v for k, v in baseline.items()}
+            runs.log_metrics(champion_logged, run_id=run.run_id)
             reference = (champion.metadata if champion is not None else {}).get("drift_reference")
             if reference:
                 drift = drift_summary(
                     DriftReference.from_dict(reference), data.current_X,
-                    **drift_inputs(segmentation.extras["current_scores"]),
+                    **drift_inputs(segmentation.current_scores),
                     psi_warn=config.retrain.psi_warning,
                 )  # fmt: skip
                 runs.log_dict(drift, "drift.json", run_id=run.run_id)
                 runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)}, run_id=run.run_id)
-            stability = segmentation.extras.get("stability")
             gates = evaluate_gates(
                 baseline, predictions.metrics, config.retrain,
-                segment_stability=stability, readiness_passed=not predictions.readiness.blocking,
+                segment_stability=segmentation.stability, readiness_passed=not predictions.readiness.blocking,
                 champion_targets=None if champion is None else list(champion.predictors),
                 challenger_targets=list(predictions.predictors),
                 skipped=predictions.skipped_targets,
             )  # fmt: skip
             promote, failed = promotion_decision(gates)
             runs.log_dict([g.to_dict() for g in gates], "gates.json", run_id=run.run_id)
+        # everything a train run records, with the gates and the drift beside it
+        addition = Addition(champion_logged,
+                            {"gates.json": [g.to_dict() for g in gates], "drift.json": drift},
+                            {"retrain/gates.csv": gate_frame(gates)})
+        if drift.get("feature_psi"):
+            psi = pd.Series(drift["feature_psi"], name="psi").rename_axis("feature")
+            addition.frames["retrain/feature_psi.csv"] = psi.reset_index()
+        record_training(run, "retrain", tables, prints, data, segmentation, predictions, config,
+                        progress=progress, addition=addition)
         if dry_run:
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
             return RetrainOutcome(promote, False, gates, f"dry run: {verdict}; nothing registered",
                                   run.run_id, None, _version(champion_version), drift,
                                   _warnings(tables, predictions), list(predictions.skipped))
-        progress("explaining and writing artifacts")
-        with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            write_artifacts(folder, data, segmentation, predictions, config)
-            write_frame_atomic(gate_frame(gates), folder / "retrain/gates.csv")
-            if drift.get("feature_psi"):
-                psi = pd.Series(drift["feature_psi"], name="psi").rename_axis("feature")
-                write_frame_atomic(psi.reset_index(), folder / "retrain/feature_psi.csv")
-            write_run_report(
-                folder, run.run_id, "retrain", data, predictions, segmentation,
-                {f"champion_{k}": v for k, v in baseline.items()},
-                documents={"gates.json": [g.to_dict() for g in gates], "drift.json": drift},
-            )  # fmt: skip
-            runs.log_artifacts(tmp, run_id=run.run_id)
         progress("registering the challenger")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
             _, version = register_version(run, scorer, data, predictions, config)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from segml.config import SegmlConfig
+from segml.config import SegmentsConfig, SegmlConfig
 from segml.data.contract import Purpose, Tables, load_tables
 from segml.targets import TARGETS
 from segml.workflow.datasets import Datasets, Progress, build_datasets, no_progress
@@ -35,7 +35,11 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None, *,
 
 @dataclass
 class Segmentation:
-    """The fitted segment models and what they say about the customers they were fitted on."""
+    """The fitted segment models and what they say about the customers they were fitted on.
+
+    The fields after ``names`` are filled by later stages: ``stability`` and ``migration`` by
+    :func:`keep_segment_ids` (a retrain), the rest by :func:`fit_all` once the scorer exists.
+    """
 
     hierarchy: Any
     rules: Any
@@ -43,7 +47,16 @@ class Segmentation:
     rule_segments: pd.DataFrame
     profiles: dict[int, pd.DataFrame]
     names: dict[int, dict[Any, str]]
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: Share of customers whose leaf id is unchanged from the previous hierarchy.
+    stability: float | None = None
+    #: Customers from each previous leaf (rows) to each new leaf (columns).
+    migration: pd.DataFrame | None = None
+    #: The scorer's output for the customers the segments were fitted on (index: customer id),
+    #: with their predictive segment; the report's grid and retrain's drift read it.
+    current_scores: pd.DataFrame | None = None
+    #: The value x risk grid and the operating curves the scorer holds (plain data).
+    predictive_grid: dict[str, Any] | None = None
+    audience_curves: dict[str, Any] | None = None
 
     @property
     def depth(self) -> int:
@@ -51,22 +64,24 @@ class Segmentation:
 
 
 def discover_segments(
-    features: pd.DataFrame, config: SegmlConfig, labels: pd.DataFrame | None = None
+    features: pd.DataFrame, segments: SegmentsConfig, seed: int,
+    labels: pd.DataFrame | None = None,
 ) -> Segmentation:
-    """Rule segments + the discovered hierarchy, profiled and named at every level."""
+    """Rule segments + the discovered hierarchy, profiled and named at every level
+    (``segments``: the config's section, ``seed``: its seed)."""
     from segml.segments import RuleSegmenter, SegmentHierarchy, name_hierarchy, profile_hierarchy
 
     nps = next((c for c in features.columns if c == "nps_score"), None)
-    rules = RuleSegmenter(lifecycle=config.segments.lifecycle, nps_column=nps).fit(features)
+    rules = RuleSegmenter(lifecycle=segments.lifecycle, nps_column=nps).fit(features)
     rule_segments = rules.transform(features)
-    hierarchy = SegmentHierarchy.from_config(config.segments, seed=config.seed)
+    hierarchy = SegmentHierarchy.from_config(segments, seed=seed)
     hierarchy.fit(features, rule_segments=rule_segments)
     assignments = hierarchy.assign(features, rule_segments=rule_segments)
     profiles = profile_hierarchy(
         features,
         assignments,
         labels=labels,
-        min_profile_size=config.segments.min_profile_size,
+        min_profile_size=segments.min_profile_size,
     )
     names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
@@ -75,11 +90,12 @@ def discover_segments(
 
 
 def keep_segment_ids(
-    segmentation: Segmentation, previous_hierarchy: Any, features: pd.DataFrame, config: SegmlConfig
+    segmentation: Segmentation, previous_hierarchy: Any, features: pd.DataFrame,
+    segments: SegmentsConfig,
 ) -> Segmentation:
     """Relabel a new hierarchy so segments matching the previous version keep ids and names.
 
-    ``segmentation.extras`` gets ``stability`` (share of customers whose leaf id is unchanged) and
+    The result carries ``stability`` (share of customers whose leaf id is unchanged) and
     ``migration`` (customers from each previous leaf to each new leaf).
     """
     from segml.segments import match_hierarchies, profile_hierarchy
@@ -88,13 +104,12 @@ def keep_segment_ids(
     hierarchy = match.hierarchy
     assignments = hierarchy.assign(features, rule_segments=segmentation.rule_segments)
     profiles = profile_hierarchy(
-        features, assignments, min_profile_size=config.segments.min_profile_size
+        features, assignments, min_profile_size=segments.min_profile_size
     )
     # what the earlier stages left (e.g. the predictive grid) is kept beside the match
-    extras = {**segmentation.extras, "stability": match.stability, "migration": match.migration}
-    return Segmentation(
-        hierarchy, segmentation.rules, assignments, segmentation.rule_segments, profiles,
-        dict(hierarchy.names_), extras,
+    return replace(
+        segmentation, hierarchy=hierarchy, assignments=assignments, profiles=profiles,
+        names=dict(hierarchy.names_), stability=match.stability, migration=match.migration,
     )  # fmt: skip
 
 
@@ -111,7 +126,7 @@ def fit_all(
     ``timer(name)`` when given (a tracked run's ``stage``: this function knows no MLflow).
 
     With ``previous_hierarchy`` (the champion's), matched segments keep their ids and names and
-    ``segmentation.extras`` holds the stability score and the migration matrix.
+    ``segmentation`` carries the stability score and the migration matrix.
     ``check_input`` receives the future model's input schema as soon as the features are built
     (before any model is fitted): the registry's schema guard fails there, not minutes later.
     """
@@ -129,10 +144,10 @@ def fit_all(
         check_input(input_schema_of(data.current_X))
     with stage("segments"):
         progress("discovering segments")
-        segmentation = discover_segments(data.current_X, config)
+        segmentation = discover_segments(data.current_X, config.segments, config.seed)
         if previous_hierarchy is not None:
             segmentation = keep_segment_ids(
-                segmentation, previous_hierarchy, data.current_X, config
+                segmentation, previous_hierarchy, data.current_X, config.segments
             )
     with stage("predictors"):
         predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
@@ -147,12 +162,12 @@ def fit_all(
         # the value x risk cut points and the operating curves, learned here, kept in the scorer
         scored = fit_targeting(scorer, scored, predictions, config)
     with stage("profiles"):
-        segmentation = profile_with_predictions(segmentation, data.current_X, scored, config)
+        segmentation = profile_with_predictions(segmentation, data.current_X, scored)
     with stage("drift_reference"):
         scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
-    segmentation.extras.update(predictive_grid=scorer.predictive_grid,
-                               audience_curves=scorer.audience_curves)
-    segmentation.extras["current_scores"] = scored  # reused by retrain's drift comparison
+    segmentation = replace(segmentation, current_scores=scored,  # retrain's drift reads them
+                           predictive_grid=scorer.predictive_grid,
+                           audience_curves=scorer.audience_curves)
     return data, segmentation, predictions, scorer
 
 
@@ -181,15 +196,14 @@ def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predic
             "fit_cutoffs": predictions.fit_cutoffs(),
         },
         activity_window_days=(
-            None if data.mode == "attributes" or data.config is None
-            else float(data.config.time.activity_window_days)),
+            None if data.mode == "attributes" else float(data.time.activity_window_days)),
         evaluated={t: f.evaluated for t, f in predictions.fits.items()
                    if f.evaluated is not f.predictor},
     )
 
 
 def profile_with_predictions(
-    segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame, config: SegmlConfig
+    segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame
 ) -> Segmentation:
     """Put the predicted rates of the targets that give a KPI (expected churn, expected
     purchase) into every level's profile, in place of the rate columns it had (the rest of a

@@ -91,7 +91,7 @@ def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
     ``predictive_segment`` to ``scored`` (the training population's scores, index customer id).
 
     The grid's cut points are learned from ``scored``; the curves from the evaluation fits'
-    out-of-time scores (``predictions.extras["<target>_eval_scores"]``), each with the registered
+    out-of-time scores (``predictions.fits[<target>].eval_scores``), each with the registered
     model's score at every share of the training population (how a promise carries over).
     """
     grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors)
@@ -111,10 +111,10 @@ def operating_curves(predictions: Any, config: SegmlConfig) -> dict[str, dict[st
     """Target -> the operating curve of its evaluation fit on the evaluation window."""
     curves = {}
     for name, spec in TARGETS.items():
-        scores = predictions.extras.get(f"{name}_eval_scores")
+        fit = predictions.fits.get(name)
+        scores = None if fit is None else fit.eval_scores
         if not spec.is_classifier or scores is None or name not in predictions.predictors:
             continue
-        fit = predictions.fits.get(name)
         plan = getattr(fit, "plan", None)
         curve = operating_curve(
             scores["label"], scores["model"], min_size=config.segments.min_profile_size,

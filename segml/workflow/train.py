@@ -13,7 +13,6 @@ Example
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,12 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
-from segml.data.io import fingerprint
 from segml.errors import DataError, Problem
-from segml.report.artifacts import write_artifacts, write_run_report
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
-from segml.workflow.run_record import run_tags, segment_metrics, version_tags
+from segml.workflow.run_record import version_tags
 from segml.workflow.stages import Segmentation, fit_all, load
+from segml.workflow.tracked_run import record_config, record_data, record_training
 
 if TYPE_CHECKING:
     from segml.scoring.scorer import CustomerScorer
@@ -84,16 +82,6 @@ class TrainResult:
         return head + self.summary().to_html(float_format=lambda v: f"{v:.3f}")
 
 
-def data_fingerprints(tables: Tables) -> dict[str, Any]:
-    """Row counts, date ranges and content hashes of the loaded tables (logged with every run)."""
-    prints: dict[str, Any] = {"customers": fingerprint(tables.customers)}
-    if tables.transactions is not None:
-        prints["transactions"] = fingerprint(tables.transactions, timestamp="timestamp")
-    if tables.events is not None:
-        prints["events"] = fingerprint(tables.events, timestamp="timestamp")
-    return prints
-
-
 def train(
     config: SegmlConfig | None = None,
     *,
@@ -124,36 +112,21 @@ def train(
         Run id, model URI and version, metrics and model-vs-baseline tables.
     """
     from segml.tracking import publish, reading, registry, runs
-    from segml.workflow import lineage
 
     config = config or SegmlConfig()
     name = config.tracking.registered_model_name
     run_name = run_name or describe_run("train", config, data_dir)
     with runs.pipeline_run(config.tracking, run_name=run_name) as run:
-        runs.log_config(config, run_id=run.run_id)
+        record_config(run, config)
         with run.stage("load"):
             progress("loading and validating data")
             tables = tables if tables is not None else load(config, data_dir)
-            prints = data_fingerprints(tables)
-            runs.log_data_fingerprints(prints, run_id=run.run_id)
-            runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
+            prints = record_data(run, tables)
         data, segmentation, predictions, scorer = fit_all(
             tables, config, progress, run.stage,
             check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
-        with run.stage("logging"):
-            run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
-            runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
-            runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
-            runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
-            lineage.record_inputs(run.run_id, data, predictions, config, prints, tables.sources,
-                                  run.tracking_uri)  # each window's data as a dataset input
-            runs.log_metrics(predictions.metrics, run_id=run.run_id)
-            runs.log_metrics(segment_metrics(segmentation), run_id=run.run_id)
-        with run.stage("explain"), tempfile.TemporaryDirectory() as tmp:
-            progress("explaining and writing artifacts")
-            write_artifacts(Path(tmp), data, segmentation, predictions, config)
-            write_run_report(Path(tmp), run.run_id, run_name, data, predictions, segmentation)
-            runs.log_artifacts(tmp, run_id=run.run_id)
+        record_training(run, run_name, tables, prints, data, segmentation, predictions, config,
+                        progress=progress)
         progress("registering the composite model")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
             info, version = register_version(run, scorer, data, predictions, config)

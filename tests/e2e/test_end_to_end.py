@@ -276,6 +276,50 @@ def test_retrain_on_same_data_keeps_segment_ids_and_is_idempotent(workspace):
     assert len(mlflow.MlflowClient(uri).search_model_versions(f"name='{NAME}'")) == versions
 
 
+def _recorded(client, run_id: str) -> dict[str, set[str]]:
+    """What a run recorded: artifact paths (every file), metric, param and tag names, and the
+    names of its dataset inputs."""
+    def files(path=None):
+        for item in client.list_artifacts(run_id, path):
+            yield from files(item.path) if item.is_dir else [item.path]
+
+    run = client.get_run(run_id)
+    return {"artifacts": set(files()), "metrics": set(run.data.metrics),
+            "params": set(run.data.params), "tags": set(run.data.tags),
+            "inputs": {d.dataset.name for d in run.inputs.dataset_inputs}}
+
+
+def test_a_retrain_run_records_everything_a_train_run_does(workspace):
+    """One tracked-run recipe (segml/workflow/tracked_run.py): the retrain above logged every
+    artifact, metric, param, tag and dataset input of the training, plus its own comparison
+    with the champion (docs/retraining.md) and nothing else."""
+    client = mlflow.MlflowClient(workspace["uri"])
+    retrains = client.search_runs(
+        [client.get_run(workspace["result"].run_id).info.experiment_id],
+        "tags.`segml.decision` != '' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"])
+    retrains = [r for r in retrains if not r.data.tags["segml.decision"].startswith("dry-run")]
+    assert retrains, "the retrain test above registers a challenger"
+    trained = _recorded(client, workspace["result"].run_id)
+    retrained = _recorded(client, retrains[0].info.run_id)
+    for kind in ("artifacts", "metrics", "params", "tags", "inputs"):
+        assert trained[kind] - retrained[kind] == set(), kind
+    own = {
+        "artifacts": {"drift.json", "gates.json", "retrain/gates.csv", "retrain/feature_psi.csv",
+                      "segments/migration.csv"},
+        "metrics": {"stage_compare_seconds", "drift_psi_max", "segment_share_max_change",
+                    "segment_psi"},
+        "tags": {"segml.retrain_key", "segml.decision", "segml.failed_gates"},
+    }
+    for kind in ("artifacts", "metrics", "tags"):
+        extra = {n for n in retrained[kind] - trained[kind] if not n.startswith("champion_")}
+        assert extra <= own[kind], (kind, extra - own[kind])
+    assert retrained["params"] == trained["params"] and retrained["inputs"] == trained["inputs"]
+    # the champion's metrics on the challenger's windows, one per metric of the challenger's
+    champion = {n.removeprefix("champion_") for n in retrained["metrics"] if n.startswith("champion_")}
+    assert {"churn_roc_auc", "purchase_pr_auc"} <= champion <= trained["metrics"]
+
+
 def test_a_second_retrain_while_one_holds_the_lock_exits_4(workspace):
     from segml.monitor.lock import retrain_lock
 

@@ -36,9 +36,10 @@ def report(tmp_path_factory):
     data, segmentation, predictions, scorer = fit_all(tables, config)
     placed = segmentation.assignments
     # as a retrain on the same data would: matched ids, gates against itself, drift
-    segmentation = keep_segment_ids(segmentation, segmentation.hierarchy, data.current_X, config)
+    segmentation = keep_segment_ids(segmentation, segmentation.hierarchy, data.current_X,
+                                    config.segments)
     gates = evaluate_gates(predictions.metrics, predictions.metrics, config.retrain,
-                           segment_stability=segmentation.extras["stability"])
+                           segment_stability=segmentation.stability)
     scored = scorer.score(data.current_X).set_index("customer_id")
     drift = drift_summary(DriftReference.from_dict(scorer.metadata["drift_reference"]), data.current_X,
                           segments=scored["segment_leaf"],
@@ -49,7 +50,7 @@ def report(tmp_path_factory):
                             documents={"gates.json": [g.to_dict() for g in gates], "drift.json": drift})
     return {"folder": folder, "path": path, "html": path.read_text(encoding="utf-8"), "config": config,
             "segmentation": segmentation, "scorer": scorer, "X": data.current_X,
-            "placed": placed, "current_scores": segmentation.extras["current_scores"]}
+            "placed": placed, "current_scores": segmentation.current_scores}
 
 
 def test_scores_with_the_run_s_own_segments_equal_scores_placed_again(report):
