@@ -70,7 +70,7 @@ def _load(args) -> tuple[object, pd.DataFrame]:
 
     tmp = tempfile.mkdtemp()
     result = train_in(tmp, args.train_customers)
-    base = result.extras["datasets"].current_X
+    base = result.datasets.current_X
     reps = -(-args.customers // len(base))
     X = pd.concat([base] * reps).iloc[: args.customers]
     X.index = pd.Index([f"{i:09d}" for i in range(len(X))], name="customer_id")

@@ -35,9 +35,8 @@ if TYPE_CHECKING:
 def _scorer_and_features(model: Any, features: pd.DataFrame | None, tracking: Any
                          ) -> tuple[Any, pd.DataFrame | None]:
     """The composite scorer (or a bare predictor) behind ``model`` and the default features."""
-    extras = getattr(model, "extras", None)
-    if isinstance(extras, dict) and getattr(model, "scorer", None) is not None:  # a TrainResult
-        default = getattr(extras.get("datasets"), "current_X", None)
+    if getattr(model, "scorer", None) is not None and hasattr(model, "datasets"):  # a TrainResult
+        default = getattr(model.datasets, "current_X", None)
         return model.scorer, features if features is not None else default
     if isinstance(model, str):
         from segml.tracking.model import load_scorer

@@ -58,7 +58,10 @@ class TrainResult:
     comparison: dict[str, pd.DataFrame]
     scorer: CustomerScorer
     warnings: list[Problem] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: The training data of the run (its ``current_X`` is what the scorer was fitted on).
+    datasets: Datasets | None = None
+    #: The URI of the logged (pre-registration) model.
+    logged_model: str | None = None
     skipped: list[Problem] = field(default_factory=list)
     fit_cutoffs: dict[str, str] = field(default_factory=dict)
     report: str | None = None
@@ -153,7 +156,7 @@ def train(
             skipped=list(predictions.skipped),
             fit_cutoffs=predictions.fit_cutoffs(),
             scorer=scorer,
-            extras={"datasets": data, "logged_model": info.model_uri},
+            datasets=data, logged_model=info.model_uri,
             report=reading.artifact_location(run.run_id, "report.html", run.tracking_uri),
             champion_version=champion_version,
             run_name=run_name,

@@ -117,7 +117,7 @@ def test_explanations_are_shap_objects_of_the_scored_customers(workspace):
 
     result = workspace["result"]
     scorer = result.scorer
-    X = result.extras["datasets"].current_X
+    X = result.datasets.current_X
     scored = scorer.score(X).set_index("customer_id")["churn_probability"]
     exp = segml.explain(result, target="churn")
     assert len(exp.values) == scored.notna().sum() < len(X)  # the customers churn applies to
