@@ -92,7 +92,20 @@ def resolve_config(config: Path | None, data: Path | None) -> SegmlConfig:
     cfg = load_config(config)
     if data is not None:
         cfg.data.dir = str(data.resolve())
+        _tables_from(cfg, data)
     return cfg
+
+
+def _tables_from(cfg: SegmlConfig, data: Path) -> None:
+    """``--data DIR`` is where the tables are, whatever paths the config names: a table's
+    configured file is looked for in DIR under its own name (a training config reused to score
+    new customers must not read its training file), else the folder's standard names."""
+    for name in ("customers", "transactions", "events"):
+        table = getattr(cfg.data, name, None)
+        if table is None or not table.path:
+            continue
+        here = data / Path(table.path).name
+        table.path = str(here.resolve()) if here.exists() else None
 
 
 def stage_progress(quiet: bool) -> StageProgress:
