@@ -121,7 +121,8 @@ def model_sections(art: Artifacts) -> list[dict[str, Any]]:
         if comparison is None:
             continue
         comparison = comparison.rename(columns={comparison.columns[0]: "scorer"})
-        if "note" in comparison and not comparison["note"].fillna("").astype(str).str.strip().any():
+        note = comparison["note"].astype("string").fillna("").str.strip() if "note" in comparison else None
+        if note is not None and not (note != "").any():
             comparison = comparison.drop(columns="note")  # nothing to say: no empty column
         deciles = art.table(f"evaluation/{target}_deciles.csv")
         if deciles is not None:
