@@ -74,6 +74,7 @@ from segml.features.timeline import (
     known_at,
     to_ns,
 )
+from segml.targets import targets_of
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class FeatureSpec:
         fcfg, tcfg = config.features, config.time
         spec = cls(mode=stats.mode, attributes=stats.roles,
                    trend_windows=sorted(set(fcfg.trend_windows_days)),
-                   horizons=feature_horizons(tcfg))
+                   horizons=feature_horizons(tcfg, targets_of(config)))
         if stats.mode == "behavioural":
             spec.cutoff = as_cutoff(cutoff).isoformat()
             for column, attr in (("category", "categories"), ("channel", "channels")):

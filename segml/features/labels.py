@@ -16,9 +16,10 @@ In attributes mode the explicit ``label_<target>`` columns are returned under th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,15 @@ from segml.data.contract import Tables
 from segml.errors import DataError, Problem
 from segml.features.plan import target_horizons
 from segml.features.purchases import transaction_arrays
-from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, to_ns
+from segml.features.timeline import (
+    DAY_NS,
+    as_cutoff,
+    by_time,
+    cached,
+    end_of_day,
+    known_at,
+    to_ns,
+)
 from segml.targets import TARGETS, Outcomes
 from segml.targets import target as target_of
 
@@ -83,23 +92,25 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     """
     customers = tables.customers
     names = list(TARGETS) if targets is None else [target_of(t).name for t in targets]
-    if tables.transactions is None:
+    if tables.transactions is None or not any(target_of(n).has_horizon for n in names):
+        # attributes mode, or only column labels: read as they stand, no cutoff
         labels = {target: customers[f"label_{target}"].to_numpy(dtype="float64")
                   for target in tables.label_columns if target in names}
         if not labels:
             raise DataError([Problem("no transactions and no explicit label columns",
                                      table="customers")])
         return pd.DataFrame(labels, index=pd.Index(customers["customer_id"], name="customer_id"))
-    days = _horizons(time_cfg, names, horizons)
+    timed = [n for n in names if target_of(n).has_horizon]
+    days = _horizons(time_cfg, timed, horizons)
     c_ts = as_cutoff(cutoff)
     known = known_at(tables, c_ts)
     outcomes = _outcomes(tables, c_ts, time_cfg, max(days.values(), default=0), known)
     out = {"is_active": outcomes.active}
     for name in names:
         spec = target_of(name)
-        out[spec.label_column] = spec.label(outcomes, days[name])
+        out[spec.label_column] = spec.label(outcomes, days.get(name, 0))
     latest = end_of_day(tables.transactions["timestamp"].max())  # the data covers that whole day
-    censored = [n for n in names if c_ts + pd.Timedelta(days=days[n]) > latest]
+    censored = [n for n in timed if c_ts + pd.Timedelta(days=days[n]) > latest]
     if censored:
         log.warning("label windows of %s after %s run past the last transaction (%s): those "
                     "labels are censored", ", ".join(censored), c_ts, latest)
@@ -142,8 +153,74 @@ def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, longest:
         window = after(days)
         return np.bincount(pos[window], weights=amount[window], minlength=n)[known]
 
+    def matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        rows = after(days)
+        for column, values in spec.items():
+            rows = rows & transaction_matches(tables, column, values)[near]
+        return rows
+
+    def purchases_matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        return np.bincount(pos[buy & matching(spec, days)], minlength=n)[known].astype("float64")
+
+    def spend_matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        window = matching(spec, days)
+        return np.bincount(pos[window], weights=amount[window], minlength=n)[known]
+
+    def events_of(types: Sequence[Any], days: int) -> np.ndarray:
+        return event_counts(tables, types, c, c + days * DAY_NS)[known]
+
+    def column(target: str) -> np.ndarray:
+        return tables.customers[f"label_{target}"].to_numpy(dtype="float64")[known]
+
     active = np.bincount(pos[buy & (ts <= c)], minlength=n)[known] > 0
-    return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile)
+    return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile,
+                    purchases_matching=purchases_matching, spend_matching=spend_matching,
+                    events_of=events_of, column=column)
+
+
+def value_matches(values: pd.Series, wanted: Sequence[Any]) -> np.ndarray:
+    """Per row, whether ``values`` holds one of ``wanted``, compared as text (a YAML ``123``
+    matches a product id read as ``"123"``).
+
+    Example
+    -------
+    >>> value_matches(pd.Series(["toys", "food", None], dtype="category"), ["toys", 1]).tolist()
+    [True, False, False]
+    """
+    texts = {str(v) for v in wanted}
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.isin(values.cat.categories.astype(str), list(texts))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
+    return values.astype("string").isin(texts).fillna(False).to_numpy(dtype=bool)
+
+
+def transaction_matches(tables: Tables, column: str, values: Sequence[Any]) -> np.ndarray:
+    """Per transaction row (the table's order), whether ``column`` holds one of ``values``;
+    cached for the lifetime of the tables. A column the table does not have is a DataError
+    naming it."""
+    tx = tables.transactions
+    if column not in tx.columns:
+        raise DataError([Problem(
+            f"a target filters on transactions column '{column}', which the transactions do not "
+            f"have (declare it under data.transactions.{column})", table="transactions",
+            column=column)])
+    return cached(f"matches:{column}:{sorted(map(str, values))!r}", tables.customers, tx,
+                  lambda: value_matches(tx[column], values))
+
+
+def event_counts(tables: Tables, types: Sequence[Any], start: int, stop: int) -> np.ndarray:
+    """Per customer row, the events of ``types`` in ``(start, stop]`` (epoch ns); zeros without
+    an events table."""
+    n = len(tables.customers)
+    if tables.events is None:
+        return np.zeros(n)
+    events = tables.events
+    rows = by_time(tables.customers, events)
+    wanted = cached(f"event_matches:{sorted(map(str, types))!r}", tables.customers, events,
+                    lambda: value_matches(events["event_type"], types)[rows.rows])
+    window = slice(rows.upto(start), rows.upto(stop))
+    return np.bincount(rows.pos[window][wanted[window]], minlength=n).astype("float64")
 
 
 @dataclass
@@ -294,3 +371,48 @@ def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int) -> list[np.
     offsets = np.cumsum([0, *(k.size for k in known)])
     return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
             for b in range(len(known))]
+
+
+def check_declared_targets(tables: Tables, targets: Sequence[Any]) -> None:
+    """Refuse a declared target whose label the data cannot give (docs/targets.md): a filter on
+    a transactions column the table lacks, a value or event type the data never holds (the
+    values seen are listed), or a filter no row matches. One problem per fault, naming the
+    ``targets.<name>.label`` key."""
+    problems = []
+    for spec in targets:
+        if spec.definition is None:
+            continue
+        (how, filters), = spec.definition["label"].items()
+        key = f"targets.{spec.name}.label.{how}"
+        if how == "column":
+            continue
+        table = tables.events if how == "events" else tables.transactions
+        if table is None:
+            problems.append(Problem(f"{key}: the data has no {'events' if how == 'events' else 'transactions'} table", key=key))
+            continue
+        matched = np.ones(len(table), dtype=bool)
+        for column, wanted in filters.items():
+            column = "event_type" if how == "events" else column
+            if column not in table.columns:
+                problems.append(Problem(
+                    f"{key}: the transactions have no column '{column}' (declare it under "
+                    f"data.transactions.{column})", table="transactions", column=column, key=key))
+                matched[:] = False
+                break
+            values = table[column]
+            seen = pd.unique(values.dropna().astype(str))
+            unknown = sorted({str(v) for v in wanted} - set(seen))
+            if unknown:
+                shown = sorted(seen)[:12]
+                more = f" and {len(seen) - 12} more" if len(seen) > 12 else ""
+                problems.append(Problem(
+                    f"{key}: {unknown} never appear in {column}; values seen: "
+                    f"{', '.join(shown)}{more}", table="events" if how == "events" else "transactions",
+                    column=column, key=key))
+            matched &= value_matches(values, wanted)
+        else:
+            if how != "events" and not (matched & (table["amount"].to_numpy() > 0)).any():
+                problems.append(Problem(f"{key}: no purchase matches the filter {dict(filters)}",
+                                        table="transactions", key=key))
+    if problems:
+        raise DataError(problems)
