@@ -60,6 +60,7 @@ from segml.data.checks import (
     require_columns as _require_columns,
 )
 from segml.data.io import find_table_file, missing_table_hint, read_table
+from segml.data.targets import target_problems
 from segml.errors import DataError, Problem
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,12 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
     # and a label column present is never read, so it cannot become a feature either.
     labels_declared = {} if scoring else declared_label_columns(cfg)
     attribute_names = {c for cols in spec.attributes.values() for c in cols}
+    refused: set[str] = set()
     for target, (column, _, _) in labels_declared.items():
         if column in pii:
             out.error(f"label column '{column}' ({target}) is declared PII (data.customers.pii)")
         if column in attribute_names:
+            refused.add(target)
             out.error(f"label column '{column}' ({target}) is also declared an attribute "
                       "(data.customers.attributes): a label is never a feature", column)
     if spec.signup_date and spec.signup_date in pii:
@@ -166,6 +169,8 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                 roles.setdefault(role, []).append(column)
     labels: dict[str, str] = {}
     for target, (column, positive, classifier) in labels_declared.items():
+        if target in refused:
+            continue
         if column not in raw.columns:
             seen = ", ".join(map(str, list(raw.columns)[:12]))
             out.error(f"declared label column '{column}' ({target}) does not exist (columns: "
@@ -391,6 +396,10 @@ def validate_tables(
         problems += found
     if _has_errors(problems):
         return None, problems
+    if purpose == "train" and not partition and mode == "behavioural":
+        problems += target_problems(config, tx, ev)
+        if _has_errors(problems):
+            return None, problems
     tables = Tables(
         customers=cust.reset_index(drop=True),
         transactions=tx,

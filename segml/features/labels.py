@@ -26,6 +26,7 @@ import pandas as pd
 
 from segml.config import TimeConfig
 from segml.data.contract import Tables
+from segml.data.targets import value_matches
 from segml.errors import DataError, Problem
 from segml.features.plan import target_horizons
 from segml.features.purchases import transaction_arrays
@@ -176,23 +177,6 @@ def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, longest:
     return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile,
                     purchases_matching=purchases_matching, spend_matching=spend_matching,
                     events_of=events_of, column=column)
-
-
-def value_matches(values: pd.Series, wanted: Sequence[Any]) -> np.ndarray:
-    """Per row, whether ``values`` holds one of ``wanted``, compared as text (a YAML ``123``
-    matches a product id read as ``"123"``).
-
-    Example
-    -------
-    >>> value_matches(pd.Series(["toys", "food", None], dtype="category"), ["toys", 1]).tolist()
-    [True, False, False]
-    """
-    texts = {str(v) for v in wanted}
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        hit = np.isin(values.cat.categories.astype(str), list(texts))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
-    return values.astype("string").isin(texts).fillna(False).to_numpy(dtype=bool)
 
 
 def transaction_matches(tables: Tables, column: str, values: Sequence[Any]) -> np.ndarray:
@@ -372,47 +356,3 @@ def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int) -> list[np.
     return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
             for b in range(len(known))]
 
-
-def check_declared_targets(tables: Tables, targets: Sequence[Any]) -> None:
-    """Refuse a declared target whose label the data cannot give (docs/targets.md): a filter on
-    a transactions column the table lacks, a value or event type the data never holds (the
-    values seen are listed), or a filter no row matches. One problem per fault, naming the
-    ``targets.<name>.label`` key."""
-    problems = []
-    for spec in targets:
-        if spec.definition is None:
-            continue
-        (how, filters), = spec.definition["label"].items()
-        key = f"targets.{spec.name}.label.{how}"
-        if how == "column":
-            continue
-        table = tables.events if how == "events" else tables.transactions
-        if table is None:
-            problems.append(Problem(f"{key}: the data has no {'events' if how == 'events' else 'transactions'} table", key=key))
-            continue
-        matched = np.ones(len(table), dtype=bool)
-        for column, wanted in filters.items():
-            column = "event_type" if how == "events" else column
-            if column not in table.columns:
-                problems.append(Problem(
-                    f"{key}: the transactions have no column '{column}' (declare it under "
-                    f"data.transactions.{column})", table="transactions", column=column, key=key))
-                matched[:] = False
-                break
-            values = table[column]
-            seen = pd.unique(values.dropna().astype(str))
-            unknown = sorted({str(v) for v in wanted} - set(seen))
-            if unknown:
-                shown = sorted(seen)[:12]
-                more = f" and {len(seen) - 12} more" if len(seen) > 12 else ""
-                problems.append(Problem(
-                    f"{key}: {unknown} never appear in {column}; values seen: "
-                    f"{', '.join(shown)}{more}", table="events" if how == "events" else "transactions",
-                    column=column, key=key))
-            matched &= value_matches(values, wanted)
-        else:
-            if how != "events" and not (matched & (table["amount"].to_numpy() > 0)).any():
-                problems.append(Problem(f"{key}: no purchase matches the filter {dict(filters)}",
-                                        table="transactions", key=key))
-    if problems:
-        raise DataError(problems)

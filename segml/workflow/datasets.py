@@ -240,7 +240,6 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     """
     from segml.features import FeatureSpec, build_features, data_start, make_labels
     from segml.features.events import sort_events
-    from segml.features.labels import check_declared_targets
     from segml.features.plan import TimePlan, plan_targets, resolve_cutoff
     from segml.features.threads import beside
     from segml.features.timeline import data_end as end_of_data
@@ -254,7 +253,6 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
                         [t for t in registry if t in tables.label_columns] or None)
         return Datasets("attributes", spec, None, X, tables, config.time, config.models,
                         config.seed, labels=Y)
-    check_declared_targets(tables, [registry[t] for t in config.models.targets])
     start = data_start(tables)
     timed = [t for t in config.models.targets if registry[t].has_horizon]
     read = [t for t in config.models.targets if not registry[t].has_horizon]
