@@ -26,15 +26,13 @@ import pandas as pd
 
 from segml.config import TimeConfig
 from segml.data.contract import Tables
-from segml.data.targets import value_matches
 from segml.errors import DataError, Problem
+from segml.features.matching import event_counts, transaction_matches
 from segml.features.plan import target_horizons
 from segml.features.purchases import transaction_arrays
 from segml.features.timeline import (
     DAY_NS,
     as_cutoff,
-    by_time,
-    cached,
     end_of_day,
     known_at,
     to_ns,
@@ -177,34 +175,6 @@ def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, longest:
     return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile,
                     purchases_matching=purchases_matching, spend_matching=spend_matching,
                     events_of=events_of, column=column)
-
-
-def transaction_matches(tables: Tables, column: str, values: Sequence[Any]) -> np.ndarray:
-    """Per transaction row (the table's order), whether ``column`` holds one of ``values``;
-    cached for the lifetime of the tables. A column the table does not have is a DataError
-    naming it."""
-    tx = tables.transactions
-    if column not in tx.columns:
-        raise DataError([Problem(
-            f"a target filters on transactions column '{column}', which the transactions do not "
-            f"have (declare it under data.transactions.{column})", table="transactions",
-            column=column)])
-    return cached(f"matches:{column}:{sorted(map(str, values))!r}", tables.customers, tx,
-                  lambda: value_matches(tx[column], values))
-
-
-def event_counts(tables: Tables, types: Sequence[Any], start: int, stop: int) -> np.ndarray:
-    """Per customer row, the events of ``types`` in ``(start, stop]`` (epoch ns); zeros without
-    an events table."""
-    n = len(tables.customers)
-    if tables.events is None:
-        return np.zeros(n)
-    events = tables.events
-    rows = by_time(tables.customers, events)
-    wanted = cached(f"event_matches:{sorted(map(str, types))!r}", tables.customers, events,
-                    lambda: value_matches(events["event_type"], types)[rows.rows])
-    window = slice(rows.upto(start), rows.upto(stop))
-    return np.bincount(rows.pos[window][wanted[window]], minlength=n).astype("float64")
 
 
 @dataclass
