@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from segml.config import ATTRIBUTE_ROLES, SegmlConfig
@@ -182,6 +183,19 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                 out.error(f"label column '{column}' ({target}) holds no number", column)
                 continue
             frame[f"label_{target}"] = values.to_numpy(dtype="float64")
+            labels[target] = column
+            continue
+        if target not in spec.labels and positive is not None:
+            # a declared column label: the positive value against every other (docs/targets.md)
+            text = raw[column].astype("string").str.strip().str.lower()
+            seen = sorted(pd.unique(text.dropna()))
+            if positive.strip().lower() not in seen:
+                out.error(f"targets.{target}.label.column.positive {positive!r} is not a value "
+                          f"of '{column}'; values seen: {', '.join(map(str, seen[:12]))}"
+                          f"{' ...' if len(seen) > 12 else ''}", column)
+                continue
+            frame[f"label_{target}"] = (text == positive.strip().lower()).astype(
+                "float64").where(raw[column].notna()).to_numpy(dtype="float64", na_value=np.nan)
             labels[target] = column
             continue
         values = _binary_label(raw[column], positive, column, out)
