@@ -36,6 +36,25 @@ SYNTHETIC_COLUMNS: dict[str, object] = {
     "pii": ["name", "email", "phone"],
 }
 
+#: The demo's own outcomes (config ``targets:``, docs/targets.md): an electronics purchase within
+#: 30 days and a support ticket within 60 days. The folder's ``segml.yaml`` and
+#: ``configs/demo.yaml`` declare them; :func:`~segml.data.synthetic.datasets.synthetic_config`
+#: does not (the frozen reference is fitted with the built-in targets only).
+SYNTHETIC_TARGETS: dict[str, object] = {
+    "buys_electronics": {
+        "horizon_days": 30,
+        "label": {"purchases": {"category": ["electronics"]}},
+        "description": "buys electronics within 30 days",
+        "audience": "likely to buy electronics",
+    },
+    "contacts_support": {
+        "horizon_days": 60,
+        "label": {"events": {"type": ["support_ticket"]}},
+        "description": "opens a support ticket within 60 days",
+        "audience": "likely to contact support",
+    },
+}
+
 ATTRIBUTES: dict[str, tuple[tuple[str, ...], float]] = {  # values, share missing
     "gender": (("female", "male", "non-binary"), 0.02),
     "country": (("US", "UK", "DE", "FR", "ES", "NL"), 0.0),
@@ -114,12 +133,14 @@ def customers_table(rng, ids, leaf, design, attribute_probs, device_probs, start
 
 
 def folder_config_text() -> str:
-    """The ``segml.yaml`` written beside synthetic tables: their column roles, nothing else."""
+    """The ``segml.yaml`` written beside synthetic tables: their column roles and the demo's
+    declared targets (:data:`SYNTHETIC_TARGETS`)."""
     import yaml
 
     head = ("# Column roles of the synthetic tables `segml generate` wrote here; `--data DIR` "
             "reads this\n# file when no --config is given (the defaults declare no columns).\n")
-    return head + yaml.safe_dump({"data": {"customers": SYNTHETIC_COLUMNS}}, sort_keys=False)
+    return head + yaml.safe_dump({"data": {"customers": SYNTHETIC_COLUMNS},
+                                  "targets": SYNTHETIC_TARGETS}, sort_keys=False)
 
 
 def write_folder_config(folder: Path) -> Path:
