@@ -192,3 +192,19 @@ def test_the_old_form_keeps_working_for_built_in_targets_and_says_how_to_declare
 def test_an_unknown_target_name_lists_the_declared_ones_too(setup):
     with pytest.raises(ValueError, match="buys_toys"):
         target("no_such_target")
+
+
+def test_a_declared_horizon_the_history_cannot_hold_is_skipped_naming_its_key(helpers):
+    from segml.features.plan import plan_targets
+    from segml.features.timeline import data_end, data_start
+
+    cfg = declared_config(helpers, long_toys={"horizon_days": 400, "label": {
+        "purchases": {"category": ["toys"]}}})
+    tables = load(raw_with_tier(helpers), cfg)
+    register(targets_of(cfg))
+    plan = plan_targets(data_end(tables), cfg.time, ["purchase", "long_toys"],
+                        start=data_start(tables), min_history_days=90)
+    assert list(plan.targets) == ["purchase"]
+    (warning,) = plan.warnings()
+    assert warning.key == "targets.long_toys.horizon_days" and warning.severity == "warning"
+    assert "shorten targets.long_toys.horizon_days" in warning.message
