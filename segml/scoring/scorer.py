@@ -26,7 +26,12 @@ import pandas as pd
 from segml.errors import DataError, Problem, SegmlError
 from segml.predict.explain import reasons_from_contributions
 from segml.scoring.encoding import InputEncoder, input_schema
-from segml.scoring.state import read_state, write_state
+from segml.scoring.state import (
+    DECLARED_TARGETS_FORMAT,
+    STATE_FORMAT_VERSION,
+    read_state,
+    write_state,
+)
 from segml.segments.predictive import COLUMN
 from segml.segments.predictive import assign as assign_cells
 from segml.targets import TARGETS, Target, declared_target, register
@@ -218,7 +223,9 @@ class CustomerScorer:
         >>> CustomerScorer.load(path).input_schema
         [('customer_id', 'string'), ('recency_days', 'double')]
         """
-        return write_state(self.to_state(), folder)
+        return write_state(self.to_state(), folder,
+                           DECLARED_TARGETS_FORMAT if self.declared_targets else
+                           STATE_FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], where: str | None = None) -> CustomerScorer:

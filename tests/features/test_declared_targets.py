@@ -208,3 +208,33 @@ def test_a_declared_horizon_the_history_cannot_hold_is_skipped_naming_its_key(he
     (warning,) = plan.warnings()
     assert warning.key == "targets.long_toys.horizon_days" and warning.severity == "warning"
     assert "shorten targets.long_toys.horizon_days" in warning.message
+
+
+def test_a_model_with_declared_targets_stores_them_as_format_2_and_scores_the_same(
+        setup, tmp_path):
+    import json
+
+    from segml.predict import Predictor
+    from segml.scoring.scorer import CustomerScorer
+
+    cfg, _, tables = setup
+    spec = FeatureSpec.fit(tables, CUTOFF, cfg)
+    X = build_features(tables, CUTOFF, spec)
+    numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+    Y = make_labels(tables, CUTOFF, cfg.time, ["buys_toys", "garden_spend"])
+    predictors = {name: Predictor(target=name, n_estimators=15, seed=0).fit(X[numeric], Y[name])
+                  for name in ("buys_toys", "garden_spend")}
+    assert predictors["buys_toys"].kind_ == "classifier"
+    scorer = CustomerScorer(feature_names=numeric, categorical_levels={}, rules=None,
+                            hierarchy=None, predictors=predictors, activity_window_days=180)
+    assert scorer.declared_targets["garden_spend"]["population"] == "active"
+    folder = scorer.save(tmp_path / "state")
+    body = json.loads((folder / "state.json").read_text())
+    assert body["format_version"] == 2
+    assert body["declared_targets"]["buys_toys"]["label"] == {"purchases": {"category": ["toys"]}}
+    again = CustomerScorer.load(folder)
+    out, back = scorer.score(X[numeric]), again.score(X[numeric])
+    pd.testing.assert_frame_equal(out, back)
+    assert {"buys_toys_probability", "predicted_garden_spend"} <= set(out.columns)
+    inactive = X["recency_days"].isna() | (X["recency_days"] >= 180)
+    assert out.loc[inactive.to_numpy(), "predicted_garden_spend"].isna().all()
