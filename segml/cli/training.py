@@ -83,7 +83,7 @@ def demo(
     """Synthetic data -> full training pipeline -> registered model -> report.
 
     Uses the demo's configuration (configs/demo.yaml: the defaults plus the synthetic columns'
-    roles and two declared targets, as in the segml.yaml written beside the data) and MLflow's local SQLite store
+    roles, as in the segml.yaml written beside the data, and two declared targets) and MLflow's local SQLite store
     (mlflow.db); runs go to the segml-demo experiment and the model is registered as segml-demo,
     so models trained on your own data (segml-customer) never compete with the synthetic one.
     The first run's version becomes @champion, later ones @challenger; each run writes its own

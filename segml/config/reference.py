@@ -39,9 +39,9 @@ retraining and `segml validate` only: scoring new customers reads no label colum
 the training config (`docs/cutoffs.md`, attributes mode).
 
 Without `--config`, `--data DIR` reads `DIR/segml.yaml` when there is one: `segml generate` (and
-`SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII
-and two targets of the demo's own (docs/targets.md). `configs/demo.yaml`, what `segml demo` runs
-with, is the defaults plus those declarations (`segml.data.synthetic.datasets.demo_config()` in
+`SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII.
+`configs/demo.yaml`, what `segml demo` runs with, is the defaults plus those declarations and two
+targets of the demo's own (docs/targets.md; `segml.data.synthetic.datasets.demo_config()` in
 Python).
 
 ## Keys

@@ -37,9 +37,10 @@ SYNTHETIC_COLUMNS: dict[str, object] = {
 }
 
 #: The demo's own outcomes (config ``targets:``, docs/targets.md): an electronics purchase within
-#: 30 days and a support ticket within 60 days. The folder's ``segml.yaml`` and
-#: ``configs/demo.yaml`` declare them; :func:`~segml.data.synthetic.datasets.synthetic_config`
-#: does not (the frozen reference is fitted with the built-in targets only).
+#: 30 days and a support ticket within 60 days. ``configs/demo.yaml`` (``segml demo``) declares
+#: them; :func:`~segml.data.synthetic.datasets.synthetic_config` and the folder's ``segml.yaml``
+#: do not (the frozen reference is fitted with the built-in targets only, and a model trained
+#: with them retrains on the folder with the same inputs).
 SYNTHETIC_TARGETS: dict[str, object] = {
     "buys_electronics": {
         "horizon_days": 30,
@@ -133,14 +134,14 @@ def customers_table(rng, ids, leaf, design, attribute_probs, device_probs, start
 
 
 def folder_config_text() -> str:
-    """The ``segml.yaml`` written beside synthetic tables: their column roles and the demo's
-    declared targets (:data:`SYNTHETIC_TARGETS`)."""
+    """The ``segml.yaml`` written beside synthetic tables: their column roles, nothing else (a
+    model trained with :func:`~segml.data.synthetic.datasets.synthetic_config` retrains on the
+    folder with the same inputs; the demo's targets are in ``configs/demo.yaml``)."""
     import yaml
 
     head = ("# Column roles of the synthetic tables `segml generate` wrote here; `--data DIR` "
             "reads this\n# file when no --config is given (the defaults declare no columns).\n")
-    return head + yaml.safe_dump({"data": {"customers": SYNTHETIC_COLUMNS},
-                                  "targets": SYNTHETIC_TARGETS}, sort_keys=False)
+    return head + yaml.safe_dump({"data": {"customers": SYNTHETIC_COLUMNS}}, sort_keys=False)
 
 
 def write_folder_config(folder: Path) -> Path:
