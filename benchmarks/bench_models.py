@@ -4,6 +4,11 @@ Usage::
 
     python benchmarks/bench_models.py [--datasets telco,mlc_churn,caravan,cdnow,cdnow_1y,
         synthetic,synthetic_hard] [--seeds 0,1,2] [--customers 5000] [--json out.json]
+    python benchmarks/bench_models.py --config my.yaml --data DIR   # your tables, your targets
+
+``--config`` with ``--data``: one more dataset, the tables in ``DIR`` mapped by that config, its
+``models.targets`` (the built-in ones and those declared under ``targets:``, docs/targets.md)
+evaluated the same way (``--datasets ''`` runs it alone).
 
 Each dataset runs the pipeline's own stages with the **default model settings** (the configs in
 ``configs/`` hold the column mapping only): ``build_datasets`` then ``fit_and_evaluate``, i.e.
@@ -126,9 +131,18 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--config", help="a config of your own (its targets: section included)")
+    parser.add_argument("--data", help="the folder of the tables --config maps")
     args = parser.parse_args()
     rows: list[dict] = []
-    for name in args.datasets.split(","):
+    if bool(args.config) != bool(args.data):
+        raise SystemExit("--config and --data go together")
+    if args.config:
+        config = _mapping_only(Path(args.config))
+        rows += evaluate(Path(args.config).stem, config, load_tables(config, data_dir=args.data))
+        print(pd.DataFrame(rows).drop(columns=["seconds"]).round(4).to_string(index=False),
+              flush=True)
+    for name in filter(None, args.datasets.split(",")):
         if name in PUBLIC:
             rows += evaluate(name, *public_tables(name))
         elif name in ("synthetic", "synthetic_hard"):

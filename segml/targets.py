@@ -24,7 +24,8 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,12 +46,27 @@ class Outcomes:
         ``net_spend(days)``: purchases minus returns in ``(c, c + days]``.
     high_clv_quantile : float
         The share of customers *not* counted as high value (``time.high_clv_quantile``).
+    purchases_matching : callable, optional
+        ``purchases_matching(filter, days)``: purchases in ``(c, c + days]`` whose transactions
+        columns hold one of the filter's values (``{"category": ["toys"]}``; ``{}``: any).
+    spend_matching : callable, optional
+        ``spend_matching(filter, days)``: net amount of the matching transactions in
+        ``(c, c + days]``.
+    events_of : callable, optional
+        ``events_of(types, days)``: events of those types in ``(c, c + days]``.
+    column : callable, optional
+        ``column(target)``: the target's label column of the customers table (declared
+        ``column`` labels), as floats.
     """
 
     active: np.ndarray
     purchases: Callable[[int], np.ndarray]
     net_spend: Callable[[int], np.ndarray]
     high_clv_quantile: float = 0.8
+    purchases_matching: Callable[[Mapping[str, Sequence[Any]], int], np.ndarray] | None = None
+    spend_matching: Callable[[Mapping[str, Sequence[Any]], int], np.ndarray] | None = None
+    events_of: Callable[[Sequence[Any], int], np.ndarray] | None = None
+    column: Callable[[str], np.ndarray] | None = None
 
 
 LabelFunction = Callable[[Outcomes, int], np.ndarray]
@@ -153,15 +169,35 @@ class Target:
     profile_kpi: tuple[str, str] | None
     description: str
     audience: str | None = None
+    #: A declared target's (config ``targets:``) definition as plain data: ``kind``,
+    #: ``horizon_days``, ``label``, ``population``, ``description``, ``audience``; None for a
+    #: built-in one. Its horizon is its own ``horizon_days`` (None: a column label, no horizon).
+    definition: Mapping[str, Any] | None = None
 
     @property
     def is_classifier(self) -> bool:
         return self.kind == "classifier"
 
+    @property
+    def has_horizon(self) -> bool:
+        """False for a column label: read as it stands, cross-validated, never planned."""
+        return self.definition is None or self.definition.get("horizon_days") is not None
+
+    @property
+    def horizon_setting(self) -> str:
+        """The config key holding the horizon (``time.churn_horizon_days``,
+        ``targets.<name>.horizon_days``)."""
+        return self.horizon_key if self.definition is not None else f"time.{self.horizon_key}"
+
     def horizon(self, time_cfg: Any) -> int:
         """The label horizon in days from a :class:`~segml.config.TimeConfig`: its
-        ``horizon_key`` field. Read through :func:`segml.features.plan.target_horizons`, the
-        one place horizons come from (the plan, the labels, the BTYD features)."""
+        ``horizon_key`` field (a declared target: its own ``horizon_days``). Read through
+        :func:`segml.features.plan.target_horizons`, the one place horizons come from (the
+        plan, the labels, the BTYD features)."""
+        if self.definition is not None:
+            if self.definition.get("horizon_days") is None:
+                raise ValueError(f"target {self.name!r} reads a column and has no horizon")
+            return int(self.definition["horizon_days"])
         try:
             return int(getattr(time_cfg, self.horizon_key))
         except AttributeError:
@@ -240,6 +276,118 @@ TARGET_NAMES: tuple[str, ...] = tuple(TARGETS)
 CLASSIFIERS: tuple[str, ...] = tuple(t.name for t in TARGETS.values() if t.is_classifier)
 
 
+# ------------------------------------------------------------------------ declared targets
+def declared_label(name: str, kind: str, label: Mapping[str, Any], population: str
+                   ) -> LabelFunction:
+    """The label function of a declared target (docs/targets.md): a column of the customers
+    table, or matching purchases, events or spend in the horizon; a classifier's label is 1
+    when the count or amount is above 0. ``population="active"``: NaN for the customers not
+    active at the cutoff.
+
+    Example
+    -------
+    >>> o = Outcomes(np.array([True, False]), lambda d: np.zeros(2), lambda d: np.zeros(2),
+    ...              purchases_matching=lambda f, d: np.array([2.0, 1.0]))
+    >>> declared_label("x", "classifier", {"purchases": {}}, "known")(o, 30).tolist()
+    [1.0, 1.0]
+    >>> declared_label("x", "regressor", {"purchases": {}}, "active")(o, 30).tolist()
+    [2.0, nan]
+    """
+    (how, spec), = label.items()
+
+    def read(outcomes: Outcomes, days: int) -> np.ndarray:
+        if how == "column":
+            values = outcomes.column(name)  # type: ignore[misc]
+        elif how == "purchases":
+            values = outcomes.purchases_matching(spec, days)  # type: ignore[misc]
+        elif how == "events":
+            values = outcomes.events_of([v for vs in spec.values() for v in vs], days)  # type: ignore[misc]
+        else:
+            values = np.clip(outcomes.spend_matching(spec, days), 0.0, None)  # type: ignore[misc]
+        values = np.asarray(values, dtype="float64")
+        if kind == "classifier" and how != "column":
+            values = (values > 0).astype("float64")
+        if population == "active":
+            values = np.where(outcomes.active, values, np.nan)
+        return values
+
+    return read
+
+
+def declared_target(name: str, definition: Mapping[str, Any]) -> Target:
+    """The :class:`Target` of a declared entry (``definition``: the entry as plain data, as the
+    config's ``targets.<name>`` dumps it and a model's state stores it).
+
+    Example
+    -------
+    >>> t = declared_target("buys_toys", {"kind": "classifier", "horizon_days": 30,
+    ...     "label": {"purchases": {"category": ["toys"]}}, "population": "known"})
+    >>> t.output_column, t.reasons_column, t.horizon_setting, t.audience
+    ('buys_toys_probability', 'buys_toys_reasons', 'targets.buys_toys.horizon_days', 'buys_toys')
+    """
+    kind = definition.get("kind", "classifier")
+    population = definition.get("population", "known")
+    label = {k: v for k, v in dict(definition["label"]).items() if v is not None}
+    classifier = kind == "classifier"
+    how = next(iter(label))
+    return Target(
+        name=name, kind=kind, horizon_key=f"targets.{name}.horizon_days", label_column=name,
+        label=declared_label(name, kind, label, population), population=population,
+        output_column=f"{name}_probability" if classifier else f"predicted_{name}",
+        reasons_column=f"{name}_reasons" if classifier else None,
+        headline_metric="roc_auc" if classifier else "spearman",
+        gate_tolerance="max_auc_drop" if classifier else "max_spearman_drop",
+        baselines=("recency", "logreg") if classifier else ("past_spend",),
+        engagement_sign=1, profile_kpi=None,
+        description=definition.get("description") or f"{how} label {label[how]}",
+        audience=definition.get("audience") or (name if classifier else None),
+        definition={"kind": kind, "horizon_days": definition.get("horizon_days"),
+                    "label": label, "population": population,
+                    "description": definition.get("description"),
+                    "audience": definition.get("audience")},
+    )
+
+
+def targets_of(config: Any) -> dict[str, Target]:
+    """The registry of a configuration: the built-in targets, then the ones its ``targets:``
+    section declares (docs/targets.md), in declaration order.
+
+    Example
+    -------
+    >>> from segml.config import SegmlConfig
+    >>> cfg = SegmlConfig(targets={"upgrades": {"horizon_days": 60,
+    ...                                         "label": {"events": {"type": ["upgrade"]}}}})
+    >>> list(targets_of(cfg))
+    ['churn', 'purchase', 'high_clv', 'spend', 'upgrades']
+    """
+    declared = getattr(config, "targets", None) or {}
+    return {**TARGETS, **{name: declared_target(name, entry.model_dump(mode="json"))
+                          for name, entry in declared.items()}}
+
+
+# Declared targets known to this process: the built-ins plus those of the configurations trained
+# and the models loaded here (register). A lookup by name (the predictors, metrics and
+# baselines name their target) finds them; whatever iterates "every target" takes a config's
+# registry (targets_of) or a model's own targets instead.
+_DECLARED: dict[str, Target] = {}
+_LOCK = threading.Lock()
+
+
+def register(targets: Mapping[str, Target] | Iterable[Target]) -> None:
+    """Make declared targets known by name to :func:`target` (a built-in name is left alone:
+    the built-ins cannot be redefined)."""
+    entries = targets.values() if isinstance(targets, Mapping) else targets
+    with _LOCK:
+        for entry in entries:
+            if entry.definition is not None and entry.name not in TARGETS:
+                _DECLARED[entry.name] = entry
+
+
+def registry() -> dict[str, Target]:
+    """Every target known by name: the built-ins, then the registered declared ones."""
+    return {**TARGETS, **_DECLARED}
+
+
 def target(name: str) -> Target:
     """The :class:`Target` called ``name``; a ValueError lists the valid names otherwise.
 
@@ -249,9 +397,9 @@ def target(name: str) -> Target:
     'purchase_probability'
     """
     try:
-        return TARGETS[name]
+        return TARGETS[name] if name in TARGETS else _DECLARED[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown target {name!r}; valid: {list(TARGETS)}") from None
+        raise ValueError(f"unknown target {name!r}; valid: {list(registry())}") from None
 
 
 def label_columns() -> dict[str, str]:
@@ -259,5 +407,5 @@ def label_columns() -> dict[str, str]:
     return {t.name: t.label_column for t in TARGETS.values()}
 
 
-__all__ = ["CLASSIFIERS", "Outcomes", "TARGETS", "TARGET_NAMES", "Target", "label_columns",
-           "target"]
+__all__ = ["CLASSIFIERS", "Outcomes", "TARGETS", "TARGET_NAMES", "Target", "declared_label",
+           "declared_target", "label_columns", "register", "registry", "target", "targets_of"]

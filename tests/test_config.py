@@ -15,12 +15,16 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_demo_config_is_the_defaults_plus_the_synthetic_columns():
-    from segml.data.synthetic.datasets import synthetic_config
+def test_demo_config_is_the_defaults_plus_the_synthetic_columns_and_targets():
+    from segml.data.synthetic.datasets import SYNTHETIC_TARGETS, demo_config, synthetic_config
 
     demo = load_config(REPO / "configs" / "demo.yaml")
-    assert demo == synthetic_config()
-    assert demo.model_copy(update={"data": SegmlConfig().data}) == SegmlConfig()
+    assert demo == demo_config()
+    assert list(demo.targets) == list(SYNTHETIC_TARGETS) == demo.models.targets[-2:]
+    defaults = SegmlConfig()
+    assert demo.model_copy(update={"data": defaults.data, "targets": {},
+                                   "models": defaults.models}) == defaults
+    assert synthetic_config().targets == {}  # what the frozen reference is fitted with
 
 
 def test_defaults_declare_none_of_the_demo_columns():

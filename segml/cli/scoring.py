@@ -133,7 +133,7 @@ def audiences(
     """
     from segml.scoring.audiences import audiences as build
     from segml.scoring.audiences import write_audiences
-    from segml.targets import CLASSIFIERS
+    from segml.targets import targets_of
     from segml.workflow.targeting import operating_point
 
     setup_logging(quiet, verbose)
@@ -143,11 +143,12 @@ def audiences(
         raise typer.BadParameter(str(exc)) from None
     if min_probability is not None and not 0 <= min_probability <= 1:
         raise typer.BadParameter(f"--min-probability must be a number in [0, 1], got {min_probability:g}")
-    unknown = [t for t in target or [] if t not in CLASSIFIERS]
-    if unknown:
-        raise typer.BadParameter(f"--target must be one of {', '.join(CLASSIFIERS)}, got {unknown}")
     when = parse_cutoff(cutoff)
     cfg = resolve_config(config, data)
+    classifiers = [n for n, t in targets_of(cfg).items() if t.is_classifier]
+    unknown = [t for t in target or [] if t not in classifiers]
+    if unknown:
+        raise typer.BadParameter(f"--target must be one of {', '.join(classifiers)}, got {unknown}")
     fmt = fmt or cfg.audiences.format
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter(f"--format must be parquet or csv, got {fmt!r}")

@@ -83,7 +83,7 @@ def demo(
     """Synthetic data -> full training pipeline -> registered model -> report.
 
     Uses the demo's configuration (configs/demo.yaml: the defaults plus the synthetic columns'
-    roles, as in the segml.yaml written beside the data) and MLflow's local SQLite store
+    roles, as in the segml.yaml written beside the data, and two declared targets) and MLflow's local SQLite store
     (mlflow.db); runs go to the segml-demo experiment and the model is registered as segml-demo,
     so models trained on your own data (segml-customer) never compete with the synthetic one.
     The first run's version becomes @champion, later ones @challenger; each run writes its own
@@ -93,13 +93,13 @@ def demo(
     """
     import time
 
-    from segml.data.synthetic.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import demo_config, make_customers
     from segml.report import write_report
     from segml.workflow.train import train as run_train
 
     setup_logging(quiet, verbose)
     started = time.perf_counter()
-    cfg = synthetic_config()
+    cfg = demo_config()
     cfg.tracking.registered_model_name = DEMO_MODEL_NAME
     cfg.tracking.experiment_name = DEMO_EXPERIMENT
     cfg.seed = seed

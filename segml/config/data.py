@@ -80,7 +80,11 @@ class CustomersTable(Section):
             )
         bad_targets = sorted(set(self.labels) - set(LABEL_TARGETS))
         if bad_targets:
-            raise ValueError(f"unknown label target(s) {bad_targets}; valid: {list(LABEL_TARGETS)}")
+            raise ValueError(
+                f"unknown label target(s) {bad_targets}; valid: {list(LABEL_TARGETS)}; declare "
+                f"an outcome of your own under targets instead, e.g. targets: {{{bad_targets[0]}: "
+                f"{{label: {{column: {self.labels[bad_targets[0]]}, positive: <value>}}}}}} "
+                "(docs/targets.md)")
         return self
 
     def attribute_columns(self) -> list[str]:

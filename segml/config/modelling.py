@@ -174,8 +174,10 @@ class ModelsConfig(Section):
     targets: list[TargetName] = Field(
         default_factory=lambda: list(TARGET_NAMES),
         min_length=1,
-        description="Targets to train (segml.targets); one whose horizon does not fit the "
-        "history is skipped with a warning.",
+        description="Targets to train: the built-in ones (churn, purchase, high_clv, spend) "
+        "and those declared under targets (docs/targets.md); one whose horizon does not fit "
+        "the history is skipped with a warning. Default: the built-in ones and every declared "
+        "one.",
     )
     n_estimators: int = Field(400, ge=1)
     learning_rate: float = Field(0.05, gt=0)

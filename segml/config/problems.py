@@ -17,6 +17,7 @@ error: file 'demo.yaml': unknown key 'sise' (did you mean 'size'?)
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -53,6 +54,9 @@ def unwrap_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+#: "Value error, <dotted.key>: <why>": what a check of the whole configuration raises.
+_ROOT_KEY = re.compile(r"Value error, ([a-z_]+(?:\.[A-Za-z0-9_ ]+)+): (.*)", re.S)
+
 #: Keys an earlier segml accepted, and what to do with them now.
 REMOVED_KEYS = {
     "features.engine": "features are always built with pandas and NumPy; delete the key",
@@ -67,6 +71,9 @@ def validation_problems(error: ValidationError, source: str,
     for err in error.errors():
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "<root>"
+        named = _ROOT_KEY.match(str(err.get("msg", ""))) if not loc else None
+        if named:  # a check spanning sections names the key it refuses first in its message
+            key, err = named.group(1), {**err, "msg": named.group(2)}
         if err["type"] == "extra_forbidden" and key in REMOVED_KEYS:
             message = f"key '{key}' was removed: {REMOVED_KEYS[key]}"
         elif err["type"] == "extra_forbidden":

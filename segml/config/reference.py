@@ -40,8 +40,9 @@ the training config (`docs/cutoffs.md`, attributes mode).
 
 Without `--config`, `--data DIR` reads `DIR/segml.yaml` when there is one: `segml generate` (and
 `SyntheticData.write`) writes it beside the synthetic tables, declaring their attributes and PII.
-`configs/demo.yaml`, what `segml demo` runs with, is the defaults plus those declarations
-(`segml.data.synthetic.datasets.synthetic_config()` in Python).
+`configs/demo.yaml`, what `segml demo` runs with, is the defaults plus those declarations and two
+targets of the demo's own (docs/targets.md; `segml.data.synthetic.datasets.demo_config()` in
+Python).
 
 ## Keys
 """
@@ -53,6 +54,8 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
     if field.default_factory is not None:
         value = field.default_factory()
     else:
@@ -70,7 +73,9 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         description = (field.description or "").replace("|", "\\|")
         if nested is not None and not str(field.annotation).startswith("list"):
             rows.append(f"| `{key}` | section | {_default(field)} | {description} |")
-            rows.extend(_rows(nested, key + "."))
+            # a dict of sections (targets: name -> entry) documents one entry under <name>
+            named = str(field.annotation).startswith("dict")
+            rows.extend(_rows(nested, key + (".<name>." if named else ".")))
         else:
             type_name = _type_name(field.annotation).replace("|", "\\|")
             rows.append(f"| `{key}` | {type_name} | {_default(field)} | {description} |")

@@ -31,7 +31,14 @@ from segml.config.operations import (
 )
 from segml.config.problems import validation_problems
 from segml.config.section import Section
+from segml.config.targets import TargetEntry, check_target_names
 from segml.errors import ConfigError, Problem
+
+#: Columns the labels and the scorer's output hold besides the targets': a declared target may
+#: not take one of these names (its label column is its name).
+RESERVED_COLUMNS = ("customer_id", "is_active", "cutoff", "segment_path", "segment_id",
+                    "rfm_segment", "lifecycle_stage", "predictive_segment", "p_alive",
+                    "expected_next_purchase_date", "label")
 
 
 class SegmlConfig(Section):
@@ -53,6 +60,12 @@ class SegmlConfig(Section):
     audiences: AudiencesConfig = Field(
         default_factory=AudiencesConfig,
         description="Operating points of the 'likely to ...' lists (segml audiences).")
+    targets: dict[str, TargetEntry] = Field(
+        default_factory=dict,
+        description="Your own outcomes, by name (docs/targets.md): each reads its label from a "
+        "customers column, or from purchases, events or spend within its horizon_days; "
+        "trained beside the built-in ones (models.targets).",
+    )
 
     def resolved_tracking_uri(self) -> str:
         return self.tracking.resolved_uri()
@@ -87,6 +100,33 @@ class SegmlConfig(Section):
                 "is one with no purchase in the activity window, where churn is undefined; set "
                 "time.activity_window_days and leave lapsed_days null"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> SegmlConfig:
+        from segml.targets import TARGETS
+
+        reserved = {*TARGETS, *(t.label_column for t in TARGETS.values()),
+                    *(t.output_column for t in TARGETS.values()), *RESERVED_COLUMNS}
+        check_target_names(list(self.targets), reserved)
+        valid = [*TARGETS, *self.targets]
+        if "targets" not in self.models.model_fields_set and self.targets:
+            # declared targets are trained unless models.targets says otherwise
+            self.models.targets = [*self.models.targets,
+                                   *(t for t in self.targets if t not in self.models.targets)]
+        for key, names in (("models.targets", self.models.targets),
+                           ("predictive_segments.value_targets",
+                            self.predictive_segments.value_targets),
+                           ("predictive_segments.risk_targets",
+                            self.predictive_segments.risk_targets)):
+            unknown = [n for n in names if n not in valid]
+            if unknown:
+                raise ValueError(f"{key}: unknown target(s) {unknown}; valid: {valid} (the "
+                                 "built-in ones and those declared under targets)")
+        for name, column in self.data.customers.labels.items():
+            if name in self.targets:
+                raise ValueError(f"targets.{name} is also given a label column by "
+                                 f"data.customers.labels ({column}); keep one")
         return self
 
     def lifecycle_thresholds(self) -> LifecycleThresholds:

@@ -21,8 +21,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from segml.config import ATTRIBUTE_ROLES, SegmlConfig
@@ -60,6 +61,7 @@ from segml.data.checks import (
     require_columns as _require_columns,
 )
 from segml.data.io import find_table_file, missing_table_hint, read_table
+from segml.data.targets import target_problems
 from segml.errors import DataError, Problem
 
 log = logging.getLogger(__name__)
@@ -115,10 +117,16 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                   "score: replace the ids with pseudonyms and remove it from the PII list")
     # Scoring reads no label column (new customers have none): declared labels are not checked,
     # and a label column present is never read, so it cannot become a feature either.
-    labels_declared = {} if scoring else spec.labels
-    for target, column in labels_declared.items():
+    labels_declared = {} if scoring else declared_label_columns(cfg)
+    attribute_names = {c for cols in spec.attributes.values() for c in cols}
+    refused: set[str] = set()
+    for target, (column, _, _) in labels_declared.items():
         if column in pii:
             out.error(f"label column '{column}' ({target}) is declared PII (data.customers.pii)")
+        if column in attribute_names:
+            refused.add(target)
+            out.error(f"label column '{column}' ({target}) is also declared an attribute "
+                      "(data.customers.attributes): a label is never a feature", column)
     if spec.signup_date and spec.signup_date in pii:
         # Declared PII: never read, so tenure counts from the first order or event.
         out.warn(f"signup date column '{spec.signup_date}' is declared PII "
@@ -161,17 +169,42 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
                 frame[column] = _as_category(values)
                 roles.setdefault(role, []).append(column)
     labels: dict[str, str] = {}
-    for target, column in labels_declared.items():
-        if column not in raw.columns:
-            out.error(f"declared label column '{column}' ({target}) does not exist", column)
+    for target, (column, positive, classifier) in labels_declared.items():
+        if target in refused:
             continue
-        values = _binary_label(raw[column], spec.positive_label, column, out)
+        if column not in raw.columns:
+            seen = ", ".join(map(str, list(raw.columns)[:12]))
+            out.error(f"declared label column '{column}' ({target}) does not exist (columns: "
+                      f"{seen}{', ...' if raw.shape[1] > 12 else ''})", column)
+            continue
+        if not classifier:
+            values = pd.to_numeric(raw[column], errors="coerce")
+            if values.isna().all():
+                out.error(f"label column '{column}' ({target}) holds no number", column)
+                continue
+            frame[f"label_{target}"] = values.to_numpy(dtype="float64")
+            labels[target] = column
+            continue
+        if target not in spec.labels and positive is not None:
+            # a declared column label: the positive value against every other (docs/targets.md)
+            text = raw[column].astype("string").str.strip().str.lower()
+            seen = sorted(pd.unique(text.dropna()))
+            if positive.strip().lower() not in seen:
+                out.error(f"targets.{target}.label.column.positive {positive!r} is not a value "
+                          f"of '{column}'; values seen: {', '.join(map(str, seen[:12]))}"
+                          f"{' ...' if len(seen) > 12 else ''}", column)
+                continue
+            frame[f"label_{target}"] = (text == positive.strip().lower()).astype(
+                "float64").where(raw[column].notna()).to_numpy(dtype="float64", na_value=np.nan)
+            labels[target] = column
+            continue
+        values = _binary_label(raw[column], positive, column, out)
         if values is not None:
             frame[f"label_{target}"] = values.to_numpy()
             labels[target] = column
     if note and not scoring:
-        _note_undeclared(raw, spec, wanted)
-    if mode == "attributes" and not spec.labels and not scoring:
+        _note_undeclared(raw, spec, wanted, cfg)
+    if mode == "attributes" and not labels_declared and not scoring:
         out.error(
             "attributes mode needs at least one label column (data.customers.labels), "
             "or provide a transactions table"
@@ -179,11 +212,28 @@ def _validate_customers(raw: pd.DataFrame, cfg: SegmlConfig, file: str | None, m
     return (frame if not _has_errors(out.problems) else None), out.problems, roles, labels
 
 
-def _note_undeclared(raw: pd.DataFrame, spec, attributes: dict[str, list[str]]) -> None:
+def declared_label_columns(cfg: SegmlConfig) -> dict[str, tuple[str, Any, bool]]:
+    """Target -> (customers column, positive value, classifier?) of every label read from the
+    customers table: ``data.customers.labels`` (the built-in classifiers, with
+    ``positive_label``) and the declared targets with a ``column`` label (docs/targets.md)."""
+    spec = cfg.data.customers
+    out: dict[str, tuple[str, Any, bool]] = {
+        target: (column, spec.positive_label, True) for target, column in spec.labels.items()}
+    for name, entry in cfg.targets.items():
+        if entry.label.column is not None:
+            positive = entry.label.column.positive
+            out[name] = (entry.label.column.column, None if positive is None else str(positive),
+                         entry.kind == "classifier")
+    return out
+
+
+def _note_undeclared(raw: pd.DataFrame, spec, attributes: dict[str, list[str]],
+                     cfg: SegmlConfig) -> None:
     """One info note naming the customers columns no role declares: they are not read, and those
     that look like personal data (:func:`~segml.data.checks.looks_like_pii`) are named as such,
     so nothing is silently used or silently dropped."""
-    declared = {spec.customer_id, spec.signup_date, *spec.labels.values(), *spec.pii}
+    declared = {spec.customer_id, spec.signup_date, *spec.labels.values(), *spec.pii,
+                *(column for column, _, _ in declared_label_columns(cfg).values())}
     declared |= {c for cols in attributes.values() for c in cols}
     undeclared = [str(c) for c in raw.columns if c not in declared]
     if not undeclared:
@@ -360,6 +410,10 @@ def validate_tables(
         problems += found
     if _has_errors(problems):
         return None, problems
+    if purpose == "train" and not partition and mode == "behavioural":
+        problems += target_problems(config, tx, ev)
+        if _has_errors(problems):
+            return None, problems
     tables = Tables(
         customers=cust.reset_index(drop=True),
         transactions=tx,

@@ -55,6 +55,7 @@ from segml.features.events import (
     kept_codes,
     value_names,
 )
+from segml.features.matching import history
 from segml.features.plan import feature_horizons
 from segml.features.purchases import purchase_summary, purchases_of, transaction_arrays
 from segml.features.statistics import (
@@ -74,6 +75,7 @@ from segml.features.timeline import (
     known_at,
     to_ns,
 )
+from segml.targets import targets_of
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,10 @@ class FeatureSpec:
     attributes: dict[str, list[str]] = field(default_factory=dict)
     attribute_levels: dict[str, list[str]] = field(default_factory=dict)
     btyd: dict[str, Any] | None = None
+    #: Declared target -> ``{"kind": purchases | events | spend, "filter": {...}}``: its
+    #: history before the cutoff as features (``<name>_history_count``, ``_spend``,
+    #: ``_recency_days``; docs/targets.md). Absent from specs stored before targets were declared.
+    target_history: dict[str, dict[str, Any]] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
     categorical_features: list[str] = field(default_factory=list)
 
@@ -159,7 +165,7 @@ class FeatureSpec:
         fcfg, tcfg = config.features, config.time
         spec = cls(mode=stats.mode, attributes=stats.roles,
                    trend_windows=sorted(set(fcfg.trend_windows_days)),
-                   horizons=feature_horizons(tcfg))
+                   horizons=feature_horizons(tcfg, targets_of(config)))
         if stats.mode == "behavioural":
             spec.cutoff = as_cutoff(cutoff).isoformat()
             for column, attr in (("category", "categories"), ("channel", "channels")):
@@ -176,6 +182,13 @@ class FeatureSpec:
                         stats.counts.get("event_type", {}), fcfg.max_categories)
             if fcfg.btyd:
                 spec.btyd = fit_btyd(stats.btyd, btyd_penalizer, btyd_sample_size, cutoff)
+            # every declared target's, whichever a run predicts (as the BTYD horizons): the
+            # features, and so the segments, do not depend on models.targets
+            spec.target_history = {
+                name: {"kind": entry.label.kind, "filter": entry.label.filter}
+                for name, entry in config.targets.items()
+                if entry.label.kind in ("purchases", "spend")
+                or (entry.label.kind == "events" and stats.has_events)}
         for column in (c for cols in stats.roles.values() for c in cols):
             if ATTRIBUTE + column in stats.counts:
                 kept, _ = top_counts(stats.counts[ATTRIBUTE + column], max_attribute_levels)
@@ -204,6 +217,10 @@ class FeatureSpec:
                 names += [f"btyd_expected_purchases_{h}d" for h in self.horizons]
                 names += [f"btyd_prob_purchase_{h}d" for h in self.horizons]
                 names.append("btyd_expected_next_purchase_days")
+            for name, history in self.target_history.items():
+                names += [f"{name}_history_count", f"{name}_history_recency_days"]
+                if history["kind"] != "events":
+                    names.append(f"{name}_history_spend")
         attrs = [c for cols in self.attributes.values() for c in cols]
         clash = sorted(set(attrs) & set(names))
         if clash:
@@ -400,6 +417,10 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         columns["tenure_days"] = tenure
         if spec.btyd is not None:
             columns.update(_btyd_features(spec, summary, tenure))
+        for name, entry in spec.target_history.items():
+            found = history(tables, c, entry["kind"], entry["filter"])
+            for part, values in found.items():
+                columns[f"{name}_history_{part}"] = values
     columns.update(_attribute_columns(customers, spec))
     index = pd.Index(customers["customer_id"][known], name="customer_id")
     rows = None if known.all() else np.flatnonzero(known)

@@ -16,9 +16,10 @@ In attributes mode the explicit ``label_<target>`` columns are returned under th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,16 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
+from segml.features.matching import event_counts, transaction_matches
 from segml.features.plan import target_horizons
 from segml.features.purchases import transaction_arrays
-from segml.features.timeline import DAY_NS, as_cutoff, end_of_day, known_at, to_ns
+from segml.features.timeline import (
+    DAY_NS,
+    as_cutoff,
+    end_of_day,
+    known_at,
+    to_ns,
+)
 from segml.targets import TARGETS, Outcomes
 from segml.targets import target as target_of
 
@@ -83,23 +91,25 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     """
     customers = tables.customers
     names = list(TARGETS) if targets is None else [target_of(t).name for t in targets]
-    if tables.transactions is None:
+    if tables.transactions is None or not any(target_of(n).has_horizon for n in names):
+        # attributes mode, or only column labels: read as they stand, no cutoff
         labels = {target: customers[f"label_{target}"].to_numpy(dtype="float64")
                   for target in tables.label_columns if target in names}
         if not labels:
             raise DataError([Problem("no transactions and no explicit label columns",
                                      table="customers")])
         return pd.DataFrame(labels, index=pd.Index(customers["customer_id"], name="customer_id"))
-    days = _horizons(time_cfg, names, horizons)
+    timed = [n for n in names if target_of(n).has_horizon]
+    days = _horizons(time_cfg, timed, horizons)
     c_ts = as_cutoff(cutoff)
     known = known_at(tables, c_ts)
     outcomes = _outcomes(tables, c_ts, time_cfg, max(days.values(), default=0), known)
     out = {"is_active": outcomes.active}
     for name in names:
         spec = target_of(name)
-        out[spec.label_column] = spec.label(outcomes, days[name])
+        out[spec.label_column] = spec.label(outcomes, days.get(name, 0))
     latest = end_of_day(tables.transactions["timestamp"].max())  # the data covers that whole day
-    censored = [n for n in names if c_ts + pd.Timedelta(days=days[n]) > latest]
+    censored = [n for n in timed if c_ts + pd.Timedelta(days=days[n]) > latest]
     if censored:
         log.warning("label windows of %s after %s run past the last transaction (%s): those "
                     "labels are censored", ", ".join(censored), c_ts, latest)
@@ -142,8 +152,29 @@ def _outcomes(tables: Tables, c_ts: pd.Timestamp, time_cfg: TimeConfig, longest:
         window = after(days)
         return np.bincount(pos[window], weights=amount[window], minlength=n)[known]
 
+    def matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        rows = after(days)
+        for column, values in spec.items():
+            rows = rows & transaction_matches(tables, column, values)[near]
+        return rows
+
+    def purchases_matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        return np.bincount(pos[buy & matching(spec, days)], minlength=n)[known].astype("float64")
+
+    def spend_matching(spec: Mapping[str, Sequence[Any]], days: int) -> np.ndarray:
+        window = matching(spec, days)
+        return np.bincount(pos[window], weights=amount[window], minlength=n)[known]
+
+    def events_of(types: Sequence[Any], days: int) -> np.ndarray:
+        return event_counts(tables, types, c, c + days * DAY_NS)[known]
+
+    def column(target: str) -> np.ndarray:
+        return tables.customers[f"label_{target}"].to_numpy(dtype="float64")[known]
+
     active = np.bincount(pos[buy & (ts <= c)], minlength=n)[known] > 0
-    return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile)
+    return Outcomes(active, purchases, net_spend, time_cfg.high_clv_quantile,
+                    purchases_matching=purchases_matching, spend_matching=spend_matching,
+                    events_of=events_of, column=column)
 
 
 @dataclass
@@ -294,3 +325,4 @@ def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int) -> list[np.
     offsets = np.cumsum([0, *(k.size for k in known)])
     return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
             for b in range(len(known))]
+

@@ -37,6 +37,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -44,7 +45,7 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.errors import DataError, Problem
 from segml.features.timeline import as_cutoff, end_of_day
-from segml.targets import TARGETS
+from segml.targets import TARGETS, Target
 from segml.targets import target as target_of
 
 
@@ -84,8 +85,9 @@ class TimePlan:
     @property
     def spec_cutoff(self) -> pd.Timestamp:
         """Where the feature settings (category columns, BG/NBD parameters) are learned: the
-        earliest evaluation cutoff, so that no evaluation window informs them."""
-        return min(p.evaluation for p in self.targets.values())
+        earliest evaluation cutoff, so that no evaluation window informs them (the scoring
+        cutoff when nothing is planned: only column labels, read as they stand)."""
+        return min((p.evaluation for p in self.targets.values()), default=self.scoring)
 
     @property
     def horizons(self) -> dict[str, int]:
@@ -139,20 +141,25 @@ def target_horizons(time_cfg: TimeConfig, targets: list[str] | tuple[str, ...] |
     return {name: target_of(name).horizon(time_cfg) for name in names}
 
 
-def feature_horizons(time_cfg: TimeConfig) -> list[int]:
+def feature_horizons(time_cfg: TimeConfig, targets: Mapping[str, Target] | None = None,
+                     ) -> list[int]:
     """The horizons the BTYD features are computed at (``btyd_expected_purchases_<h>d``,
     ``btyd_prob_purchase_<h>d``): every registered target's, so a new target's horizon gets
     its own.
 
     Every registered target's, not only the configured ones: the features are shared by the
     segmentation and every predictor, so a run predicting fewer targets finds the same segments.
+    ``targets``: the config's registry (:func:`segml.targets.targets_of`: the built-in targets
+    and the declared ones; a column label has no horizon); None: the built-in ones.
 
     Example
     -------
     >>> feature_horizons(TimeConfig())
     [30, 90, 365]
     """
-    return sorted(set(target_horizons(time_cfg).values()))
+    registry = TARGETS if targets is None else targets
+    found = {t.horizon(time_cfg) for t in registry.values() if t.has_horizon}
+    return sorted(found)
 
 
 def resolve_cutoff(time_cfg: TimeConfig, data_end: object | None, override: object = None, *,
@@ -273,13 +280,13 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
 
 def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestamp | None,
                end: pd.Timestamp, min_history_days: int, targets: list[str]) -> Problem:
-    key = target_of(name).horizon_key
-    sharing = [t for t in targets if target_of(t).horizon_key == key]
+    key = target_of(name).horizon_setting
+    sharing = [t for t in targets if target_of(t).horizon_setting == key]
     who = " and ".join(sharing) if len(sharing) > 1 else name
     needed = 2 * horizon + max(min_history_days, 1)
     covered = 0 if first is None else (end - first).days
     fits = (covered - max(min_history_days, 1)) // 2
-    hint = (f"shorten time.{key} (at most {fits} days fits this history) or bring more history"
+    hint = (f"shorten {key} (at most {fits} days fits this history) or bring more history"
             if fits >= 1 else "bring more history")
     what = "target" if len(sharing) == 1 else "targets"
     return Problem(
@@ -288,7 +295,7 @@ def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestam
         f"{min_history_days} days of data before the first training cutoff, "
         f"readiness.min_history_days); the data covers {covered} days "
         f"({'?' if first is None else first.date()}..{end.date()}); {hint}",
-        severity="warning", table="transactions", column="timestamp", key=f"time.{key}")
+        severity="warning", table="transactions", column="timestamp", key=key)
 
 
 __all__ = ["TargetPlan", "TimePlan", "feature_horizons", "plan_targets", "resolve_cutoff",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from segml.config import RetrainConfig
-from segml.targets import TARGETS
+from segml.targets import registry
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def evaluate_gates(
     [('churn_roc_auc_drop', True), ('spend_present', False), ('readiness', True)]
     """
     gates: list[Gate] = []
-    for spec in TARGETS.values():
+    for spec in registry().values():
         key = f"{spec.name}_{spec.headline_metric}"
         has_champion = (spec.name in champion_targets if champion_targets is not None
                         else key in champion)

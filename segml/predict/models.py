@@ -59,7 +59,7 @@ REFIT_MAX_ROWS = _MODELS["refit_max_rows"]
 _PLAIN_STATE = ("feature_names_", "categories_", "booster_feature_names_", "winner_",
                 "candidate_scores_", "calibration_", "calibration_scores_", "best_iteration_",
                 "params_", "n_rows_available_", "n_train_rows_", "refitted_", "validation_",
-                "base_rate_")
+                "base_rate_", "kind_")
 #: Of them, the feature columns' (held in ``columns_``).
 _COLUMN_STATE = ("feature_names_", "categories_", "booster_feature_names_")
 
@@ -222,7 +222,10 @@ class Predictor(BaseEstimator):
     # ------------------------------------------------------------------ sklearn plumbing
     @property
     def is_classifier(self) -> bool:
-        return target_of(self.target).is_classifier
+        # a fitted predictor knows its kind (a declared target's model scores without the
+        # config that declared it); states written before kind_ name a built-in target
+        kind = getattr(self, "kind_", None)
+        return kind == "classifier" if kind is not None else target_of(self.target).is_classifier
 
     # the feature columns' attributes, read from the fitted encoder (AttributeError unfitted)
     @property
@@ -297,6 +300,7 @@ class Predictor(BaseEstimator):
         self.n_rows_available_ = fitted.n_rows_available
         self.n_train_rows_ = fitted.n_train_rows
         self.base_rate_ = fitted.base_rate
+        self.kind_ = target_of(self.target).kind
 
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
         """A new predictor fitted on other rows (the freshest label windows) with the recipe this

@@ -21,6 +21,7 @@ import pandas as pd
 from segml.config import SegmlConfig
 from segml.data.io import write_frame_atomic
 from segml.targets import target as target_of
+from segml.targets import targets_of
 from segml.workflow.datasets import Datasets
 from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import run_tags, segment_metrics
@@ -105,6 +106,9 @@ def write_artifacts(
         "targets": target_windows(predictions),
         "skipped_targets": [p.to_dict() for p in predictions.skipped],
         "skipped": dict(predictions.skipped_targets),
+        # what the report shows of each declared target, for a report written in another process
+        "declared_targets": {n: dict(t.definition) for n, t in targets_of(config).items()
+                             if t.definition is not None},
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
         "predictive_segments": write_predictive_artifacts(
             out, segmentation.current_scores, data.current_X, segmentation.predictive_grid,

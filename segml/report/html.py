@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from segml.config import TrackingConfig
 from segml.report import blocks, predictive, sections, segment_sections
 from segml.segments.naming import BTYD_NOTE
+from segml.targets import declared_target, register
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ def render_report(
         Groups smaller than this are never described (default: from the run, else 50).
     """
     documents = documents or {}
+    declared = (documents.get("report/context.json") or {}).get("declared_targets") or {}
+    register([declared_target(name, definition) for name, definition in declared.items()])
     art = blocks.Artifacts(dict(tables), dict(images), dict(documents))
     floor = _floor(run, documents, min_profile_size)
     context = documents.get("report/context.json") or {}

@@ -28,7 +28,8 @@ from typing import Any
 import pandas as pd
 
 from segml.report.blocks import Artifacts, fmt, html_table
-from segml.targets import TARGETS
+from segml.targets import registry
+from segml.targets import target as target_of
 
 CURVE_COLUMNS = ("threshold", "share", "precision", "recall")
 #: Cell KPIs shown in the grid: column -> (label, format); P(high value) only without spend.
@@ -86,7 +87,7 @@ def write_predictive_artifacts(out: Path, scored: pd.DataFrame | None,
             marked.append(row)
         plot_operating_points(frame, pd.DataFrame(marked),
                               out / f"plots/{target}_operating_points.png",
-                              title=f"{target}: {TARGETS[target].audience or target}",
+                              title=f"{target}: {target_of(target).audience or target}",
                               base_rate=curve.get("base_rate"))
     if points:
         write_frame_atomic(pd.DataFrame(points), out / "audiences/operating_points.csv")
@@ -201,7 +202,7 @@ def audience_sections(art: Artifacts) -> list[dict[str, Any]]:
     those points as a table (threshold, share, expected precision and recall)."""
     points = art.table("audiences/operating_points.csv")
     out = []
-    for target, spec in TARGETS.items():
+    for target, spec in registry().items():
         plot = art.image(f"plots/{target}_operating_points.png")
         art.used.add(f"audiences/{target}_operating_curve.csv")
         if plot is None:

@@ -37,7 +37,7 @@ from segml.report.segment_sections import (
     tree_section,
 )
 from segml.segments.naming import feature_label
-from segml.targets import TARGETS
+from segml.targets import registry
 
 
 def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def _problem_text(problem: dict[str, Any]) -> str:
 def model_sections(art: Artifacts) -> list[dict[str, Any]]:
     """Per target: model vs baselines, the evaluation curves and (spend) the decile table."""
     out = []
-    for target in TARGETS:
+    for target in registry():
         comparison = art.table(f"evaluation/{target}_comparison.csv")
         if comparison is None:
             continue
@@ -143,7 +143,7 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
     samples = art.table("explain/samples.csv")
     sizes = {} if samples is None else samples.set_index("target").to_dict("index")
     out = []
-    for target in TARGETS:
+    for target in registry():
         plots = [art.image(f"plots/{target}_importance.png"), art.image(f"plots/{target}_beeswarm.png")]
         size = sizes.get(target)
         sample = "" if size is None else (
@@ -193,7 +193,7 @@ def header(run: dict[str, Any]) -> dict[str, Any]:
     if tags.get("cutoff"):
         facts.append(f"data up to {tags.pop('cutoff')}")
     models: dict[str, list[str]] = {}
-    for target in TARGETS:
+    for target in registry():
         parts = []
         for prefix, label in MODEL_TAGS.items():
             value = tags.pop(f"{prefix}{target}", None)

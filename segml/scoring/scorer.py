@@ -26,10 +26,16 @@ import pandas as pd
 from segml.errors import DataError, Problem, SegmlError
 from segml.predict.explain import reasons_from_contributions
 from segml.scoring.encoding import InputEncoder, input_schema
-from segml.scoring.state import read_state, write_state
+from segml.scoring.state import (
+    DECLARED_TARGETS_FORMAT,
+    STATE_FORMAT_VERSION,
+    read_state,
+    write_state,
+)
 from segml.segments.predictive import COLUMN
 from segml.segments.predictive import assign as assign_cells
-from segml.targets import TARGETS
+from segml.targets import TARGETS, Target, declared_target, register
+from segml.targets import target as target_of
 
 STATE_KIND = "segml.CustomerScorer"
 
@@ -68,6 +74,11 @@ class CustomerScorer:
     audience_curves : dict or None
         Classifier -> its evaluation fit's operating curve (plain data,
         :mod:`segml.predict.operating`), read by ``segml audiences``.
+    declared_targets : dict
+        Declared target (config ``targets:``) -> its definition as plain data
+        (:func:`segml.targets.declared_target`): what scoring needs of it (kind, population,
+        output and reasons columns) without the config that declared it. Default: read from
+        the registry for the predictors' declared targets.
 
     Attributes
     ----------
@@ -89,12 +100,30 @@ class CustomerScorer:
     evaluated: dict[str, Any] = field(default_factory=dict)
     predictive_grid: dict[str, Any] | None = None
     audience_curves: dict[str, Any] | None = None
+    declared_targets: dict[str, Any] = field(default_factory=dict)
     encoder: InputEncoder = field(init=False, repr=False, compare=False)
+    _targets: dict[str, Target] = field(init=False, repr=False, compare=False)
     #: ``validate_input`` may hand string columns over as strings (no category dtype needed).
     accepts_string_columns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.encoder = InputEncoder(self.feature_names, self.categorical_levels)
+        for name in self.predictors:
+            if name not in TARGETS and name not in self.declared_targets:
+                self.declared_targets[name] = dict(target_of(name).definition or {})
+        try:
+            declared = {n: declared_target(n, d) for n, d in self.declared_targets.items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError([Problem(f"model state: a declared target's definition is "
+                                     f"malformed ({exc!r})", key="model")]) from None
+        self._targets = {name: spec for name, spec in {**TARGETS, **declared}.items()
+                         if name in self.predictors}
+        register(self._targets)  # found by name (explanations, audiences) wherever it scores
+
+    def targets(self) -> dict[str, Target]:
+        """The targets this scorer outputs, in output order: the built-in ones, then the
+        declared ones (rebuilt from their stored definitions)."""
+        return self._targets
 
     # ------------------------------------------------------------------------------ input
     @property
@@ -148,6 +177,7 @@ class CustomerScorer:
             "hierarchy": None if self.hierarchy is None else self.hierarchy.to_state(),
             "predictors": {t: p.to_state() for t, p in self.predictors.items()},
             "evaluated": {t: p.to_state() for t, p in self.evaluated.items()},
+            "declared_targets": {n: dict(d) for n, d in self.declared_targets.items()},
         }
 
     @classmethod
@@ -177,6 +207,8 @@ class CustomerScorer:
             evaluated={t: Predictor.from_state(p) for t, p in state["evaluated"].items()},
             predictive_grid=state["predictive_grid"],
             audience_curves=state["audience_curves"],
+            # absent from states written before targets could be declared
+            declared_targets=dict(state.get("declared_targets") or {}),
         )
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -191,7 +223,9 @@ class CustomerScorer:
         >>> CustomerScorer.load(path).input_schema
         [('customer_id', 'string'), ('recency_days', 'double')]
         """
-        return write_state(self.to_state(), folder)
+        return write_state(self.to_state(), folder,
+                           DECLARED_TARGETS_FORMAT if self.declared_targets else
+                           STATE_FORMAT_VERSION)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], where: str | None = None) -> CustomerScorer:
@@ -261,7 +295,7 @@ class CustomerScorer:
                     out[column] = rule[column]
         matrices: dict[tuple, np.ndarray] = {}
         outside: dict[str, np.ndarray] = {}  # target -> customers it does not apply to
-        for target, spec in TARGETS.items():
+        for target, spec in self.targets().items():
             if target in self.predictors:
                 predictor = self.predictors[target]
                 key = _matrix_key(predictor)
@@ -284,7 +318,7 @@ class CustomerScorer:
                 next_purchase_dates(columns["btyd_expected_next_purchase_days"], start),
                 dtype=object)
         if reasons:
-            for target, spec in TARGETS.items():
+            for target, spec in self.targets().items():
                 if target in self.predictors and spec.reasons_column is not None:
                     predictor = self.predictors[target]
                     contrib = predictor.contributions_matrix(matrices[_matrix_key(predictor)])

@@ -53,8 +53,11 @@ from segml.errors import Problem, SegmlError
 
 #: The state format this segml writes; bump it when ``to_state`` output changes meaning.
 STATE_FORMAT_VERSION = 1
+#: Format 2: a state holding declared targets (``declared_targets``, docs/targets.md), which a
+#: reader of format 1 only would not score; a state without them is still written as format 1.
+DECLARED_TARGETS_FORMAT = 2
 #: The formats this segml reads.
-SUPPORTED_FORMATS = (1,)
+SUPPORTED_FORMATS = (1, 2)
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"
 #: Strings longer than this are stored as files of their own (booster model strings).
@@ -196,8 +199,10 @@ def _decode(value: Any, arrays: Any, folder: Path, where: str = "") -> Any:
     return value
 
 
-def write_state(state: dict[str, Any], folder: str | os.PathLike[str]) -> Path:
-    """Store ``state`` (``to_state()`` output) in ``folder`` with the current format version.
+def write_state(state: dict[str, Any], folder: str | os.PathLike[str],
+                version: int = STATE_FORMAT_VERSION) -> Path:
+    """Store ``state`` (``to_state()`` output) in ``folder`` with its format ``version`` (the
+    current one unless the state needs a later one, :data:`DECLARED_TARGETS_FORMAT`).
 
     The files are written into a temporary folder beside ``folder`` and moved into place, so a
     reader never sees half a state. Raises ``TypeError`` naming the path of a value that is not
@@ -206,7 +211,7 @@ def write_state(state: dict[str, Any], folder: str | os.PathLike[str]) -> Path:
     folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
-    body = _encode({**state, "format_version": STATE_FORMAT_VERSION}, arrays, texts, "")
+    body = _encode({**state, "format_version": version}, arrays, texts, "")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".state-", dir=folder.parent))
     (staging / "texts").mkdir()
@@ -275,6 +280,6 @@ def as_float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-__all__ = ["ARRAYS_FILE", "MAX_FILE_BYTES", "STATE_FILE", "STATE_FORMAT_VERSION",
+__all__ = ["ARRAYS_FILE", "DECLARED_TARGETS_FORMAT", "MAX_FILE_BYTES", "STATE_FILE", "STATE_FORMAT_VERSION",
            "SUPPORTED_FORMATS", "as_float", "check_format", "read_state", "state_digest",
            "write_state"]

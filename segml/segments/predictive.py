@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segml.targets import TARGETS
+from segml.targets import registry
 
 #: The scorer's output column holding each customer's cell.
 COLUMN = "predictive_segment"
@@ -47,7 +47,7 @@ def _axis(scored: Mapping[str, Any], choices: Iterable[str], trained: set[str],
           quantiles: list[float], names: list[str]) -> dict[str, Any] | None:
     """The first trained target of ``choices`` with its band cut points, None if none fits."""
     for name in choices:
-        spec = TARGETS.get(name)
+        spec = registry().get(name)
         if spec is None or name not in trained or spec.output_column not in scored:
             continue
         values = np.asarray(scored[spec.output_column], dtype=np.float64)
@@ -222,7 +222,7 @@ def profile_cells(scored: pd.DataFrame, features: pd.DataFrame | None, grid: Map
         total = revenue[valid].sum()
         frame["revenue_share"] = (np.bincount(flat[valid], revenue[valid], minlength=cells)
                                   / (total if total else np.nan))
-    for spec in TARGETS.values():
+    for spec in registry().values():
         if spec.output_column in scored:
             score = scored[spec.output_column].to_numpy(dtype=np.float64)
             known = valid & ~np.isnan(score)

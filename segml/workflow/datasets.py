@@ -21,6 +21,7 @@ import pandas as pd
 
 from segml.config import ModelsConfig, SegmlConfig, TimeConfig
 from segml.data.contract import Tables
+from segml.targets import register, targets_of
 from segml.targets import target as target_of
 
 Progress = Callable[[str], None]
@@ -116,10 +117,17 @@ class Datasets:
     def targets(self) -> list[str]:
         """The configured targets this data can train, in config order."""
         configured = self.models.targets
+        available = set(self.labels.columns) if self.labels is not None else set()
         if self.mode == "attributes":
-            available = set(self.labels.columns) if self.labels is not None else set()
             return [t for t in configured if target_of(t).label_column in available]
-        return [t for t in configured if t in self.plan.targets]
+        # a column label (no horizon) is read as it stands, beside the planned targets
+        return [t for t in configured if t in self.plan.targets
+                or (not target_of(t).has_horizon and target_of(t).label_column in available)]
+
+    def cross_validated(self, target: str) -> bool:
+        """Whether ``target`` is cross-validated on the current matrix (attributes mode, or a
+        column label without horizon) rather than planned over cutoffs."""
+        return self.mode == "attributes" or not target_of(target).has_horizon
 
     def _sample(self, target: str, role: str):
         """The labels and sampled rows of ``target``'s ``role`` stack ("train" or "refit"),
@@ -232,19 +240,28 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     """
     from segml.features import FeatureSpec, build_features, data_start, make_labels
     from segml.features.events import sort_events
-    from segml.features.plan import plan_targets
+    from segml.features.plan import TimePlan, plan_targets, resolve_cutoff
     from segml.features.threads import beside
     from segml.features.timeline import data_end as end_of_data
 
+    registry = targets_of(config)
+    register(registry)  # the predictors, metrics and baselines find a declared target by name
     if tables.mode == "attributes":
         spec = FeatureSpec.fit(tables, None, config)
         X = build_features(tables, None, spec)
-        Y = make_labels(tables, None, config.time)
+        Y = make_labels(tables, None, config.time,
+                        [t for t in registry if t in tables.label_columns] or None)
         return Datasets("attributes", spec, None, X, tables, config.time, config.models,
                         config.seed, labels=Y)
     start = data_start(tables)
-    plan = plan_targets(end_of_data(tables), config.time, list(config.models.targets),
-                        start=start, min_history_days=config.readiness.min_history_days)
+    timed = [t for t in config.models.targets if registry[t].has_horizon]
+    read = [t for t in config.models.targets if not registry[t].has_horizon]
+    if timed:
+        plan = plan_targets(end_of_data(tables), config.time, timed, start=start,
+                            min_history_days=config.readiness.min_history_days)
+    else:  # only column labels: nothing to plan, the features are those of the data end
+        plan = TimePlan(resolve_cutoff(config.time, end_of_data(tables), data_start=start),
+                        start, {})
     sort = (None if tables.events is None
             else partial(sort_events, tables.customers, tables.events))
     with beside(sort, len(tables.events) if tables.events is not None else 0):
@@ -256,8 +273,10 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
             for cutoff in cutoffs:
                 uses.setdefault(cutoff, []).append((target, role))
     current_X = build_features(tables, plan.scoring, spec)
+    labels = make_labels(tables, None, config.time, read) if read else None
     data = Datasets("behavioural", spec, plan.scoring, current_X, tables, config.time,
-                    config.models, config.seed, plan=plan, cutoffs=plan.to_dict())
+                    config.models, config.seed, plan=plan, labels=labels,
+                    cutoffs=plan.to_dict())
     data.frames = FeatureFrames(tables, spec, uses, rows_of=data.rows_of)
     return data
 

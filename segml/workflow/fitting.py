@@ -85,7 +85,8 @@ def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, confi
     from segml.features.readiness import ReadinessReport, check_readiness
 
     history = None
-    if data.plan is not None and data.plan.data_start is not None:
+    planned = data.plan is not None and target in data.plan.targets
+    if planned and data.plan.data_start is not None:
         # The history the earliest training cutoff can see.
         history = int((data.plan.targets[target].train[0] - data.plan.data_start).days)
     if target_of(target).is_classifier:
@@ -98,7 +99,7 @@ def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, confi
     else:
         report = ReadinessReport({target: {"history_days": history, "rows": int(len(X)),
                                            "labelled_rows": int(y.notna().sum())}}, [])
-    if data.plan is not None:
+    if planned:
         report.targets[target]["windows"] = data.plan.targets[target].to_dict()
     return report
 
@@ -129,7 +130,7 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     from segml.predict import cross_validate_target, evaluate_target, fit_predictor
 
     column = target_of(target).label_column
-    if data.mode == "attributes":
+    if data.cross_validated(target):
         y = data.labels[column].reindex(data.current_X.index)
         readiness = _readiness(data, target, data.current_X, y, config)
         readiness.raise_if_blocking()

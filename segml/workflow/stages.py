@@ -18,7 +18,7 @@ import pandas as pd
 
 from segml.config import SegmentsConfig, SegmlConfig
 from segml.data.contract import Purpose, Tables, load_tables
-from segml.targets import TARGETS
+from segml.targets import registry
 from segml.workflow.datasets import Datasets, Progress, build_datasets, no_progress
 from segml.workflow.fitting import Predictions, fit_and_evaluate
 
@@ -214,7 +214,7 @@ def profile_with_predictions(
     is the mean over the customers the target applies to.
     """
     assignments = segmentation.assignments.reindex(features.index)
-    for spec in TARGETS.values():
+    for spec in registry().values():
         if spec.profile_kpi is None or spec.output_column not in scored:
             continue
         column, _ = spec.profile_kpi
@@ -237,7 +237,7 @@ def drift_inputs(scored: pd.DataFrame) -> dict[str, Any]:
     Both the stored reference and the retrain-time comparison read them from here, so they
     always compare the same columns.
     """
-    score_columns = [t.output_column for t in TARGETS.values() if t.output_column in scored]
+    score_columns = [t.output_column for t in registry().values() if t.output_column in scored]
     segments = scored["segment_leaf"] if "segment_leaf" in scored else None
     return {"segments": segments, "scores": scored[score_columns]}
 

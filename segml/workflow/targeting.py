@@ -61,7 +61,7 @@ from segml.predict.operating import (
     with_registered_scores,
 )
 from segml.segments import predictive
-from segml.targets import TARGETS
+from segml.targets import registry
 from segml.targets import target as target_of
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
 def operating_curves(predictions: Any, config: SegmlConfig) -> dict[str, dict[str, Any]]:
     """Target -> the operating curve of its evaluation fit on the evaluation window."""
     curves = {}
-    for name, spec in TARGETS.items():
+    for name, spec in registry().items():
         fit = predictions.fits.get(name)
         scores = None if fit is None else fit.eval_scores
         if not spec.is_classifier or scores is None or name not in predictions.predictors:
@@ -240,7 +240,7 @@ def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
     """
     if min_probability is not None and not 0 <= min_probability <= 1:
         raise ValueError(f"--min-probability must be a number in [0, 1], got {min_probability!r}")
-    available = [n for n, s in TARGETS.items() if s.is_classifier and s.output_column in scored]
+    available = [n for n, s in registry().items() if s.is_classifier and s.output_column in scored]
     if targets:
         unknown = [t for t in targets if t not in available]
         if unknown:

@@ -17,19 +17,19 @@ from typing import Any
 
 import pandas as pd
 
-from segml.data.synthetic.customers import SYNTHETIC_COLUMNS
+from segml.data.synthetic.customers import SYNTHETIC_COLUMNS, SYNTHETIC_TARGETS
 from segml.data.synthetic.generator import DIFFICULTIES, SyntheticData, make_customers
 
-__all__ = ["DIFFICULTIES", "SYNTHETIC_COLUMNS", "SyntheticData", "make_customers", "synthetic_config",
-           "synthetic_features"]
+__all__ = ["DIFFICULTIES", "SYNTHETIC_COLUMNS", "SYNTHETIC_TARGETS", "SyntheticData", "demo_config",
+           "make_customers", "synthetic_config", "synthetic_features"]
 
 
 def synthetic_config(**sections: Any) -> Any:
-    """The demo's configuration: the defaults plus the synthetic customers' column roles.
+    """The defaults plus the synthetic customers' column roles (no declared target: the frozen
+    reference is fitted with it); :func:`demo_config` adds the demo's declared targets.
 
-    It is ``configs/demo.yaml``, and what ``--data DIR`` reads from the ``segml.yaml`` beside
-    generated tables; the defaults alone declare no attribute or PII column (nobody's data has
-    the demo's columns).
+    The defaults alone declare no attribute or PII column (nobody's data has the demo's
+    columns).
 
     Parameters
     ----------
@@ -49,6 +49,21 @@ def synthetic_config(**sections: Any) -> Any:
     data = dict(sections.pop("data", None) or {})
     data["customers"] = {**SYNTHETIC_COLUMNS, **(data.get("customers") or {})}
     return load_config(None, data=data, **sections)
+
+
+def demo_config(**sections: Any) -> Any:
+    """The configuration ``segml demo`` runs with (``configs/demo.yaml``): the synthetic columns'
+    roles (:func:`synthetic_config`) and the demo's declared targets
+    (:data:`~segml.data.synthetic.customers.SYNTHETIC_TARGETS`: electronics within 30 days, a
+    support ticket within 60), as the ``segml.yaml`` of ``segml generate`` declares them.
+
+    Example
+    -------
+    >>> demo_config().models.targets[-2:]
+    ['buys_electronics', 'contacts_support']
+    """
+    sections.setdefault("targets", SYNTHETIC_TARGETS)
+    return synthetic_config(**sections)
 
 
 def synthetic_features(
