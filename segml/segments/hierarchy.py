@@ -403,7 +403,7 @@ class SegmentHierarchy(BaseEstimator):
     # ------------------------------------------------------------------ assignment
     def leaf_positions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Per row of ``X``: the position of its leaf (in :attr:`leaf_ids_`) and its noise flag."""
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")  # hierarchy_ would build a table per call
         return self._positions(self.preprocessor_.embed(float_columns(X), len(X)))
 
     def _positions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -416,7 +416,7 @@ class SegmentHierarchy(BaseEstimator):
 
     def assign(self, X: pd.DataFrame, rule_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Leaf, path, path prefix per level, noise flag (and names once set) for each customer."""
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")
         rules = None
         if rule_segments is not None:
             rules = {c: rule_segments[c].reindex(X.index).to_numpy(dtype=object)
@@ -439,7 +439,7 @@ class SegmentHierarchy(BaseEstimator):
         ``rule_columns`` each rule segment column to its values. Returns the columns of
         :meth:`assign` in order (paths and names as object arrays of strings).
         """
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")
         pos, noise = self._positions(self.preprocessor_.embed(columns, n))
         out: dict[str, np.ndarray] = {"segment_leaf": self.leaf_ids_[pos]}
         prefix = None
@@ -490,7 +490,7 @@ class SegmentHierarchy(BaseEstimator):
         """A copy of this hierarchy whose leaves carry ``leaf_ids`` and ``level_paths`` (same
         order as :attr:`leaf_ids_`) and the given names; the same assignment (what
         :func:`~segml.segments.stability.match_hierarchies` returns). This one is unchanged."""
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")
         out = copy.deepcopy(self)
         mapping = dict(zip(self.leaf_ids_.tolist(), np.asarray(leaf_ids).tolist(), strict=True))
         out.tree_ = self.tree_.relabelled(leaf_ids, level_paths)
@@ -501,7 +501,7 @@ class SegmentHierarchy(BaseEstimator):
 
     def set_names(self, names: dict[int, dict[Any, str]]) -> SegmentHierarchy:
         """Store readable names per level (``{level: {segment: name}}``) used by :meth:`assign`."""
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")
         for level, mapping in names.items():
             self.names_[int(level)] = {str(k): str(v) for k, v in mapping.items()}
         return self
@@ -513,7 +513,7 @@ class SegmentHierarchy(BaseEstimator):
         assigner's reference points and labels with the noise rule, the leaf ids, paths, tree
         and names. Not HDBSCAN's clusterer (only the fit reads it) and no customer.
         """
-        check_is_fitted(self, "hierarchy_")
+        check_is_fitted(self, "tree_")
         params = self.get_params()
         params["guided_levels"] = [list(spec) for spec in self._guided_specs()]
         return {

@@ -198,6 +198,25 @@ def principal_axes(dense: np.ndarray, n_components: int) -> PCA:
     return _fitted_pca(components, mean, np.clip(eigenvalues[order], 0.0, None))
 
 
+def project(pca: PCA, dense: np.ndarray) -> np.ndarray:
+    """``pca.transform(dense)`` for a float64 matrix, without scikit-learn's input checks
+    (~0.1 ms a call, a tenth of serving one customer's segments): the same products in the same
+    order, ``X @ C.T - mean @ C.T`` (``tests/segments/test_fast_assign.py`` checks it is bit for
+    bit scikit-learn's answer).
+
+    Example
+    -------
+    >>> D = np.random.default_rng(0).normal(size=(50, 4))
+    >>> pca = principal_axes(D, 2)
+    >>> bool(np.array_equal(project(pca, D), pca.transform(D)))
+    True
+    """
+    components = pca.components_
+    out = dense @ components.T
+    out -= pca.mean_.reshape(1, -1) @ components.T
+    return out
+
+
 def _fitted_pca(components: np.ndarray, mean: np.ndarray, explained_variance: np.ndarray) -> PCA:
     """A PCA object that projects onto the given axes (its ``transform`` only)."""
     components = np.ascontiguousarray(components, dtype=np.float64)
@@ -395,7 +414,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
             values[:, self.count_mask_] += noise
         dense = self._dense(columns, values)
         if self.pca_ is not None and reduce:
-            dense = self.pca_.transform(dense)
+            dense = project(self.pca_, dense)
         return np.ascontiguousarray(np.round(dense, DECIMALS), dtype=np.float64)
 
     def to_state(self) -> dict[str, Any]:

@@ -145,6 +145,17 @@ def _bounded(values: np.ndarray, name: str) -> None:
                        f"+/-{MAX_ABS_VALUE:.0e} (an overflow), at row(s) {_rows(bad)}")
 
 
+def _all_bounded(frame: pd.DataFrame, names: list[str]) -> bool:
+    """Whether the float64 columns ``names`` of ``frame`` pass :func:`_bounded` (one block)."""
+    values = frame.take(frame.columns.get_indexer(names), axis=1).to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(values) > MAX_ABS_VALUE
+    if not bad.any():
+        return True
+    allowed = np.isin(names, INFINITE_OK)
+    return not (bad & ~(np.isinf(values) & allowed)).any()
+
+
 def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
                    strings_as_category: bool = True) -> pd.DataFrame:
     """Check and coerce one request to the scorer's input schema.
@@ -188,10 +199,17 @@ def validate_input(model_input: Any, schema: Sequence[tuple[str, str]],
         raise invalid_input(f"duplicated column(s) {duplicated}" if duplicated
                        else "duplicated column names (columns outside the signature)")
     dtypes = dict(zip(model_input.columns, model_input.dtypes, strict=True))
+    # The common case, float64 double columns (no copy), bounds-checked as one block: a column
+    # at a time cost ~20 us each, most of a one-customer request. Where the block has a bad
+    # value the loop below checks column by column, so the error is the one it always named.
+    plain = [name for name, kind in schema if kind == "double" and dtypes[name] == np.float64]
+    checked = set(plain) if plain and _all_bounded(model_input, plain) else set()
     converted = {}
     for name, kind in schema:
         if kind not in KINDS:
             raise ValueError(f"scorer input_schema: unknown kind {kind!r} for column {name!r}")
+        if name in checked:
+            continue
         dtype = dtypes[name]
         if kind == "double" and dtype == np.float64:  # the common case: no copy
             _bounded(model_input[name].to_numpy(), name)

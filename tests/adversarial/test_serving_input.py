@@ -74,3 +74,33 @@ def test_as_of_outside_the_dates_a_timestamp_holds(value):
     pytest.param(pd.Timestamp("2024-05-01").date(), id="f2-as-of-date-object")])
 def test_f2_as_of_dates_are_read(value):
     assert as_date(value).date() == pd.Timestamp("2024-05-01").date()
+
+
+WIDE = [("customer_id", "string"), *((f"x{i}", "double") for i in range(6)),
+        ("btyd_expected_next_purchase_days", "double")]
+
+
+def _wide(**cells) -> pd.DataFrame:
+    row = {"customer_id": "c1", **{f"x{i}": float(i) for i in range(6)},
+           "btyd_expected_next_purchase_days": 3.0, **cells}
+    return pd.DataFrame({k: [v] for k, v in row.items()})
+
+
+@pytest.mark.parametrize(("cells", "column"), [
+    pytest.param({"x4": math.inf}, "x4", id="f2-one-infinite-double"),
+    pytest.param({"x5": -7.25e15, "x2": math.inf}, "x2", id="f2-two-bad-doubles-first-named"),
+    pytest.param({"btyd_expected_next_purchase_days": 7.25e15}, "btyd_expected_next_purchase_days",
+                 id="f2-overflow-where-infinity-is-allowed"),
+])
+def test_f2_out_of_bounds_doubles_are_named_column_by_column(cells, column):
+    """The float columns are bounds-checked as one block; a bad value is still reported for
+    the first bad column in schema order, never with its value."""
+    with pytest.raises(MlflowException) as error:
+        validate_input(_wide(**cells), WIDE)
+    assert f"column '{column}'" in error.value.message and "7.25" not in error.value.message
+
+
+def test_f2_an_infinite_expected_purchase_is_allowed_in_the_block_check():
+    frame = validate_input(_wide(btyd_expected_next_purchase_days=math.inf, x1=math.nan), WIDE)
+    assert math.isinf(frame["btyd_expected_next_purchase_days"].iloc[0])
+    assert math.isnan(frame["x1"].iloc[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial import KDTree
 from sklearn.neighbors import NearestNeighbors
 
 from segml.segments import SegmentHierarchy
@@ -60,3 +61,67 @@ def test_kd_tree_query_equals_kneighbors():
     Q[5, 1] = np.inf
     with pytest.raises(ValueError, match="(?i)inf"):
         knn.predict(Q)
+
+
+def _reference_only(monkeypatch) -> None:
+    """Every search in the reference tree (scipy's default leaves), as before batch trees."""
+    import segml.segments.assign as assign_module
+
+    monkeypatch.setattr(assign_module, "_BATCH_ROWS", 10**12)
+
+
+def test_batch_tree_places_like_the_reference_tree_through_ties(monkeypatch):
+    """Reference points on an integer lattice, many of them twice with another label or core
+    distance, and queries on lattice points and midpoints: exact ties everywhere, at the k-th
+    place too. The batch search must still give every row the reference's raw label and
+    cluster, by searching the rows where a tie matters again."""
+    rng = np.random.default_rng(3)
+    grid = np.stack(np.meshgrid(*[np.arange(6.0)] * 3), axis=-1).reshape(-1, 3)
+    Z = np.vstack([grid, grid[rng.choice(len(grid), 80, replace=False)]])
+    labels = rng.integers(-1, 4, len(Z))
+    core = rng.choice([0.5, 1.0, 1.5], len(Z))
+    birth = np.array([2.0, 1.2, 3.0, 1.6])
+    knn = KNNAssigner(n_neighbors=7).fit(Z, labels, core, birth, min_samples=3)
+    queries = np.vstack([grid, grid + 0.5, rng.uniform(-1, 6, (900, 3))])
+    dist, ind = KDTree(Z, leafsize=64).query(queries, k=8)
+    assert knn._ties_that_matter(dist, ind).sum() > 100  # the fallback is exercised
+    raw, cluster = knn.predict(queries)
+    _reference_only(monkeypatch)
+    raw_ref, cluster_ref = KNNAssigner.from_state(knn.to_state()).predict(queries)
+    np.testing.assert_array_equal(raw, raw_ref)
+    np.testing.assert_array_equal(cluster, cluster_ref)
+
+
+def test_batch_placement_equals_the_reference_on_hard_customers(monkeypatch):
+    """A fitted hierarchy places a batch (customers with no purchases, i.e. identical rows of
+    missing values; unknown categories; extreme values; exact copies of the sample) exactly
+    as the reference search does, and as one customer at a time."""
+    X, _ = make_segment_blobs(3000, seed=11)
+    h = SegmentHierarchy(features=["behavioural", "region"], sample_size=1500,
+                         n_reference=1000, random_state=2).fit(X)
+    batch = pd.concat([X] * 2)  # every customer twice: duplicates of the sample points
+    batch.index = pd.Index([f"Q{i}" for i in range(len(batch))], name="customer_id")
+    no_purchase = ["frequency", "monetary_sum", "monetary_mean", "ipt_mean_days",
+                   *[c for c in X.columns if c.startswith("share_")]]
+    batch.iloc[:400, [batch.columns.get_loc(c) for c in no_purchase]] = np.nan
+    batch["region"] = batch["region"].cat.add_categories(["Atlantis"])
+    batch.iloc[400:700, batch.columns.get_loc("region")] = "Atlantis"
+    batch.iloc[700:720, batch.columns.get_loc("monetary_sum")] = 1e9
+    assert isinstance(h.assigner_, KNNAssigner)
+    placed = h.assign(batch)
+    _reference_only(monkeypatch)
+    pd.testing.assert_frame_equal(placed, h.assign(batch), check_exact=True)
+    rows = [0, 1, 399, 400, 699, 700, 719, 2999, 5999]
+    one = pd.concat([h.assign(batch.iloc[[i]]) for i in rows])
+    pd.testing.assert_frame_equal(one, placed.iloc[rows], check_exact=True)
+
+
+def test_projection_is_scikit_learns_bit_for_bit():
+    from segml.segments.preprocess import principal_axes, project
+
+    rng = np.random.default_rng(5)
+    D = rng.normal(size=(3000, 14)) * rng.uniform(0.1, 9, 14) + rng.normal(size=14) * 50
+    pca = principal_axes(D, 10)
+    for rows in (D, D[:1], D[7:8] * 1e6, np.round(D, 6)):
+        np.testing.assert_array_equal(project(pca, np.ascontiguousarray(rows)),
+                                      pca.transform(rows))
