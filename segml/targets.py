@@ -402,10 +402,31 @@ def target(name: str) -> Target:
         raise ValueError(f"unknown target {name!r}; valid: {list(registry())}") from None
 
 
+def as_target(spec: str | Target) -> Target:
+    """``spec`` as a :class:`Target`: a Target as it is, a name looked up among the built-in
+    targets (:func:`target`). What every function taking "a target" reads it through.
+
+    Example
+    -------
+    >>> as_target("spend") is TARGETS["spend"]
+    True
+    >>> toys = declared_target("toys", {"horizon_days": 30, "label": {"purchases": {}}})
+    >>> as_target(toys) is toys
+    True
+    """
+    return spec if isinstance(spec, Target) else target(spec)
+
+
+def target_name(spec: str | Target) -> str:
+    """The name of a target given as a name or a :class:`Target` (metric names, messages)."""
+    return spec.name if isinstance(spec, Target) else str(spec)
+
+
 def label_columns() -> dict[str, str]:
     """Target name -> its label column (e.g. ``{"spend": "future_spend", ...}``)."""
     return {t.name: t.label_column for t in TARGETS.values()}
 
 
 __all__ = ["CLASSIFIERS", "Outcomes", "TARGETS", "TARGET_NAMES", "Target", "declared_label",
-           "declared_target", "label_columns", "register", "registry", "target", "targets_of"]
+           "declared_target", "label_columns", "register", "registry", "target", "targets_of",
+           "as_target", "target_name"]
