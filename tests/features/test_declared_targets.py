@@ -221,9 +221,10 @@ def test_a_model_with_declared_targets_stores_them_as_format_2_and_scores_the_sa
     spec = FeatureSpec.fit(tables, CUTOFF, cfg)
     X = build_features(tables, CUTOFF, spec)
     numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+    declared = targets_of(cfg)
     Y = make_labels(tables, CUTOFF, cfg.time, ["buys_toys", "garden_spend"])
-    predictors = {name: Predictor(target=name, n_estimators=15, seed=0).fit(X[numeric], Y[name])
-                  for name in ("buys_toys", "garden_spend")}
+    predictors = {name: Predictor(target=declared[name], n_estimators=15, seed=0).fit(
+        X[numeric], Y[name]) for name in ("buys_toys", "garden_spend")}
     assert predictors["buys_toys"].kind_ == "classifier"
     scorer = CustomerScorer(feature_names=numeric, categorical_levels={}, rules=None,
                             hierarchy=None, predictors=predictors, activity_window_days=180)
