@@ -24,8 +24,7 @@ Example
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -365,31 +364,11 @@ def targets_of(config: Any) -> dict[str, Target]:
                           for name, entry in declared.items()}}
 
 
-# Declared targets known to this process: the built-ins plus those of the configurations trained
-# and the models loaded here (register). A lookup by name (the predictors, metrics and
-# baselines name their target) finds them; whatever iterates "every target" takes a config's
-# registry (targets_of) or a model's own targets instead.
-_DECLARED: dict[str, Target] = {}
-_LOCK = threading.Lock()
-
-
-def register(targets: Mapping[str, Target] | Iterable[Target]) -> None:
-    """Make declared targets known by name to :func:`target` (a built-in name is left alone:
-    the built-ins cannot be redefined)."""
-    entries = targets.values() if isinstance(targets, Mapping) else targets
-    with _LOCK:
-        for entry in entries:
-            if entry.definition is not None and entry.name not in TARGETS:
-                _DECLARED[entry.name] = entry
-
-
-def registry() -> dict[str, Target]:
-    """Every target known by name: the built-ins, then the registered declared ones."""
-    return {**TARGETS, **_DECLARED}
-
-
 def target(name: str) -> Target:
-    """The :class:`Target` called ``name``; a ValueError lists the valid names otherwise.
+    """The built-in :class:`Target` called ``name`` (:data:`TARGETS`); a ValueError lists the
+    built-in names otherwise. A declared target is never found by name: there is no
+    process-wide list of them (a run's targets are ``targets_of(config)``, a model's its
+    scorer's), so its :class:`Target` is passed along instead (:func:`as_target`).
 
     Example
     -------
@@ -397,9 +376,32 @@ def target(name: str) -> Target:
     'purchase_probability'
     """
     try:
-        return TARGETS[name] if name in TARGETS else _DECLARED[name]
+        return TARGETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown target {name!r}; valid: {list(registry())}") from None
+        raise ValueError(
+            f"unknown target {name!r}; valid: {list(TARGETS)} (the built-in targets; a target "
+            "declared under targets: in the config is passed as its Target, from "
+            "segml.targets.targets_of(config))") from None
+
+
+def as_target(spec: str | Target) -> Target:
+    """``spec`` as a :class:`Target`: a Target as it is, a name looked up among the built-in
+    targets (:func:`target`). What every function taking "a target" reads it through.
+
+    Example
+    -------
+    >>> as_target("spend") is TARGETS["spend"]
+    True
+    >>> toys = declared_target("toys", {"horizon_days": 30, "label": {"purchases": {}}})
+    >>> as_target(toys) is toys
+    True
+    """
+    return spec if isinstance(spec, Target) else target(spec)
+
+
+def target_name(spec: str | Target) -> str:
+    """The name of a target given as a name or a :class:`Target` (metric names, messages)."""
+    return spec.name if isinstance(spec, Target) else str(spec)
 
 
 def label_columns() -> dict[str, str]:
@@ -407,5 +409,6 @@ def label_columns() -> dict[str, str]:
     return {t.name: t.label_column for t in TARGETS.values()}
 
 
-__all__ = ["CLASSIFIERS", "Outcomes", "TARGETS", "TARGET_NAMES", "Target", "declared_label",
-           "declared_target", "label_columns", "register", "registry", "target", "targets_of"]
+__all__ = ["CLASSIFIERS", "Outcomes", "TARGETS", "TARGET_NAMES", "Target", "as_target",
+           "declared_label", "declared_target", "label_columns", "target", "target_name",
+           "targets_of"]

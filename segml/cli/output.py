@@ -234,8 +234,10 @@ def _cell(row: Any, metric: str | None) -> str:
     return f"{int(value):,}" if metric == "rows" else f"{float(value):.3f}"
 
 
-def comparison_table(comparison: dict[str, Any], title: str) -> tuple[Table, str]:
-    """Model vs baselines per target (headline metrics only) and its legend.
+def comparison_table(comparison: dict[str, Any], title: str,
+                     targets: dict[str, Any] | None = None) -> tuple[Table, str]:
+    """Model vs baselines per target (headline metrics only) and its legend (``targets``: the
+    run's targets by name, its scorer's; None: the built-in ones).
 
     Example
     -------
@@ -246,8 +248,9 @@ def comparison_table(comparison: dict[str, Any], title: str) -> tuple[Table, str
     >>> table.columns[1].header, legend.splitlines()[0]
     ('scorer', 'logreg: logistic regression on the same features')
     """
-    from segml.targets import target as target_of
+    from segml.targets import TARGETS
 
+    registry = TARGETS if targets is None else targets
     table = Table(title=title, title_justify="left", box=None, pad_edge=False,
                   header_style="bold")
     table.add_column("target", no_wrap=True)
@@ -257,7 +260,7 @@ def comparison_table(comparison: dict[str, Any], title: str) -> tuple[Table, str
     seen: list[str] = []
     regressors = cross_validated = False
     for target, frame in comparison.items():
-        classifier = target_of(target).is_classifier
+        classifier = registry[target].is_classifier
         regressors = regressors or not classifier
         cross_validated = cross_validated or any(str(c).endswith("_std") for c in frame.columns)
         for i, (scorer, row) in enumerate(frame.iterrows()):
@@ -278,7 +281,9 @@ def comparison_table(comparison: dict[str, Any], title: str) -> tuple[Table, str
 def print_result(result: Any) -> None:
     """Model vs baselines per target, the headline metrics only (the rest is in MLflow);
     short scorer labels and a legend keep it whole at 80 columns."""
-    table, legend = comparison_table(result.comparison, f"model vs baselines (run {result.run_id})")
+    scorer = getattr(result, "scorer", None)
+    table, legend = comparison_table(result.comparison, f"model vs baselines (run {result.run_id})",
+                                     scorer.targets() if scorer is not None else None)
     console.print(table)
     console.print(legend, style="dim", highlight=False)
     segmentation = result.segmentation

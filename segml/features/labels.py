@@ -28,7 +28,7 @@ from segml.config import TimeConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
 from segml.features.matching import event_counts, transaction_matches
-from segml.features.plan import target_horizons
+from segml.features.plan import resolve_targets, target_horizons
 from segml.features.purchases import transaction_arrays
 from segml.features.timeline import (
     DAY_NS,
@@ -37,14 +37,13 @@ from segml.features.timeline import (
     known_at,
     to_ns,
 )
-from segml.targets import TARGETS, Outcomes
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Outcomes, Target, as_target
 
 log = logging.getLogger(__name__)
 
 
 def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
-                targets: list[str] | tuple[str, ...] | None = None,
+                targets: Sequence[str | Target] | Mapping[str, Target] | None = None,
                 horizons: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Outcome labels at ``cutoff`` for every customer known then.
 
@@ -56,9 +55,12 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
         Features end here; label windows start right after it (ignored in attributes mode).
     time_cfg : TimeConfig
         Activity window and ``high_clv_quantile``.
-    targets : list of str, optional
-        The targets to label (:data:`segml.targets.TARGETS`); None: all of them. Only their
-        windows are read, and only a window that runs past the data is reported as censored.
+    targets : sequence of (str or Target), or dict of Target, optional
+        The targets to label: built-in names or :class:`~segml.targets.Target` objects (a
+        declared target is passed as its Target, from :func:`segml.targets.targets_of`), or a
+        registry ``name -> Target``; None: the built-in ones (:data:`segml.targets.TARGETS`).
+        Only their windows are read, and only a window that runs past the data is reported as
+        censored.
     horizons : mapping of str to int, optional
         Each target's label window in days, from the time plan
         (:attr:`~segml.features.plan.TimePlan.horizons`); it must name every target labelled.
@@ -90,8 +92,9 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     ['is_active', 'purchase']
     """
     customers = tables.customers
-    names = list(TARGETS) if targets is None else [target_of(t).name for t in targets]
-    if tables.transactions is None or not any(target_of(n).has_horizon for n in names):
+    specs = resolve_targets(TARGETS if targets is None else targets)
+    names = [spec.name for spec in specs]
+    if tables.transactions is None or not any(spec.has_horizon for spec in specs):
         # attributes mode, or only column labels: read as they stand, no cutoff
         labels = {target: customers[f"label_{target}"].to_numpy(dtype="float64")
                   for target in tables.label_columns if target in names}
@@ -99,17 +102,16 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
             raise DataError([Problem("no transactions and no explicit label columns",
                                      table="customers")])
         return pd.DataFrame(labels, index=pd.Index(customers["customer_id"], name="customer_id"))
-    timed = [n for n in names if target_of(n).has_horizon]
+    timed = [spec for spec in specs if spec.has_horizon]
     days = _horizons(time_cfg, timed, horizons)
     c_ts = as_cutoff(cutoff)
     known = known_at(tables, c_ts)
     outcomes = _outcomes(tables, c_ts, time_cfg, max(days.values(), default=0), known)
     out = {"is_active": outcomes.active}
-    for name in names:
-        spec = target_of(name)
-        out[spec.label_column] = spec.label(outcomes, days.get(name, 0))
+    for spec in specs:
+        out[spec.label_column] = spec.label(outcomes, days.get(spec.name, 0))
     latest = end_of_day(tables.transactions["timestamp"].max())  # the data covers that whole day
-    censored = [n for n in timed if c_ts + pd.Timedelta(days=days[n]) > latest]
+    censored = [t.name for t in timed if c_ts + pd.Timedelta(days=days[t.name]) > latest]
     if censored:
         log.warning("label windows of %s after %s run past the last transaction (%s): those "
                     "labels are censored", ", ".join(censored), c_ts, latest)
@@ -117,11 +119,12 @@ def make_labels(tables: Tables, cutoff: object, time_cfg: TimeConfig,
     return pd.DataFrame(out, index=index)
 
 
-def _horizons(time_cfg: TimeConfig, names: list[str],
+def _horizons(time_cfg: TimeConfig, specs: list[Target],
               horizons: Mapping[str, int] | None) -> dict[str, int]:
-    """The label window of each of ``names``: the plan's, else the config's."""
+    """The label window of each of ``specs``: the plan's, else the config's."""
     if horizons is None:
-        return target_horizons(time_cfg, names)
+        return target_horizons(time_cfg, specs)
+    names = [spec.name for spec in specs]
     missing = [n for n in names if n not in horizons]
     if missing:
         raise ValueError(f"no horizon given for target(s) {missing}: the plan holds the "
@@ -194,7 +197,7 @@ class TrainingSet:
 
 
 def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig,
-                       targets: list[str] | tuple[str, ...] | None = None,
+                       targets: Sequence[str | Target] | None = None,
                        features: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
                        max_rows: int | None = None, seed: int = 0,
                        sample: tuple[list[pd.DataFrame], list[np.ndarray]] | None = None,
@@ -211,8 +214,8 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
         Fixed for every cutoff, so all blocks share columns and categories.
     time_cfg : TimeConfig
         Label settings.
-    targets : list of str, optional
-        The targets to label (None: all).
+    targets : sequence of (str or Target), optional
+        The targets to label, as :func:`make_labels` takes them (None: the built-in ones).
     features : callable, optional
         ``features(cutoff) -> X``: where the feature matrices come from (e.g. a cache shared by
         several targets); default: built here with ``spec``.
@@ -268,14 +271,14 @@ def stack_training_set(tables: Tables, cutoffs: list, spec, time_cfg: TimeConfig
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
 
 
-def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: str,
+def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: str | Target,
                  max_rows: int, seed: int, horizons: Mapping[str, int] | None = None,
                  ) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
     """The labels of ``target`` at each cutoff and the positions a stack of at most
     ``max_rows`` rows takes from each: every labelled row, or a seeded sample stratified by
     cutoff and label. Drawn from the labels alone, before any feature matrix is built;
     ``horizons`` as in :func:`make_labels`."""
-    column = target_of(target).label_column
+    column = as_target(target).label_column
     # two cutoffs at a time: the labels are NumPy masks, gathers and bincounts over the
     # transactions, which release the GIL; each cutoff's labels are its own
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -37,7 +37,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -45,8 +45,7 @@ import pandas as pd
 from segml.config import TimeConfig
 from segml.errors import DataError, Problem
 from segml.features.timeline import as_cutoff, end_of_day
-from segml.targets import TARGETS, Target
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target, as_target
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,8 @@ def _day(ts: pd.Timestamp) -> str:
     return ts.date().isoformat()
 
 
-def target_horizons(time_cfg: TimeConfig, targets: list[str] | tuple[str, ...] | None = None,
+def target_horizons(time_cfg: TimeConfig,
+                    targets: Sequence[str | Target] | Mapping[str, Target] | None = None,
                     ) -> dict[str, int]:
     """Each target's label horizon in days: the one place a horizon is read from the config.
 
@@ -129,16 +129,31 @@ def target_horizons(time_cfg: TimeConfig, targets: list[str] | tuple[str, ...] |
     ----------
     time_cfg : TimeConfig
         Holds each target's ``time.<horizon_key>``.
-    targets : list of str, optional
-        Target names; None: every registered target (:data:`segml.targets.TARGETS`).
+    targets : sequence of (str or Target), or dict of Target, optional
+        The targets: built-in names or :class:`~segml.targets.Target` objects (a declared one
+        is passed as its Target, from :func:`segml.targets.targets_of`), or a registry
+        ``name -> Target``; None: the built-in targets (:data:`segml.targets.TARGETS`).
 
     Example
     -------
     >>> target_horizons(TimeConfig(churn_horizon_days=60), ["churn", "spend"])
     {'churn': 60, 'spend': 365}
     """
-    names = list(TARGETS) if targets is None else targets
-    return {name: target_of(name).horizon(time_cfg) for name in names}
+    specs = resolve_targets(TARGETS if targets is None else targets)
+    return {spec.name: spec.horizon(time_cfg) for spec in specs}
+
+
+def resolve_targets(targets: Sequence[str | Target] | Mapping[str, Target]) -> list[Target]:
+    """The :class:`~segml.targets.Target` of each entry (built-in names looked up, Targets as
+    they are; a registry ``name -> Target``: its values), in order.
+
+    Example
+    -------
+    >>> [t.label_column for t in resolve_targets(["churn", "spend"])]
+    ['churn', 'future_spend']
+    """
+    entries = targets.values() if isinstance(targets, Mapping) else targets
+    return [as_target(entry) for entry in entries]
 
 
 def feature_horizons(time_cfg: TimeConfig, targets: Mapping[str, Target] | None = None,
@@ -225,7 +240,8 @@ def resolve_cutoff(time_cfg: TimeConfig, data_end: object | None, override: obje
     return at
 
 
-def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
+def plan_targets(data_end: object, time_cfg: TimeConfig,
+                 targets: Sequence[str | Target] | Mapping[str, Target], *,
                  start: object | None = None, min_history_days: int = 0) -> TimePlan:
     """Place each target's cutoffs before the data end (see the module docstring).
 
@@ -236,8 +252,9 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
         ``time_cfg.cutoff`` replaces it (:func:`resolve_cutoff`).
     time_cfg : TimeConfig
         Horizons, ``training_cutoffs`` and ``cutoff_step_days`` (None: each target's horizon).
-    targets : list of str
-        Target names (:data:`segml.targets.TARGETS`), in the order to plan them.
+    targets : sequence of (str or Target), or dict of Target
+        The targets to plan, in order: built-in names or :class:`~segml.targets.Target` objects
+        (a declared target's comes from :func:`segml.targets.targets_of`).
     start : Timestamp, optional
         First timestamp of the data; cutoffs need ``min_history_days`` after it.
     min_history_days : int
@@ -258,8 +275,10 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     def usable(c: pd.Timestamp) -> bool:
         return first is None or (c > first and c - first >= history)
 
-    horizons = target_horizons(time_cfg, targets)
-    for name in targets:
+    specs = resolve_targets(targets)
+    horizons = target_horizons(time_cfg, specs)
+    for spec in specs:
+        name = spec.name
         horizon = horizons[name]
         days = pd.Timedelta(days=horizon)
         step = pd.Timedelta(days=time_cfg.cutoff_step_days or horizon)
@@ -268,8 +287,7 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
         train = [c for c in (evaluation - days - k * step for k in ks) if usable(c)]
         refit = [c for c in (evaluation - k * step for k in ks) if usable(c)]
         if not train:
-            skipped[name] = _too_short(name, time_cfg, horizon, first, end, min_history_days,
-                                       targets)
+            skipped[name] = _too_short(spec, horizon, first, end, min_history_days, specs)
             continue
         plans[name] = TargetPlan(name, horizon, train, evaluation, refit)
     if not plans:
@@ -278,10 +296,10 @@ def plan_targets(data_end: object, time_cfg: TimeConfig, targets: list[str], *,
     return TimePlan(end, first, plans, skipped)
 
 
-def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestamp | None,
-               end: pd.Timestamp, min_history_days: int, targets: list[str]) -> Problem:
-    key = target_of(name).horizon_setting
-    sharing = [t for t in targets if target_of(t).horizon_setting == key]
+def _too_short(spec: Target, horizon: int, first: pd.Timestamp | None,
+               end: pd.Timestamp, min_history_days: int, targets: list[Target]) -> Problem:
+    name, key = spec.name, spec.horizon_setting
+    sharing = [t.name for t in targets if t.horizon_setting == key]
     who = " and ".join(sharing) if len(sharing) > 1 else name
     needed = 2 * horizon + max(min_history_days, 1)
     covered = 0 if first is None else (end - first).days
@@ -299,4 +317,4 @@ def _too_short(name: str, time_cfg: TimeConfig, horizon: int, first: pd.Timestam
 
 
 __all__ = ["TargetPlan", "TimePlan", "feature_horizons", "plan_targets", "resolve_cutoff",
-           "target_horizons"]
+           "resolve_targets", "target_horizons"]

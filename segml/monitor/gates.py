@@ -14,10 +14,11 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from segml.config import RetrainConfig
-from segml.targets import registry
+from segml.targets import TARGETS, Target
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,11 @@ def evaluate_gates(
     champion_targets: list[str] | None = None,
     challenger_targets: list[str] | None = None,
     skipped: dict[str, str] | None = None,
+    targets: Mapping[str, Target] | None = None,
 ) -> list[Gate]:
-    """Every gate, target by target in :data:`segml.targets.TARGETS` order.
+    """Every gate, target by target in the order of ``targets`` (the targets either side may
+    predict, by name: the built-in ones, the champion's and the challenger's declared ones;
+    None: the built-in ones, :data:`segml.targets.TARGETS`).
 
     Per target both sides predict: its headline metric may drop at most the target's tolerance
     (``max_auc_drop``, ``max_spearman_drop``) and a classifier's calibration error stays under
@@ -76,7 +80,7 @@ def evaluate_gates(
     [('churn_roc_auc_drop', True), ('spend_present', False), ('readiness', True)]
     """
     gates: list[Gate] = []
-    for spec in registry().values():
+    for spec in (TARGETS if targets is None else targets).values():
         key = f"{spec.name}_{spec.headline_metric}"
         has_champion = (spec.name in champion_targets if champion_targets is not None
                         else key in champion)

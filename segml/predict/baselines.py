@@ -42,7 +42,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from segml.predict.calibration import Calibrator
 from segml.predict.resources import EXACT_SOLVER, single_threaded_blas
-from segml.targets import target as target_of
+from segml.targets import Target, as_target
 
 _RFM = ("recency_days", "frequency", "monetary_sum")
 
@@ -51,12 +51,12 @@ def _numeric(X: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _reversed(target: str) -> bool:
+def _reversed(target: str | Target) -> bool:
     """Engaged customers are *less* often positive (churn): heuristic scores are reversed."""
-    return target_of(target).engagement_sign < 0
+    return as_target(target).engagement_sign < 0
 
 
-def _bgnbd_column(target: str, X: pd.DataFrame) -> str | None:
+def _bgnbd_column(target: str | Target, X: pd.DataFrame) -> str | None:
     if _reversed(target):  # the probability of being gone: 1 - P(alive)
         return "btyd_p_alive" if "btyd_p_alive" in X.columns else None
     for prefix in ("btyd_prob_purchase_", "btyd_expected_purchases_"):
@@ -71,7 +71,7 @@ def _spend_column(X: pd.DataFrame) -> str | None:
     return next((c for c in ("spend_365d", "monetary_sum") if c in X.columns), None)
 
 
-def skip_reason(name: str, target: str, X: pd.DataFrame) -> str | None:
+def skip_reason(name: str, target: str | Target, X: pd.DataFrame) -> str | None:
     """Why baseline ``name`` cannot be used for ``target`` on ``X`` (None: it can).
 
     Example
@@ -79,8 +79,8 @@ def skip_reason(name: str, target: str, X: pd.DataFrame) -> str | None:
     >>> skip_reason("past_spend", "spend", pd.DataFrame({"spend_365d": [1.0]})) is None
     True
     """
-    if name not in target_of(target).baselines:
-        return f"not defined for target '{target}'"
+    if name not in as_target(target).baselines:
+        return f"not defined for target '{as_target(target).name}'"
     if name == "recency":
         return None if "recency_days" in X.columns else "column 'recency_days' missing"
     if name == "bgnbd" and _bgnbd_column(target, X) is None:
@@ -96,7 +96,7 @@ class _ScoreBaseline:
 
     name = "score"
 
-    def __init__(self, target: str):
+    def __init__(self, target: str | Target):
         self.target = target
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
@@ -113,7 +113,7 @@ class _ScoreBaseline:
         self.fill_ = float(fill)
         raw = np.where(np.isnan(raw), self.fill_, raw)
         self.center_, self.scale_ = float(raw.mean()), float(raw.std() or 1.0)
-        if not target_of(self.target).is_classifier:
+        if not as_target(self.target).is_classifier:
             self.factor_ = float(y.sum() / raw.sum()) if raw.sum() > 0 else 0.0
         else:
             self.calibrator_ = Calibrator("isotonic").fit((raw - self.center_) / self.scale_, y)
@@ -122,7 +122,7 @@ class _ScoreBaseline:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self._score(X)
         raw = np.where(np.isnan(raw), self.fill_, raw)
-        if not target_of(self.target).is_classifier:
+        if not as_target(self.target).is_classifier:
             return np.clip(raw, 0, None) * self.factor_
         return self.calibrator_.transform((raw - self.center_) / self.scale_)
 
@@ -183,7 +183,7 @@ class LogRegBaseline:
 
     name = "logreg"
 
-    def __init__(self, target: str, max_categories: int = 30):
+    def __init__(self, target: str | Target, max_categories: int = 30):
         self.target = target
         self.max_categories = max_categories
 
@@ -248,7 +248,7 @@ _CLASSES = {"recency": RecencyBaseline, "bgnbd": BGNBDBaseline, "past_spend": Pa
             "logreg": LogRegBaseline}
 
 
-def fit_baselines(target: str, X: pd.DataFrame, y, *, seed: int = 42,
+def fit_baselines(target: str | Target, X: pd.DataFrame, y, *, seed: int = 42,
                   max_rows: int | None = 200_000) -> dict[str, object]:
     """Fit every applicable baseline of ``target`` on the training rows (NaN labels dropped).
 
@@ -269,7 +269,7 @@ def fit_baselines(target: str, X: pd.DataFrame, y, *, seed: int = 42,
         keep[rows] = True
     X, label = X[keep], label[keep]
     fitted: dict[str, object] = {}
-    for name in target_of(target).baselines:
+    for name in as_target(target).baselines:
         if skip_reason(name, target, X) is None:
             fitted[name] = _CLASSES[name](target).fit(X, label)
     return fitted

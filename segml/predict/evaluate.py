@@ -39,7 +39,7 @@ from segml.predict.metrics import (
     regression_metrics,
 )
 from segml.predict.models import Predictor, fit_predictor, label_of
-from segml.targets import target as target_of
+from segml.targets import Target, as_target
 
 
 @dataclass
@@ -78,18 +78,18 @@ class CVResult:
     predictor: Predictor | None = field(default=None, repr=False)
 
 
-def _metric_names(target: str) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if target_of(target).is_classifier else REGRESSION_METRICS
+def _metric_names(spec: Target) -> tuple[str, ...]:
+    return CLASSIFICATION_METRICS if spec.is_classifier else REGRESSION_METRICS
 
 
-def _score(target: str, y: np.ndarray, values: np.ndarray) -> dict[str, float]:
-    if target_of(target).is_classifier:
+def _score(spec: Target, y: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    if spec.is_classifier:
         return classification_metrics(y, values)
     return regression_metrics(y, values)
 
 
 def evaluate_target(
-    target: str,
+    target: str | Target,
     pred: Predictor,
     X_eval: pd.DataFrame,
     y_eval,
@@ -100,7 +100,8 @@ def evaluate_target(
 
     Parameters
     ----------
-    target : str
+    target : str or Target
+        A built-in target's name or a :class:`~segml.targets.Target` (a declared one).
     pred : Predictor
         Fitted model.
     X_eval : DataFrame
@@ -112,36 +113,38 @@ def evaluate_target(
     baselines : dict, optional
         Fitted baselines (default ``pred.baselines_``, fitted on the training rows).
     """
-    label = np.asarray(label_of(target, y_eval), dtype=float)
+    spec = as_target(target)
+    target = spec.name
+    label = np.asarray(label_of(spec, y_eval), dtype=float)
     keep = ~np.isnan(label)
     X_eval = X_eval[keep]
     base_X = X_eval if baseline_features is None else baseline_features[keep]
     label = label[keep]
     fitted = getattr(pred, "baselines_", {}) if baselines is None else baselines
-    metric_names = _metric_names(target)
+    metric_names = _metric_names(spec)
     rows: dict[str, dict[str, object]] = {}
     model_pred = pred.predict_value(X_eval)
-    model_values = _score(target, label, model_pred)
+    model_values = _score(spec, label, model_pred)
     rows["model"] = {**model_values, "rows": int(label.size), "note": ""}
     metrics = {f"{target}_{k}": v for k, v in model_values.items()}
-    for name in target_of(target).baselines:
-        reason = skip_reason(name, target, base_X)
+    for name in spec.baselines:
+        reason = skip_reason(name, spec, base_X)
         if reason is None and name not in fitted:
             reason = "not fitted on the training rows"
         if reason is not None:
             rows[f"baseline_{name}"] = {**dict.fromkeys(metric_names, np.nan), "rows": 0,
                                         "note": f"skipped: {reason}"}
             continue
-        values = _score(target, label, fitted[name].predict(base_X))
+        values = _score(spec, label, fitted[name].predict(base_X))
         rows[f"baseline_{name}"] = {**values, "rows": int(label.size), "note": ""}
         metrics.update({f"baseline_{name}_{target}_{k}": v for k, v in values.items()})
     comparison = pd.DataFrame.from_dict(rows, orient="index")[[*metric_names, "rows", "note"]]
-    deciles = None if target_of(target).is_classifier else decile_table(label, model_pred)
+    deciles = None if spec.is_classifier else decile_table(label, model_pred)
     return EvaluationResult(target, metrics, comparison, deciles)
 
 
 def cross_validate_target(
-    target: str,
+    target: str | Target,
     X: pd.DataFrame,
     y,
     models=None,
@@ -170,36 +173,38 @@ def cross_validate_target(
     from segml.config import ModelsConfig
 
     models = models or ModelsConfig()
-    label = label_of(target, y).reset_index(drop=True).astype(float)
+    spec = as_target(target)
+    label = label_of(spec, y).reset_index(drop=True).astype(float)
     keep = label.notna().to_numpy()
     X = X[keep].reset_index(drop=True) if not keep.all() else X.reset_index(drop=True)
     label = label[keep].reset_index(drop=True)
-    if target_of(target).is_classifier:
+    if spec.is_classifier:
         splitter = StratifiedKFold(models.cv_folds, shuffle=True, random_state=seed)
         splits = splitter.split(X, label.astype(int))
     else:
         splits = KFold(models.cv_folds, shuffle=True, random_state=seed).split(X)
     records = []
     for fold, (train, test) in enumerate(splits):
-        pred = fit_predictor(target, X.iloc[train], label.iloc[train], models, seed=seed)
-        result = evaluate_target(target, pred, X.iloc[test], label.iloc[test])
+        pred = fit_predictor(spec, X.iloc[train], label.iloc[train], models, seed=seed)
+        result = evaluate_target(spec, pred, X.iloc[test], label.iloc[test])
         records.append({"fold": fold, **result.metrics})
     folds = pd.DataFrame.from_records(records).set_index("fold")
     means, stds = folds.mean(), folds.std(ddof=1)
     metrics = {**means.to_dict(), **{f"{k}_std": v for k, v in stds.to_dict().items()}}
-    comparison = _cv_comparison(target, means, stds)
+    comparison = _cv_comparison(spec, means, stds)
     predictor = fit_predictor(target, X, label, models, seed=seed) if refit else None
-    return CVResult(target, {k: float(v) for k, v in metrics.items()}, comparison, folds, predictor)
+    return CVResult(spec.name, {k: float(v) for k, v in metrics.items()}, comparison, folds, predictor)
 
 
-def _cv_comparison(target: str, means: pd.Series, stds: pd.Series) -> pd.DataFrame:
+def _cv_comparison(spec: Target, means: pd.Series, stds: pd.Series) -> pd.DataFrame:
     """Rows model / baseline_<name>; columns ``<metric>`` (mean) and ``<metric>_std``."""
+    target = spec.name
     rows = {}
     for row, prefix in [("model", f"{target}_")] + [
-        (f"baseline_{b}", f"baseline_{b}_{target}_") for b in target_of(target).baselines
+        (f"baseline_{b}", f"baseline_{b}_{target}_") for b in spec.baselines
     ]:
         values = {}
-        for metric in _metric_names(target):
+        for metric in _metric_names(spec):
             values[metric] = means.get(prefix + metric, np.nan)
             values[f"{metric}_std"] = stds.get(prefix + metric, np.nan)
         rows[row] = values

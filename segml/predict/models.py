@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, Self
 
 import lightgbm as lgb
@@ -47,7 +48,7 @@ from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, as_frame
 from segml.predict.training import CandidateSearch, FittedPredictor, label_of, refit_params
 from segml.predict.trees import raw_score
-from segml.targets import target as target_of
+from segml.targets import Target, as_target, target_name
 
 #: config.models' defaults: the defaults of the Predictor parameters of the same names (a dict
 #: default is None here, which the predictor reads as the section's default; a list a tuple).
@@ -82,8 +83,11 @@ class Predictor(BaseEstimator):
 
     Parameters
     ----------
-    target : str
-        A target of :data:`segml.targets.TARGETS` (classifier or regressor).
+    target : str or Target
+        The name of a built-in target (:data:`segml.targets.TARGETS`) or a
+        :class:`~segml.targets.Target` (a declared one comes from
+        :func:`segml.targets.targets_of`); classifier or regressor. Stored as given, read in
+        :meth:`fit`.
     n_estimators, learning_rate, num_leaves, min_child_samples, early_stopping_rounds
         The ``lgbm`` candidate's settings (``config.models``); ``early_stopping_rounds=None``
         trains exactly ``n_estimators`` rounds (what :meth:`refit_on` does with the rounds
@@ -169,7 +173,7 @@ class Predictor(BaseEstimator):
     def __init__(
         self,
         *,
-        target: str = "churn",
+        target: str | Target = "churn",
         n_estimators: int = _MODELS["n_estimators"],
         learning_rate: float = _MODELS["learning_rate"],
         num_leaves: int = _MODELS["num_leaves"],
@@ -225,7 +229,7 @@ class Predictor(BaseEstimator):
         # a fitted predictor knows its kind (a declared target's model scores without the
         # config that declared it); states written before kind_ name a built-in target
         kind = getattr(self, "kind_", None)
-        return kind == "classifier" if kind is not None else target_of(self.target).is_classifier
+        return kind == "classifier" if kind is not None else as_target(self.target).is_classifier
 
     # the feature columns' attributes, read from the fitted encoder (AttributeError unfitted)
     @property
@@ -300,7 +304,7 @@ class Predictor(BaseEstimator):
         self.n_rows_available_ = fitted.n_rows_available
         self.n_train_rows_ = fitted.n_train_rows
         self.base_rate_ = fitted.base_rate
-        self.kind_ = target_of(self.target).kind
+        self.kind_ = as_target(self.target).kind
 
     def refit_on(self, X: pd.DataFrame, y, cutoff=None) -> Self:
         """A new predictor fitted on other rows (the freshest label windows) with the recipe this
@@ -353,8 +357,11 @@ class Predictor(BaseEstimator):
         """
         check_is_fitted(self, "weights_")
         fitted = {name: getattr(self, name) for name in _PLAIN_STATE if hasattr(self, name)}
+        # the target by name: a declared target's definition is the scorer's to store
+        # (``declared_targets``), and ``kind_`` is all scoring needs of it
+        params = {**self.get_params(), "target": target_name(self.target)}
         return {
-            "params": _plain_params(self.get_params()),
+            "params": _plain_params(params),
             "fitted": fitted,
             "weights": list(self.weights_),
             "blend_parts": getattr(self, "blend_parts_", None),
@@ -364,16 +371,24 @@ class Predictor(BaseEstimator):
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        """The predictor :meth:`to_state` described (scores identical to the original's)."""
+    def from_state(cls, state: dict[str, Any],
+                   targets: Mapping[str, Target] | None = None) -> Self:
+        """The predictor :meth:`to_state` described (scores identical to the original's).
+
+        ``targets``: the declared targets its target may be one of (the scorer's, rebuilt from
+        its stored definitions); the predictor gets that :class:`~segml.targets.Target` back.
+        Without it, a declared target stays a name, which scores (``kind_``) but cannot refit.
+        """
         params = dict(state["params"])
+        if targets and params.get("target") in targets:
+            params["target"] = targets[params["target"]]
         for name in ("candidates", "blend_parts"):
             if params.get(name) is not None:
                 params[name] = tuple(params[name])
         out = cls(**params)
         fitted = state["fitted"]
         out.columns_ = FeatureColumns.fitted(*(fitted[name] for name in _COLUMN_STATE),
-                                             owner=f"{out.target} model")
+                                             owner=f"{target_name(out.target)} model")
         for name, value in fitted.items():
             if name not in _COLUMN_STATE:
                 setattr(out, name, value)
@@ -471,7 +486,7 @@ class Predictor(BaseEstimator):
     def __repr__(self) -> str:
         fitted = (f", winner={self.winner_!r}, best_iteration={self.best_iteration_}"
                   if hasattr(self, "best_iteration_") else "")
-        return f"Predictor(target={self.target!r}{fitted})"
+        return f"Predictor(target={target_name(self.target)!r}{fitted})"
 
 
 def predictor_params(models: ModelsConfig) -> dict[str, Any]:
@@ -490,7 +505,7 @@ def predictor_params(models: ModelsConfig) -> dict[str, Any]:
 
 
 def fit_predictor(
-    target: str,
+    target: str | Target,
     X: pd.DataFrame,
     y,
     models=None,
@@ -505,8 +520,8 @@ def fit_predictor(
 
     Parameters
     ----------
-    target : str
-        A target of :data:`segml.targets.TARGETS`.
+    target : str or Target
+        A built-in target's name or a :class:`~segml.targets.Target` (see :class:`Predictor`).
     X, y, cutoff
         See :meth:`Predictor.fit`.
     models : segml.config.ModelsConfig, optional

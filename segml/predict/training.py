@@ -68,7 +68,7 @@ from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, as_frame, codes_of
 from segml.predict.resources import available_cores, train_threads
 from segml.sampling import stratified_sample
-from segml.targets import target as target_of
+from segml.targets import Target, as_target
 
 logger = logging.getLogger("segml.predict.models")
 
@@ -81,19 +81,20 @@ TUNING_SPACE = {
 }
 
 
-def label_of(target: str, y: pd.Series | pd.DataFrame) -> pd.Series:
-    """The label Series of ``target`` from a Series or the labels frame ``Y``.
+def label_of(target: str | Target, y: pd.Series | pd.DataFrame) -> pd.Series:
+    """The label Series of ``target`` (a built-in name or a :class:`~segml.targets.Target`)
+    from a Series or the labels frame ``Y``.
 
     Example
     -------
     >>> label_of("spend", pd.DataFrame({"future_spend": [0.0, 3.5]})).tolist()
     [0.0, 3.5]
     """
-    spec = target_of(target)
+    spec = as_target(target)
     if isinstance(y, pd.DataFrame):
         column = spec.label_column
         if column not in y.columns:
-            raise DataError([Problem(f"label column '{column}' for target '{target}' is missing",
+            raise DataError([Problem(f"label column '{column}' for target '{spec.name}' is missing",
                                      table="labels", column=column)])
         return y[column]
     return pd.Series(y) if not isinstance(y, pd.Series) else y
@@ -159,7 +160,7 @@ def refit_params(params: dict[str, Any], *, winner: str, best_iteration: int,
     }
 
 
-def fit_note(target: str, rows: int, scores: dict[str, float], comparing: bool, *,
+def fit_note(target: str | Target, rows: int, scores: dict[str, float], comparing: bool, *,
              candidate_scores: dict[str, float], winner: str, best_iteration: int,
              validation: str) -> str:
     """One line on a fit for the progress display: the selection metric and the candidates'
@@ -173,10 +174,12 @@ def fit_note(target: str, rows: int, scores: dict[str, float], comparing: bool, 
     ...          best_iteration=40, validation="3 inner folds")
     'churn: refit on latest windows: lgbm, 1,000 rows, 40 rounds'
     """
+    spec = as_target(target)
+    target = spec.name
     if not comparing:  # a refit: the recipe is fixed, nothing was compared
         return (f"{target}: refit on latest windows: {winner}, {rows:,} rows, "
                 f"{best_iteration} rounds")
-    metric = "ROC AUC" if target_of(target).is_classifier else "Spearman"
+    metric = "ROC AUC" if spec.is_classifier else "Spearman"
     listed = ", ".join(f"{n} {s:.4f}" for n, s in scores.items())
     finite = {n: s for n, s in candidate_scores.items() if np.isfinite(s)}
     best = max(finite, key=finite.__getitem__) if finite else winner
@@ -202,7 +205,11 @@ class CandidateSearch:
 
     def __init__(self, params: dict[str, Any]):
         vars(self).update(params)
-        self.is_classifier = target_of(self.target).is_classifier  # a ValueError naming targets
+        # the predictor's target as given (a built-in's name or a Target): its Target, and its
+        # name for messages (a ValueError naming the built-in targets for an unknown name)
+        self.spec = as_target(self.target)
+        self.target = self.spec.name
+        self.is_classifier = self.spec.is_classifier
 
     def run(self, X: pd.DataFrame, y, cutoff=None) -> FittedPredictor:
         """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
@@ -256,7 +263,7 @@ class CandidateSearch:
                                                  folds[0].valid)
         self._calibrate(margin, outcome)
         self._final_fit(weights, data, matrix, label, rounds, last, params_of)
-        logger.info("%s", fit_note(self.target, label.size, scores, comparing,
+        logger.info("%s", fit_note(self.spec, label.size, scores, comparing,
                                    candidate_scores=self.candidate_scores_, winner=self.winner_,
                                    best_iteration=self.best_iteration_,
                                    validation=self.validation_))
@@ -331,7 +338,7 @@ class CandidateSearch:
         return booster
 
     def _labelled(self, X: pd.DataFrame, y, cutoff, cap: int | None = None):
-        label = np.asarray(label_of(self.target, y), dtype=float)
+        label = np.asarray(label_of(self.spec, y), dtype=float)
         if label.size != len(X):
             raise ValueError(f"X has {len(X)} rows but the {self.target} label has {label.size}")
         keep = ~np.isnan(label)
@@ -465,7 +472,7 @@ class CandidateSearch:
         self.weights_ = (booster_weight, linear_weight)
 
     def _check_label(self, label: np.ndarray) -> None:
-        column = target_of(self.target).label_column
+        column = self.spec.label_column
         if label.size == 0:
             raise DataError([Problem(f"no rows with a known '{column}' label", table="labels", column=column)])
         if self.is_classifier:

@@ -20,8 +20,6 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.data.io import write_frame_atomic
-from segml.targets import target as target_of
-from segml.targets import targets_of
 from segml.workflow.datasets import Datasets
 from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import run_tags, segment_metrics
@@ -46,6 +44,7 @@ def write_artifacts(
     from segml.workflow.explanations import explained_rows, population_of
 
     floor = config.segments.min_profile_size
+    registry = data.registry  # the run's targets (targets_of(config))
     for folder in ("segments", "evaluation", "explain", "plots"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for level, profile in segmentation.profiles.items():
@@ -107,12 +106,12 @@ def write_artifacts(
         "skipped_targets": [p.to_dict() for p in predictions.skipped],
         "skipped": dict(predictions.skipped_targets),
         # what the report shows of each declared target, for a report written in another process
-        "declared_targets": {n: dict(t.definition) for n, t in targets_of(config).items()
+        "declared_targets": {n: dict(t.definition) for n, t in registry.items()
                              if t.definition is not None},
         "readiness": None if predictions.readiness is None else predictions.readiness.to_dict(),
         "predictive_segments": write_predictive_artifacts(
             out, segmentation.current_scores, data.current_X, segmentation.predictive_grid,
-            segmentation.audience_curves, config),
+            segmentation.audience_curves, config, registry),
     }
     (out / "report").mkdir(parents=True, exist_ok=True)
     (out / "report/context.json").write_text(json.dumps(context, default=str, indent=1), encoding="utf-8")
@@ -123,9 +122,10 @@ def write_artifacts(
     window = None if data.mode == "attributes" else float(config.time.activity_window_days)
     explained = []
     for target, predictor in predictions.predictors.items():
-        population = population_of(X, target, window)
-        sample = explained_rows(population, target, None, EXPLAIN_ROWS, config.seed)
-        kind = target_of(target).population if window is not None else "known"
+        spec = registry[target]
+        population = population_of(X, spec, window)
+        sample = explained_rows(population, spec, None, EXPLAIN_ROWS, config.seed)
+        kind = spec.population if window is not None else "known"
         explained.append({"target": target, "population": POPULATION_TEXT[kind],
                           "customers": len(population), "explained": len(sample)})
         if sample.empty:  # nobody it scores at this cutoff (e.g. no active customer): no drivers

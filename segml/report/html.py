@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from segml.config import TrackingConfig
 from segml.report import blocks, predictive, sections, segment_sections
 from segml.segments.naming import BTYD_NOTE
-from segml.targets import declared_target, register
+from segml.targets import TARGETS, declared_target
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,10 @@ def render_report(
     """
     documents = documents or {}
     declared = (documents.get("report/context.json") or {}).get("declared_targets") or {}
-    register([declared_target(name, definition) for name, definition in declared.items()])
+    # the run's targets: the built-in ones and the declared ones it recorded (its own
+    # definitions, whatever this process trained or loaded before)
+    targets = {**TARGETS, **{name: declared_target(name, definition)
+                             for name, definition in declared.items() if name not in TARGETS}}
     art = blocks.Artifacts(dict(tables), dict(images), dict(documents))
     floor = _floor(run, documents, min_profile_size)
     context = documents.get("report/context.json") or {}
@@ -77,7 +80,7 @@ def render_report(
     model_metrics, baseline_metrics = sections.metrics_rows(run)
     page = {
         "run": run,
-        "header": sections.header(run),
+        "header": sections.header(run, targets),
         "btyd_note": BTYD_NOTE,
         "mode": mode,
         "floor": floor,
@@ -85,10 +88,10 @@ def render_report(
         "tree": segment_sections.tree_section(art, floor),
         "profiles": segment_sections.profile_cards(art),
         "rules": segment_sections.rules_section(art, floor),
-        "models": sections.model_sections(art),
+        "models": sections.model_sections(art, targets),
         "predictive": predictive.grid_section(art, floor),
-        "audiences": predictive.audience_sections(art),
-        "drivers": sections.driver_sections(art),
+        "audiences": predictive.audience_sections(art, targets),
+        "drivers": sections.driver_sections(art, targets),
         "retrain": sections.retrain_section(art, floor),
         "metrics": model_metrics,
         "baseline_metrics": baseline_metrics,

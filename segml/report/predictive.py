@@ -21,6 +21,7 @@ Example
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,7 @@ from typing import Any
 import pandas as pd
 
 from segml.report.blocks import Artifacts, fmt, html_table
-from segml.targets import registry
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target
 
 CURVE_COLUMNS = ("threshold", "share", "precision", "recall")
 #: Cell KPIs shown in the grid: column -> (label, format); P(high value) only without spend.
@@ -55,18 +55,21 @@ def _cell_value(value: Any, kind: str) -> str:
 # ------------------------------------------------------------------------------ artifacts
 def write_predictive_artifacts(out: Path, scored: pd.DataFrame | None,
                                features: pd.DataFrame | None, grid: dict[str, Any] | None,
-                               curves: dict[str, dict[str, Any]] | None, config: Any
-                               ) -> dict[str, Any]:
+                               curves: dict[str, dict[str, Any]] | None, config: Any,
+                               targets: Mapping[str, Target] | None = None) -> dict[str, Any]:
     """Write the grid's and the audiences' aggregated artifacts into ``out``; returns what the
-    report's context needs (the grid's ``reason`` when an axis or the grid is missing)."""
+    report's context needs (the grid's ``reason`` when an axis or the grid is missing).
+    ``targets``: the run's targets by name (None: the built-in ones)."""
     from segml.data.io import write_frame_atomic
     from segml.predict.operating import resolve
     from segml.segments import predictive
 
     floor = config.segments.min_profile_size
+    targets = TARGETS if targets is None else targets
     if grid and predictive.has_cells(grid) and scored is not None:
         rows = features.reindex(scored.index) if features is not None else None
-        cells = predictive.profile_cells(scored, rows, grid, min_profile_size=floor)
+        cells = predictive.profile_cells(scored, rows, grid, min_profile_size=floor,
+                                         targets=targets)
         write_frame_atomic(cells, out / "segments/predictive_cells.csv")
         write_frame_atomic(predictive.bands_table(grid), out / "segments/predictive_bands.csv")
     points = []
@@ -87,7 +90,7 @@ def write_predictive_artifacts(out: Path, scored: pd.DataFrame | None,
             marked.append(row)
         plot_operating_points(frame, pd.DataFrame(marked),
                               out / f"plots/{target}_operating_points.png",
-                              title=f"{target}: {target_of(target).audience or target}",
+                              title=f"{target}: {targets[target].audience or target}",
                               base_rate=curve.get("base_rate"))
     if points:
         write_frame_atomic(pd.DataFrame(points), out / "audiences/operating_points.csv")
@@ -197,12 +200,14 @@ def grid_section(art: Artifacts, floor: int) -> dict[str, Any]:
             "reason": reason, "kpis": [label for label, _ in kpis.values()], "axes": axes}
 
 
-def audience_sections(art: Artifacts) -> list[dict[str, Any]]:
+def audience_sections(art: Artifacts, targets: Mapping[str, Target] | None = None
+                      ) -> list[dict[str, Any]]:
     """Per classifier: the precision/recall chart with the configured operating points, and
-    those points as a table (threshold, share, expected precision and recall)."""
+    those points as a table (threshold, share, expected precision and recall). ``targets``:
+    the run's targets by name (None: the built-in ones)."""
     points = art.table("audiences/operating_points.csv")
     out = []
-    for target, spec in registry().items():
+    for target, spec in (TARGETS if targets is None else targets).items():
         plot = art.image(f"plots/{target}_operating_points.png")
         art.used.add(f"audiences/{target}_operating_curve.csv")
         if plot is None:

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -37,7 +38,7 @@ from segml.report.segment_sections import (
     tree_section,
 )
 from segml.segments.naming import feature_label
-from segml.targets import registry
+from segml.targets import TARGETS, Target
 
 
 def data_section(art: Artifacts, run: dict[str, Any]) -> dict[str, Any]:
@@ -113,10 +114,12 @@ def _problem_text(problem: dict[str, Any]) -> str:
     return f"[{problem.get('severity', 'warning')}] {problem.get('message', '')}" + (f" ({where})" if where else "")
 
 
-def model_sections(art: Artifacts) -> list[dict[str, Any]]:
-    """Per target: model vs baselines, the evaluation curves and (spend) the decile table."""
+def model_sections(art: Artifacts, targets: Mapping[str, Target] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Per target (``targets``: the run's, by name; None: the built-in ones): model vs
+    baselines, the evaluation curves and (spend) the decile table."""
     out = []
-    for target in registry():
+    for target in TARGETS if targets is None else targets:
         comparison = art.table(f"evaluation/{target}_comparison.csv")
         if comparison is None:
             continue
@@ -137,13 +140,15 @@ def model_sections(art: Artifacts) -> list[dict[str, Any]]:
     return out
 
 
-def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
-    """Per target: global SHAP importance, the beeswarm and the top drivers per top-level segment."""
+def driver_sections(art: Artifacts, targets: Mapping[str, Target] | None = None
+                    ) -> list[dict[str, Any]]:
+    """Per target (``targets`` as in :func:`model_sections`): global SHAP importance, the
+    beeswarm and the top drivers per top-level segment."""
     names = segment_names(art)
     samples = art.table("explain/samples.csv")
     sizes = {} if samples is None else samples.set_index("target").to_dict("index")
     out = []
-    for target in registry():
+    for target in TARGETS if targets is None else targets:
         plots = [art.image(f"plots/{target}_importance.png"), art.image(f"plots/{target}_beeswarm.png")]
         size = sizes.get(target)
         sample = "" if size is None else (
@@ -170,9 +175,10 @@ def driver_sections(art: Artifacts) -> list[dict[str, Any]]:
 MODEL_TAGS = {"winner_": "model", "calibration_": "calibration", "fit_cutoff_": "fitted up to"}
 
 
-def header(run: dict[str, Any]) -> dict[str, Any]:
-    """The report's header in words: the run, the data and, per target, the model that won,
-    its calibration and the date it was fitted up to (not the run's raw tags).
+def header(run: dict[str, Any], targets: Mapping[str, Target] | None = None) -> dict[str, Any]:
+    """The report's header in words: the run, the data and, per target (``targets`` as in
+    :func:`model_sections`), the model that won, its calibration and the date it was fitted up
+    to (not the run's raw tags).
 
     Example
     -------
@@ -193,7 +199,7 @@ def header(run: dict[str, Any]) -> dict[str, Any]:
     if tags.get("cutoff"):
         facts.append(f"data up to {tags.pop('cutoff')}")
     models: dict[str, list[str]] = {}
-    for target in registry():
+    for target in TARGETS if targets is None else targets:
         parts = []
         for prefix, label in MODEL_TAGS.items():
             value = tags.pop(f"{prefix}{target}", None)

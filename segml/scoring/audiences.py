@@ -75,7 +75,8 @@ def audiences(model_uri: str, *, data: str | Path | None = None,
     curves = getattr(scorer, "audience_curves", None) or {}  # None: a model older than audiences
     scored = score(model_uri, config=config, tables=tables, cutoff=cutoff, scorer=scorer)
     try:
-        result = build_audiences(scored, curves, point, targets, min_probability)
+        result = build_audiences(scored, curves, point, targets, min_probability,
+                                 registry=scorer.targets())  # the model's own targets
     except ValueError as exc:
         key = "min_probability" if "min-probability" in str(exc) else "target"
         raise SegmlError([Problem(str(exc), key=key)]) from None

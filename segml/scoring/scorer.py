@@ -34,8 +34,7 @@ from segml.scoring.state import (
 )
 from segml.segments.predictive import COLUMN
 from segml.segments.predictive import assign as assign_cells
-from segml.targets import TARGETS, Target, declared_target, register
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target, declared_target
 
 STATE_KIND = "segml.CustomerScorer"
 
@@ -78,7 +77,7 @@ class CustomerScorer:
         Declared target (config ``targets:``) -> its definition as plain data
         (:func:`segml.targets.declared_target`): what scoring needs of it (kind, population,
         output and reasons columns) without the config that declared it. Default: read from
-        the registry for the predictors' declared targets.
+        the predictors of declared targets (their ``target`` is the :class:`Target`).
 
     Attributes
     ----------
@@ -108,17 +107,24 @@ class CustomerScorer:
 
     def __post_init__(self) -> None:
         self.encoder = InputEncoder(self.feature_names, self.categorical_levels)
-        for name in self.predictors:
-            if name not in TARGETS and name not in self.declared_targets:
-                self.declared_targets[name] = dict(target_of(name).definition or {})
+        for name, predictor in self.predictors.items():
+            spec = getattr(predictor, "target", None)
+            if (name not in TARGETS and name not in self.declared_targets
+                    and isinstance(spec, Target) and spec.definition is not None):
+                self.declared_targets[name] = dict(spec.definition)
+        missing = [n for n in self.predictors if n not in TARGETS and n not in self.declared_targets]
+        if missing:
+            raise DataError([Problem(f"model: no definition of the declared target(s) {missing} "
+                                     "(declared_targets)", key="model")])
         try:
             declared = {n: declared_target(n, d) for n, d in self.declared_targets.items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError([Problem(f"model state: a declared target's definition is "
                                      f"malformed ({exc!r})", key="model")]) from None
+        # this scorer's own targets, never a process-wide list: two models declaring the same
+        # name differently score side by side (docs/dev/targets.md)
         self._targets = {name: spec for name, spec in {**TARGETS, **declared}.items()
                          if name in self.predictors}
-        register(self._targets)  # found by name (explanations, audiences) wherever it scores
 
     def targets(self) -> dict[str, Target]:
         """The targets this scorer outputs, in output order: the built-in ones, then the
@@ -192,23 +198,31 @@ class CustomerScorer:
             raise DataError([Problem(f"model state of kind {state.get('kind')!r}, not a "
                                      f"{STATE_KIND}", key="model")])
         window = state["activity_window_days"]
+        # absent from states written before targets could be declared
+        declared = dict(state.get("declared_targets") or {})
+        try:
+            targets = {n: declared_target(n, d) for n, d in declared.items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError([Problem(f"model state: a declared target's definition is "
+                                     f"malformed ({exc!r})", key="model")]) from None
         return cls(
             feature_names=list(state["feature_names"]),
             categorical_levels={k: list(v) for k, v in state["categorical_levels"].items()},
             rules=None if state["rules"] is None else RuleSegmenter.from_state(state["rules"]),
             hierarchy=(None if state["hierarchy"] is None
                        else SegmentHierarchy.from_state(state["hierarchy"])),
-            predictors={t: Predictor.from_state(p) for t, p in state["predictors"].items()},
+            predictors={t: Predictor.from_state(p, targets)
+                        for t, p in state["predictors"].items()},
             feature_spec=(None if state["feature_spec"] is None
                           else FeatureSpec.from_dict(state["feature_spec"])),
             id_kind=state["id_kind"],
             metadata=dict(state["metadata"]),
             activity_window_days=None if window is None else float(window),
-            evaluated={t: Predictor.from_state(p) for t, p in state["evaluated"].items()},
+            evaluated={t: Predictor.from_state(p, targets)
+                       for t, p in state["evaluated"].items()},
             predictive_grid=state["predictive_grid"],
             audience_curves=state["audience_curves"],
-            # absent from states written before targets could be declared
-            declared_targets=dict(state.get("declared_targets") or {}),
+            declared_targets=declared,
         )
 
     def save(self, folder: str | os.PathLike[str]) -> Path:

@@ -37,17 +37,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segml.targets import registry
+from segml.targets import TARGETS, Target
 
 #: The scorer's output column holding each customer's cell.
 COLUMN = "predictive_segment"
 
 
 def _axis(scored: Mapping[str, Any], choices: Iterable[str], trained: set[str],
-          quantiles: list[float], names: list[str]) -> dict[str, Any] | None:
+          quantiles: list[float], names: list[str], targets: Mapping[str, Target],
+          ) -> dict[str, Any] | None:
     """The first trained target of ``choices`` with its band cut points, None if none fits."""
     for name in choices:
-        spec = registry().get(name)
+        spec = targets.get(name)
         if spec is None or name not in trained or spec.output_column not in scored:
             continue
         values = np.asarray(scored[spec.output_column], dtype=np.float64)
@@ -61,7 +62,8 @@ def _axis(scored: Mapping[str, Any], choices: Iterable[str], trained: set[str],
     return None
 
 
-def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str]) -> dict[str, Any]:
+def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str],
+             targets: Mapping[str, Target] | None = None) -> dict[str, Any]:
     """Learn the band cut points from the training population's scores.
 
     Parameters
@@ -72,6 +74,9 @@ def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str]) -> 
         Which targets make each axis, the quantile cut points and the band names.
     trained : iterable of str
         The targets the model predicts.
+    targets : dict of Target, optional
+        The run's targets by name (the scorer's :meth:`~segml.scoring.scorer.CustomerScorer.targets`
+        or :func:`segml.targets.targets_of`); None: the built-in ones.
 
     Returns
     -------
@@ -81,9 +86,11 @@ def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str]) -> 
         ``reason`` (why an axis or the whole grid is missing, else None).
     """
     trained = set(trained)
+    targets = TARGETS if targets is None else targets
     value = _axis(scored, config.value_targets, trained, config.value_quantiles,
-                  config.value_names)
-    risk = _axis(scored, config.risk_targets, trained, config.risk_quantiles, config.risk_names)
+                  config.value_names, targets)
+    risk = _axis(scored, config.risk_targets, trained, config.risk_quantiles, config.risk_names,
+                 targets)
     if risk is not None:
         risk["outside"] = config.outside_name
     missing = []
@@ -179,14 +186,16 @@ def assign(grid: Mapping[str, Any], columns: Mapping[str, Any], n: int | None = 
 
 
 def profile_cells(scored: pd.DataFrame, features: pd.DataFrame | None, grid: Mapping[str, Any],
-                  min_profile_size: int = 50) -> pd.DataFrame:
+                  min_profile_size: int = 50, targets: Mapping[str, Target] | None = None,
+                  ) -> pd.DataFrame:
     """KPIs per cell: customers, share, share of revenue and the expected value of every score.
 
     ``scored`` is the scorer's output (one row per customer, ``predictive_segment`` included),
     ``features`` the feature rows in the same order (revenue: ``monetary_sum``). Expected rates
     average over the customers each target applies to (a cell's expected churn is its active
     customers' churn). Cells under ``min_profile_size`` customers keep their place and name but
-    no statistic, not even their size.
+    no statistic, not even their size. ``targets``: the run's targets by name, whose scores
+    are averaged (None: the built-in ones).
 
     Example
     -------
@@ -222,7 +231,7 @@ def profile_cells(scored: pd.DataFrame, features: pd.DataFrame | None, grid: Map
         total = revenue[valid].sum()
         frame["revenue_share"] = (np.bincount(flat[valid], revenue[valid], minlength=cells)
                                   / (total if total else np.nan))
-    for spec in registry().values():
+    for spec in (TARGETS if targets is None else targets).values():
         if spec.output_column in scored:
             score = scored[spec.output_column].to_numpy(dtype=np.float64)
             known = valid & ~np.isnan(score)

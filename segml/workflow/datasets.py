@@ -21,8 +21,7 @@ import pandas as pd
 
 from segml.config import ModelsConfig, SegmlConfig, TimeConfig
 from segml.data.contract import Tables
-from segml.targets import register, targets_of
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target, targets_of
 
 Progress = Callable[[str], None]
 
@@ -96,7 +95,9 @@ class Datasets:
     mode: the explicit labels of the customers in ``current_X``.
 
     Of the config it keeps the sections the sets are built with: ``time`` (label windows, the
-    activity window), ``models`` (the targets and the row budgets) and the ``seed`` of the samples.
+    activity window), ``models`` (the targets and the row budgets) and the ``seed`` of the samples,
+    and its targets: ``registry`` (:func:`segml.targets.targets_of`, name -> Target; the
+    built-in ones by default), which :meth:`target` reads.
     """
 
     mode: str
@@ -111,23 +112,33 @@ class Datasets:
     labels: pd.DataFrame | None = None
     frames: FeatureFrames | None = None
     cutoffs: dict[str, Any] = field(default_factory=dict)
+    registry: dict[str, Target] = field(default_factory=lambda: dict(TARGETS))
     _samples: dict[Use, Any] = field(default_factory=dict, repr=False)
     _eval_labels: dict[str, pd.Series] = field(default_factory=dict, repr=False)
+
+    def target(self, name: str) -> Target:
+        """The :class:`~segml.targets.Target` called ``name`` in this run's registry (a
+        ValueError naming the run's targets otherwise)."""
+        try:
+            return self.registry[name]
+        except KeyError:
+            raise ValueError(f"unknown target {name!r}; this run's targets: "
+                             f"{list(self.registry)}") from None
 
     def targets(self) -> list[str]:
         """The configured targets this data can train, in config order."""
         configured = self.models.targets
         available = set(self.labels.columns) if self.labels is not None else set()
         if self.mode == "attributes":
-            return [t for t in configured if target_of(t).label_column in available]
+            return [t for t in configured if self.target(t).label_column in available]
         # a column label (no horizon) is read as it stands, beside the planned targets
         return [t for t in configured if t in self.plan.targets
-                or (not target_of(t).has_horizon and target_of(t).label_column in available)]
+                or (not self.target(t).has_horizon and self.target(t).label_column in available)]
 
     def cross_validated(self, target: str) -> bool:
         """Whether ``target`` is cross-validated on the current matrix (attributes mode, or a
         column label without horizon) rather than planned over cutoffs."""
-        return self.mode == "attributes" or not target_of(target).has_horizon
+        return self.mode == "attributes" or not self.target(target).has_horizon
 
     def _sample(self, target: str, role: str):
         """The labels and sampled rows of ``target``'s ``role`` stack ("train" or "refit"),
@@ -137,8 +148,8 @@ class Datasets:
         key = (target, role)
         if key not in self._samples:
             self._samples[key] = stack_sample(
-                self.tables, getattr(self.plan.targets[target], role), self.time, target,
-                self.max_rows(role), self.seed, self.plan.horizons)
+                self.tables, getattr(self.plan.targets[target], role), self.time,
+                self.target(target), self.max_rows(role), self.seed, self.plan.horizons)
         return self._samples[key]
 
     def max_rows(self, role: str) -> int | None:
@@ -167,7 +178,7 @@ class Datasets:
         sample = self._sample(target, role)
         del self._samples[(target, role)]
         return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
-                                  self.spec, self.time, [target],
+                                  self.spec, self.time, [self.target(target)],
                                   features=lambda cutoff: self.frames(cutoff, (target, role)),
                                   max_rows=self.max_rows(role), seed=self.seed,
                                   sample=sample, horizons=self.plan.horizons)
@@ -199,8 +210,9 @@ class Datasets:
 
         if target not in self._eval_labels:
             cutoff = self.plan.targets[target].evaluation
-            label = make_labels(self.tables, cutoff, self.time, [target],
-                                self.plan.horizons)[target_of(target).label_column]
+            spec = self.target(target)
+            label = make_labels(self.tables, cutoff, self.time, [spec],
+                                self.plan.horizons)[spec.label_column]
             self._eval_labels[target] = label.iloc[evaluation_rows(
                 label, self.models.max_eval_rows, self.seed)]
         return self._eval_labels[target]
@@ -244,18 +256,17 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     from segml.features.threads import beside
     from segml.features.timeline import data_end as end_of_data
 
-    registry = targets_of(config)
-    register(registry)  # the predictors, metrics and baselines find a declared target by name
+    registry = targets_of(config)  # the run's targets, handed to every stage that needs one
     if tables.mode == "attributes":
         spec = FeatureSpec.fit(tables, None, config)
         X = build_features(tables, None, spec)
         Y = make_labels(tables, None, config.time,
-                        [t for t in registry if t in tables.label_columns] or None)
+                        [t for n, t in registry.items() if n in tables.label_columns] or None)
         return Datasets("attributes", spec, None, X, tables, config.time, config.models,
-                        config.seed, labels=Y)
+                        config.seed, labels=Y, registry=registry)
     start = data_start(tables)
-    timed = [t for t in config.models.targets if registry[t].has_horizon]
-    read = [t for t in config.models.targets if not registry[t].has_horizon]
+    timed = [registry[t] for t in config.models.targets if registry[t].has_horizon]
+    read = [registry[t] for t in config.models.targets if not registry[t].has_horizon]
     if timed:
         plan = plan_targets(end_of_data(tables), config.time, timed, start=start,
                             min_history_days=config.readiness.min_history_days)
@@ -276,7 +287,7 @@ def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
     labels = make_labels(tables, None, config.time, read) if read else None
     data = Datasets("behavioural", spec, plan.scoring, current_X, tables, config.time,
                     config.models, config.seed, plan=plan, labels=labels,
-                    cutoffs=plan.to_dict())
+                    cutoffs=plan.to_dict(), registry=registry)
     data.frames = FeatureFrames(tables, spec, uses, rows_of=data.rows_of)
     return data
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from segml.errors import Problem, SegmlError
-from segml.targets import target as target_of
+from segml.targets import Target, as_target
 
 if TYPE_CHECKING:
     import shap
@@ -82,9 +82,12 @@ def explain(model: Any, features: pd.DataFrame | None = None, target: str = "chu
     scorer, X = _scorer_and_features(model, features, tracking)
     predictors = getattr(scorer, "predictors", None)
     if predictors is None:  # a bare Predictor
-        predictor, window = scorer, None
+        predictor, window, spec = scorer, None, scorer.target
     elif target in predictors:
         predictor, window = predictors[target], getattr(scorer, "activity_window_days", None)
+        # the model's own target (a declared one included): the scorer's, else its predictor's
+        own = scorer.targets() if hasattr(scorer, "targets") else {}
+        spec = own.get(target, predictor.target)
     else:
         raise SegmlError([Problem(f"the model predicts {sorted(predictors)}, not {target!r}",
                                   key="target")])
@@ -95,11 +98,11 @@ def explain(model: Any, features: pd.DataFrame | None = None, target: str = "chu
         X = X.set_index("customer_id")
     if hasattr(scorer, "prepare"):
         X = scorer.prepare(X)  # categoricals on the training levels, columns in order
-    X = explained_rows(X, target, window if population else None, max_rows, seed)
+    X = explained_rows(X, spec, window if population else None, max_rows, seed)
     return explanation(predictor, X)
 
 
-def population_of(X: pd.DataFrame, target: str, activity_window_days: float | None
+def population_of(X: pd.DataFrame, target: str | Target, activity_window_days: float | None
                   ) -> pd.DataFrame:
     """The rows of ``X`` the target applies to, as scoring applies it (churn: the customers
     active at the cutoff, :meth:`~segml.targets.Target.in_population`); every row when the
@@ -113,12 +116,12 @@ def population_of(X: pd.DataFrame, target: str, activity_window_days: float | No
     """
     if activity_window_days is None or "recency_days" not in X:
         return X
-    applies = target_of(target).in_population(
+    applies = as_target(target).in_population(
         {"recency_days": X["recency_days"].to_numpy(dtype=float)}, len(X), activity_window_days)
     return X if applies is None else X[applies]
 
 
-def explained_rows(X: pd.DataFrame, target: str, activity_window_days: float | None,
+def explained_rows(X: pd.DataFrame, target: str | Target, activity_window_days: float | None,
                    max_rows: int | None, seed: int) -> pd.DataFrame:
     """The rows a target is explained on: its population (:func:`population_of`), then a seeded
     sample of at most ``max_rows`` of them (in their order). The report, its artifacts and

@@ -23,7 +23,7 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
-from segml.targets import target as target_of
+from segml.targets import Target, as_target
 from segml.workflow.datasets import Datasets, Progress, no_progress
 
 
@@ -89,7 +89,7 @@ def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, confi
     if planned and data.plan.data_start is not None:
         # The history the earliest training cutoff can see.
         history = int((data.plan.targets[target].train[0] - data.plan.data_start).days)
-    if target_of(target).is_classifier:
+    if data.target(target).is_classifier:
         # segml's own behavioural features are point-in-time by construction; the attributes
         # (columns the user brought, e.g. a cancellation date in a churn export) can leak
         brought = set(data.tables.attribute_columns) if data.tables is not None else set()
@@ -104,7 +104,7 @@ def _readiness(data: Datasets, target: str, X: pd.DataFrame, y: pd.Series, confi
     return report
 
 
-def _eval_scores(predictor: Any, target: str, X: pd.DataFrame, y: pd.Series,
+def _eval_scores(predictor: Any, target: Target, X: pd.DataFrame, y: pd.Series,
                  seed: int) -> pd.DataFrame:
     """Label, model and baseline scores on (at most 20k of) the evaluation rows, no customer ids:
     the report's ROC/PR/calibration/lift curves (only the aggregated curves are logged)."""
@@ -129,28 +129,29 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     """
     from segml.predict import cross_validate_target, evaluate_target, fit_predictor
 
-    column = target_of(target).label_column
+    spec = data.target(target)  # the run's Target (a declared one is never looked up by name)
+    column = spec.label_column
     if data.cross_validated(target):
         y = data.labels[column].reindex(data.current_X.index)
         readiness = _readiness(data, target, data.current_X, y, config)
         readiness.raise_if_blocking()
-        cv = cross_validate_target(target, data.current_X, y, config.models, config.seed)
+        cv = cross_validate_target(spec, data.current_X, y, config.models, config.seed)
         fit = TargetFit(target, cv.predictor, cv.predictor, None, int(y.notna().sum()),
-                        float(y.mean()) if target_of(target).is_classifier else None)
+                        float(y.mean()) if spec.is_classifier else None)
         return fit, cv, readiness
     train = data.training_set(target)
     y = train.Y[column]
     readiness = _readiness(data, target, train.X, y, config)
     readiness.raise_if_blocking()
     known = y.notna().to_numpy()
-    evaluated = fit_predictor(target, train.X[known], y[known], config.models, seed=config.seed,
+    evaluated = fit_predictor(spec, train.X[known], y[known], config.models, seed=config.seed,
                               cutoff=train.cutoff[known])
     train_rows, rate = int(known.sum()), float(y[known].mean())
     del train, y
     eval_X, eval_y = data.evaluation_set(target)  # the evaluation's (sampled) customers
-    result = evaluate_target(target, evaluated, eval_X, eval_y)
-    if target_of(target).is_classifier:
-        result.scores = _eval_scores(evaluated, target, eval_X, eval_y, config.seed)
+    result = evaluate_target(spec, evaluated, eval_X, eval_y)
+    if spec.is_classifier:
+        result.scores = _eval_scores(evaluated, spec, eval_X, eval_y, config.seed)
     del eval_X
     fresh = data.refit_set(target)
     fresh_y = fresh.Y[column]
@@ -158,11 +159,11 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     predictor = evaluated.refit_on(fresh.X[fresh_known], fresh_y[fresh_known],
                                 cutoff=fresh.cutoff[fresh_known])
     fit = TargetFit(target, predictor, evaluated, data.plan.targets[target], train_rows,
-                    rate if target_of(target).is_classifier else None, eval_y)
+                    rate if spec.is_classifier else None, eval_y)
     return fit, result, readiness
 
 
-def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
+def candidate_metrics(target: str | Target, predictor: Any) -> dict[str, float]:
     """``candidate_<name>_<target>_<metric>``: each candidate's held-out headline metric (the
     validation rows inside the training period, never the evaluation window).
 
@@ -172,7 +173,8 @@ def candidate_metrics(target: str, predictor: Any) -> dict[str, float]:
     >>> candidate_metrics("churn", SimpleNamespace(candidate_scores_={"lgbm": 0.8}))
     {'candidate_lgbm_churn_roc_auc': 0.8}
     """
-    metric = target_of(target).headline_metric
+    spec = as_target(target)
+    metric, target = spec.headline_metric, spec.name
     scores = getattr(predictor, "candidate_scores_", {}) or {}
     return {f"candidate_{name}_{target}_{metric}": float(score) for name, score in scores.items()}
 
@@ -215,7 +217,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
         fits[target] = fit
         timings[f"stage_predictors_{target}_seconds"] = time.perf_counter() - started
         metrics.update(result.metrics)
-        metrics.update(candidate_metrics(target, fit.evaluated))
+        metrics.update(candidate_metrics(data.target(target), fit.evaluated))
         comparison[target] = result.comparison
         fit.deciles = getattr(result, "deciles", None)
         fit.eval_scores = getattr(result, "scores", None)

@@ -39,7 +39,7 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.scoring.encoding import input_schema_of
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target
 
 WINDOW_CONTEXT = {"train": "training", "refit": "training", "evaluation": "evaluation",
                   "cross-validation": "training"}
@@ -125,9 +125,10 @@ def window_data(data: Any, predictions: Any, fingerprints: dict[str, Any], confi
     """Every target's windows (``Datasets`` and ``Predictions`` of :mod:`segml.workflow.stages`)."""
     settings = config_hash(config)
     features = input_schema_of(data.current_X)
+    registry = _registry(data)
     out = []
     for target, fit in predictions.fits.items():
-        label = [(target_of(target).label_column, "double")]
+        label = [(registry[target].label_column, "double")]
         comparison = predictions.comparison.get(target)
         eval_rows = (int(comparison.loc["model", "rows"])
                      if comparison is not None and "rows" in comparison else None)
@@ -160,9 +161,14 @@ def _fmt(value: Any) -> str:
     return "-" if number != number else f"{number:.3f}"
 
 
-def _headline(target: str, table: pd.DataFrame) -> tuple[str, str, str]:
+def _registry(data: Any) -> dict[str, Target]:
+    """The run's targets by name (``Datasets.registry``; the built-in ones for data without)."""
+    return getattr(data, "registry", None) or dict(TARGETS)
+
+
+def _headline(spec: Target, table: pd.DataFrame) -> tuple[str, str, str]:
     """(metric, model value, best baseline 'value (name)') of one comparison table."""
-    metric = target_of(target).headline_metric
+    metric = spec.headline_metric
     if metric not in table:
         return metric, "-", "-"
     baselines = table.drop(index="model", errors="ignore")[metric].dropna()
@@ -211,8 +217,9 @@ def version_description(run_id: str, data: Any, predictions: Any) -> str:
     for problem in getattr(predictions, "skipped", []) or []:
         lines += [f"Skipped: {problem.message}", ""]
     lines += ["| target | metric | model | best baseline | windows |", "| --- | --- | --- | --- | --- |"]
+    registry = _registry(data)
     for target, table in predictions.comparison.items():
-        metric, model, best = _headline(target, table)
+        metric, model, best = _headline(registry[target], table)
         fit = predictions.fits.get(target)
         windows = _windows_text(fit) if fit is not None else "-"
         lines.append(f"| {target} | {metric} | {model} | {best} | {windows} |")

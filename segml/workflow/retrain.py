@@ -35,6 +35,7 @@ from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
+from segml.targets import TARGETS, targets_of
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
 from segml.workflow.stages import drift_inputs, load
@@ -100,7 +101,9 @@ def champion_metrics(champion: Any, tables: Tables, data: Datasets,
         X = champion.prepare(features.reset_index())
         y = fit.eval_labels
         rows = y.index[y.index.isin(X.index)]
-        result = evaluate_target(target, predictor, X.loc[rows], y.loc[rows], baselines={})
+        # the challenger's Target: its labels are the ones scored
+        result = evaluate_target(data.target(target), predictor, X.loc[rows], y.loc[rows],
+                                 baselines={})
         metrics.update(result.metrics)
     return metrics
 
@@ -191,13 +194,17 @@ def _retrain_locked(
             if reference:
                 drift = drift_summary(
                     DriftReference.from_dict(reference), data.current_X,
-                    **drift_inputs(segmentation.current_scores),
+                    **drift_inputs(segmentation.current_scores, scorer.targets()),
                     psi_warn=config.retrain.psi_warning,
                 )  # fmt: skip
                 runs.log_dict(drift, "drift.json", run_id=run.run_id)
                 runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)}, run_id=run.run_id)
+            # the targets either side predicts: the champion's own (from its state), the
+            # challenger's from this config (its definition wins for a name both declare)
+            gate_targets = {**TARGETS, **(champion.targets() if champion is not None else {}),
+                            **targets_of(config)}
             gates = evaluate_gates(
-                baseline, predictions.metrics, config.retrain,
+                baseline, predictions.metrics, config.retrain, targets=gate_targets,
                 segment_stability=segmentation.stability, readiness_passed=not predictions.readiness.blocking,
                 champion_targets=None if champion is None else list(champion.predictors),
                 challenger_targets=list(predictions.predictors),

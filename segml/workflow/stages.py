@@ -7,7 +7,7 @@ MLflow: :mod:`segml.workflow.train` chains them inside a tracked run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +18,7 @@ import pandas as pd
 
 from segml.config import SegmentsConfig, SegmlConfig
 from segml.data.contract import Purpose, Tables, load_tables
-from segml.targets import registry
+from segml.targets import TARGETS, Target
 from segml.workflow.datasets import Datasets, Progress, build_datasets, no_progress
 from segml.workflow.fitting import Predictions, fit_and_evaluate
 
@@ -162,9 +162,11 @@ def fit_all(
         # the value x risk cut points and the operating curves, learned here, kept in the scorer
         scored = fit_targeting(scorer, scored, predictions, config)
     with stage("profiles"):
-        segmentation = profile_with_predictions(segmentation, data.current_X, scored)
+        segmentation = profile_with_predictions(segmentation, data.current_X, scored,
+                                                scorer.targets())
     with stage("drift_reference"):
-        scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored)
+        scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored,
+                                                             scorer.targets())
     segmentation = replace(segmentation, current_scores=scored,  # retrain's drift reads them
                            predictive_grid=scorer.predictive_grid,
                            audience_curves=scorer.audience_curves)
@@ -199,11 +201,15 @@ def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predic
             None if data.mode == "attributes" else float(data.time.activity_window_days)),
         evaluated={t: f.evaluated for t, f in predictions.fits.items()
                    if f.evaluated is not f.predictor},
+        # the run's declared targets it predicts, stored with the model (docs/dev/targets.md)
+        declared_targets={name: dict(spec.definition) for name, spec in data.registry.items()
+                          if spec.definition is not None and name in predictions.predictors},
     )
 
 
 def profile_with_predictions(
-    segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame
+    segmentation: Segmentation, features: pd.DataFrame, scored: pd.DataFrame,
+    targets: Mapping[str, Target] | None = None,
 ) -> Segmentation:
     """Put the predicted rates of the targets that give a KPI (expected churn, expected
     purchase) into every level's profile, in place of the rate columns it had (the rest of a
@@ -211,10 +217,11 @@ def profile_with_predictions(
 
     ``scored`` is the scorer's output indexed by customer id. A target scored only on its
     population (churn: active customers) leaves the others NaN, so each segment's expected rate
-    is the mean over the customers the target applies to.
+    is the mean over the customers the target applies to. ``targets``: the scorer's targets
+    (:meth:`~segml.scoring.scorer.CustomerScorer.targets`); None: the built-in ones.
     """
     assignments = segmentation.assignments.reindex(features.index)
-    for spec in registry().values():
+    for spec in (TARGETS if targets is None else targets).values():
         if spec.profile_kpi is None or spec.output_column not in scored:
             continue
         column, _ = spec.profile_kpi
@@ -231,19 +238,25 @@ def profile_with_predictions(
     return segmentation
 
 
-def drift_inputs(scored: pd.DataFrame) -> dict[str, Any]:
-    """The leaf and score columns of the scorer's output that drift is measured on.
+def drift_inputs(scored: pd.DataFrame, targets: Mapping[str, Target] | None = None,
+                 ) -> dict[str, Any]:
+    """The leaf and score columns of the scorer's output that drift is measured on
+    (``targets``: the scorer's targets, whose output columns are the scores; None: the
+    built-in ones).
 
     Both the stored reference and the retrain-time comparison read them from here, so they
     always compare the same columns.
     """
-    score_columns = [t.output_column for t in registry().values() if t.output_column in scored]
+    registry = TARGETS if targets is None else targets
+    score_columns = [t.output_column for t in registry.values() if t.output_column in scored]
     segments = scored["segment_leaf"] if "segment_leaf" in scored else None
     return {"segments": segments, "scores": scored[score_columns]}
 
 
-def drift_reference(features: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
-    """What the model remembers of its training population to measure drift at retrain time."""
+def drift_reference(features: pd.DataFrame, scored: pd.DataFrame,
+                    targets: Mapping[str, Target] | None = None) -> dict[str, Any]:
+    """What the model remembers of its training population to measure drift at retrain time
+    (``targets`` as in :func:`drift_inputs`)."""
     from segml.monitor.drift import DriftReference
 
-    return DriftReference.fit(features, **drift_inputs(scored)).to_dict()
+    return DriftReference.fit(features, **drift_inputs(scored, targets)).to_dict()

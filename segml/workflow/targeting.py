@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,7 @@ from segml.predict.operating import (
     with_registered_scores,
 )
 from segml.segments import predictive
-from segml.targets import registry
-from segml.targets import target as target_of
+from segml.targets import TARGETS, Target
 
 log = logging.getLogger(__name__)
 
@@ -93,24 +93,29 @@ def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
     The grid's cut points are learned from ``scored``; the curves from the evaluation fits'
     out-of-time scores (``predictions.fits[<target>].eval_scores``), each with the registered
     model's score at every share of the training population (how a promise carries over).
+    The targets are the scorer's own (:meth:`~segml.scoring.scorer.CustomerScorer.targets`).
     """
-    grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors)
+    targets = scorer.targets()
+    grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors,
+                               targets)
     scorer.predictive_grid = grid
     if grid["reason"]:
         log.info("predictive segments: %s", grid["reason"])  # the report shows it too
     scorer.audience_curves = {
-        name: with_registered_scores(curve, scored[target_of(name).output_column])
-        for name, curve in operating_curves(predictions, config).items()
-        if target_of(name).output_column in scored}
+        name: with_registered_scores(curve, scored[targets[name].output_column])
+        for name, curve in operating_curves(predictions, config, targets).items()
+        if targets[name].output_column in scored}
     if predictive.has_cells(grid):
         scored = scored.assign(**{predictive.COLUMN: predictive.assign(grid, scored)})
     return scored
 
 
-def operating_curves(predictions: Any, config: SegmlConfig) -> dict[str, dict[str, Any]]:
-    """Target -> the operating curve of its evaluation fit on the evaluation window."""
+def operating_curves(predictions: Any, config: SegmlConfig,
+                     targets: Mapping[str, Target] | None = None) -> dict[str, dict[str, Any]]:
+    """Target -> the operating curve of its evaluation fit on the evaluation window
+    (``targets``: the run's targets by name; None: the built-in ones)."""
     curves = {}
-    for name, spec in registry().items():
+    for name, spec in (TARGETS if targets is None else targets).items():
         fit = predictions.fits.get(name)
         scores = None if fit is None else fit.eval_scores
         if not spec.is_classifier or scores is None or name not in predictions.predictors:
@@ -171,10 +176,10 @@ def operating_point(top: str | float | None = None, precision: float | None = No
     return OperatingPoint(**{name: float(value)})
 
 
-def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
+def _one_list(scored: pd.DataFrame, spec: Target, curve: dict[str, Any] | None,
               point: OperatingPoint, min_probability: float | None = None
               ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    spec = target_of(name)
+    name = spec.name
     score = scored[spec.output_column].to_numpy(dtype=np.float64)
     eligible = np.flatnonzero(~np.isnan(score))  # the target's population in this batch
     order = eligible[np.argsort(-score[eligible], kind="stable")]
@@ -229,18 +234,22 @@ def _one_list(scored: pd.DataFrame, name: str, curve: dict[str, Any] | None,
 
 def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
                     point: OperatingPoint, targets: list[str] | None = None,
-                    min_probability: float | None = None) -> Audiences:
+                    min_probability: float | None = None, *,
+                    registry: Mapping[str, Target] | None = None) -> Audiences:
     """One list per classifier the scores hold (or per ``targets``), cut at ``point``.
 
     ``scored`` is the scorer's output; ``curves`` the model's operating curves. A precision no
     list reaches (or a target without a curve) skips that target with a problem naming it and
     the best precision on offer; a ValueError names a requested target the scores lack.
     ``min_probability``: no customer below it enters a list (any operating point). A precision
-    list reaching below half its precision gets a warning in ``notes``.
+    list reaching below half its precision gets a warning in ``notes``. ``registry``: the
+    model's targets by name (its scorer's :meth:`~segml.scoring.scorer.CustomerScorer.targets`);
+    None: the built-in ones.
     """
+    registry = TARGETS if registry is None else registry
     if min_probability is not None and not 0 <= min_probability <= 1:
         raise ValueError(f"--min-probability must be a number in [0, 1], got {min_probability!r}")
-    available = [n for n, s in registry().items() if s.is_classifier and s.output_column in scored]
+    available = [n for n, s in registry.items() if s.is_classifier and s.output_column in scored]
     if targets:
         unknown = [t for t in targets if t not in available]
         if unknown:
@@ -254,9 +263,9 @@ def build_audiences(scored: pd.DataFrame, curves: dict[str, dict[str, Any]],
             if problem is not None:
                 skipped.append(problem)
                 continue
-        lists[name], row = _one_list(scored, name, curve, point, min_probability)
+        lists[name], row = _one_list(scored, registry[name], curve, point, min_probability)
         rows.append(row)
-        note = _cumulative_note(lists[name], target_of(name).output_column, row, point)
+        note = _cumulative_note(lists[name], registry[name].output_column, row, point)
         if note is not None:
             notes.append(note)
     return Audiences(lists, pd.DataFrame(rows), skipped, point, notes, min_probability)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from segml.config import SegmlConfig
 from segml.data.contract import load_tables
 from segml.features import FeatureSpec, build_features, make_labels
-from segml.targets import declared_target, register, target, targets_of
+from segml.targets import declared_target, target, targets_of
 
 CUTOFF = pd.Timestamp("2024-06-30 23:59:59")
 DECLARED = {
@@ -49,8 +49,13 @@ def setup(helpers):
     cfg = declared_config(helpers)
     raw = raw_with_tier(helpers)
     tables = load(raw, cfg)
-    register(targets_of(cfg))
     return cfg, raw, tables
+
+
+def of(cfg: SegmlConfig, *names: str) -> list:
+    """The config's Targets of ``names`` (a declared target is passed as its Target)."""
+    registry = targets_of(cfg)
+    return [registry[name] for name in names]
 
 
 def expected_counts(frame: pd.DataFrame, mask: pd.Series, ids: pd.Index, days: int,
@@ -65,8 +70,8 @@ def expected_counts(frame: pd.DataFrame, mask: pd.Series, ids: pd.Index, days: i
 
 def test_each_label_kind_counts_what_its_definition_says(setup):
     cfg, raw, tables = setup
-    Y = make_labels(tables, CUTOFF, cfg.time, ["buys_toys", "web_books", "tickets",
-                                                "garden_spend", "vip"])
+    Y = make_labels(tables, CUTOFF, cfg.time, of(cfg, "buys_toys", "web_books", "tickets",
+                                                 "garden_spend", "vip"))
     tx, ev, ids = raw["transactions"], raw["events"], Y.index
     toys = expected_counts(tx, (tx.category == "toys") & (tx.amount > 0), ids, 30)
     assert (Y["buys_toys"] == (toys > 0).astype(float)).all()
@@ -123,7 +128,7 @@ def test_changing_the_data_after_the_cutoff_changes_labels_but_not_features(setu
     spec = FeatureSpec.fit(tables, CUTOFF, cfg)
     X = build_features(tables, CUTOFF, spec)
     names = ["buys_toys", "web_books", "tickets", "garden_spend"]
-    Y = make_labels(tables, CUTOFF, cfg.time, names)
+    Y = make_labels(tables, CUTOFF, cfg.time, of(cfg, *names))
     changed = {k: v.copy() for k, v in raw.items()}
     tx, ev = changed["transactions"], changed["events"]
     after = pd.to_datetime(tx.timestamp) > CUTOFF
@@ -134,7 +139,7 @@ def test_changing_the_data_after_the_cutoff_changes_labels_but_not_features(setu
     ev.loc[pd.to_datetime(ev.timestamp) > CUTOFF, "event_type"] = "support_ticket"
     tables2 = load(changed, cfg)
     X2 = build_features(tables2, CUTOFF, spec)
-    Y2 = make_labels(tables2, CUTOFF, cfg.time, names)
+    Y2 = make_labels(tables2, CUTOFF, cfg.time, of(cfg, *names))
     pd.testing.assert_frame_equal(X, X2)
     for name in names:
         assert not Y[name].equals(Y2[name]), name
@@ -189,9 +194,11 @@ def test_the_old_form_keeps_working_for_built_in_targets_and_says_how_to_declare
         SegmlConfig.model_validate({"data": {"customers": {"labels": {"subscribed": "y"}}}})
 
 
-def test_an_unknown_target_name_lists_the_declared_ones_too(setup):
-    with pytest.raises(ValueError, match="buys_toys"):
-        target("no_such_target")
+def test_an_unknown_target_name_lists_the_built_in_ones_and_says_how_to_pass_a_declared_one(
+        setup):
+    # a declared target is never found by name, not even after a config declaring it was used
+    with pytest.raises(ValueError, match=r"valid: \['churn'.*built-in targets; .*passed as its Target"):
+        target("buys_toys")
 
 
 def test_a_declared_horizon_the_history_cannot_hold_is_skipped_naming_its_key(helpers):
@@ -201,8 +208,7 @@ def test_a_declared_horizon_the_history_cannot_hold_is_skipped_naming_its_key(he
     cfg = declared_config(helpers, long_toys={"horizon_days": 400, "label": {
         "purchases": {"category": ["toys"]}}})
     tables = load(raw_with_tier(helpers), cfg)
-    register(targets_of(cfg))
-    plan = plan_targets(data_end(tables), cfg.time, ["purchase", "long_toys"],
+    plan = plan_targets(data_end(tables), cfg.time, of(cfg, "purchase", "long_toys"),
                         start=data_start(tables), min_history_days=90)
     assert list(plan.targets) == ["purchase"]
     (warning,) = plan.warnings()
@@ -221,9 +227,10 @@ def test_a_model_with_declared_targets_stores_them_as_format_2_and_scores_the_sa
     spec = FeatureSpec.fit(tables, CUTOFF, cfg)
     X = build_features(tables, CUTOFF, spec)
     numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
-    Y = make_labels(tables, CUTOFF, cfg.time, ["buys_toys", "garden_spend"])
-    predictors = {name: Predictor(target=name, n_estimators=15, seed=0).fit(X[numeric], Y[name])
-                  for name in ("buys_toys", "garden_spend")}
+    declared = targets_of(cfg)
+    Y = make_labels(tables, CUTOFF, cfg.time, of(cfg, "buys_toys", "garden_spend"))
+    predictors = {name: Predictor(target=declared[name], n_estimators=15, seed=0).fit(
+        X[numeric], Y[name]) for name in ("buys_toys", "garden_spend")}
     assert predictors["buys_toys"].kind_ == "classifier"
     scorer = CustomerScorer(feature_names=numeric, categorical_levels={}, rules=None,
                             hierarchy=None, predictors=predictors, activity_window_days=180)
