@@ -194,15 +194,18 @@ class Datasets:
             label = make_labels(self.tables, cutoff, self.time, [target],
                                 self.plan.horizons)[target_of(target).label_column]
             self._eval_labels[target] = label.iloc[evaluation_rows(
-                label, self.models.max_eval_rows, self.seed)]
+                label, self.models.max_eval_rows, self.seed, cutoff)]
         return self._eval_labels[target]
 
 
-def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int) -> np.ndarray:
+def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int,
+                    cutoff: object = None) -> np.ndarray:
     """Positions of the labelled evaluation rows the model and its baselines are scored on:
     all of them, or above ``max_rows`` a seeded sample stratified by label (positive or not),
     so the label rate is kept and a million customers do not cost a million predictions per
-    baseline for a metric whose standard error is already about 0.001.
+    baseline for a metric whose standard error is already about 0.001. The random keys are
+    hashes of the customer ids (``label``'s index) at ``cutoff``
+    (:func:`segml.sampling.hash_keys`): Spark draws the same customers.
 
     Example
     -------
@@ -211,13 +214,14 @@ def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int) -> np.nda
     >>> rows.size, float(y.iloc[rows].mean()), bool(y.iloc[rows].notna().all())
     (1500, 0.3333333333333333, True)
     """
-    from segml.sampling import stratified_sample
+    from segml.sampling import sample_context, stratified_sample
 
     known = np.flatnonzero(label.notna().to_numpy())
     if max_rows is None or known.size <= max_rows:
         return known
     strata = (label.to_numpy(dtype=float)[known] > 0).astype(np.int64)
-    return known[stratified_sample(max_rows, strata, seed)]
+    return known[stratified_sample(max_rows, strata, seed, ids=label.index[known],
+                                   context=sample_context("evaluation", cutoff))]
 
 
 def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:
