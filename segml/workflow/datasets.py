@@ -110,6 +110,8 @@ class Datasets:
     labels: pd.DataFrame | None = None
     frames: FeatureFrames | None = None
     cutoffs: dict[str, Any] = field(default_factory=dict)
+    #: Where the rows were processed: ``local`` (pandas) or ``spark`` (recorded on the run).
+    engine: str = "local"
     _samples: dict[Use, Any] = field(default_factory=dict, repr=False)
     _eval_labels: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
@@ -183,6 +185,13 @@ class Datasets:
         found = X.index.get_indexer(label.index)
         X = X.iloc[np.sort(found[found >= 0])]
         return X, label.reindex(X.index)
+
+    def features_at(self, cutoff: Any, spec: Any, ids: pd.Index | None = None) -> pd.DataFrame:
+        """Features at ``cutoff`` with other settings (``spec``: e.g. the champion's), of at least
+        the customers ``ids`` (None: everyone known then); a retrain scores its champion on them."""
+        from segml.features import build_features
+
+        return build_features(self.tables, cutoff, spec)
 
     def _evaluation_sample(self, target: str) -> pd.Series:
         """The labels of the customers ``target``'s evaluation scores, drawn once: the matrix
