@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -83,15 +84,27 @@ def spark_session(master: str | None = None) -> SparkSession:
                                   key="engine")]) from None
     from segml.scale.spark_features import local_spark
 
+    if master is not None and not _MASTER.fullmatch(master):
+        # refused before a JVM starts: Spark's launcher would print a Java stack trace
+        raise SegmlError([Problem(f"--spark-master {master!r} is not a Spark master URL (local, "
+                                  "local[N], local[*], spark://HOST:PORT, yarn, k8s://URL)",
+                                  key="spark-master")])
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     try:
         return local_spark(master=master)
     except Exception as exc:  # the JVM's reason, on one line
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        found = re.search(r"(?:Exception|Error): (.+)", text)
+        reason = (found.group(1) if found else text.splitlines()[0] if text
+                  else type(exc).__name__)[:300]
         raise SegmlError([Problem(f"could not start Spark on master {master or 'local[2]'!r}: "
                                   f"{reason}", key="spark-master")]) from None
+
+
+_MASTER = re.compile(r"local(\[(\d+|\*)(,\s*\d+)?\])?|local-cluster\[\d+,\s*\d+,\s*\d+\]"
+                     r"|spark://[^\s]+|yarn|k8s://[^\s]+|mesos://[^\s]+")
 
 
 # ------------------------------------------------------------------------------ the source
