@@ -334,8 +334,41 @@ class SparkDatasets(Datasets):
     engine: str = ENGINE
     source: SparkSource | None = None
     drawn: dict[tuple[str, str], list[pd.DataFrame]] = field(default_factory=dict, repr=False)
-    matrices: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
     text_ids: bool = True
+    #: Per cutoff, the customers each planned use (target, role) takes: a cutoff's matrix is
+    #: built once for all of them, cut to what the later uses take after each use, and dropped
+    #: after its last one (the driver never holds every cutoff's rows at once).
+    planned: dict[pd.Timestamp, dict[tuple[str, str], pd.Index]] = field(default_factory=dict,
+                                                                          repr=False)
+    _matrices: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def _matrix(self, cutoff: object, use: tuple[str, str]) -> pd.DataFrame:
+        """The feature rows at ``cutoff`` of the customers ``use`` takes (and of later uses)."""
+        at = as_cutoff(cutoff)
+        uses = self.planned.get(at, {})
+        matrix = self._matrices.get(at)
+        if matrix is None or use not in uses:  # not built yet, or asked again after its use
+            ids = _union([*uses.values(), self.drawn_ids(use, at)])
+            source = self.source
+            matrix = _collect_features(
+                _only(source.tables, source.config, _ids_frame(
+                    source.tables.customers.sparkSession, ids, self.text_ids)),
+                source, at, self.spec)
+        uses.pop(use, None)
+        if uses:  # keep the rows the later uses take, in the table's order
+            found = matrix.index.get_indexer(_union(list(uses.values())))
+            self._matrices[at] = matrix.iloc[np.sort(found[found >= 0])]
+        else:
+            self._matrices.pop(at, None)
+        return matrix
+
+    def drawn_ids(self, use: tuple[str, str], cutoff: pd.Timestamp) -> pd.Index:
+        """The customers ``use`` (target, role) drew at ``cutoff``."""
+        target, role = use
+        plan = self.plan.targets[target]
+        cutoffs = [plan.evaluation] if role == "evaluation" else getattr(plan, role)
+        position = [as_cutoff(c) for c in cutoffs].index(cutoff)
+        return self.drawn[use][position].index
 
     def _assemble(self, target: str, role: str):
         from segml.features.labels import TrainingSet
@@ -344,9 +377,10 @@ class SparkDatasets(Datasets):
         cutoffs = getattr(self.plan.targets[target], role)
         xs, ys, cs = [], [], []
         for c, labels in zip(cutoffs, self.drawn[(target, role)], strict=True):
-            matrix = self.matrices[as_cutoff(c)]
+            matrix = self._matrix(c, (target, role))
             found = matrix.index.get_indexer(labels.index)
             X = matrix.iloc[np.sort(found[found >= 0])]
+            del matrix
             xs.append(X)
             ys.append(labels[["is_active", column]].reindex(X.index))
             cs.append(pd.Series(as_cutoff(c), index=X.index, name="cutoff",
@@ -362,7 +396,7 @@ class SparkDatasets(Datasets):
     def evaluation_set(self, target: str) -> tuple[pd.DataFrame, pd.Series]:
         cutoff = self.plan.targets[target].evaluation
         label = self.drawn[(target, "evaluation")][0][target_of(target).label_column]
-        matrix = self.matrices[as_cutoff(cutoff)]
+        matrix = self._matrix(cutoff, (target, "evaluation"))
         found = matrix.index.get_indexer(label.index)
         X = matrix.iloc[np.sort(found[found >= 0])]
         return X, label.reindex(X.index)
@@ -386,6 +420,10 @@ def _collect_features(tables: SparkTables, source: SparkSource, cutoff: pd.Times
         collected = rows.join(source.positions, "customer_id", "left").toPandas()
     text_ids = dict(tables.customers.dtypes)[source.config.data.customers.customer_id] == "string"
     return _local_frame(collected, spec, text_ids)
+
+
+def _union(indexes: list[pd.Index]) -> pd.Index:
+    return indexes[0].append(indexes[1:]).unique() if len(indexes) > 1 else indexes[0]
 
 
 def _labelled(labels: DataFrame, column: str, block: int) -> DataFrame:
@@ -454,17 +492,13 @@ def build_datasets_spark(source: SparkSource, config: SegmlConfig) -> SparkDatas
     finally:
         for frame in labels.values():
             frame.unpersist()
-    # the features of the drawn customers, one Spark job per cutoff
-    wanted: dict[pd.Timestamp, list[pd.Index]] = {}
+    # the features of the drawn customers are built when a target asks for them, one Spark job
+    # per cutoff for every use planned there
     for (target, role), blocks in data.drawn.items():
         target_plan = plan.targets[target]
         cutoffs = [target_plan.evaluation] if role == "evaluation" else getattr(target_plan, role)
         for c, block in zip(cutoffs, blocks, strict=True):
-            wanted.setdefault(as_cutoff(c), []).append(block.index)
-    for at, indexes in wanted.items():
-        ids = indexes[0].append(indexes[1:]).unique() if len(indexes) > 1 else indexes[0]
-        data.matrices[at] = _collect_features(
-            _only(tables, config, _ids_frame(spark, ids, text_ids)), source, at, spec)
+            data.planned.setdefault(as_cutoff(c), {})[(target, role)] = block.index
     return data
 
 
