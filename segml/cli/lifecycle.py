@@ -58,11 +58,11 @@ def retrain(
     if engine not in ("local", "spark"):  # before any store or session is touched
         training_source(engine, data, cfg, spark_master)
     check_store(cfg)
-    source = training_source(engine, data, cfg, spark_master)
+    # the tables on Spark, when trained there; else the retrain loads them itself
+    spark = {"tables": training_source(engine, data, cfg, spark_master)} if engine == "spark" else {}
     try:
         with stage_progress(quiet) as progress:
-            outcome = run_retrain(cfg, tables=source, dry_run=dry_run, force=force,
-                                  progress=progress)
+            outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress, **spark)
     except LockHeld as exc:
         err_console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_LOCKED) from None

@@ -85,10 +85,10 @@ def train(
     if engine not in ("local", "spark"):  # before any store or session is touched
         training_source(engine, data, cfg, spark_master)
     check_store(cfg)
-    source = training_source(engine, data, cfg, spark_master)
+    # the tables on Spark, when trained there; else the run loads them itself
+    spark = {"tables": training_source(engine, data, cfg, spark_master)} if engine == "spark" else {}
     with stage_progress(quiet) as progress:
-        result = run_train(cfg, tables=source, run_name=describe_run("train", cfg),
-                           progress=progress)
+        result = run_train(cfg, run_name=describe_run("train", cfg), progress=progress, **spark)
     if as_json:
         print_json(train_document(result, "train", result.report, progress.total()))
         print_warnings(result.warnings, "train", quiet)

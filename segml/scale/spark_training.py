@@ -468,13 +468,14 @@ def build_datasets_spark(source: SparkSource, config: SegmlConfig) -> SparkDatas
                          source=source, text_ids=text_ids)
     # the labels at every planned cutoff (one Spark job each, all targets at once)
     labels: dict[pd.Timestamp, DataFrame] = {}
-    for target_plan in plan.targets.values():
-        for c in [*target_plan.train, target_plan.evaluation, *target_plan.refit]:
-            at = as_cutoff(c)
-            if at not in labels:
-                labels[at] = build_labels_spark(tables, at, config, n_buckets=source.n_buckets)
     try:
         with user_errors_from_executors():
+            for target_plan in plan.targets.values():
+                for c in [*target_plan.train, target_plan.evaluation, *target_plan.refit]:
+                    at = as_cutoff(c)
+                    if at not in labels:
+                        labels[at] = build_labels_spark(tables, at, config,
+                                                        n_buckets=source.n_buckets)
             for target, target_plan in plan.targets.items():
                 column = target_of(target).label_column
                 for role in ("train", "refit"):

@@ -164,3 +164,16 @@ def test_retrain_on_spark_from_the_cli_reaches_the_local_retrain_s_gates(trained
         assert " ".join(f"{mark} {gate.name}: {gate.reason}".split()) in printed, (gate, printed)
     assert ("promoted to champion" in printed) == local.promoted
     np.testing.assert_equal(result.exit_code == 0, local.promoted)
+
+
+def test_a_bad_value_fails_the_spark_train_in_one_line_naming_the_column(spark, world, tmp_path):
+    data = make_customers(300, seed=3)
+    data.transactions["amount"] = data.transactions["amount"].astype(str)
+    data.transactions.loc[5, "amount"] = "twelve"
+    data.write(tmp_path / "bad")
+    result = CliRunner().invoke(app, ["train", "--engine", "spark", "--data", str(tmp_path / "bad"),
+                                      "--quiet"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors and all("amount" in line for line in errors), result.output
+    assert "Traceback" not in result.output
