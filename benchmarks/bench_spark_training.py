@@ -69,11 +69,16 @@ def run(command: list[str], store: Path) -> dict[str, float]:
     with tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, env=env, cwd=store, stdout=subprocess.DEVNULL,
                                  stderr=err, text=True)
+        last = start
         while child.poll() is None:
             driver, jvm, workers = tree_rss(child.pid)
             for name, value in (("driver", driver), ("jvm", jvm), ("workers", workers),
                                 ("total", driver + jvm + workers)):
                 peaks[name] = max(peaks[name], value)
+            if time.perf_counter() - last > 60:  # a long run shows its peaks so far
+                last = time.perf_counter()
+                print(f"{last - start:>6.0f} s  peaks so far (GiB): " + ", ".join(
+                    f"{k} {v / GIB:.2f}" for k, v in peaks.items()), flush=True)
             time.sleep(0.5)
         wall = time.perf_counter() - start
         if child.returncode != 0:
