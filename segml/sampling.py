@@ -1,5 +1,14 @@
 """Seeded samples that keep every stratum's share (labels x cutoffs, at any scale).
 
+Two kinds of random keys order the rows inside a stratum:
+
+* positions (``seed`` only): a seeded generator draws one key per row, so the sample depends on
+  the rows' order. Fine where the rows already sit in one process (a predictor's training rows);
+* customer ids (``ids`` and a ``context``): :func:`hash_keys`, a seeded hash of each id's text,
+  so the sample depends on who the customers are, not where their rows sit. Spark computes the
+  same keys with the same function on its executors, so a sample drawn there selects exactly the
+  customers a single-machine run selects (docs/spark.md, "Training on Spark").
+
 Example
 -------
 >>> import numpy as np
@@ -10,13 +19,71 @@ Example
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
-def stratified_sample(n_max: int, strata: np.ndarray, seed: int) -> np.ndarray:
+def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = "") -> np.ndarray:
+    """A seeded pseudo-random int64 key per customer id, independent of row order.
+
+    The key hashes the text of ``context`` and the id (SipHash, keyed by ``seed``), so the same
+    customer gets independent keys in different contexts (one cutoff's block and another's) and
+    the same key on every engine and machine.
+
+    Examples
+    --------
+    >>> a = hash_keys(pd.Series(["a", "b"]), seed=0, context="2024-01-31")
+    >>> bool((hash_keys(pd.Series(["b", "a"]), 0, "2024-01-31")[::-1] == a).all())
+    True
+    >>> bool((hash_keys(pd.Series(["a", "b"]), 0, "2024-02-29") == a).any())
+    False
+    """
+    text = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    if context:
+        text = context + "|" + text
+    values = np.asarray(text.to_numpy(), dtype=object)
+    hashed = pd.util.hash_array(values, hash_key=f"segml{seed:011d}"[-16:], categorize=False)
+    return hashed.view(np.int64)
+
+
+def sample_context(role: str, cutoff: object) -> str:
+    """The context of a customer's key in one draw: ``role`` ("stack", "evaluation") and the
+    cutoff, so a customer's keys at two cutoffs are independent.
+
+    Example
+    -------
+    >>> sample_context("stack", pd.Timestamp("2024-01-31 23:59:59"))
+    'stack 2024-01-31T23:59:59'
+    """
+    return f"{role} {pd.Timestamp(cutoff).isoformat()}"
+
+
+def quotas(counts: np.ndarray, n_max: int) -> np.ndarray:
+    """Rows to take from each stratum (``counts`` rows each, in stratum order) so that the
+    ``n_max`` taken keep every stratum's share: largest-remainder rounding.
+
+    Example
+    -------
+    >>> quotas(np.array([900, 100]), 100).tolist()
+    [90, 10]
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    exact = counts * (n_max / counts.sum())
+    quota = np.floor(exact).astype(np.int64)
+    short = n_max - int(quota.sum())
+    quota[np.argsort(quota - exact, kind="stable")[:short]] += 1  # largest remainders first
+    return quota
+
+
+def stratified_sample(n_max: int, strata: np.ndarray, seed: int,
+                      ids: pd.Series | pd.Index | np.ndarray | None = None,
+                      context: str | np.ndarray = "") -> np.ndarray:
     """Sorted positions of a seeded sample of ``min(n_max, len(strata))`` rows, stratified.
 
-    Every stratum keeps its share of the rows (largest-remainder rounding), so the label rate and
-    the share of each stacked cutoff are those of all rows.
+    Every stratum keeps its share of the rows (largest-remainder rounding, :func:`quotas`), so
+    the label rate and the share of each stacked cutoff are those of all rows. Within a stratum
+    the rows with the smallest random keys are taken: by position (``ids`` None), or by
+    :func:`hash_keys` of ``ids`` in ``context`` (one context, or one per row), the same keys on
+    Spark.
 
     Example
     -------
@@ -24,17 +91,29 @@ def stratified_sample(n_max: int, strata: np.ndarray, seed: int) -> np.ndarray:
     >>> keep = stratified_sample(100, strata, seed=0)
     >>> keep.size, int((strata[keep] == 1).sum())
     (100, 10)
+    >>> ids = np.array([f"c{i}" for i in range(1000)])
+    >>> by_id = stratified_sample(100, strata, 0, ids=ids, context="x")
+    >>> shuffled = np.random.default_rng(1).permutation(1000)  # the same rows in another order
+    >>> again = stratified_sample(100, strata[shuffled], 0, ids=ids[shuffled], context="x")
+    >>> sorted(ids[shuffled][again]) == sorted(ids[by_id])
+    True
     """
     n = strata.size
     if n <= n_max:
         return np.arange(n)
     codes = np.unique(strata, return_inverse=True)[1].ravel()
-    counts = np.bincount(codes)
-    exact = counts * (n_max / n)
-    quota = np.floor(exact).astype(np.int64)
-    short = n_max - int(quota.sum())
-    quota[np.argsort(quota - exact, kind="stable")[:short]] += 1  # largest remainders first
-    return take_quotas(codes, quota, np.random.default_rng(seed).random(n))[0]
+    quota = quotas(np.bincount(codes), n_max)
+    if ids is None:
+        keys = np.random.default_rng(seed).random(n)
+    elif isinstance(context, str):
+        keys = hash_keys(ids, seed, context)
+    else:  # one context per row (a stack's cutoffs)
+        keys = np.empty(n, dtype=np.int64)
+        ids = np.asarray(ids, dtype=object)
+        for value in pd.unique(context):
+            rows = context == value
+            keys[rows] = hash_keys(ids[rows], seed, value)
+    return take_quotas(codes, quota, keys)[0]
 
 
 def take_quotas(codes: np.ndarray, quota: np.ndarray,

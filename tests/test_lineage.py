@@ -90,6 +90,7 @@ def test_tags_name_the_data_window_and_the_settings():
     data, _ = _behavioural()
     tags = lineage_tags(data, SegmlConfig(), {"segml.version": "0.1.0", "mlflow.source.git.commit": "x"})
     assert tags == {"segml.mode": "behavioural", "segml.config_hash": config_hash(SegmlConfig()),
+                    "segml.engine": "local",
                     "segml.data_start": "2023-01-02", "segml.data_end": "2025-12-30",
                     "segml.version": "0.1.0"}
 

@@ -24,6 +24,7 @@ from segml.cli.options import (
     stage_progress,
 )
 from segml.cli.output import console
+from segml.cli.training import EngineOpt, SparkMasterOpt, training_source
 from segml.config import load_config
 
 NameOpt = Annotated[str | None, typer.Option(
@@ -38,23 +39,30 @@ def retrain(
     cutoff: CutoffOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates, register nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Retrain even if this data and cutoff were done.")] = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Train a challenger, gate it against the champion on the same window, promote if it holds.
 
     Exit codes: 0 promoted (or nothing to do), 1 data/config problem, 3 not promoted, 4 locked.
-    Example: segml retrain --data data --cutoff 2025-06-30
+    Example: segml retrain --data data --cutoff 2025-06-30   |   segml retrain --engine spark
+    --data /lake/customers_2026_12
     """
     from segml.monitor.lock import LockHeld
     from segml.workflow.retrain import retrain as run_retrain
 
     setup_logging(quiet, verbose)
     cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))
+    if engine not in ("local", "spark"):  # before any store or session is touched
+        training_source(engine, data, cfg, spark_master)
     check_store(cfg)
+    # the tables on Spark, when trained there; else the retrain loads them itself
+    spark = {"tables": training_source(engine, data, cfg, spark_master)} if engine == "spark" else {}
     try:
         with stage_progress(quiet) as progress:
-            outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress)
+            outcome = run_retrain(cfg, dry_run=dry_run, force=force, progress=progress, **spark)
     except LockHeld as exc:
         err_console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_LOCKED) from None

@@ -4,7 +4,7 @@ through it) and ``segml report`` (a run's HTML report)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,10 +29,35 @@ from segml.cli.output import (
     registration_lines,
     train_document,
 )
-from segml.config import load_config
+from segml.config import SegmlConfig, load_config
+from segml.errors import Problem, SegmlError
 
 DEMO_MODEL_NAME = "segml-demo"  # the synthetic demo never competes with a user's own models
 DEMO_EXPERIMENT = "segml-demo"  # nor do its runs mix with the runs on a user's own data
+
+
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="local (pandas, one process) or spark (features, labels and samples on "
+    "Spark, the models on the driver; Parquet tables: docs/spark.md).")]
+SparkMasterOpt = Annotated[str | None, typer.Option(
+    "--spark-master", help="Spark master when no session is active (default local[2]).")]
+
+
+def training_source(engine: str, data: Path | None, cfg: SegmlConfig,
+                    master: str | None) -> Any:
+    """None for the local engine; for Spark the tables on Spark (``--data`` or the config's
+    folder and paths, read as ``score --engine spark`` reads them)."""
+    if engine not in ("local", "spark"):
+        raise SegmlError([Problem(f"--engine must be local or spark, got {engine!r}",
+                                  key="engine")])
+    if engine == "local":
+        return None
+    folder = data or cfg.data.dir
+    if not folder:
+        raise SegmlError([Problem("--engine spark needs --data DIR (Parquet tables)", key="data")])
+    from segml.scale.spark_training import SparkSource, spark_session
+
+    return SparkSource.read(spark_session(master), folder, cfg)
 
 
 @handles_user_errors
@@ -40,6 +65,8 @@ def train(
     config: ConfigOpt = None,
     data: DataOpt = None,
     cutoff: CutoffOpt = None,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
@@ -48,15 +75,20 @@ def train(
     registered (a model's first version becomes @champion, later ones @challenger).
 
     Example: segml train --data data   |   segml train --config configs/telco.yaml --json
+    |   segml train --engine spark --data /lake/customers_2026_11
     """
     from segml.workflow.train import describe_run
     from segml.workflow.train import train as run_train
 
     setup_logging(quiet, verbose)
     cfg = apply_cutoff(resolve_config(config, data), parse_cutoff(cutoff))
+    if engine not in ("local", "spark"):  # before any store or session is touched
+        training_source(engine, data, cfg, spark_master)
     check_store(cfg)
+    # the tables on Spark, when trained there; else the run loads them itself
+    spark = {"tables": training_source(engine, data, cfg, spark_master)} if engine == "spark" else {}
     with stage_progress(quiet) as progress:
-        result = run_train(cfg, run_name=describe_run("train", cfg), progress=progress)
+        result = run_train(cfg, run_name=describe_run("train", cfg), progress=progress, **spark)
     if as_json:
         print_json(train_document(result, "train", result.report, progress.total()))
         print_warnings(result.warnings, "train", quiet)

@@ -285,7 +285,7 @@ def stack_sample(tables: Tables, cutoffs: list, time_cfg: TimeConfig, target: st
         labels = list(pool.map(lambda c: make_labels(tables, as_cutoff(c), time_cfg, [target],
                                                      horizons), cutoffs))
     return labels, _block_picks([y[column].to_numpy(dtype="float64") for y in labels],
-                                max_rows, seed)
+                                max_rows, seed, [y.index for y in labels], cutoffs)
 
 
 def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], cutoffs: list[pd.Timestamp],
@@ -314,17 +314,27 @@ def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], cutoffs: list
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
 
 
-def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int) -> list[np.ndarray]:
+def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int,
+                 ids: list[pd.Index] | None = None, cutoffs: list | None = None,
+                 ) -> list[np.ndarray]:
     """Positions to keep in each block: its labelled rows, or a sample of ``max_rows`` of all
-    blocks' labelled rows stratified by block (cutoff) and label."""
-    from segml.sampling import stratified_sample
+    blocks' labelled rows stratified by block (cutoff) and label. With ``ids`` (each block's
+    customer ids) and ``cutoffs``, the random keys are hashes of (customer id, seed, cutoff)
+    (:func:`segml.sampling.hash_keys`), so Spark draws the same customers; else by position."""
+    from segml.sampling import sample_context, stratified_sample
 
     known = [np.flatnonzero(~np.isnan(v)) for v in labels]
     if sum(k.size for k in known) <= max_rows:
         return known
     strata = np.concatenate([2 * b + (v[k] > 0) for b, (v, k) in enumerate(zip(labels, known,
                                                                                strict=True))])
-    chosen = stratified_sample(max_rows, strata, seed)
+    keyed = {}
+    if ids is not None and cutoffs is not None:
+        keyed["ids"] = np.concatenate([np.asarray(i, dtype=object)[k]
+                                       for i, k in zip(ids, known, strict=True)])
+        keyed["context"] = np.concatenate([np.full(k.size, sample_context("stack", c), dtype=object)
+                                           for c, k in zip(cutoffs, known, strict=True)])
+    chosen = stratified_sample(max_rows, strata, seed, **keyed)
     offsets = np.cumsum([0, *(k.size for k in known)])
     return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
             for b in range(len(known))]

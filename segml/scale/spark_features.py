@@ -150,6 +150,15 @@ def _parquet_path(folder: Path, table: str) -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def table_path(data_dir: str | Path, config: SegmlConfig, table: str) -> Path | None:
+    """Where :meth:`SparkTables.read` reads ``table``: the config's ``path``, else the Parquet
+    file or folder of that name in ``data_dir`` (None: not there)."""
+    spec = getattr(config.data, table)
+    if spec is None:
+        return None
+    return Path(spec.path) if spec.path else _parquet_path(Path(data_dir), table)
+
+
 def _id_column(config: SegmlConfig, table: str) -> str:
     return getattr(config.data, table).customer_id
 

@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -27,6 +28,7 @@ from segml.scale.spark_features import (
     for_arrow,
     require_utc,
 )
+from segml.targets import TARGETS, Target
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -43,14 +45,20 @@ def high_clv_threshold(labels: DataFrame, quantile: float) -> float:
 
 
 def build_labels_spark(tables: SparkTables, cutoff: object, config: SegmlConfig, *,
-                       n_buckets: int | None = None) -> DataFrame:
+                       n_buckets: int | None = None,
+                       declared: Sequence[Target] = ()) -> DataFrame:
     """Labels at ``cutoff`` for every customer known then (behavioural mode).
+
+    ``declared``: targets of the config's ``targets:`` section with a horizon
+    (:func:`segml.targets.targets_of`) whose labels are wanted too (docs/targets.md); each is a
+    per-customer label, computed in its bucket by the same label function as locally.
 
     Returns
     -------
     pyspark.sql.DataFrame
         ``customer_id``, ``is_active`` (boolean), ``churn``, ``purchase``, ``future_spend``,
-        ``high_clv`` (doubles; ``churn`` null where the customer was not active). The
+        ``high_clv``, then each declared target's label column (doubles; null outside a
+        target's population, e.g. ``churn`` of a customer who was not active). The
         per-customer labels are cached (they feed the threshold and the result); call
         ``unpersist()`` on the result when done.
     """
@@ -62,15 +70,17 @@ def build_labels_spark(tables: SparkTables, cutoff: object, config: SegmlConfig,
     n_buckets = n_buckets or default_buckets(spark)
     at = as_cutoff(cutoff)
     id_type = tables.customers.schema[config.data.customers.customer_id].dataType
+    per_customer = [*_PER_CUSTOMER, *(t.label_column for t in declared)]
     schema = StructType([StructField("customer_id", id_type, False),
                          StructField("is_active", BooleanType(), True)]
-                        + [StructField(c, DoubleType(), True) for c in _PER_CUSTOMER[1:]])
-    columns = ["customer_id", *_PER_CUSTOMER]
+                        + [StructField(c, DoubleType(), True) for c in per_customer[1:]])
+    columns = ["customer_id", *per_customer]
+    targets = [*TARGETS.values(), *declared]
 
     def labels_of(part) -> pd.DataFrame:
         if part is None:
             return pd.DataFrame({name: [] for name in columns})
-        labels = make_labels(part, at, config.time).reset_index()
+        labels = make_labels(part, at, config.time, targets).reset_index()
         return for_arrow(labels[columns])
 
     labels = apply_by_bucket(tables, config, n_buckets, labels_of, schema).persist()

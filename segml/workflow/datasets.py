@@ -113,6 +113,8 @@ class Datasets:
     frames: FeatureFrames | None = None
     cutoffs: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, Target] = field(default_factory=lambda: dict(TARGETS))
+    #: Where the rows were processed: ``local`` (pandas) or ``spark`` (recorded on the run).
+    engine: str = "local"
     _samples: dict[Use, Any] = field(default_factory=dict, repr=False)
     _eval_labels: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
@@ -203,6 +205,13 @@ class Datasets:
         X = X.iloc[np.sort(found[found >= 0])]
         return X, label.reindex(X.index)
 
+    def features_at(self, cutoff: Any, spec: Any, ids: pd.Index | None = None) -> pd.DataFrame:
+        """Features at ``cutoff`` with other settings (``spec``: e.g. the champion's), of at least
+        the customers ``ids`` (None: everyone known then); a retrain scores its champion on them."""
+        from segml.features import build_features
+
+        return build_features(self.tables, cutoff, spec)
+
     def _evaluation_sample(self, target: str) -> pd.Series:
         """The labels of the customers ``target``'s evaluation scores, drawn once: the matrix
         cache asks for them before the evaluation matrix is built."""
@@ -214,15 +223,18 @@ class Datasets:
             label = make_labels(self.tables, cutoff, self.time, [spec],
                                 self.plan.horizons)[spec.label_column]
             self._eval_labels[target] = label.iloc[evaluation_rows(
-                label, self.models.max_eval_rows, self.seed)]
+                label, self.models.max_eval_rows, self.seed, cutoff)]
         return self._eval_labels[target]
 
 
-def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int) -> np.ndarray:
+def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int,
+                    cutoff: object = None) -> np.ndarray:
     """Positions of the labelled evaluation rows the model and its baselines are scored on:
     all of them, or above ``max_rows`` a seeded sample stratified by label (positive or not),
     so the label rate is kept and a million customers do not cost a million predictions per
-    baseline for a metric whose standard error is already about 0.001.
+    baseline for a metric whose standard error is already about 0.001. The random keys are
+    hashes of the customer ids (``label``'s index) at ``cutoff``
+    (:func:`segml.sampling.hash_keys`): Spark draws the same customers.
 
     Example
     -------
@@ -231,13 +243,14 @@ def evaluation_rows(label: pd.Series, max_rows: int | None, seed: int) -> np.nda
     >>> rows.size, float(y.iloc[rows].mean()), bool(y.iloc[rows].notna().all())
     (1500, 0.3333333333333333, True)
     """
-    from segml.sampling import stratified_sample
+    from segml.sampling import sample_context, stratified_sample
 
     known = np.flatnonzero(label.notna().to_numpy())
     if max_rows is None or known.size <= max_rows:
         return known
     strata = (label.to_numpy(dtype=float)[known] > 0).astype(np.int64)
-    return known[stratified_sample(max_rows, strata, seed)]
+    return known[stratified_sample(max_rows, strata, seed, ids=label.index[known],
+                                   context=sample_context("evaluation", cutoff))]
 
 
 def build_datasets(tables: Tables, config: SegmlConfig) -> Datasets:

@@ -248,16 +248,17 @@ def model_description(name: str, latest: str | None = None, description: str = "
 
 def lineage_tags(data: Any, config: SegmlConfig, code: dict[str, str] | None = None
                  ) -> dict[str, str]:
-    """Version tags beside ``fit_cutoff_<target>``: mode, data window, config hash, code.
+    """Version tags beside ``fit_cutoff_<target>``: mode, engine, data window, config hash, code.
 
     Example
     -------
     >>> from types import SimpleNamespace
     >>> data = SimpleNamespace(mode="attributes", plan=None, data_end=None)
     >>> sorted(lineage_tags(data, SegmlConfig(), {"segml.version": "0.1.0"}))
-    ['segml.config_hash', 'segml.mode', 'segml.version']
+    ['segml.config_hash', 'segml.engine', 'segml.mode', 'segml.version']
     """
-    tags = {"segml.mode": data.mode, "segml.config_hash": config_hash(config)}
+    tags = {"segml.mode": data.mode, "segml.config_hash": config_hash(config),
+            "segml.engine": getattr(data, "engine", "local")}  # where the rows were processed
     start = getattr(data.plan, "data_start", None) if data.plan is not None else None
     if start is not None:
         tags["segml.data_start"] = start.date().isoformat()

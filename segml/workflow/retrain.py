@@ -88,7 +88,6 @@ def champion_metrics(champion: Any, tables: Tables, data: Datasets,
     Targets only one side has are left out here; the gates say so. Attributes mode has no
     out-of-time window: the caller uses the champion's recorded cross-validated metrics.
     """
-    from segml.features import build_features
     from segml.predict import evaluate_target
 
     evaluated = getattr(champion, "evaluated", None) or {}
@@ -97,7 +96,8 @@ def champion_metrics(champion: Any, tables: Tables, data: Datasets,
         predictor = evaluated.get(target, champion.predictors.get(target))
         if predictor is None or fit.plan is None or fit.eval_labels is None:
             continue
-        features = build_features(tables, fit.plan.evaluation, champion.feature_spec)
+        features = data.features_at(fit.plan.evaluation, champion.feature_spec,
+                                    fit.eval_labels.index)
         X = champion.prepare(features.reset_index())
         y = fit.eval_labels
         rows = y.index[y.index.isin(X.index)]

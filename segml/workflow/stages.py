@@ -139,7 +139,10 @@ def fit_all(
 
     with stage("features"):
         progress("building point-in-time features")
-        data = build_datasets(tables, config)
+        # loaded tables, or a source whose rows stay on another engine and that builds the
+        # same datasets there (segml.scale.spark_training.SparkSource)
+        data = (build_datasets(tables, config) if isinstance(tables, Tables)
+                else tables.build_datasets(config))
     if check_input is not None:
         check_input(input_schema_of(data.current_X))
     with stage("segments"):
@@ -151,7 +154,8 @@ def fit_all(
             )
     with stage("predictors"):
         predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
-        release(tables.customers)  # every matrix is built: the scoring reads data.current_X
+        if isinstance(tables, Tables):  # every matrix is built: the scoring reads current_X
+            release(tables.customers)
     progress("scoring and profiling the customers")
     with stage("scorer"):
         scorer = build_scorer(data, segmentation, predictions)

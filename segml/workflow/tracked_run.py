@@ -52,7 +52,10 @@ class Addition:
 
 
 def data_fingerprints(tables: Tables) -> dict[str, Any]:
-    """Row counts, date ranges and content hashes of the loaded tables (logged with every run)."""
+    """Row counts, date ranges and content hashes of the loaded tables (logged with every run);
+    a source on another engine computes its own (``SparkSource.fingerprints``)."""
+    if not isinstance(tables, Tables):
+        return tables.fingerprints()
     prints: dict[str, Any] = {"customers": fingerprint(tables.customers)}
     if tables.transactions is not None:
         prints["transactions"] = fingerprint(tables.transactions, timestamp="timestamp")
@@ -107,7 +110,7 @@ def record_training(
 
     addition = addition or Addition()
     with run.stage("logging"):
-        run.set_tags({"mode": data.mode, **run_tags(data, predictions)})
+        run.set_tags({"mode": data.mode, "engine": data.engine, **run_tags(data, predictions)})
         runs.log_dict(data.cutoffs, "cutoffs.json", run_id=run.run_id)
         runs.log_problems(predictions.skipped, name="skipped_targets.json", run_id=run.run_id)
         runs.log_dict(predictions.readiness.to_dict(), "readiness.json", run_id=run.run_id)
