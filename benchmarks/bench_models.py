@@ -45,7 +45,6 @@ from segml.config import ModelsConfig, SegmlConfig, load_config
 from segml.data.contract import load_tables
 from segml.data.public import fetch_public, keep_last_days, load_public
 from segml.data.synthetic.datasets import synthetic_config
-from segml.targets import target as target_of
 from segml.workflow.datasets import build_datasets
 from segml.workflow.fitting import fit_and_evaluate
 
@@ -98,7 +97,7 @@ def evaluate(name: str, config: SegmlConfig, tables) -> list[dict]:
     seconds = time.perf_counter() - start
     rows = []
     for target, table in predictions.comparison.items():
-        spec = target_of(target)
+        spec = data.target(target)  # the run's registry: built-in or declared
         metric = spec.headline_metric
         row = {"dataset": name, "target": target, "seconds": round(seconds, 1)}
         model = table.loc["model"]
