@@ -81,24 +81,36 @@ def test_spark_draws_the_same_samples_and_builds_the_same_matrices(spark, world)
     sampled = 0
     for target in TARGETS:
         column = target_of(target).label_column
-        for role in ("training_set", "refit_set"):
-            a, b = getattr(local, role)(target), getattr(remote, role)(target)
-            assert a.X.index.tolist() == b.X.index.tolist(), (target, role)  # same customers
-            pd.testing.assert_frame_equal(a.X, b.X, check_exact=False, rtol=0, atol=1e-9)
-            pd.testing.assert_frame_equal(a.Y, b.Y)
-            pd.testing.assert_series_equal(a.cutoff, b.cutoff)
-            cutoffs = getattr(local.plan.targets[target], role.removesuffix("_set")
-                              .replace("training", "train"))
+        stacks, evaluation = assert_same_sets(local, remote, target)
+        for role, stack in stacks.items():
+            cutoffs = getattr(local.plan.targets[target], role)
             labelled = sum(int(make_labels(tables, c, config.time, [target])[column].notna().sum())
                            for c in cutoffs)
             if labelled > 1000:  # the budget cut this stack: a sample, of exactly the budget
-                assert len(a) == 1000
+                assert len(stack) == 1000
                 sampled += 1
-        (xa, ya), (xb, yb) = local.evaluation_set(target), remote.evaluation_set(target)
-        assert len(xa) == 300 and xa.index.tolist() == xb.index.tolist()
-        pd.testing.assert_frame_equal(xa, xb, check_exact=False, rtol=0, atol=1e-9)
-        pd.testing.assert_series_equal(ya, yb)
+        assert len(evaluation) == 300
     assert sampled >= 2  # the test exercised the sampled path, not only the whole stacks
+
+
+def assert_same_sets(local, remote, target: str):
+    """The local and the Spark datasets give ``target`` the same customers, matrices (1e-9),
+    labels and cutoffs in every stack and in the evaluation set; returns the local stacks by
+    role ("train", "refit") and the local evaluation matrix."""
+    stacks = {}
+    for role in ("train", "refit"):
+        method = "training_set" if role == "train" else "refit_set"
+        a, b = getattr(local, method)(target), getattr(remote, method)(target)
+        assert a.X.index.tolist() == b.X.index.tolist(), (target, role)  # same customers
+        pd.testing.assert_frame_equal(a.X, b.X, check_exact=False, rtol=0, atol=1e-9)
+        pd.testing.assert_frame_equal(a.Y, b.Y)
+        pd.testing.assert_series_equal(a.cutoff, b.cutoff)
+        stacks[role] = a
+    (xa, ya), (xb, yb) = local.evaluation_set(target), remote.evaluation_set(target)
+    assert xa.index.tolist() == xb.index.tolist(), (target, "evaluation")
+    pd.testing.assert_frame_equal(xa, xb, check_exact=False, rtol=0, atol=1e-9)
+    pd.testing.assert_series_equal(ya, yb)
+    return stacks, xa
 
 
 @pytest.fixture(scope="module")
@@ -208,15 +220,9 @@ def test_declared_targets_train_on_spark_with_the_local_labels_samples_and_matri
     pd.testing.assert_frame_equal(local.current_X, remote.current_X, check_exact=False, rtol=0,
                                   atol=1e-9)
     for target in ("buys_electronics", "contacts_support"):
-        for role in ("training_set", "refit_set"):
-            a, b = getattr(local, role)(target), getattr(remote, role)(target)
-            assert a.X.index.tolist() == b.X.index.tolist(), (target, role)
-            pd.testing.assert_frame_equal(a.X, b.X, check_exact=False, rtol=0, atol=1e-9)
-            pd.testing.assert_frame_equal(a.Y, b.Y)
-            assert 0 < a.Y[target].mean() < 1  # both classes: a real label, not a constant
-        (xa, ya), (xb, yb) = local.evaluation_set(target), remote.evaluation_set(target)
-        assert xa.index.tolist() == xb.index.tolist()
-        pd.testing.assert_series_equal(ya, yb)
+        stacks, _ = assert_same_sets(local, remote, target)
+        for stack in stacks.values():
+            assert 0 < stack.Y[target].mean() < 1  # both classes: a real label, not a constant
 
 
 def test_a_declared_column_label_is_refused_on_spark_in_one_line(spark, world):
