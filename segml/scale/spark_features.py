@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -406,33 +407,32 @@ def fit_feature_spec_spark(tables: SparkTables, cutoff: object, config: SegmlCon
                                        max_attribute_levels=max_attribute_levels)
 
 
-def data_end_spark(tables: SparkTables, config: SegmlConfig) -> pd.Timestamp:
-    """End of the day of the last transaction (else event): one aggregate, like ``data_end``."""
+def _table_times(tables: SparkTables, config: SegmlConfig, aggregate: str,
+                 ) -> Iterator[pd.Timestamp | None]:
+    """``aggregate`` ("min" or "max") of the timestamp of transactions, then events: one Spark
+    aggregate per table present, run when asked for (None where a table has no row)."""
     from pyspark.sql import functions as F
 
     for table in ("transactions", "events"):
         frame = getattr(tables, table)
         if frame is not None:
-            column = getattr(config.data, table).timestamp
-            last = frame.agg(F.max(F.col(f"`{column}`").cast("timestamp"))).first()[0]
-            if last is not None:
-                return end_of_day(pd.Timestamp(last))
-    raise DataError([Problem("no transactions or events: the data end is undefined",
-                             table="transactions")])
+            column = F.col(f"`{getattr(config.data, table).timestamp}`").cast("timestamp")
+            value = frame.agg(getattr(F, aggregate)(column)).first()[0]
+            yield None if value is None else pd.Timestamp(value)
+
+
+def data_end_spark(tables: SparkTables, config: SegmlConfig) -> pd.Timestamp:
+    """End of the day of the last transaction (else event): one aggregate, like ``data_end``."""
+    last = next((t for t in _table_times(tables, config, "max") if t is not None), None)
+    if last is None:
+        raise DataError([Problem("no transactions or events: the data end is undefined",
+                                 table="transactions")])
+    return end_of_day(last)
 
 
 def data_start_spark(tables: SparkTables, config: SegmlConfig) -> pd.Timestamp | None:
     """The first transaction (or event) timestamp, None without any, like ``data_start``."""
-    from pyspark.sql import functions as F
-
-    starts = []
-    for table in ("transactions", "events"):
-        frame = getattr(tables, table)
-        if frame is not None:
-            column = getattr(config.data, table).timestamp
-            first = frame.agg(F.min(F.col(f"`{column}`").cast("timestamp"))).first()[0]
-            if first is not None:
-                starts.append(pd.Timestamp(first))
+    starts = [t for t in _table_times(tables, config, "min") if t is not None]
     return min(starts) if starts else None
 
 
