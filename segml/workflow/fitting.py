@@ -23,6 +23,7 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
+from segml.predict.resources import return_freed_memory
 from segml.targets import Target, as_target
 from segml.workflow.datasets import Datasets, Progress, no_progress
 
@@ -164,6 +165,7 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     if spec.is_classifier:
         result.scores = _eval_scores(evaluated, spec, eval_X, eval_y, config.seed)
     del eval_X
+    return_freed_memory()  # the evaluation's frames, before the refit's (the stage's peak)
     fresh = data.refit_set(target)
     fresh_X, fresh_y, fresh_cutoff = _labelled(fresh.X, fresh.Y[column], fresh.cutoff)
     del fresh
@@ -223,6 +225,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
             skipped.append(problem)
             skipped_targets[target] = problem.message
             continue
+        return_freed_memory()  # this target's stacks and fits, before the next target's
         reports.append(readiness)
         fits[target] = fit
         timings[f"stage_predictors_{target}_seconds"] = time.perf_counter() - started
