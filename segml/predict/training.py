@@ -438,7 +438,10 @@ class CandidateSearch:
     def _unjudged(self, parts, n_rows: int):
         """What :meth:`_held_out` returns when nobody reads the held-out margins (a refit whose
         final model is cross-fitted, or a regressor): no margins, no models, and each booster
-        part's fixed rounds, which a fit without early stopping trains (``run(judged=False)``)."""
+        part's fixed rounds, which a fit without early stopping trains (``run(judged=False)``).
+        The one case a held-out fit trains fewer: LightGBM finds nothing left to split in the
+        earlier cutoffs' rows; the final fit then stops where its own rows leave nothing to
+        split (tests/adversarial/test_refit_shortcuts.py)."""
         params_of = {name: self._lgbm_params(name, n_rows) for name in parts if name != "logreg"}
         rounds = {name: [n_rounds] for name, (_, n_rounds) in params_of.items()}
         return {}, rounds, {}, {name: p for name, (p, _) in params_of.items()}
