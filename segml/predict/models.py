@@ -333,7 +333,11 @@ class Predictor(BaseEstimator):
                               best_iteration=self.best_iteration_, booster_params=self.params_,
                               calibration=self.calibration_,
                               blend_parts=getattr(self, "blend_parts_", None))
-        fresh = type(self)(**params).fit(X, y, cutoff=cutoff)
+        fresh = type(self)(**params)
+        check_parameters(ModelsConfig, fresh.get_params(), "Predictor")
+        # unjudged: the fresh fit's own held-out score is never read (this one's is kept), so
+        # its held-out fit is skipped where nothing else reads it either
+        fresh._hold(CandidateSearch(fresh.get_params()).run(X, y, cutoff=cutoff, judged=False))
         fresh.candidate_scores_ = dict(self.candidate_scores_)
         fresh.baselines_ = {}
         return fresh

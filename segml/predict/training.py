@@ -17,7 +17,7 @@ Training recipe (:meth:`Predictor.fit <segml.predict.models.Predictor.fit>`, run
    them (``calibration="auto"``, :func:`~segml.predict.calibration.choose_calibration`: the
    lowest cross-validated ECE among the methods tied on log loss) or given; the calibrator never
    sees rows the scored model learned from. When the final fit learns every row after a
-   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`CandidateSearch._cross_fitted`).
+   latest-cutoff validation, the margins are *cross-fitted* instead (:meth:`CandidateSearch._final_fit`).
 4. **Final fit**: the winner's parts retrained on *all* rows with the rounds chosen by early
    stopping (up to ``refit_max_rows`` rows, always after inner folds, ``refit`` to force), so the
    latest cutoff teaches the model too; the calibrator is kept. Above it the early-stopped fit is
@@ -66,7 +66,7 @@ from segml.predict.candidates import (
 )
 from segml.predict.linear import LinearModel
 from segml.predict.matrix import FeatureColumns, as_frame, codes_of
-from segml.predict.resources import available_cores, train_threads
+from segml.predict.resources import available_cores, single_threaded_blas, train_threads
 from segml.sampling import stratified_sample
 from segml.targets import Target, as_target
 
@@ -211,7 +211,7 @@ class CandidateSearch:
         self.target = self.spec.name
         self.is_classifier = self.spec.is_classifier
 
-    def run(self, X: pd.DataFrame, y, cutoff=None) -> FittedPredictor:
+    def run(self, X: pd.DataFrame, y, cutoff=None, *, judged: bool = True) -> FittedPredictor:
         """Fit on the rows of ``X`` with a known label (NaN labels are dropped).
 
         Parameters
@@ -222,6 +222,12 @@ class CandidateSearch:
             The label (aligned by position), or the labels frame ``Y``.
         cutoff : array-like, optional
             Cutoff date of each row (stacked training cutoffs); the latest is held out.
+        judged : bool
+            False when nobody reads this fit's held-out score (``Predictor.refit_on`` keeps the
+            evaluation fit's): with a single candidate whose held-out margins calibrate nothing
+            (the final model is cross-fitted or a regressor), the held-out fit is skipped and
+            ``candidate_scores`` holds NaN. Everything the fitted predictor scores with is the
+            same (:meth:`_unjudged`).
         """
         X = as_frame(X)
         comparing = bool(self.early_stopping_rounds)  # a refit: the recipe is fixed
@@ -239,30 +245,42 @@ class CandidateSearch:
         parts = fitted_parts(names, self.blend_parts)
         matrix = codes_of(data) if "logreg" in parts else None
         valid = np.concatenate([f.valid for f in folds])
-        held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
-        scores = {n: headline_score(self.is_classifier, label[valid], m) for n, m in held_out.items()}
+        self.refitted_ = len(folds) > 1 or bool(
+            self.refit if self.refit is not None else label.size <= self.refit_max_rows)
+        # a model of the earlier cutoffs errs on the latest by their drift, which the final
+        # model (it learns every row) does not: calibrate on margins of models like it
+        cross_fit = self.is_classifier and self.refitted_ and len(folds) == 1
+        unjudged = (not judged and len(names) == 1 and self.refitted_
+                    and (cross_fit or not self.is_classifier)
+                    and ("blend" not in names or bool(self.blend_parts)))
+        if unjudged:  # nothing reads the held-out margins: skip their fit (_unjudged)
+            held_out, rounds, last, params_of = self._unjudged(parts, label.size)
+            scores = dict.fromkeys(parts, np.nan)
+        else:
+            held_out, rounds, last, params_of = self._held_out(parts, data, matrix, label, folds)
+            scores = {n: headline_score(self.is_classifier, label[valid], m)
+                      for n, m in held_out.items()}
         self.blend_parts_ = None
         if "blend" in names:
             tree = self.blend_parts[0] if self.blend_parts else pick_winner(scores, LGBM_FAMILY)
             self.blend_parts_ = (tree, "logreg")
-            held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
-            scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
+            scores["blend"] = np.nan
+            if not unjudged:
+                held_out["blend"] = 0.5 * held_out[tree] + 0.5 * held_out["logreg"]
+                scores["blend"] = headline_score(self.is_classifier, label[valid], held_out["blend"])
         self.candidate_scores_ = {n: float(scores[n]) for n in names}
         tolerance = (one_se_tolerance(label[valid], {n: held_out[n] for n in names},
-                                      self.candidate_scores_) if self.is_classifier else None)
+                                      self.candidate_scores_)
+                     if self.is_classifier and not unjudged else None)
         self.winner_ = pick_winner(self.candidate_scores_, names, tolerance)
         weights = ({self.blend_parts_[0]: 0.5, "logreg": 0.5} if self.winner_ == "blend"
                    else {self.winner_: 1.0})
-        self.refitted_ = len(folds) > 1 or bool(
-            self.refit if self.refit is not None else label.size <= self.refit_max_rows)
-        margin, outcome = held_out[self.winner_], label[valid]
-        if self.is_classifier and self.refitted_ and len(folds) == 1:
-            # a model of the earlier cutoffs errs on the latest by their drift, which the final
-            # model (it learns every row) does not: calibrate on margins of models like it
-            margin, outcome = self._cross_fitted(weights, data, matrix, label, rounds, params_of,
-                                                 folds[0].valid)
+        margin, outcome = (None, None) if unjudged else (held_out[self.winner_], label[valid])
+        cross_margin = self._final_fit(weights, data, matrix, label, rounds, last, params_of,
+                                       folds[0].valid if cross_fit else None)
+        if cross_margin is not None:
+            margin, outcome = cross_margin
         self._calibrate(margin, outcome)
-        self._final_fit(weights, data, matrix, label, rounds, last, params_of)
         logger.info("%s", fit_note(self.spec, label.size, scores, comparing,
                                    candidate_scores=self.candidate_scores_, winner=self.winner_,
                                    best_iteration=self.best_iteration_,
@@ -417,26 +435,25 @@ class CandidateSearch:
         self.calibration_ = method
         self.calibrator_ = Calibrator(method).fit(margin, label)
 
-    def _cross_fitted(self, weights, data, matrix, label, rounds, params_of, latest: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Cross-fitted margins on the latest cutoff's rows and their labels: per fold of them
-        (``inner_folds`` up to :data:`CROSS_FIT_ROWS` training rows, else one split), the
-        winner's parts learn every other row with the final rounds (no early stopping) and
-        score the fold, side by side on the free cores (docs/predictions.md)."""
+    def _unjudged(self, parts, n_rows: int):
+        """What :meth:`_held_out` returns when nobody reads the held-out margins (a refit whose
+        final model is cross-fitted, or a regressor): no margins, no models, and each booster
+        part's fixed rounds, which a fit without early stopping trains (``run(judged=False)``).
+        The one case a held-out fit trains fewer: LightGBM finds nothing left to split in the
+        earlier cutoffs' rows; the final fit then stops where its own rows leave nothing to
+        split (tests/adversarial/test_refit_shortcuts.py)."""
+        params_of = {name: self._lgbm_params(name, n_rows) for name in parts if name != "logreg"}
+        rounds = {name: [n_rounds] for name, (_, n_rounds) in params_of.items()}
+        return {}, rounds, {}, {name: p for name, (p, _) in params_of.items()}
+
+    def _cross_folds(self, label: np.ndarray, latest: np.ndarray) -> list[Fold]:
+        """The cross-fit's folds: per fold of the latest cutoff's rows (``inner_folds`` up to
+        :data:`CROSS_FIT_ROWS` training rows, else one split), every other row learns."""
         inner, _ = validation_folds(label[latest], None, classifier=True, seed=self.seed,
                                     inner_folds=self.inner_folds if label.size <= CROSS_FIT_ROWS
                                     else 1, fraction=self.validation_fraction)
         rows = np.arange(label.size)
-        folds = [Fold(np.setdiff1d(rows, latest[f.valid]), latest[f.valid]) for f in inner]
-        fixed = {name: (params_of[name], _rounds_of(rounds, name))
-                 for name in weights if name != "logreg"}
-        threads = max((p["num_threads"] for p, _ in fixed.values()), default=1)
-        workers = min(len(folds) * len(weights), max(1, available_cores() // max(1, threads)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            fits = [[(w, pool.submit(self._fixed_part, name, fixed.get(name), data, matrix,
-                                     label, fold)) for name, w in weights.items()] for fold in folds]
-            margin = np.concatenate([sum(w * done.result() for w, done in parts) for parts in fits])
-        return margin, label[np.concatenate([f.valid for f in folds])]
+        return [Fold(np.setdiff1d(rows, latest[f.valid]), latest[f.valid]) for f in inner]
 
     def _fixed_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None,
                     data: pd.DataFrame, matrix: np.ndarray | None, label: np.ndarray,
@@ -451,25 +468,57 @@ class CandidateSearch:
         return lgb.train(params, train, num_boost_round=n_rounds).predict(
             data.iloc[fold.valid], raw_score=True, num_threads=params["num_threads"])
 
-    def _final_fit(self, weights, data, matrix, label, rounds, last, params_of) -> None:
+    def _whole_part(self, name: str, lgbm: tuple[dict[str, Any], int] | None,
+                    data: pd.DataFrame, matrix: np.ndarray | None, label: np.ndarray) -> Any:
+        """One part of the final model fitted on every row with the final rounds."""
+        if name == "logreg":
+            return LinearModel(categorical=self.columns.categorical_positions(),
+                               C=self.logreg_c).fit(matrix, label)
+        params, n_rounds = lgbm
+        return lgb.train(params, lgb.Dataset(data, label, free_raw_data=True),
+                         num_boost_round=n_rounds)
+
+    def _final_fit(self, weights, data, matrix, label, rounds, last, params_of,
+                   latest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The final model's parts (on every row when ``refitted_``, else the last fold's), and
+        with ``latest`` (the latest cutoff's rows) the cross-fitted margins on them and their
+        labels (docs/predictions.md): per cross-fit fold the winner's parts learn every other
+        row with the final rounds and score the fold.
+
+        The final fits and the cross-fit's are independent, so all run side by side on the
+        free cores, the largest (the final fits) first: each fit is the same whatever runs
+        beside it (deterministic LightGBM, the exact solver), and results are read in order.
+        """
+        fixed = {name: (params_of[name], _rounds_of(rounds, name))
+                 for name in weights if name != "logreg"}
+        folds = [] if latest is None else self._cross_folds(label, latest)
+        threads = max((p["num_threads"] for p, _ in fixed.values()), default=1)
+        jobs = len(weights) * (len(folds) + bool(self.refitted_))
+        workers = max(1, min(jobs, available_cores() // max(1, threads)))
+        # BLAS limited here, around every fit: a logistic regression's own limit, restored
+        # when it ends, would otherwise lift the limit under one still running beside it
+        with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers) as pool:
+            whole = ({name: pool.submit(self._whole_part, name, fixed.get(name), data, matrix,
+                                        label) for name in weights} if self.refitted_ else {})
+            fits = [[(w, pool.submit(self._fixed_part, name, fixed.get(name), data, matrix,
+                                     label, fold)) for name, w in weights.items()] for fold in folds]
+            models = {name: (whole[name].result() if self.refitted_ else last[name])
+                      for name in weights}
+            margin = (np.concatenate([sum(w * done.result() for w, done in parts)
+                                      for parts in fits]) if folds else None)
         self.booster_, self.linear_, self.params_, self.best_iteration_ = None, None, {}, 0
         booster_weight = linear_weight = 0.0
         for name, weight in weights.items():
             if name == "logreg":
-                self.linear_ = (LinearModel(categorical=self.columns.categorical_positions(), C=self.logreg_c).fit(
-                    matrix, label) if self.refitted_ else last[name])
-                linear_weight = weight
+                self.linear_, linear_weight = models[name], weight
                 continue
-            params = params_of[name]
-            best = _rounds_of(rounds, name)
-            if self.refitted_:
-                booster = lgb.train(params, lgb.Dataset(data, label, free_raw_data=True),
-                                    num_boost_round=best)
-            else:
-                booster = lgb.Booster(model_str=last[name].model_to_string(num_iteration=best))
+            params, best = fixed[name]
+            booster = (models[name] if self.refitted_
+                       else lgb.Booster(model_str=models[name].model_to_string(num_iteration=best)))
             self.booster_, self.params_, self.best_iteration_ = booster, params, best
             booster_weight = weight
         self.weights_ = (booster_weight, linear_weight)
+        return None if margin is None else (margin, label[np.concatenate([f.valid for f in folds])])
 
     def _check_label(self, label: np.ndarray) -> None:
         column = self.spec.label_column

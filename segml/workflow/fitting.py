@@ -23,6 +23,7 @@ import pandas as pd
 
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
+from segml.predict.resources import return_freed_memory
 from segml.targets import Target, as_target
 from segml.workflow.datasets import Datasets, Progress, no_progress
 
@@ -120,6 +121,18 @@ def _eval_scores(predictor: Any, target: Target, X: pd.DataFrame, y: pd.Series,
     return scores
 
 
+def _labelled(X: pd.DataFrame, y: pd.Series, cutoff: pd.Series
+              ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """The rows of a stack with a known label. A sampled stack holds only those (the sample
+    draws labelled rows), and then the stack is passed as it is: a boolean selection of every
+    row would copy the matrix (300k rows x 80 features at a million customers) while the
+    stack is still held."""
+    known = y.notna().to_numpy()
+    if known.all():
+        return X, y, cutoff
+    return X[known], y[known], cutoff[known]
+
+
 def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[TargetFit, Any, Any]:
     """Fit, evaluate and refit one target; returns its fit, evaluation result and readiness.
 
@@ -143,21 +156,20 @@ def fit_target(data: Datasets, target: str, config: SegmlConfig) -> tuple[Target
     y = train.Y[column]
     readiness = _readiness(data, target, train.X, y, config)
     readiness.raise_if_blocking()
-    known = y.notna().to_numpy()
-    evaluated = fit_predictor(spec, train.X[known], y[known], config.models, seed=config.seed,
-                              cutoff=train.cutoff[known])
-    train_rows, rate = int(known.sum()), float(y[known].mean())
-    del train, y
+    X, y, cutoff = _labelled(train.X, y, train.cutoff)
+    evaluated = fit_predictor(spec, X, y, config.models, seed=config.seed, cutoff=cutoff)
+    train_rows, rate = len(y), float(y.mean())
+    del X, y, cutoff, train
     eval_X, eval_y = data.evaluation_set(target)  # the evaluation's (sampled) customers
     result = evaluate_target(spec, evaluated, eval_X, eval_y)
     if spec.is_classifier:
         result.scores = _eval_scores(evaluated, spec, eval_X, eval_y, config.seed)
     del eval_X
+    return_freed_memory()  # the evaluation's frames, before the refit's (the stage's peak)
     fresh = data.refit_set(target)
-    fresh_y = fresh.Y[column]
-    fresh_known = fresh_y.notna().to_numpy()
-    predictor = evaluated.refit_on(fresh.X[fresh_known], fresh_y[fresh_known],
-                                cutoff=fresh.cutoff[fresh_known])
+    fresh_X, fresh_y, fresh_cutoff = _labelled(fresh.X, fresh.Y[column], fresh.cutoff)
+    del fresh
+    predictor = evaluated.refit_on(fresh_X, fresh_y, cutoff=fresh_cutoff)
     fit = TargetFit(target, predictor, evaluated, data.plan.targets[target], train_rows,
                     rate if spec.is_classifier else None, eval_y)
     return fit, result, readiness
@@ -213,6 +225,7 @@ def fit_and_evaluate(data: Datasets, config: SegmlConfig, progress: Progress = n
             skipped.append(problem)
             skipped_targets[target] = problem.message
             continue
+        return_freed_memory()  # this target's stacks and fits, before the next target's
         reports.append(readiness)
         fits[target] = fit
         timings[f"stage_predictors_{target}_seconds"] = time.perf_counter() - started
