@@ -57,25 +57,57 @@ class Segmentation:
     #: The value x risk grid and the operating curves the scorer holds (plain data).
     predictive_grid: dict[str, Any] | None = None
     audience_curves: dict[str, Any] | None = None
+    #: The customers the rule edges and the hierarchy were fitted on (the discovery sample).
+    discovery_ids: pd.Index | None = None
 
     @property
     def depth(self) -> int:
         return len(self.profiles)
 
 
+def fit_segment_models(sample: pd.DataFrame, segments: SegmentsConfig, seed: int,
+                       ) -> tuple[Any, Any]:
+    """The fitted :class:`~segml.segments.rules.RuleSegmenter` (its RFM and engagement edges)
+    and :class:`~segml.segments.hierarchy.SegmentHierarchy` of the discovery ``sample``
+    (:func:`discovery_sample`): what both engines learn before placing every customer."""
+    from segml.segments import RuleSegmenter, SegmentHierarchy
+
+    nps = next((c for c in sample.columns if c == "nps_score"), None)
+    rules = RuleSegmenter(lifecycle=segments.lifecycle, nps_column=nps).fit(sample)
+    hierarchy = SegmentHierarchy.from_config(segments, seed=seed)
+    hierarchy.fit(sample, rule_segments=rules.transform(sample))
+    return rules, hierarchy
+
+
+def discovery_sample(features: pd.DataFrame, segments: SegmentsConfig, seed: int,
+                     cutoff: object = None) -> pd.DataFrame:
+    """The customers segment discovery is fitted on, in ``features``' order: every one up to
+    ``segments.discovery_max_rows``, above it a seeded sample of that many keyed by customer id
+    at ``cutoff`` (:func:`segml.sampling.discovery_rows`; docs/segments.md, "Discovery on a
+    sample")."""
+    from segml.sampling import discovery_rows
+
+    rows = discovery_rows(features.index, segments.discovery_max_rows, seed, cutoff)
+    return features if rows.size == len(features) else features.iloc[rows]
+
+
 def discover_segments(
     features: pd.DataFrame, segments: SegmentsConfig, seed: int,
-    labels: pd.DataFrame | None = None,
+    labels: pd.DataFrame | None = None, *, cutoff: object = None,
 ) -> Segmentation:
     """Rule segments + the discovered hierarchy, profiled and named at every level
-    (``segments``: the config's section, ``seed``: its seed)."""
-    from segml.segments import RuleSegmenter, SegmentHierarchy, name_hierarchy, profile_hierarchy
+    (``segments``: the config's section, ``seed``: its seed).
 
-    nps = next((c for c in features.columns if c == "nps_score"), None)
-    rules = RuleSegmenter(lifecycle=segments.lifecycle, nps_column=nps).fit(features)
+    The rule edges and the hierarchy are fitted on the discovery sample
+    (:func:`discovery_sample`, keyed at ``cutoff``: every customer up to
+    ``segments.discovery_max_rows``); every customer of ``features`` is then placed and
+    profiled.
+    """
+    from segml.segments import name_hierarchy, profile_hierarchy
+
+    sample = discovery_sample(features, segments, seed, cutoff)
+    rules, hierarchy = fit_segment_models(sample, segments, seed)
     rule_segments = rules.transform(features)
-    hierarchy = SegmentHierarchy.from_config(segments, seed=seed)
-    hierarchy.fit(features, rule_segments=rule_segments)
     assignments = hierarchy.assign(features, rule_segments=rule_segments)
     profiles = profile_hierarchy(
         features,
@@ -86,7 +118,7 @@ def discover_segments(
     names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
     return Segmentation(hierarchy, rules, hierarchy.with_names(assignments),
-                        rule_segments, profiles, names)
+                        rule_segments, profiles, names, discovery_ids=sample.index)
 
 
 def keep_segment_ids(
@@ -147,7 +179,8 @@ def fit_all(
         check_input(input_schema_of(data.current_X))
     with stage("segments"):
         progress("discovering segments")
-        segmentation = discover_segments(data.current_X, config.segments, config.seed)
+        segmentation = discover_segments(data.current_X, config.segments, config.seed,
+                                         cutoff=data.data_end)
         if previous_hierarchy is not None:
             segmentation = keep_segment_ids(
                 segmentation, previous_hierarchy, data.current_X, config.segments
