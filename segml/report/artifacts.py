@@ -90,7 +90,7 @@ def write_artifacts(
         write_frame_atomic(grid.reset_index(), out / "segments/rfm_grid.csv")
     # report/context.json: the privacy floor, matrix sizes, label rates and readiness.
     summary: dict[str, Any] = {
-        "customers scored": len(data.current_X),
+        "customers scored": data.n_customers,
         "features": data.current_X.shape[1],
     }
     for target, fit in predictions.fits.items():

@@ -164,7 +164,6 @@ def fit_all(
     """
     from segml.features.timeline import release
     from segml.scoring.encoding import input_schema_of
-    from segml.workflow.targeting import fit_targeting
 
     def stage(name: str) -> AbstractContextManager[Any]:
         return timer(name) if timer is not None else nullcontext()
@@ -177,48 +176,105 @@ def fit_all(
                 else tables.build_datasets(config))
     if check_input is not None:
         check_input(input_schema_of(data.current_X))
+    # every current customer's features here, or a pass over them on another engine that
+    # keeps them there (segml.scale.spark_population.SparkPopulation)
+    population = data.population if data.population is not None else LocalPopulation(data)
     with stage("segments"):
         progress("discovering segments")
-        segmentation = discover_segments(data.current_X, config.segments, config.seed,
-                                         cutoff=data.data_end)
-        if previous_hierarchy is not None:
-            segmentation = keep_segment_ids(
-                segmentation, previous_hierarchy, data.current_X, config.segments
-            )
+        segmentation = population.discover(config.segments, config.seed, previous_hierarchy)
     with stage("predictors"):
         predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
         if isinstance(tables, Tables):  # every matrix is built: the scoring reads current_X
             release(tables.customers)
     progress("scoring and profiling the customers")
     with stage("scorer"):
-        scorer = build_scorer(data, segmentation, predictions)
-    with stage("scoring"):
-        # the segments stage placed these customers with this hierarchy already
-        scored = scorer.score(data.current_X, segments=segmentation.assignments
-                              ).set_index("customer_id")
-        # the value x risk cut points and the operating curves, learned here, kept in the scorer
-        scored = fit_targeting(scorer, scored, predictions, config)
-    with stage("profiles"):
-        segmentation = profile_with_predictions(segmentation, data.current_X, scored,
-                                                scorer.targets())
-    with stage("drift_reference"):
-        scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored,
-                                                             scorer.targets())
-    segmentation = replace(segmentation, current_scores=scored,  # retrain's drift reads them
-                           predictive_grid=scorer.predictive_grid,
-                           audience_curves=scorer.audience_curves)
+        scorer = build_scorer(data, segmentation, predictions, medians=population.medians())
+    segmentation = population.score(scorer, segmentation, predictions, config, stage)
     return data, segmentation, predictions, scorer
 
 
+class LocalPopulation:
+    """The population pass of a single-machine run: every current customer's features are in
+    memory (``data.current_X``), and each step reads them whole.
+
+    Another engine gives :attr:`Datasets.population` an object with the same methods that keeps
+    the rows where they are (:class:`segml.scale.spark_population.SparkPopulation`): ``size``,
+    ``medians``, ``discover``, ``score`` and ``drift``; :func:`fit_all` and a retrain call only
+    those.
+    """
+
+    def __init__(self, data: Datasets):
+        self.X = data.current_X
+        self.cutoff = data.data_end
+
+    @property
+    def size(self) -> int:
+        """How many current customers there are."""
+        return len(self.X)
+
+    def medians(self) -> pd.Series:
+        """The median of each numeric feature (the scorer's example row)."""
+        from segml.scoring.encoding import categorical_levels_of
+
+        return self.X.drop(columns=list(categorical_levels_of(self.X))).median(numeric_only=True)
+
+    def discover(self, segments: SegmentsConfig, seed: int,
+                 previous_hierarchy: Any = None) -> Segmentation:
+        """:func:`discover_segments`, then :func:`keep_segment_ids` against
+        ``previous_hierarchy`` (a retrain's champion) when given."""
+        segmentation = discover_segments(self.X, segments, seed, cutoff=self.cutoff)
+        if previous_hierarchy is not None:
+            segmentation = keep_segment_ids(segmentation, previous_hierarchy, self.X, segments)
+        return segmentation
+
+    def score(self, scorer: Any, segmentation: Segmentation, predictions: Predictions,
+              config: SegmlConfig,
+              stage: Callable[[str], AbstractContextManager[Any]]) -> Segmentation:
+        """Score every customer, learn the targeting (grid, curves) into ``scorer``, put the
+        predicted rates into the profiles and store the drift reference in the scorer."""
+        from segml.workflow.targeting import fit_targeting
+
+        with stage("scoring"):
+            # the segments stage placed these customers with this hierarchy already
+            scored = scorer.score(self.X, segments=segmentation.assignments
+                                  ).set_index("customer_id")
+            # the value x risk cut points and the operating curves, learned here, kept in the
+            # scorer
+            scored = fit_targeting(scorer, scored, predictions, config)
+        with stage("profiles"):
+            segmentation = profile_with_predictions(segmentation, self.X, scored,
+                                                    scorer.targets())
+        with stage("drift_reference"):
+            scorer.metadata["drift_reference"] = drift_reference(self.X, scored,
+                                                                 scorer.targets())
+        return replace(segmentation, current_scores=scored,  # retrain's drift reads them
+                       predictive_grid=scorer.predictive_grid,
+                       audience_curves=scorer.audience_curves)
+
+    def drift(self, reference: Any, segmentation: Segmentation, scorer: Any,
+              psi_warn: float) -> dict[str, Any]:
+        """:func:`~segml.monitor.drift.drift_summary` of these customers against
+        ``reference`` (a champion's drift reference)."""
+        from segml.monitor.drift import drift_summary
+
+        return drift_summary(reference, self.X,
+                             **drift_inputs(segmentation.current_scores, scorer.targets()),
+                             psi_warn=psi_warn)
+
+
 # ------------------------------------------------------------------------------ the scorer
-def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions) -> Any:
-    """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run."""
+def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions, *,
+                 medians: pd.Series | None = None) -> Any:
+    """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run
+    (``medians``: each numeric feature's over every current customer, when ``data.current_X``
+    does not hold them all)."""
     from segml.scoring.encoding import categorical_levels_of, id_kind_of
     from segml.scoring.scorer import CustomerScorer
 
     X = data.current_X
     categorical = categorical_levels_of(X)  # the scorer's schema is then input_schema_of(X)
-    numeric = X.drop(columns=list(categorical)).median(numeric_only=True)
+    numeric = (X.drop(columns=list(categorical)).median(numeric_only=True) if medians is None
+               else medians)
     id_kind = id_kind_of(X.index)
     return CustomerScorer(
         feature_names=list(X.columns),
@@ -258,14 +314,33 @@ def profile_with_predictions(
     (:meth:`~segml.scoring.scorer.CustomerScorer.targets`); None: the built-in ones.
     """
     assignments = segmentation.assignments.reindex(features.index)
-    for spec in (TARGETS if targets is None else targets).values():
-        if spec.profile_kpi is None or spec.output_column not in scored:
-            continue
-        column, _ = spec.profile_kpi
-        expected = pd.Series(scored[spec.output_column].to_numpy(dtype=float), index=features.index)
+    rates = []
+    for column, score in rate_columns(scored, targets):
+        expected = pd.Series(scored[score].to_numpy(dtype=float), index=features.index)
+        rates.append((column, {
+            level: expected.groupby(
+                assignments[f"segment_level_{level}"].astype(str).to_numpy()).mean()
+            for level in segmentation.profiles}))
+    return with_predicted_rates(segmentation, rates)
+
+
+def rate_columns(scored: Any, targets: Mapping[str, Target] | None = None,
+                 ) -> list[tuple[str, str]]:
+    """(profile KPI column, score column) of each target giving a KPI whose score ``scored``
+    holds (a frame, or the names of its columns), in the targets' order."""
+    return [(spec.profile_kpi[0], spec.output_column)
+            for spec in (TARGETS if targets is None else targets).values()
+            if spec.profile_kpi is not None and spec.output_column in scored]
+
+
+def with_predicted_rates(segmentation: Segmentation,
+                         rates: list[tuple[str, dict[int, pd.Series]]]) -> Segmentation:
+    """Each level's profile with its KPI columns replaced by ``rates``: (column, level -> mean
+    score per segment id as text), computed here (:func:`profile_with_predictions`) or summed
+    where the scores are; a suppressed segment's rate is NaN."""
+    for column, by_level in rates:
         for level, profile in segmentation.profiles.items():
-            segments = assignments[f"segment_level_{level}"].astype(str).to_numpy()
-            rate = expected.groupby(segments).mean().reindex(profile.index)
+            rate = by_level[level].reindex(profile.index)
             rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan
             profile = profile.drop(columns=[column], errors="ignore")
             at = (profile.columns.get_loc("top_features") if "top_features" in profile
