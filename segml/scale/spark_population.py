@@ -41,6 +41,7 @@ import pickle
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -178,9 +179,10 @@ class SparkPopulation:
                         .drop(_KEY).toPandas())
         return cls(persisted, spec, text_ids, cutoff, size, local_frame(rows, spec, text_ids))
 
-    def frame(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """A partition's rows as a feature frame, in the partition's order."""
-        return local_frame(rows, self.spec, self.text_ids, order=False)
+    def frame_of(self) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A partition's rows -> a feature frame in the partition's order; the function holds
+        the feature settings only (it is shipped to the executors, the DataFrames are not)."""
+        return partial(local_frame, spec=self.spec, text_ids=self.text_ids, order=False)
 
     # -------------------------------------------------------------------------- the scorer
     def medians(self) -> pd.Series:
@@ -232,7 +234,7 @@ class SparkPopulation:
         from segml.segments.statistics import SegmentStatistics, frame_means
 
         shift = frame_means(self.sample)  # one centre for every partition's sums
-        frame_of = self.frame
+        frame_of = self.frame_of()
 
         def statistics(rows: pd.DataFrame) -> Iterator[tuple[str, Any]]:
             X = frame_of(rows)
@@ -257,7 +259,7 @@ class SparkPopulation:
         (:func:`segml.segments.stability.leaf_overlap` of every customer)."""
         from segml.segments.stability import leaf_overlap
 
-        frame_of = self.frame
+        frame_of = self.frame_of()
 
         def overlap(rows: pd.DataFrame) -> Iterator[tuple[str, Any]]:
             yield "overlap", leaf_overlap(previous, new, frame_of(rows))
@@ -277,8 +279,9 @@ class SparkPopulation:
 
         targets = scorer.targets()
         with stage("scoring"):
+            before = set(self.features.columns)
             scored = self._score(scorer)
-            kept = [c for c in scored.columns if c not in self.features.columns]
+            kept = [c for c in scored.columns if c not in before]
             sample = scorer.score(self.sample, segments=segmentation.assignments
                                   ).set_index("customer_id")
 
@@ -312,7 +315,7 @@ class SparkPopulation:
                              StructField("segment_leaf", LongType()),
                              *[StructField(c, StringType()) for c in levels],
                              *[StructField(c, DoubleType()) for c in score_columns]])
-        frame_of = self.frame
+        frame_of = self.frame_of()
 
         def scores(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for rows in batches:
@@ -394,7 +397,7 @@ class SparkPopulation:
         from segml.segments.statistics import SegmentStatistics
 
         shift = {c: 0.0 for c in self.sample.columns}  # only bins, levels and counts are read
-        frame_of = self.frame
+        frame_of = self.frame_of()
         scores = list(score_edges)
 
         def statistics(rows: pd.DataFrame) -> Iterator[tuple[str, Any]]:
