@@ -17,15 +17,21 @@ the customers:
   single-machine draw uses, computed by the same function on the executors;
 * the features of the sampled customers only are built on Spark
   (:func:`~segml.scale.spark_features.build_features_spark` on the tables cut to those
-  customers) and collected.
+  customers) and collected;
+* the features of every customer at the scoring cutoff stay on Spark: a
+  :class:`~segml.scale.spark_population.SparkPopulation` (the datasets' ``population``) collects
+  the discovery sample (``segments.discovery_max_rows`` customers, keyed as on one machine),
+  which is the datasets' ``current_X``, and places, profiles and scores every customer on the
+  executors for the segments, the scorer, the targeting and the drift reference.
 
 The collected rows are put in the order of the customers table (file, then row), the order the
 single-machine run reads them in, so the driver's fit, calibration and evaluation see the same
-rows in the same order and give the same models. What differs from one machine: the current
-matrix (one row per customer at the scoring cutoff, which segment discovery, the scorer's
-defaults, the targeting curves and the drift reference read) is collected whole; the validation
-warnings that need a whole table are not computed (each partition is validated, an error fails
-the job); the tables' content hashes are Spark aggregates (docs/spark.md, "Training on Spark").
+rows in the same order and give the same models. The driver holds samples, models and
+per-segment aggregates, nothing with one row per customer. What differs from one machine: the
+run's current scores, segment assignments and report explanations cover the discovery sample;
+the validation warnings that need a whole table are not computed (each partition is validated,
+an error fails the job); the tables' content hashes are Spark aggregates (docs/spark.md,
+"Training on Spark").
 
 Example
 -------
@@ -220,7 +226,8 @@ class SparkSource:
         return prints
 
     def build_datasets(self, config: SegmlConfig) -> SparkDatasets:
-        """The time plan, the feature settings, the current matrix and every target's sampled
+        """The time plan, the feature settings, the current customers (kept on Spark, their
+        discovery sample collected) and every target's sampled
         training, evaluation and refit rows (what :func:`~segml.workflow.datasets.build_datasets`
         gives on one machine)."""
         return build_datasets_spark(self, config)

@@ -220,6 +220,8 @@ def _retrain_locked(
             addition.frames["retrain/feature_psi.csv"] = psi.reset_index()
         record_training(run, "retrain", tables, prints, data, segmentation, predictions, config,
                         progress=progress, addition=addition)
+        if data.population is not None:  # the customers' rows cached on another engine
+            data.population.release()
         if dry_run:
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})
