@@ -227,9 +227,8 @@ class SparkSource:
 
     def build_datasets(self, config: SegmlConfig) -> SparkDatasets:
         """The time plan, the feature settings, the current customers (kept on Spark, their
-        discovery sample collected) and every target's sampled
-        training, evaluation and refit rows (what :func:`~segml.workflow.datasets.build_datasets`
-        gives on one machine)."""
+        discovery sample collected) and every target's sampled training, evaluation and refit
+        rows (what :func:`~segml.workflow.datasets.build_datasets` gives on one machine)."""
         return build_datasets_spark(self, config)
 
 
