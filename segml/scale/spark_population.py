@@ -127,20 +127,19 @@ def _quantiles(frame: DataFrame, columns: Mapping[str, Column], qs: list[float]
 
 def _payloads(frame: DataFrame, func: Callable[[pd.DataFrame], Iterator[tuple[str, Any]]]
               ) -> Iterator[tuple[str, Any]]:
-    """Run ``func`` on each partition (a pandas frame of its rows) and collect what it yields,
-    (kind, picklable object) pairs: a few per partition, never rows."""
+    """Run ``func`` on each batch of rows (a pandas frame) and collect what it yields, (kind,
+    picklable object) pairs: a few per batch of 10,000 customers, never rows."""
 
-    def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        parts = list(batches)
-        rows = pd.concat(parts, ignore_index=True) if parts else None
-        if rows is None or not len(rows):
-            return
-        found = [(kind, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-                 for kind, value in func(rows)]
-        yield pd.DataFrame({"kind": [k for k, _ in found], "payload": [p for _, p in found]})
+    def per_batch(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for rows in batches:  # Arrow batches of at most 10,000 rows: a worker holds one
+            if not len(rows):
+                continue
+            found = [(kind, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                     for kind, value in func(rows)]
+            yield pd.DataFrame({"kind": [k for k, _ in found], "payload": [p for _, p in found]})
 
     with user_errors_from_executors():
-        collected = frame.mapInPandas(per_partition, _PAYLOAD).collect()
+        collected = frame.mapInPandas(per_batch, _PAYLOAD).collect()
     for row in collected:
         yield row["kind"], pickle.loads(row["payload"])
 
@@ -159,6 +158,8 @@ class SparkPopulation:
     sample: pd.DataFrame
     #: The scored customers (features, segments and scores), persisted once :meth:`score` ran.
     scored: DataFrame | None = field(default=None, repr=False)
+    #: Each numeric feature's deciles over every customer, once computed.
+    deciles: dict[str, np.ndarray | None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, features: DataFrame, spec: Any, config: SegmlConfig, cutoff: pd.Timestamp,
@@ -185,14 +186,22 @@ class SparkPopulation:
         return partial(local_frame, spec=self.spec, text_ids=self.text_ids, order=False)
 
     # -------------------------------------------------------------------------- the scorer
+    def _deciles(self) -> dict[str, np.ndarray | None]:
+        """Each numeric feature's deciles over every customer (NaN skipped), one exact Spark
+        job kept for the medians and the drift reference's bin edges."""
+        if self.deciles is None:
+            cats = set(self.spec.categorical_features)
+            numeric = [c for c in self.sample.columns if c not in cats]
+            self.deciles = _quantiles(self.features, {c: _missing_as_null(c) for c in numeric},
+                                      _DECILES)
+        return self.deciles
+
     def medians(self) -> pd.Series:
         """Each numeric feature's median over every customer (``DataFrame.median``: NaN
-        skipped), exact on Spark."""
-        cats = set(self.spec.categorical_features)
-        numeric = [c for c in self.sample.columns if c not in cats]
-        found = _quantiles(self.features, {c: _missing_as_null(c) for c in numeric}, [0.5])
-        return pd.Series({c: np.nan if v is None else float(v[0]) for c, v in found.items()},
-                         dtype="float64")
+        skipped), exact on Spark (the fifth decile)."""
+        middle = _DECILES.index(0.5)
+        return pd.Series({c: np.nan if v is None else float(v[middle])
+                          for c, v in self._deciles().items()}, dtype="float64")
 
     # -------------------------------------------------------------------------- segments
     def discover(self, segments: SegmentsConfig, seed: int,
@@ -300,19 +309,37 @@ class SparkPopulation:
             scorer.metadata["drift_reference"] = self._drift_reference(targets).to_dict()
         return replace(segmentation, current_scores=sample,
                        predictive_grid=scorer.predictive_grid,
-                       audience_curves=scorer.audience_curves)
+                       audience_curves=scorer.audience_curves,
+                       population_counts=self._counts(scorer.hierarchy.depth_))
+
+    def _counts(self, depth: int) -> pd.DataFrame:
+        """Customers per leaf, level paths and noise flag over every scored customer
+        (:meth:`segml.workflow.stages.Segmentation.counts`)."""
+        keys = ["segment_leaf", *[f"segment_level_{k}" for k in range(1, depth + 1)],
+                "segment_is_noise"]
+        counts = self.scored.groupBy(*keys).count().toPandas()
+        counts = counts.rename(columns={"count": "customers"}).sort_values(keys, kind="stable")
+        return counts.astype({"customers": "int64"}).reset_index(drop=True)
 
     def _score(self, scorer: Any) -> DataFrame:
         """Every customer's features with the scorer's segments (leaf and levels) and scores,
         computed on the executors and persisted (the features are then unpersisted)."""
         from pyspark import StorageLevel
-        from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+        from pyspark.sql.types import (
+            BooleanType,
+            DoubleType,
+            LongType,
+            StringType,
+            StructField,
+            StructType,
+        )
 
         score_columns = [spec.output_column for name, spec in scorer.targets().items()
                          if name in scorer.predictors]
         levels = [f"segment_level_{k}" for k in range(1, scorer.hierarchy.depth_ + 1)]
         schema = StructType([*self.features.schema.fields,
                              StructField("segment_leaf", LongType()),
+                             StructField("segment_is_noise", BooleanType()),
                              *[StructField(c, StringType()) for c in levels],
                              *[StructField(c, DoubleType()) for c in score_columns]])
         frame_of = self.frame_of()
@@ -320,7 +347,8 @@ class SparkPopulation:
         def scores(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for rows in batches:
                 out = scorer.score(frame_of(rows))
-                extra = {"segment_leaf": out["segment_leaf"].to_numpy(dtype=np.int64)}
+                extra = {"segment_leaf": out["segment_leaf"].to_numpy(dtype=np.int64),
+                         "segment_is_noise": out["segment_is_noise"].to_numpy(dtype=bool)}
                 extra |= {c: out[c].astype(object).to_numpy() for c in levels}
                 extra |= {c: out[c].to_numpy(dtype=np.float64) for c in score_columns}
                 yield for_arrow(rows.reset_index(drop=True).assign(**extra))
@@ -339,16 +367,18 @@ class SparkPopulation:
         skipped, as pandas' mean)."""
         from pyspark.sql import functions as F
 
-        out = []
-        for kpi, score in columns:
-            by_level = {}
-            for level in levels:
-                name = f"segment_level_{level}"
-                rows = (self.scored.groupBy(name).agg(F.avg(_missing_as_null(score)).alias("m"))
-                        .toPandas())
-                by_level[level] = pd.Series(rows["m"].to_numpy(dtype=np.float64, na_value=np.nan),
-                                            index=rows[name].astype(str).to_numpy())
-            out.append((kpi, by_level))
+        out: list[tuple[str, dict[int, pd.Series]]] = [(kpi, {}) for kpi, _ in columns]
+        if not columns:
+            return out
+        for level in levels:  # one job per level for every score
+            name = f"segment_level_{level}"
+            rows = self.scored.groupBy(name).agg(*[
+                F.avg(_missing_as_null(score)).alias(f"m{i}")
+                for i, (_, score) in enumerate(columns)]).toPandas()
+            index = rows[name].astype(str).to_numpy()
+            for i, (_, by_level) in enumerate(out):
+                by_level[level] = pd.Series(
+                    rows[f"m{i}"].to_numpy(dtype=np.float64, na_value=np.nan), index=index)
         return out
 
     # -------------------------------------------------------------------------- drift
@@ -358,10 +388,8 @@ class SparkPopulation:
         counts (:meth:`~segml.monitor.drift.DriftReference.from_statistics`)."""
         from segml.monitor.drift import DriftReference
 
-        cats = set(self.spec.categorical_features)
-        numeric = [c for c in self.sample.columns if c not in cats]
-        found = _quantiles(self.scored, {c: _missing_as_null(c) for c in numeric}, _DECILES)
-        edges = {c: np.unique(v) if v is not None else np.array([]) for c, v in found.items()}
+        edges = {c: np.unique(v) if v is not None else np.array([])
+                 for c, v in self._deciles().items()}
         scores = self._score_columns(targets)
         within = self._within_unit(scores)
         moving = [c for c in scores if not within[c]]

@@ -59,10 +59,38 @@ class Segmentation:
     audience_curves: dict[str, Any] | None = None
     #: The customers the rule edges and the hierarchy were fitted on (the discovery sample).
     discovery_ids: pd.Index | None = None
+    #: Customers per segment over every current customer when ``assignments`` holds only a
+    #: sample of them (a Spark train), as :meth:`counts` gives them; None: count ``assignments``.
+    population_counts: pd.DataFrame | None = None
 
     @property
     def depth(self) -> int:
         return len(self.profiles)
+
+    def counts(self) -> pd.DataFrame:
+        """Customers (``customers``) per ``segment_leaf``, ``segment_level_<k>`` and
+        ``segment_is_noise`` over every current customer: the sizes the report, the metrics and
+        the CLI show, whether the assignments are every customer's or a sample's."""
+        if self.population_counts is not None:
+            return self.population_counts
+        a = self.assignments
+        keys = ["segment_leaf", *[c for c in a.columns if c.startswith("segment_level_")],
+                "segment_is_noise"]
+        return (a.groupby(keys, observed=True, sort=True, dropna=False).size()
+                .rename("customers").reset_index())
+
+    def sizes(self, column: str) -> pd.Series:
+        """Customers per value of ``column`` of :meth:`counts` (``segment_leaf``,
+        ``segment_level_<k>``), largest first (ties in the column's order)."""
+        counts = self.counts().groupby(column, sort=True)["customers"].sum()
+        return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
+
+    def noise_share(self) -> float:
+        """The share of every current customer flagged noise."""
+        counts = self.counts()
+        total = int(counts["customers"].sum())
+        noise = int(counts.loc[counts["segment_is_noise"].to_numpy(dtype=bool), "customers"].sum())
+        return noise / total if total else float("nan")
 
 
 def fit_segment_models(sample: pd.DataFrame, segments: SegmentsConfig, seed: int,

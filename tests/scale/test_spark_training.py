@@ -184,6 +184,9 @@ def test_a_spark_train_profiles_and_summarises_every_customer_as_a_local_train(t
         assert int(other["size"].sum()) == len(local.datasets.current_X)
         pd.testing.assert_frame_equal(profile, other, check_exact=False, rtol=1e-9, atol=1e-12)
     assert a.names == b.names
+    # the sizes the report, the metrics and the CLI show: every customer's on both engines
+    pd.testing.assert_frame_equal(a.counts(), b.counts(), check_dtype=False)
+    assert int(b.counts()["customers"].sum()) == len(local.datasets.current_X)
     grid_a, grid_b = local.scorer.predictive_grid, remote.scorer.predictive_grid
     assert grid_a["value"] is not None and grid_a["risk"] is not None
     for axis in ("value", "risk"):

@@ -73,3 +73,16 @@ def test_at_or_below_the_cap_discovery_is_unchanged(features):
     assert not sampled.assignments["segment_leaf"].equals(whole.assignments["segment_leaf"]) or \
         not np.array_equal(sampled.rules.rfm_edges_["monetary_sum"],
                            whole.rules.rfm_edges_["monetary_sum"])
+
+
+def test_the_sizes_shown_count_every_customer(features):
+    segmentation = discover_segments(features, segments_config(250), 7, cutoff=CUTOFF)
+    a = segmentation.assignments
+    counts = segmentation.counts()
+    assert int(counts["customers"].sum()) == len(features) > 250
+    for column in ("segment_leaf", "segment_level_1"):
+        expected = a[column].value_counts()
+        sizes = segmentation.sizes(column)
+        assert sizes.to_dict() == expected.to_dict()
+        assert list(sizes.to_numpy()) == sorted(sizes.to_numpy(), reverse=True)
+    assert segmentation.noise_share() == float(a["segment_is_noise"].mean())
