@@ -30,7 +30,8 @@ Checked against a local train by ``tests/scale/test_spark_training.py`` (docs/sp
 
 Example
 -------
->>> population = SparkPopulation.build(features, spec, config, cutoff)   # doctest: +SKIP
+>>> population = SparkPopulation.build(features, spec, config, cutoff,
+...                                   text_ids=True)                    # doctest: +SKIP
 >>> population.size, len(population.sample) <= config.segments.discovery_max_rows  # doctest: +SKIP
 (1000000, True)
 """
@@ -110,19 +111,26 @@ def _finite(name: str) -> Column:
     return F.when(bad, F.lit(None)).otherwise(column)
 
 
-def _quantiles(frame: DataFrame, columns: Mapping[str, Column], qs: list[float]
-               ) -> dict[str, np.ndarray | None]:
+def _quantiles(frame: DataFrame, columns: Mapping[str, Column], qs: list[float], *,
+               per_job: int = 8) -> dict[str, np.ndarray | None]:
     """Per column, the exact quantiles ``qs`` of its non-null values with NumPy's default
-    (linear) interpolation (Spark SQL ``percentile``), None for a column without values; one
-    job for all the columns."""
+    (linear) interpolation (Spark SQL ``percentile``), None for a column without values.
+
+    An exact percentile holds every distinct value of its column in one task, so ``per_job``
+    columns are aggregated per job: a handful of continuous features of millions of customers,
+    never all of them at once."""
     from pyspark.sql import functions as F
 
-    if not columns:
-        return {}
-    row = frame.agg(*[F.percentile(column, [float(q) for q in qs]).alias(f"q{i}")
-                      for i, column in enumerate(columns.values())]).first()
-    return {name: None if row[f"q{i}"] is None else np.asarray(row[f"q{i}"], dtype=np.float64)
-            for i, name in enumerate(columns)}
+    names = list(columns)
+    out: dict[str, np.ndarray | None] = {}
+    for start in range(0, len(names), per_job):
+        chunk = names[start:start + per_job]
+        row = frame.agg(*[F.percentile(columns[name], [float(q) for q in qs]).alias(f"q{i}")
+                          for i, name in enumerate(chunk)]).first()
+        out |= {name: None if row[f"q{i}"] is None else np.asarray(row[f"q{i}"],
+                                                                    dtype=np.float64)
+                for i, name in enumerate(chunk)}
+    return out
 
 
 def _payloads(frame: DataFrame, func: Callable[[pd.DataFrame], Iterator[tuple[str, Any]]]

@@ -312,7 +312,9 @@ class SparkDatasets(Datasets):
 
     Every target's sampled labels and the sampled customers' features at each cutoff are held
     on the driver (only those rows); :meth:`training_set`, :meth:`evaluation_set` and
-    :meth:`refit_set` assemble them in the single-machine order.
+    :meth:`refit_set` assemble them in the single-machine order. The current customers stay on
+    Spark (``population``, a :class:`~segml.scale.spark_population.SparkPopulation`);
+    ``current_X`` is their discovery sample.
     """
 
     engine: str = ENGINE
