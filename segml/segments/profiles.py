@@ -454,7 +454,7 @@ def profile_hierarchy_from(stats: SegmentStatistics, cell_levels: pd.DataFrame,
     Raises
     ------
     ValueError
-        A cell of ``stats`` that ``cell_levels`` does not place.
+        A cell of ``stats`` that ``cell_levels`` does not place, or places twice.
 
     Example
     -------
@@ -473,6 +473,9 @@ def profile_hierarchy_from(stats: SegmentStatistics, cell_levels: pd.DataFrame,
     columns = sorted((c for c in cell_levels.columns if str(c).startswith("segment_level_")),
                      key=lambda c: int(c.rsplit("_", 1)[1]))
     index = pd.Index(cell_levels.index.astype(str))
+    if index.has_duplicates:
+        raise ValueError(f"cell_levels: cell {index[index.duplicated()][0]!r} has more than one "
+                         "row")
     unknown = ~np.isin(stats.cells.astype(str), index.to_numpy(dtype=str))
     if unknown.any():
         raise ValueError(f"cell_levels: no row for cell {stats.cells[unknown][0]!r}")

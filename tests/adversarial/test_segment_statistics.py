@@ -77,6 +77,8 @@ def test_a_cell_nobody_placed_names_the_cell():
     stats = SegmentStatistics.of(X, cells, frame_means(X))
     with pytest.raises(ValueError, match="no row for cell '2.1'"):
         profile_hierarchy_from(stats, _levels(["1.1", "1.2"]), {})
+    with pytest.raises(ValueError, match="cell '1.2' has more than one row"):
+        profile_hierarchy_from(stats, _levels(["1.1", "1.2", "1.2", "2.1"]), {})
 
 
 def test_drift_reference_needs_the_bins_it_reports():

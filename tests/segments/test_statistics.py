@@ -58,6 +58,7 @@ def make_frame(seed: int, n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:
                             dtype=object),
     })
     X["charge"] = X["monetary_sum"] * 0.17 + rng.normal(0, 2, n)  # a near copy, not exact
+    X["joined"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 40, n), "D")
     X.index = pd.Index([f"c{i}" for i in range(n)], name="customer_id")
     A = pd.DataFrame({"segment_level_1": top, "segment_level_2": mid, "segment_level_3": leaf},
                      index=X.index)
