@@ -17,6 +17,11 @@ is left out of the top features: it would repeat it. Effects are ranked by stren
 benchmarks: d 0.2 / 0.5 / 0.8 correspond to V 0.1 / 0.3 / 0.5). Everything is computed with
 group-by sums, no loop over customers.
 
+Everything is finished from additive statistics per segment cell
+(:class:`~segml.segments.statistics.SegmentStatistics`): :func:`profile_hierarchy_from` needs no
+rows, so a cluster sums the statistics of its partitions and profiles every customer;
+:func:`profile_hierarchy` is the same finish over the statistics of one frame.
+
 Below the top level, :func:`profile_hierarchy` adds ``parent`` and ``refining``: the distinguishing
 features of a segment against its *siblings* (the rest of its parent), which is what a child's
 name adds to its parent's (:mod:`segml.segments.naming`).
@@ -55,6 +60,7 @@ from segml.segments.statistics import (
 V_TO_D = 1.6
 MAX_D = 10.0  # effects are capped here (a split with no spread inside the groups is infinite)
 REVENUE_COLUMNS = ("monetary_sum", "spend_365d")
+_AT = {name: row for row, name in enumerate(MOMENTS)}  # rows of SegmentStatistics.moments
 
 
 def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) -> pd.DataFrame:
@@ -176,7 +182,7 @@ def _numeric_effects(stats: SegmentStatistics, num: list[str]) -> pd.DataFrame:
         for i, name in enumerate(MOMENTS):
             parts[name][:, j] = m[i]
         shift[j] = stats.shift[col]
-        n, zeros, ones = m[0].sum(), m[4].sum(), m[5].sum()
+        n, zeros, ones = (m[_AT[r]].sum() for r in ("n", "zeros", "ones"))
         binary[j] = bool(n == zeros + ones and zeros > 0 and ones > 0)
     d, mg, mr = cohens_d(parts["n"], parts["sum"], parts["sumsq"], parts["low"], parts["high"],
                          shift)
@@ -338,7 +344,7 @@ def _profile(stats: SegmentStatistics, min_profile_size: int, top_n: int,
     numeric = stats.columns_with("numeric", "flag")
     rev = next((c for c in REVENUE_COLUMNS if c in stats.roles), None)
     if rev in numeric:
-        money = stats.moments[rev][MOMENTS.index("total")]
+        money = stats.moments[rev][_AT["total"]]
         out["revenue_share"] = money / money.sum()
     for name, col in (("aov", "monetary_mean"), ("frequency", "frequency"),
                       ("recency_days", "recency_days")):
@@ -454,7 +460,7 @@ def profile_hierarchy_from(stats: SegmentStatistics, cell_levels: pd.DataFrame,
     Raises
     ------
     ValueError
-        A cell of ``stats`` that ``cell_levels`` does not place.
+        A cell of ``stats`` that ``cell_levels`` does not place, or places twice.
 
     Example
     -------
@@ -473,6 +479,9 @@ def profile_hierarchy_from(stats: SegmentStatistics, cell_levels: pd.DataFrame,
     columns = sorted((c for c in cell_levels.columns if str(c).startswith("segment_level_")),
                      key=lambda c: int(c.rsplit("_", 1)[1]))
     index = pd.Index(cell_levels.index.astype(str))
+    if index.has_duplicates:
+        raise ValueError(f"cell_levels: cell {index[index.duplicated()][0]!r} has more than one "
+                         "row")
     unknown = ~np.isin(stats.cells.astype(str), index.to_numpy(dtype=str))
     if unknown.any():
         raise ValueError(f"cell_levels: no row for cell {stats.cells[unknown][0]!r}")
@@ -531,8 +540,8 @@ def _feature_effects(stats: SegmentStatistics, features: list[str]) -> pd.DataFr
     for j, f in enumerate(features):  # a handful of features
         if f in numeric:
             m = stats.moments[f]
-            cnt[:, j], s[:, j], q[:, j] = m[0], m[2], m[3]
-            low[:, j], high[:, j], shift[j] = m[6], m[7], stats.shift[f]
+            cnt[:, j], s[:, j], q[:, j] = m[_AT["n"]], m[_AT["sum"]], m[_AT["sumsq"]]
+            low[:, j], high[:, j], shift[j] = m[_AT["low"]], m[_AT["high"]], stats.shift[f]
             continue
         col, level = _split_feature(stats, f)
         known = (stats.count - stats.missing[col]).astype(float) if col else np.zeros(groups)

@@ -357,7 +357,7 @@ def _cell_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the position of its cell among the sorted cell texts, and those texts (values
     that read the same as text are one cell)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    texts = np.asarray(pd.Index(uniques, dtype=object).astype(str), dtype=object)
+    texts = np.asarray(pd.Index(uniques).astype(str), dtype=object)
     names, inverse = np.unique(texts, return_inverse=True) if texts.size else (texts, texts)
     return (np.asarray(inverse, dtype=np.int64)[codes] if texts.size
             else np.zeros(0, dtype=np.int64)), names.astype(object)
@@ -389,7 +389,7 @@ def _level_counts(values: pd.Series, codes: np.ndarray, k: int,
         raw, names = values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
     else:
         raw, names = pd.factorize(values)
-    texts = np.asarray(pd.Index(names, dtype=object).astype(str), dtype=object)
+    texts = np.asarray(pd.Index(names).astype(str), dtype=object)
     levels, level_of = np.unique(texts, return_inverse=True) if texts.size else (texts, texts)
     present = raw >= 0
     missing = np.bincount(codes[~present], minlength=k).astype(np.int64)

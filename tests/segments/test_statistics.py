@@ -58,6 +58,7 @@ def make_frame(seed: int, n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:
                             dtype=object),
     })
     X["charge"] = X["monetary_sum"] * 0.17 + rng.normal(0, 2, n)  # a near copy, not exact
+    X["joined"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 40, n), "D")
     X.index = pd.Index([f"c{i}" for i in range(n)], name="customer_id")
     A = pd.DataFrame({"segment_level_1": top, "segment_level_2": mid, "segment_level_3": leaf},
                      index=X.index)
@@ -224,3 +225,35 @@ def test_statistics_do_not_grow_with_customers():
     sizes = [len(SegmentStatistics.of(X, A["segment_level_3"].to_numpy(), frame_means(X))
                  .to_bytes()) for X, A in ((small, A_small), (large, A_large))]
     assert sizes[1] < 1.2 * sizes[0]
+
+
+def test_an_exact_copy_ties_by_name_however_the_rows_were_split():
+    X, A = make_frame(10, n=800)
+    X["charge"] = X["monetary_sum"] * 0.17  # the same effect up to the last bits of the sums
+    cells = A["segment_level_3"].to_numpy()
+    shift = frame_means(X)
+    levels = _cell_levels(A)
+    tops = []
+    for parts in (1, 2, 3, 5):
+        summed = sum(SegmentStatistics.of(X.iloc[rows], cells[rows], shift)
+                     for rows in _splits(len(X), parts, parts)) if parts > 1 else \
+            SegmentStatistics.of(X, cells, shift)
+        P = profile_hierarchy_from(summed, levels, {}, top_n=12)
+        tops.append([[i["feature"] for i in items] for items in P[1]["distinguishing"]])
+    assert all(t == tops[0] for t in tops)
+    for features in tops[0]:
+        assert features.index("charge") + 1 == features.index("monetary_sum")
+
+
+def test_segment_effects_keep_the_segments_own_labels():
+    from segml.segments.profiles import segment_effects
+
+    X, A = make_frame(11, n=600)
+    codes = pd.Series(pd.factorize(A["segment_level_3"], sort=True)[0] * 5)  # 0, 5, ..., 45
+    by_code = segment_effects(X, codes)
+    by_text = segment_effects(X, A["segment_level_3"].reset_index(drop=True))
+    assert sorted(set(by_code["segment"])) == sorted(set(codes))
+    assert by_code["segment"].map(type).eq(int).all()
+    assert by_code["segment"].tolist()[:3] == [0, 0, 0]  # in the segments' own order
+    np.testing.assert_allclose(by_code["effect"].to_numpy(), by_text["effect"].to_numpy(),
+                               rtol=TOL)
