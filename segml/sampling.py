@@ -46,8 +46,8 @@ def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = 
 
 
 def sample_context(role: str, cutoff: object) -> str:
-    """The context of a customer's key in one draw: ``role`` ("stack", "evaluation") and the
-    cutoff, so a customer's keys at two cutoffs are independent.
+    """The context of a customer's key in one draw: ``role`` ("stack", "evaluation",
+    "discovery") and the cutoff, so a customer's keys at two cutoffs are independent.
 
     Example
     -------
@@ -55,6 +55,32 @@ def sample_context(role: str, cutoff: object) -> str:
     'stack 2024-01-31T23:59:59'
     """
     return f"{role} {pd.Timestamp(cutoff).isoformat()}"
+
+
+def discovery_rows(ids: pd.Index | pd.Series | np.ndarray, max_rows: int | None, seed: int,
+                   cutoff: object = None) -> np.ndarray:
+    """Sorted positions of the customers segment discovery is fitted on: every one when there
+    are at most ``max_rows`` (or ``max_rows`` is None), else the ``max_rows`` with the smallest
+    :func:`hash_keys` of their ids in the ``"discovery"`` context of ``cutoff``. The keys depend
+    on who the customers are, not on their order, so Spark picks the same customers
+    (docs/segments.md, "Discovery on a sample").
+
+    Example
+    -------
+    >>> ids = np.array([f"c{i}" for i in range(10)])
+    >>> rows = discovery_rows(ids, 4, seed=0, cutoff="2024-01-31")
+    >>> rows.size, sorted(ids[rows]) == sorted(ids[::-1][discovery_rows(ids[::-1], 4, 0,
+    ...                                                                  "2024-01-31")])
+    (4, True)
+    >>> discovery_rows(ids, None, seed=0).size
+    10
+    """
+    n = len(ids)
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    keys = hash_keys(ids, seed, sample_context("discovery", cutoff))
+    # a stable argsort: equal keys (never seen for distinct ids) would keep the table's order
+    return np.sort(np.argsort(keys, kind="stable")[:max_rows])
 
 
 def quotas(counts: np.ndarray, n_max: int) -> np.ndarray:

@@ -86,8 +86,9 @@ def _fake_result(**overrides):
         run_id="r" * 32, run_name="train data", model_uri="models:/segml-customer/3",
         model_version="3", alias="challenger", champion_version="2",
         cutoff=pd.Timestamp("2025-12-30"), comparison=comparison,
-        segmentation=SimpleNamespace(hierarchy=SimpleNamespace(names_=names),
-                                     assignments=pd.DataFrame({"segment_level_1": ["1", "1", "2"]})),
+        segmentation=SimpleNamespace(  # top-level sizes over every customer: 2 and 1
+            hierarchy=SimpleNamespace(names_=names),
+            sizes=lambda column: pd.Series({"1": 2, "2": 1}, name=column)),
         fit_cutoffs={"churn": "2025-10-01"}, warnings=[], report="/tmp/report.html", skipped=[])
     values.update(overrides)
     return SimpleNamespace(**values)

@@ -45,8 +45,9 @@ def _printed(width: int, monkeypatch) -> str:
     names = {1: {"1": "Mid-value regular buyers, sports, low nps score", "2": "Lapsed one-timers"}}
     result = SimpleNamespace(
         run_id="f" * 32, comparison=_comparison(), fit_cutoffs={"churn": "2025-10-01"},
-        segmentation=SimpleNamespace(hierarchy=SimpleNamespace(names_=names),
-                                     assignments=pd.DataFrame({"segment_level_1": ["1", "2"]})))
+        segmentation=SimpleNamespace(
+            hierarchy=SimpleNamespace(names_=names),
+            sizes=lambda column: pd.Series({"1": 1, "2": 1}, name=column)))
     cli_output.print_result(result)
     return out.file.getvalue()
 

@@ -18,7 +18,7 @@ from segml.segments import SegmentHierarchy
 
 #: The fields the training flow reads itself (not estimator parameters).
 MODELS_ONLY = {"targets", "cv_folds", "max_eval_rows"}
-SEGMENTS_ONLY = {"min_profile_size", "lifecycle"}
+SEGMENTS_ONLY = {"min_profile_size", "lifecycle", "discovery_max_rows"}
 
 
 def _defaults(estimator: type) -> dict:

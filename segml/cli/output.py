@@ -289,7 +289,7 @@ def print_result(result: Any) -> None:
     segmentation = result.segmentation
     if segmentation is not None:
         names = segmentation.hierarchy.names_.get(1, {})
-        sizes = segmentation.assignments["segment_level_1"].value_counts()
+        sizes = segmentation.sizes("segment_level_1")
         seg_table = Table(title="top-level segments", title_justify="left")
         seg_table.add_column("segment")
         seg_table.add_column("customers", justify="right")
@@ -356,7 +356,7 @@ def train_document(result: Any, command: str, report: str | None = None,
     segments = []
     if result.segmentation is not None:
         names = result.segmentation.hierarchy.names_.get(1, {})
-        sizes = result.segmentation.assignments["segment_level_1"].value_counts()
+        sizes = result.segmentation.sizes("segment_level_1")
         segments = [{"segment": str(seg), "customers": int(n), "name": names.get(str(seg), "")}
                     for seg, n in sizes.items()]
     cutoff = getattr(result, "cutoff", None)

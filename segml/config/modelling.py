@@ -107,6 +107,14 @@ class SegmentsConfig(Section):
         "behavioural core); None: the behavioural core, or every attribute (numeric, binary, "
         "categorical) when there are no transactions.",
     )
+    discovery_max_rows: int | None = Field(
+        250_000,
+        ge=100,
+        description="Most customers the rule segments and the hierarchy are fitted on: above it, "
+        "a seeded sample of that many customers (the smallest hash keys of their ids, the same "
+        "customers on every engine); every customer is then placed, profiled and scored. None: "
+        "fit on every customer. At least 100, like sample_size (docs/segments.md, \"Discovery on a sample\").",
+    )
     sample_size: int = Field(20000, ge=100, description="Stratified sample HDBSCAN is fitted on.")
     min_cluster_size: int | None = Field(
         None,

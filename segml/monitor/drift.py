@@ -19,10 +19,15 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from segml.segments.statistics import SegmentStatistics
 
 _EPS = 1e-4
 _MISSING = "__missing__"
@@ -64,6 +69,44 @@ def _categorical_shares(values: pd.Series, levels: list[str]) -> np.ndarray:
     return np.append(known, other) / max(len(values), 1)
 
 
+def feature_bin_edges(features: pd.DataFrame, n_bins: int = 10) -> dict[str, np.ndarray]:
+    """Drift bin edges of every numeric column (booleans are levels): the inner deciles of its
+    non-missing values (``n_bins`` quantiles), repeated edges merged; none if all are missing.
+    On a cluster, compute them on a sample and pass them to every partition."""
+    quantiles = np.linspace(0, 1, n_bins + 1)[1:-1]
+    out = {}
+    for column in features.columns:
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            data = values.to_numpy(dtype=float, na_value=np.nan)
+            out[column] = (np.unique(np.nanquantile(data, quantiles)) if values.notna().any()
+                           else np.array([]))
+    return out
+
+
+def score_bin_edges(scores: pd.DataFrame, n_bins: int = 10) -> dict[str, np.ndarray]:
+    """Drift bin edges of every score column: ``n_bins`` equal bins of [0, 1] for a probability,
+    the inner quantiles otherwise."""
+    quantiles = np.linspace(0, 1, n_bins + 1)[1:-1]
+    equal = np.linspace(0, 1, n_bins + 1)[1:-1]
+    return {column: equal if scores[column].between(0, 1).all() else np.unique(
+        np.nanquantile(scores[column].to_numpy(dtype=float), quantiles))
+        for column in scores.columns}
+
+
+def _checked_edges(column: str, held: Mapping[str, np.ndarray],
+                   given: Mapping[str, np.ndarray] | None, kind: str) -> np.ndarray:
+    if column not in held:
+        raise ValueError(f"column {column!r}: the statistics hold no {kind} (pass them to "
+                         "SegmentStatistics.of)")
+    if given is not None and (column not in given
+                              or not np.array_equal(np.asarray(given[column], dtype=float),
+                                                    held[column])):
+        raise ValueError(f"column {column!r}: {kind} differ from those the statistics were "
+                         "built with")
+    return held[column]
+
+
 @dataclass
 class DriftReference:
     """What a model remembers of its training data to measure drift later."""
@@ -85,31 +128,104 @@ class DriftReference:
         scores: pd.DataFrame | None = None,
         n_bins: int = 10,
     ) -> DriftReference:
-        """Summarise the training features, segment shares and score distributions."""
-        ref = cls()
-        quantiles = np.linspace(0, 1, n_bins + 1)[1:-1]
-        for column in features.columns:
-            values = features[column]
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                edges = np.unique(np.nanquantile(values.to_numpy(dtype=float, na_value=np.nan), quantiles)) if values.notna().any() else np.array([])
-                ref.numeric_edges[column] = edges.tolist()
-                ref.numeric_shares[column] = _numeric_shares(values, edges).tolist()
-            else:
-                levels = _text_counts(values).index[:30].tolist()
-                ref.categorical_levels[column] = [str(v) for v in levels]
-                ref.categorical_shares[column] = _categorical_shares(values, levels).tolist()
+        """Summarise the training features, segment shares and score distributions: the
+        statistics of the whole frame (:class:`~segml.segments.statistics.SegmentStatistics`)
+        finished by :meth:`from_statistics`.
+
+        Categorical levels are the 30 most frequent (missing as ``__missing__``), ties by text.
+        """
+        from segml.segments.statistics import SegmentStatistics
+
+        edges = feature_bin_edges(features, n_bins)
+        shift = {c: 0.0 for c in features.columns}  # only the bins and levels are read
+        one = np.zeros(len(features), dtype=np.int64)
+        stats = SegmentStatistics.of(features, one, shift, edges=edges)
+        ref = cls.from_statistics(stats)
         if segments is not None:
-            ref.segment_shares = {
-                str(k): float(v) for k, v in segments.value_counts(normalize=True).items()
-            }
+            known = segments.dropna()
+            counts = SegmentStatistics.of(pd.DataFrame(index=known.index), known.to_numpy(), {})
+            ref.segment_shares = cls.from_statistics(
+                counts, segments={c: c for c in counts.cells}).segment_shares
         if scores is not None:
-            edges = np.linspace(0, 1, n_bins + 1)[1:-1]
-            for column in scores.columns:
-                col_edges = edges if scores[column].between(0, 1).all() else np.unique(
-                    np.nanquantile(scores[column].to_numpy(dtype=float), quantiles)
-                )
-                ref.score_edges[column] = col_edges.tolist()
-                ref.score_shares[column] = _numeric_shares(scores[column], col_edges).tolist()
+            by_score = SegmentStatistics.of(
+                pd.DataFrame(index=scores.index), np.zeros(len(scores), dtype=np.int64), {},
+                scores=scores, score_edges=score_bin_edges(scores, n_bins))
+            scored = cls.from_statistics(by_score)
+            ref.score_edges, ref.score_shares = scored.score_edges, scored.score_shares
+        return ref
+
+    @classmethod
+    def from_statistics(
+        cls,
+        stats: SegmentStatistics,
+        numeric_edges: Mapping[str, np.ndarray] | None = None,
+        score_edges: Mapping[str, np.ndarray] | None = None,
+        *,
+        segments: Mapping[str, str] | None = None,
+        max_levels: int = 30,
+    ) -> DriftReference:
+        """The reference from additive statistics (e.g. summed over the partitions of a cluster).
+
+        Parameters
+        ----------
+        stats : SegmentStatistics
+            Built with ``edges`` for every numeric column (and ``scores``/``score_edges`` for a
+            score histogram).
+        numeric_edges, score_edges : mapping, optional
+            The edges the statistics were built with, checked (None: take the statistics').
+        segments : mapping, optional
+            Cell -> the segment key its customers count for in ``segment_shares`` (e.g. a
+            ``segment_path`` to its ``segment_leaf`` id as text); cells it does not name are left
+            out. None: no segment shares.
+        max_levels : int
+            Levels kept per categorical column (the most frequent, ties by text).
+
+        Raises
+        ------
+        ValueError
+            A numeric column without bins, or edges that differ from the statistics'.
+
+        Example
+        -------
+        >>> import numpy as np, pandas as pd
+        >>> from segml.segments.statistics import SegmentStatistics
+        >>> X = pd.DataFrame({"x": [1.0, 2, 3, np.nan], "plan": ["a", "a", "b", None]})
+        >>> stats = SegmentStatistics.of(X, np.array(["1.1", "1.1", "2.1", "2.1"]), {"x": 0.0},
+        ...                              edges={"x": np.array([1.5, 2.5])})
+        >>> ref = DriftReference.from_statistics(stats, segments={"1.1": "7", "2.1": "8"})
+        >>> ref.numeric_shares["x"], ref.categorical_levels["plan"], ref.segment_shares
+        ([0.25, 0.25, 0.25, 0.25], ['a', '__missing__', 'b'], {'7': 0.5, '8': 0.5})
+        """
+        ref = cls()
+        n = stats.customers
+        for column, role in stats.roles.items():
+            if role == "numeric":
+                edges = _checked_edges(column, stats.edges, numeric_edges, "bin edges")
+                ref.numeric_edges[column] = edges.tolist()
+                ref.numeric_shares[column] = (stats.bins[column] / max(n, 1)).tolist()
+                continue
+            levels, missing = stats.level_totals(column)
+            if missing:
+                levels[_MISSING] = levels.get(_MISSING, 0) + missing
+            names = np.array(list(levels), dtype=object)
+            counts = np.array(list(levels.values()), dtype=np.int64)
+            top = np.lexsort((names, -counts))[:max_levels] if names.size else []
+            ref.categorical_levels[column] = [str(v) for v in names[top]]
+            known = counts[top].astype(float)
+            ref.categorical_shares[column] = (np.append(known, n - known.sum())
+                                              / max(n, 1)).tolist()
+        if segments is not None:
+            key = np.array([segments.get(c) for c in stats.cells], dtype=object)  # cells, not rows
+            named = np.array([k is not None for k in key], dtype=bool)
+            shares = pd.Series(stats.count[named], dtype=float).groupby(
+                key[named].astype(str)).sum()
+            shares = shares[shares > 0].sort_index()
+            shares = shares.iloc[np.argsort(-shares.to_numpy(), kind="stable")]  # largest first
+            ref.segment_shares = {str(k): float(v) for k, v in (shares / shares.sum()).items()}
+        for column in stats.score_bins:
+            edges = _checked_edges(column, stats.score_edges, score_edges, "score bin edges")
+            ref.score_edges[column] = edges.tolist()
+            ref.score_shares[column] = (stats.score_bins[column] / max(n, 1)).tolist()
         return ref
 
     def feature_psi(self, features: pd.DataFrame) -> pd.Series:

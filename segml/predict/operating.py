@@ -164,9 +164,22 @@ def with_registered_scores(curve: Mapping[str, Any], scores: Any) -> dict[str, A
     ranked = ranked[~np.isnan(ranked)]
     if ranked.size == 0:
         return dict(curve)
-    share = np.asarray(curve["share"], dtype=np.float64)
-    at = np.clip(np.ceil(share * ranked.size).astype(int) - 1, 0, ranked.size - 1)
+    at = registered_ranks(curve, ranked.size)
     return {**curve, "registered_threshold": [float(v) for v in ranked[at]]}
+
+
+def registered_ranks(curve: Mapping[str, Any], n: int) -> np.ndarray:
+    """The ranks (0: the highest of ``n`` scores) whose scores are the curve's
+    ``registered_threshold`` (:func:`with_registered_scores`): the order statistics another
+    engine computes where the scores are.
+
+    Example
+    -------
+    >>> registered_ranks({"share": [0.25, 0.5, 1.0]}, 4).tolist()
+    [0, 1, 3]
+    """
+    share = np.asarray(curve["share"], dtype=np.float64)
+    return np.clip(np.ceil(share * n).astype(int) - 1, 0, n - 1)
 
 
 def best_precision(curve: Mapping[str, Any]) -> float:
@@ -198,5 +211,5 @@ def unreachable(target: str, curve: Mapping[str, Any] | None, precision: float) 
     return None
 
 
-__all__ = ["CURVE_KEYS", "best_precision", "operating_curve", "resolve", "unreachable",
-           "with_registered_scores"]
+__all__ = ["CURVE_KEYS", "best_precision", "operating_curve", "registered_ranks", "resolve",
+           "unreachable", "with_registered_scores"]

@@ -54,7 +54,7 @@ def write_artifacts(
     tree = segmentation.hierarchy.hierarchy_.reset_index()
     # Sizes of the customers scored now (the fitted sizes are estimates from the HDBSCAN sample),
     # so the tree agrees with the profiles.
-    counts = segmentation.assignments["segment_leaf"].value_counts()
+    counts = segmentation.sizes("segment_leaf")
     tree["size"] = tree["segment_leaf"].map(counts).fillna(0).astype("int64")
     tree["share"] = tree["size"] / max(int(counts.sum()), 1)
     if "size" in tree:  # a leaf under the privacy floor keeps its place in the tree, not its size
@@ -63,7 +63,7 @@ def write_artifacts(
     write_frame_atomic(_flat(tree), out / "segments/hierarchy.csv")
     # which method made the leaves and why, the noise share and the top level's separation
     discovery = dict(getattr(segmentation.hierarchy, "discovery_", None) or {})
-    discovery["noise_share"] = float(segmentation.assignments["segment_is_noise"].mean())
+    discovery["noise_share"] = float(segmentation.noise_share())
     discovery = {k: (None if isinstance(v, float) and v != v else v) for k, v in discovery.items()}
     (out / "segments/discovery.json").write_text(json.dumps(discovery, default=str, indent=1), encoding="utf-8")
     rules = segmentation.rule_segments.drop(columns=["rfm_r", "rfm_f", "rfm_m", "rfm_score"], errors="ignore")
@@ -90,7 +90,7 @@ def write_artifacts(
         write_frame_atomic(grid.reset_index(), out / "segments/rfm_grid.csv")
     # report/context.json: the privacy floor, matrix sizes, label rates and readiness.
     summary: dict[str, Any] = {
-        "customers scored": len(data.current_X),
+        "customers scored": data.n_customers,
         "features": data.current_X.shape[1],
     }
     for target, fit in predictions.fits.items():
@@ -149,7 +149,7 @@ def write_artifacts(
     a = segmentation.assignments
     plots.plot_dendrogram(
         segmentation.hierarchy, out / "plots/segment_tree.png", min_profile_size=floor,
-        sizes=a["segment_leaf"].value_counts(),  # the customers the profiles count, not the sample's estimate
+        sizes=segmentation.sizes("segment_leaf"),  # the customers the profiles count, not the sample's estimate
     )  # fmt: skip
     plots.plot_segment_sizes(a, out / "plots/segment_sizes.png", level=1, min_profile_size=floor)
     plots.plot_segment_sizes(a, out / "plots/leaf_sizes.png", level=leaf_level, min_profile_size=floor)

@@ -17,15 +17,21 @@ the customers:
   single-machine draw uses, computed by the same function on the executors;
 * the features of the sampled customers only are built on Spark
   (:func:`~segml.scale.spark_features.build_features_spark` on the tables cut to those
-  customers) and collected.
+  customers) and collected;
+* the features of every customer at the scoring cutoff stay on Spark: a
+  :class:`~segml.scale.spark_population.SparkPopulation` (the datasets' ``population``) collects
+  the discovery sample (``segments.discovery_max_rows`` customers, keyed as on one machine),
+  which is the datasets' ``current_X``, and places, profiles and scores every customer on the
+  executors for the segments, the scorer, the targeting and the drift reference.
 
 The collected rows are put in the order of the customers table (file, then row), the order the
 single-machine run reads them in, so the driver's fit, calibration and evaluation see the same
-rows in the same order and give the same models. What differs from one machine: the current
-matrix (one row per customer at the scoring cutoff, which segment discovery, the scorer's
-defaults, the targeting curves and the drift reference read) is collected whole; the validation
-warnings that need a whole table are not computed (each partition is validated, an error fails
-the job); the tables' content hashes are Spark aggregates (docs/spark.md, "Training on Spark").
+rows in the same order and give the same models. The driver holds samples, models and
+per-segment aggregates, nothing with one row per customer. What differs from one machine: the
+run's current scores, segment assignments and report explanations cover the discovery sample;
+the validation warnings that need a whole table are not computed (each partition is validated,
+an error fails the job); the tables' content hashes are Spark aggregates (docs/spark.md,
+"Training on Spark").
 
 Example
 -------
@@ -59,6 +65,7 @@ from segml.scale.spark_features import (
     fit_feature_spec_spark,
     used_columns,
 )
+from segml.scale.spark_population import POSITION, SparkPopulation, local_frame
 from segml.targets import targets_of
 from segml.workflow.datasets import Datasets
 
@@ -68,7 +75,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENGINE = "spark"
-_POSITION = "_segml_position"
 _FILE_BITS = 40  # rows per file below 2**40: the position is (file, row) in one long
 
 
@@ -117,14 +123,14 @@ def customer_positions(spark: SparkSession, customers: DataFrame, path: Path | N
 
     ident = F.col(f"`{id_column}`").alias("customer_id")
     if path is None:
-        return customers.select(ident, F.lit(None).cast("long").alias(_POSITION))
+        return customers.select(ident, F.lit(None).cast("long").alias(POSITION))
     meta = spark.read.parquet(str(path)).select(
         ident, F.col("_metadata.file_path").alias("_file"),
         F.col("_metadata.row_index").alias("_row"))
     files = sorted(row[0] for row in meta.select("_file").distinct().collect())
     number = F.create_map(*[F.lit(v) for i, name in enumerate(files) for v in (name, i)])
     return meta.select("customer_id", (number[F.col("_file")].cast("long") * (1 << _FILE_BITS)
-                                       + F.col("_row")).alias(_POSITION))
+                                       + F.col("_row")).alias(POSITION))
 
 
 def spark_fingerprint(frame: DataFrame | None, columns: list[str],
@@ -220,35 +226,13 @@ class SparkSource:
         return prints
 
     def build_datasets(self, config: SegmlConfig) -> SparkDatasets:
-        """The time plan, the feature settings, the current matrix and every target's sampled
-        training, evaluation and refit rows (what :func:`~segml.workflow.datasets.build_datasets`
-        gives on one machine)."""
+        """The time plan, the feature settings, the current customers (kept on Spark, their
+        discovery sample collected) and every target's sampled training, evaluation and refit
+        rows (what :func:`~segml.workflow.datasets.build_datasets` gives on one machine)."""
         return build_datasets_spark(self, config)
 
 
 # ------------------------------------------------------------------------------ collected rows
-def _local_frame(rows: pd.DataFrame, spec: Any, text_ids: bool) -> pd.DataFrame:
-    """Collected feature rows as :func:`segml.features.build_features` returns them: indexed
-    by ``customer_id`` in the customers table's order, floats and the spec's categories."""
-    if _POSITION in rows and rows[_POSITION].notna().all():
-        rows = rows.sort_values(_POSITION, kind="stable")
-    else:
-        rows = rows.sort_values("customer_id", kind="stable")
-    ids = rows["customer_id"].to_numpy()
-    index = pd.Index(ids.astype(object), dtype="str", name="customer_id") if text_ids else \
-        pd.Index(ids, name="customer_id")
-    cats = set(spec.categorical_features)
-    numeric = [n for n in spec.feature_names if n not in cats]
-    X = pd.DataFrame(rows[numeric].to_numpy(dtype="float64", na_value=np.nan), index=index,
-                     columns=numeric)
-    for loc, name in enumerate(spec.feature_names):
-        if name in cats:
-            dtype = pd.CategoricalDtype(pd.Index(spec.attribute_levels[name], dtype="str"))
-            values = pd.Series(rows[name].to_numpy(dtype=object), index=index)
-            X.insert(loc, name, values.astype(dtype))
-    return X
-
-
 def _ids_frame(spark: SparkSession, ids: pd.Index, text_ids: bool) -> DataFrame:
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
@@ -328,7 +312,9 @@ class SparkDatasets(Datasets):
 
     Every target's sampled labels and the sampled customers' features at each cutoff are held
     on the driver (only those rows); :meth:`training_set`, :meth:`evaluation_set` and
-    :meth:`refit_set` assemble them in the single-machine order.
+    :meth:`refit_set` assemble them in the single-machine order. The current customers stay on
+    Spark (``population``, a :class:`~segml.scale.spark_population.SparkPopulation`);
+    ``current_X`` is their discovery sample.
     """
 
     engine: str = ENGINE
@@ -419,7 +405,7 @@ def _collect_features(tables: SparkTables, source: SparkSource, cutoff: pd.Times
     with user_errors_from_executors():
         collected = rows.join(source.positions, "customer_id", "left").toPandas()
     text_ids = dict(tables.customers.dtypes)[source.config.data.customers.customer_id] == "string"
-    return _local_frame(collected, spec, text_ids)
+    return local_frame(collected, spec, text_ids)
 
 
 def _union(indexes: list[pd.Index]) -> pd.Index:
@@ -468,10 +454,16 @@ def build_datasets_spark(source: SparkSource, config: SegmlConfig) -> SparkDatas
                             [registry[t] for t in config.models.targets], start=start,
                             min_history_days=config.readiness.min_history_days)
         spec = fit_feature_spec_spark(tables, plan.spec_cutoff, config, n_buckets=source.n_buckets)
-    current_X = _collect_features(tables, source, plan.scoring, spec)
-    data = SparkDatasets("behavioural", spec, plan.scoring, current_X, source, config.time,
-                         config.models, config.seed, plan=plan, cutoffs=plan.to_dict(),
-                         registry=registry, source=source, text_ids=text_ids)
+    # every current customer's features stay on Spark; the driver holds the discovery sample
+    with user_errors_from_executors():
+        current = build_features_spark(tables, plan.scoring, spec, config,
+                                       n_buckets=source.n_buckets)
+        population = SparkPopulation.build(current.join(source.positions, "customer_id", "left"),
+                                           spec, config, plan.scoring, text_ids=text_ids)
+    data = SparkDatasets("behavioural", spec, plan.scoring, population.sample, source,
+                         config.time, config.models, config.seed, plan=plan,
+                         cutoffs=plan.to_dict(), registry=registry, population=population,
+                         source=source, text_ids=text_ids)
     declared = [registry[t] for t in plan.targets if registry[t].definition is not None]
     # the labels at every planned cutoff (one Spark job each, all targets at once)
     labels: dict[pd.Timestamp, DataFrame] = {}

@@ -16,9 +16,15 @@ from segml.segments.leaves import (
     register_leaf_method,
 )
 from segml.segments.naming import name_hierarchy, name_segments
-from segml.segments.profiles import profile_hierarchy, profile_segments, segment_effects
+from segml.segments.profiles import (
+    profile_hierarchy,
+    profile_hierarchy_from,
+    profile_segments,
+    segment_effects,
+)
 from segml.segments.rules import RuleSegmenter
 from segml.segments.stability import HierarchyMatch, match_hierarchies
+from segml.segments.statistics import SegmentStatistics
 
 __all__ = [
     "HierarchyMatch",
@@ -27,11 +33,13 @@ __all__ = [
     "LeafSearch",
     "RuleSegmenter",
     "SegmentHierarchy",
+    "SegmentStatistics",
     "leaf_method_names",
     "match_hierarchies",
     "name_hierarchy",
     "name_segments",
     "profile_hierarchy",
+    "profile_hierarchy_from",
     "profile_segments",
     "register_leaf_method",
     "segment_effects",

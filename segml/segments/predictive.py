@@ -43,19 +43,26 @@ from segml.targets import TARGETS, Target
 COLUMN = "predictive_segment"
 
 
+def finite_quantiles(values: Any, quantiles: list[float]) -> np.ndarray | None:
+    """``np.quantile`` of the finite ``values`` (a customer outside the target's population has
+    no score), None when there is none: the cut points :func:`fit_grid` learns."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return None if values.size == 0 else np.quantile(values, quantiles)
+
+
 def _axis(scored: Mapping[str, Any], choices: Iterable[str], trained: set[str],
           quantiles: list[float], names: list[str], targets: Mapping[str, Target],
-          ) -> dict[str, Any] | None:
+          quantile: Any = None) -> dict[str, Any] | None:
     """The first trained target of ``choices`` with its band cut points, None if none fits."""
     for name in choices:
         spec = targets.get(name)
         if spec is None or name not in trained or spec.output_column not in scored:
             continue
-        values = np.asarray(scored[spec.output_column], dtype=np.float64)
-        values = values[np.isfinite(values)]  # outside the population: no score
-        if values.size == 0:
+        cuts = (finite_quantiles(scored[spec.output_column], quantiles) if quantile is None
+                else quantile(spec.output_column, quantiles))
+        if cuts is None:
             continue
-        cuts = np.quantile(values, quantiles)
         return {"target": name, "column": spec.output_column,
                 "cuts": [float(c) for c in cuts], "names": list(names),
                 "population": spec.population}
@@ -63,7 +70,8 @@ def _axis(scored: Mapping[str, Any], choices: Iterable[str], trained: set[str],
 
 
 def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str],
-             targets: Mapping[str, Target] | None = None) -> dict[str, Any]:
+             targets: Mapping[str, Target] | None = None, *,
+             quantile: Any = None) -> dict[str, Any]:
     """Learn the band cut points from the training population's scores.
 
     Parameters
@@ -77,6 +85,10 @@ def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str],
     targets : dict of Target, optional
         The run's targets by name (the scorer's :meth:`~segml.scoring.scorer.CustomerScorer.targets`
         or :func:`segml.targets.targets_of`); None: the built-in ones.
+    quantile : callable, optional
+        ``quantile(column, quantiles)``: :func:`finite_quantiles` of the column's scores, or None
+        when it has none. Given when the scores are not in this process (a Spark train computes
+        them there exactly; ``scored`` then only needs to hold the column names).
 
     Returns
     -------
@@ -88,9 +100,9 @@ def fit_grid(scored: Mapping[str, Any], config: Any, trained: Iterable[str],
     trained = set(trained)
     targets = TARGETS if targets is None else targets
     value = _axis(scored, config.value_targets, trained, config.value_quantiles,
-                  config.value_names, targets)
+                  config.value_names, targets, quantile)
     risk = _axis(scored, config.risk_targets, trained, config.risk_quantiles, config.risk_names,
-                 targets)
+                 targets, quantile)
     if risk is not None:
         risk["outside"] = config.outside_name
     missing = []
@@ -271,5 +283,5 @@ def bands_table(grid: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["axis", "target", "column", "band", "lower", "upper"])
 
 
-__all__ = ["COLUMN", "assign", "band_codes", "bands_table", "cell_names", "fit_grid",
-           "has_cells", "profile_cells"]
+__all__ = ["COLUMN", "assign", "band_codes", "bands_table", "cell_names", "finite_quantiles",
+           "fit_grid", "has_cells", "profile_cells"]

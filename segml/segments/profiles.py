@@ -17,6 +17,11 @@ is left out of the top features: it would repeat it. Effects are ranked by stren
 benchmarks: d 0.2 / 0.5 / 0.8 correspond to V 0.1 / 0.3 / 0.5). Everything is computed with
 group-by sums, no loop over customers.
 
+Everything is finished from additive statistics per segment cell
+(:class:`~segml.segments.statistics.SegmentStatistics`): :func:`profile_hierarchy_from` needs no
+rows, so a cluster sums the statistics of its partitions and profiles every customer;
+:func:`profile_hierarchy` is the same finish over the statistics of one frame.
+
 Below the top level, :func:`profile_hierarchy` adds ``parent`` and ``refining``: the distinguishing
 features of a segment against its *siblings* (the rest of its parent), which is what a child's
 name adds to its parent's (:mod:`segml.segments.naming`).
@@ -44,22 +49,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from segml.segments.rules import lapsed
+from segml.segments.statistics import (
+    MOMENTS,
+    SegmentStatistics,
+    categorical_columns,
+    frame_means,
+    numeric_columns,
+)
 
 V_TO_D = 1.6
 MAX_D = 10.0  # effects are capped here (a split with no spread inside the groups is infinite)
 REVENUE_COLUMNS = ("monetary_sum", "spend_365d")
-
-
-def _numeric_columns(X: pd.DataFrame) -> list[str]:
-    return [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)
-            and X[c].dtype.kind in "biuf"]
-
-
-def categorical_columns(X: pd.DataFrame) -> list[str]:
-    """Columns of ``X`` holding categories or text (profiled by their levels, not averaged)."""
-    return [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
-            or X[c].dtype.kind in "OSUT" or str(X[c].dtype) in ("str", "string")]
+_AT = {name: row for row, name in enumerate(MOMENTS)}  # rows of SegmentStatistics.moments
 
 
 def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) -> pd.DataFrame:
@@ -67,7 +68,8 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
 
     Columns: ``segment``, ``feature`` (``col`` or ``col=level``), ``kind`` (``numeric`` /
     ``categorical``), ``effect`` (signed d, or V), ``strength`` (for ranking), ``segment_value``,
-    ``rest_value`` (means; for categories the level's share).
+    ``rest_value`` (means; for categories the level's share). The statistics of ``X`` per
+    segment, centred on its means, then :func:`statistics_effects`.
 
     Example
     -------
@@ -77,49 +79,88 @@ def segment_effects(X: pd.DataFrame, segments: pd.Series, max_levels: int = 20) 
     >>> e.set_index("segment")["effect"].round(2).to_dict()
     {'a': -9.0, 'b': 9.0}
     """
-    codes, uniques = pd.factorize(pd.Series(segments.to_numpy()), sort=True)
+    codes, uniques = pd.factorize(pd.Series(np.asarray(segments)), sort=True)
+    stats = SegmentStatistics.of(X, codes, frame_means(X))
+    # the cells are the codes as text: each segment keeps its own label and the codes' order
+    position = stats.cells.astype(np.int64)
+    label = np.asarray(uniques, dtype=object)[position]
     frames = []
-    num = _numeric_columns(X)
+    for frame in _effects_frames(stats, max_levels):
+        order = np.argsort(position[np.searchsorted(stats.cells, frame["segment"].to_numpy())],
+                           kind="stable")
+        frame = frame.iloc[order]
+        frames.append(frame.assign(segment=label[np.searchsorted(stats.cells,
+                                                                 frame["segment"].to_numpy())]))
+    return _long(frames)
+
+
+def statistics_effects(stats: SegmentStatistics, max_levels: int = 20) -> pd.DataFrame:
+    """:func:`segment_effects` from statistics whose cells are the segments (each against all the
+    other customers the statistics count).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"x": [1.0, 2, 3, 10, 11, 12]})
+    >>> stats = SegmentStatistics.of(X, np.array(["a", "a", "a", "b", "b", "b"]), {"x": 0.0})
+    >>> statistics_effects(stats).set_index("segment")["effect"].round(2).to_dict()
+    {'a': -9.0, 'b': 9.0}
+    """
+    return _long(_effects_frames(stats, max_levels))
+
+
+def _effects_frames(stats: SegmentStatistics, max_levels: int) -> list[pd.DataFrame]:
+    """The numeric effects, then those of each categorical column."""
+    frames = []
+    num = stats.columns_with("numeric", "flag")
     if num:
-        frames.append(_numeric_effects(X, num, codes, uniques))
-    for col in categorical_columns(X):
-        effects = _categorical_effects(X[col], col, codes, uniques, max_levels)
+        frames.append(_numeric_effects(stats, num))
+    for col in stats.columns_with("categorical"):
+        effects = _categorical_effects(stats, col, max_levels)
         if effects is not None:
             frames.append(effects)
+    return frames
+
+
+def _long(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["segment", "feature", "kind", "effect", "strength",
                                      "segment_value", "rest_value"])
     return pd.concat(frames, ignore_index=True)
 
 
-def _group_moments(x: np.ndarray, codes: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
-    """Per group: count, sum and sum of squares of the non-missing values of ``x``."""
-    present = ~np.isnan(x)
-    at, v = codes[present], x[present]
-    return (np.bincount(at, minlength=groups).astype(float),
-            np.bincount(at, weights=v, minlength=groups),
-            np.bincount(at, weights=v * v, minlength=groups))
+def _others(values: np.ndarray, reduce: str) -> np.ndarray:
+    """Per row, the minimum (``reduce="min"``) or maximum of ``values`` over the *other* rows,
+    column by column (``inf``/``-inf`` where there is none)."""
+    v = values if reduce == "min" else -values
+    if len(v) < 2:
+        out = np.full(v.shape, np.inf)
+    else:
+        order = np.argsort(v, axis=0, kind="stable")
+        first = np.take_along_axis(v, order[:1], axis=0)
+        second = np.take_along_axis(v, order[1:2], axis=0)
+        out = np.where(np.arange(len(v))[:, None] == order[:1], second, first)
+    return out if reduce == "min" else -out
 
 
-def _numeric_effects(X: pd.DataFrame, num: list[str], codes: np.ndarray,
-                     uniques: np.ndarray) -> pd.DataFrame:
-    """Cohen's d of every numeric column, segment versus rest, from per-segment moments: one
-    column at a time (a million customers never become a dense float copy of the frame)."""
-    groups = len(uniques)
-    cnt, s, q = (np.empty((groups, len(num))) for _ in range(3))
-    mean, binary = np.empty(len(num)), np.zeros(len(num), dtype=bool)
-    for j, col in enumerate(num):  # columns, not customers
-        x = X[col].to_numpy(dtype=float, na_value=np.nan)
-        known = x[~np.isnan(x)]
-        mean[j] = known.mean() if known.size else np.nan
-        binary[j] = bool(np.isin(known, (0.0, 1.0)).all() and np.unique(known).size == 2)
-        cnt[:, j], s[:, j], q[:, j] = _group_moments(x - mean[j], codes, groups)
+def cohens_d(cnt: np.ndarray, s: np.ndarray, q: np.ndarray, low: np.ndarray, high: np.ndarray,
+             shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cohen's d of each group (rows) against the other groups together, per column, from the
+    non-missing count, shifted sum and sum of squares, minimum and maximum per group: ``(d, mean
+    in, mean of the rest)``, the means shifted. A side with no spread has its exact mean and
+    variance 0 whatever the shift (its minimum equals its maximum)."""
     rc, rs, rq = cnt.sum(axis=0) - cnt, s.sum(axis=0) - s, q.sum(axis=0) - q
+    flat_in = (cnt > 0) & (low == high)
+    flat_out = (rc > 0) & (_others(low, "min") == _others(high, "max"))
     with np.errstate(divide="ignore", invalid="ignore"):
         mg = np.where(cnt > 0, s / cnt, np.nan)
         mr = np.where(rc > 0, rs / rc, np.nan)
         vg = np.where(cnt > 1, (q - cnt * mg ** 2) / (cnt - 1), np.nan)
         vr = np.where(rc > 1, (rq - rc * mr ** 2) / (rc - 1), np.nan)
+        mg = np.where(flat_in, low - shift, mg)
+        mr = np.where(flat_out, _others(low, "min") - shift, mr)
+        vg = np.where(flat_in & (cnt > 1), 0.0, vg)
+        vr = np.where(flat_out & (rc > 1), 0.0, vr)
         pooled = np.sqrt(np.clip(np.where(cnt + rc > 2, ((cnt - 1) * np.nan_to_num(vg)
                                                           + (rc - 1) * np.nan_to_num(vr))
                                           / (cnt + rc - 2), np.nan), 0, None))
@@ -128,52 +169,67 @@ def _numeric_effects(X: pd.DataFrame, num: list[str], codes: np.ndarray,
     # the largest reportable effect, not 0
     gap = mg - mr
     d = np.where(np.isnan(d), np.nan_to_num(np.sign(gap)) * MAX_D, d)
-    d = np.where(np.abs(gap) > 1e-12, d, 0.0)
+    return np.where(np.abs(gap) > 1e-12, d, 0.0), mg, mr
+
+
+def _numeric_effects(stats: SegmentStatistics, num: list[str]) -> pd.DataFrame:
+    """Cohen's d of every numeric column, segment versus rest, from the per-segment moments."""
+    groups = len(stats.cells)
+    parts = {name: np.empty((groups, len(num))) for name in MOMENTS}
+    shift, binary = np.empty(len(num)), np.zeros(len(num), dtype=bool)
+    for j, col in enumerate(num):  # columns, not customers
+        m = stats.moments[col]
+        for i, name in enumerate(MOMENTS):
+            parts[name][:, j] = m[i]
+        shift[j] = stats.shift[col]
+        n, zeros, ones = (m[_AT[r]].sum() for r in ("n", "zeros", "ones"))
+        binary[j] = bool(n == zeros + ones and zeros > 0 and ones > 0)
+    d, mg, mr = cohens_d(parts["n"], parts["sum"], parts["sumsq"], parts["low"], parts["high"],
+                         shift)
     long = pd.DataFrame({
-        "segment": np.repeat(uniques, len(num)),
-        "feature": np.tile(num, groups),
+        "segment": np.repeat(stats.cells, len(num)),
+        "feature": np.tile(np.asarray(num, dtype=object), groups),
         "kind": np.where(np.tile(binary, groups), "binary", "numeric"),
         "effect": d.ravel(),
-        "segment_value": (mg + mean).ravel(),
-        "rest_value": (mr + mean).ravel(),
+        "segment_value": (mg + shift).ravel(),
+        "rest_value": (mr + shift).ravel(),
     })
     long["strength"] = long["effect"].abs()
     return long
 
 
-def _level_codes(values: pd.Series, max_levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the column of its level in the segment x level table, and the table's levels:
-    the ``max_levels`` most frequent levels (ties by name), ``(other)`` for the rarer ones and
-    ``(missing)``, sorted by name. Read from the categorical codes, never as a million strings."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        raw, names = values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
-    else:
-        raw, names = pd.factorize(values)
-    names = np.asarray(pd.Index(names).astype(str), dtype=object)
-    counts = np.bincount(raw[raw >= 0], minlength=len(names))
-    order = np.lexsort((names, -counts))
+def _level_table(stats: SegmentStatistics, col: str, max_levels: int,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The segment x level table of ``col`` and its levels: the ``max_levels`` most frequent
+    levels (ties by name), ``(other)`` for the rarer ones and ``(missing)``, sorted by name."""
+    names, pairs, missing = stats.levels[col], stats.level_counts[col], stats.missing[col]
+    counts = np.bincount(pairs[1], weights=pairs[2], minlength=len(names))
+    order = np.lexsort((names, -counts)) if len(names) else np.zeros(0, dtype=np.int64)
     top = order[:max_levels][counts[order[:max_levels]] > 0]
     rare = bool((counts > 0).sum() > top.size)
+    has_missing = bool(missing.sum() > 0)
     levels = np.array(sorted([*names[top], *(["(other)"] if rare else []),
-                              *(["(missing)"] if (raw < 0).any() else [])]), dtype=object)
-    column = np.full(len(names) + 1, -1, dtype=np.int64)  # last slot: missing
-    column[top] = np.searchsorted(levels, names[top])
+                              *(["(missing)"] if has_missing else [])]), dtype=object)
+    column = np.full(len(names), -1, dtype=np.int64)
     if rare:
-        column[np.setdiff1d(np.arange(len(names)), top)] = np.searchsorted(levels, "(other)")
-    if (raw < 0).any():
-        column[-1] = np.searchsorted(levels, "(missing)")
-    return column[np.where(raw < 0, len(names), raw)], levels
+        column[:] = np.searchsorted(levels, "(other)")
+    column[top] = np.searchsorted(levels, names[top])
+    width, groups = len(levels), len(stats.cells)
+    table = np.bincount(pairs[0] * max(width, 1) + column[pairs[1]], weights=pairs[2],
+                        minlength=groups * max(width, 1)).reshape(groups, max(width, 1))
+    if has_missing:
+        table[:, np.searchsorted(levels, "(missing)")] += missing
+    return table[:, :width], levels
 
 
-def _categorical_effects(values: pd.Series, col: str, codes: np.ndarray, uniques: np.ndarray,
+def _categorical_effects(stats: SegmentStatistics, col: str,
                          max_levels: int) -> pd.DataFrame | None:
     """Cramer's V of segment membership x the levels of ``col``, with each segment's most
     over-represented level (None: fewer than two levels)."""
-    level, levels = _level_codes(values, max_levels)
+    C, levels = _level_table(stats, col, max_levels)
     if len(levels) < 2:
         return None
-    n, width = len(values), len(levels)
-    C = np.bincount(codes * width + level, minlength=len(uniques) * width).reshape(-1, width)
+    n = stats.customers
     C = C.astype(float)
     T = C.sum(axis=0)
     rows = C.sum(axis=1, keepdims=True)
@@ -189,7 +245,7 @@ def _categorical_effects(values: pd.Series, col: str, codes: np.ndarray, uniques
     best = np.nanargmax(np.where(np.isfinite(lift), lift, -np.inf), axis=1)
     pick = np.arange(len(best))
     return pd.DataFrame({
-        "segment": uniques,
+        "segment": stats.cells,
         "feature": [f"{col}={lv}" for lv in levels[best]],
         "kind": "categorical",
         "effect": V,
@@ -216,7 +272,7 @@ def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
     ({'minutes'}, {'plan=yes'})
     """
     frame = X.iloc[:: max(1, len(X) // sample)]
-    cols = {c: frame[c].astype(float) for c in _numeric_columns(frame)}
+    cols = {c: frame[c].astype(float) for c in numeric_columns(frame)}
     for c in categorical_columns(frame):
         text = frame[c].astype("string")
         for level in text.value_counts().index[:max_levels]:
@@ -236,9 +292,14 @@ def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
 
 def top_effects(effects: pd.DataFrame, top_n: int,
                 twins: dict[str, set[str]] | None = None) -> pd.DataFrame:
-    """The ``top_n`` strongest effects per segment, skipping near copies of a stronger one."""
-    ranked = effects.sort_values(["segment", "strength", "feature"],
-                                 ascending=[True, False, True])
+    """The ``top_n`` strongest effects per segment, skipping near copies of a stronger one.
+
+    Strengths equal to 9 decimals are a tie, broken by the feature's name: an exact copy of a
+    column (a charge at a fixed rate of the minutes) differs from it only in the last bits of
+    its sums, which depend on the order they were added in (rows, or parts of a cluster)."""
+    ranked = (effects.assign(_rank=effects["strength"].astype(float).round(9))
+              .sort_values(["segment", "_rank", "feature"], ascending=[True, False, True])
+              .drop(columns="_rank"))
     if not twins:
         return ranked.groupby("segment").head(top_n)
     feature = ranked["feature"].to_numpy()
@@ -266,30 +327,34 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
     [0.4, 0.6]
     """
     seg = pd.Series(segments.to_numpy(), index=X.index, name="segment").astype(str)
-    size = seg.value_counts().sort_index()
+    stats = SegmentStatistics.of(X, seg.to_numpy(), frame_means(X))
+    out = _profile(stats, min_profile_size, top_n, near_copies(X))
+    return _with_rates(out, seg.to_numpy(), X.index, labels)
+
+
+def _profile(stats: SegmentStatistics, min_profile_size: int, top_n: int,
+             twins: dict[str, set[str]]) -> pd.DataFrame:
+    """The profile of statistics whose cells are the segments (no label rates)."""
+    size = pd.Series(stats.count, index=stats.cells)
     small = size < min_profile_size
-    out = pd.DataFrame(index=pd.Index(size.index, name="segment"))
+    out = pd.DataFrame(index=pd.Index(stats.cells, name="segment"))
     out["size"] = pd.array(size.where(~small).to_numpy(), dtype="Int64")
-    out["share"] = (size / len(seg)).where(~small)
+    out["share"] = (size / stats.customers).where(~small)
     out["suppressed"] = small.to_numpy()
-    rev = next((c for c in REVENUE_COLUMNS if c in X.columns), None)
-    if rev is not None:
-        money = X[rev].astype(float)
-        out["revenue_share"] = money.groupby(seg).sum() / money.sum()
+    numeric = stats.columns_with("numeric", "flag")
+    rev = next((c for c in REVENUE_COLUMNS if c in stats.roles), None)
+    if rev in numeric:
+        money = stats.moments[rev][_AT["total"]]
+        out["revenue_share"] = money / money.sum()
     for name, col in (("aov", "monetary_mean"), ("frequency", "frequency"),
                       ("recency_days", "recency_days")):
-        if col in X.columns:
-            out[name] = X[col].astype(float).groupby(seg).mean()
-    if "recency_days" in X.columns:
-        out["lapsed_share"] = lapsed(X).groupby(seg).mean()  # the lifecycle rule's lapsed
-    if labels is not None:
-        lab = labels.reindex(X.index)
-        for name, col in (("churn_rate", "churn"), ("purchase_rate", "purchase")):
-            if col in lab.columns:
-                out[name] = lab[col].astype(float).groupby(seg).mean()
-    effects = segment_effects(X, seg)
+        if col in numeric:
+            out[name] = stats.mean(col)
+    if stats.lapsed is not None:
+        out["lapsed_share"] = stats.lapsed / stats.count  # the lifecycle rule's lapsed
+    effects = statistics_effects(stats)
     effects = effects[effects["segment"].isin(size.index[~small])]
-    top = top_effects(effects, top_n, near_copies(X))
+    top = top_effects(effects, top_n, twins)
     out["top_features"] = pd.Series(
         {g: [f"{f} ({'+' if e >= 0 else ''}{e:.2f})" if k != "categorical" else f"{f} (V={e:.2f})"
              for f, e, k in zip(df["feature"], df["effect"], df["kind"], strict=True)]
@@ -297,15 +362,15 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
     out["distinguishing"] = pd.Series(
         {g: df[["feature", "kind", "effect", "segment_value", "rest_value"]].to_dict("records")
          for g, df in top.groupby("segment")}, dtype=object)
-    numeric = effects[effects["kind"] != "categorical"].pivot(index="segment", columns="feature",
-                                                              values="effect")
+    numeric_d = effects[effects["kind"] != "categorical"].pivot(index="segment",
+                                                                columns="feature", values="effect")
     for name, cols in (("value_effect", (rev, "monetary_mean")),
                        ("frequency_effect", ("frequency", "orders_365d")),
                        ("recency_effect", ("recency_days",))):
-        col = next((c for c in cols if c is not None and c in numeric.columns), None)
-        out[name] = numeric[col] if col is not None else np.nan
-    stats = [c for c in out.columns if c not in ("size", "suppressed")]
-    for c in stats:
+        col = next((c for c in cols if c is not None and c in numeric_d.columns), None)
+        out[name] = numeric_d[col] if col is not None else np.nan
+    stats_columns = [c for c in out.columns if c not in ("size", "suppressed")]
+    for c in stats_columns:
         if out[c].dtype == object:
             out[c] = [v if isinstance(v, list) else [] for v in out[c]]
             out.loc[small.to_numpy(), c] = pd.Series([[]] * int(small.sum()), dtype=object,
@@ -315,13 +380,32 @@ def profile_segments(X: pd.DataFrame, segments: pd.Series, labels: pd.DataFrame 
     return out
 
 
+def _with_rates(profile: pd.DataFrame, segments: np.ndarray, index: pd.Index,
+                labels: pd.DataFrame | None) -> pd.DataFrame:
+    """``churn_rate``/``purchase_rate`` (the labels' mean per segment) before ``top_features``;
+    needs the rows, so it stays a frame-only step (NaN where suppressed)."""
+    if labels is None:
+        return profile
+    lab = labels.reindex(index)
+    at = profile.columns.get_loc("top_features")
+    for name, col in (("churn_rate", "churn"), ("purchase_rate", "purchase")):
+        if col in lab.columns:
+            rate = lab[col].astype(float).groupby(segments).mean().reindex(profile.index)
+            rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan
+            profile.insert(at, name, rate.to_numpy())
+            at += 1
+    return profile
+
+
 def profile_hierarchy(X: pd.DataFrame, assignments: pd.DataFrame,
                       labels: pd.DataFrame | None = None, min_profile_size: int = 50,
                       top_n: int = 5) -> dict[int, pd.DataFrame]:
     """:func:`profile_segments` for every ``segment_level_<k>`` column: ``{k: profile}``.
 
     From the second level on, ``parent`` (the segment one level up) and ``refining`` (the
-    distinguishing features against the siblings, as ``distinguishing``) are added.
+    distinguishing features against the siblings, as ``distinguishing``) are added. The
+    statistics of ``X`` per cell (each combination of the levels), centred on its means, finished
+    by :func:`profile_hierarchy_from`.
 
     Example
     -------
@@ -335,27 +419,95 @@ def profile_hierarchy(X: pd.DataFrame, assignments: pd.DataFrame,
     >>> P[2].loc["1.2", "refining"][0]["feature"], P[2].loc["2.1", "refining"]
     ('frequency', [])
     """
-    levels = sorted(int(c.rsplit("_", 1)[1]) for c in assignments.columns
-                    if c.startswith("segment_level_"))
+    columns = [f"segment_level_{k}" for k in sorted(
+        int(c.rsplit("_", 1)[1]) for c in assignments.columns if c.startswith("segment_level_"))]
+    if not columns:
+        return {}
     A = assignments if assignments.index.equals(X.index) else assignments.reindex(X.index)
-    out = {}
-    for pos, k in enumerate(levels):
-        seg = A[f"segment_level_{k}"]
-        profile = profile_segments(X, seg, labels, min_profile_size, top_n)
-        if pos:
-            parent = A[f"segment_level_{levels[pos - 1]}"].astype(str)
-            profile.insert(profile.columns.get_loc("suppressed") + 1, "parent", pd.Series(
-                parent.groupby(seg.astype(str).to_numpy()).first()).reindex(profile.index))
-            profile["refining"] = _refining(X, seg.astype(str), parent, profile, min_profile_size,
-                                            top_n)
-            above = out[levels[pos - 1]]
-            above["shared"] = _shared(X, parent, seg.astype(str), above, profile)
-        out[k] = profile
+    text = {c: A[c].astype(str).to_numpy() for c in columns}
+    cell = np.zeros(len(X), dtype=np.int64)
+    for c in columns:  # the cell: the combination of every level's segment
+        codes, uniques = pd.factorize(text[c])
+        cell = pd.factorize(cell * max(len(uniques), 1) + codes)[0]
+    first = np.unique(cell, return_index=True)[1]
+    cell_levels = pd.DataFrame({c: text[c][first] for c in columns},
+                               index=np.arange(len(first)).astype(str))
+    stats = SegmentStatistics.of(X, cell, frame_means(X))
+    out = profile_hierarchy_from(stats, cell_levels, near_copies(X),
+                                 min_profile_size=min_profile_size, top_n=top_n)
+    for c, k in zip(columns, out, strict=True):
+        out[k] = _with_rates(out[k], text[c], X.index, labels)
     return out
 
 
-def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.DataFrame,
-            below: pd.DataFrame) -> pd.Series:
+def profile_hierarchy_from(stats: SegmentStatistics, cell_levels: pd.DataFrame,
+                           twins: dict[str, set[str]], *, min_profile_size: int = 50,
+                           top_n: int = 5) -> dict[int, pd.DataFrame]:
+    """:func:`profile_hierarchy` from statistics per cell, with no rows: ``{k: profile}``.
+
+    Parameters
+    ----------
+    stats : SegmentStatistics
+        Per finest cell (e.g. ``segment_path``), e.g. the sum of the parts of a cluster.
+    cell_levels : DataFrame
+        Index: every cell of ``stats`` (as text); columns ``segment_level_1`` ... : the segment
+        of the cell at each level.
+    twins : dict
+        :func:`near_copies` of a bounded sample of the features.
+    min_profile_size, top_n : int
+        As in :func:`profile_segments`.
+
+    Raises
+    ------
+    ValueError
+        A cell of ``stats`` that ``cell_levels`` does not place, or places twice.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"frequency": [1.0, 2, 3, 4]})
+    >>> cells = np.array(["1.1", "1.2", "2.1", "2.1"])
+    >>> parts = [SegmentStatistics.of(X.iloc[i::2], cells[i::2], {"frequency": 2.5})
+    ...          for i in (0, 1)]
+    >>> levels = pd.DataFrame({"segment_level_1": ["1", "1", "2"],
+    ...                        "segment_level_2": ["1.1", "1.2", "2.1"]},
+    ...                       index=["1.1", "1.2", "2.1"])
+    >>> P = profile_hierarchy_from(sum(parts), levels, {}, min_profile_size=1)
+    >>> P[1]["frequency"].tolist(), P[2].loc["1.2", "parent"]
+    ([1.5, 3.5], '1')
+    """
+    columns = sorted((c for c in cell_levels.columns if str(c).startswith("segment_level_")),
+                     key=lambda c: int(c.rsplit("_", 1)[1]))
+    index = pd.Index(cell_levels.index.astype(str))
+    if index.has_duplicates:
+        raise ValueError(f"cell_levels: cell {index[index.duplicated()][0]!r} has more than one "
+                         "row")
+    unknown = ~np.isin(stats.cells.astype(str), index.to_numpy(dtype=str))
+    if unknown.any():
+        raise ValueError(f"cell_levels: no row for cell {stats.cells[unknown][0]!r}")
+    placed = cell_levels.set_axis(index).loc[stats.cells.astype(str), columns].astype(str)
+    out: dict[int, pd.DataFrame] = {}
+    levels_above: tuple[np.ndarray, SegmentStatistics] | None = None
+    for c in columns:
+        k = int(c.rsplit("_", 1)[1])
+        segment = placed[c].to_numpy(dtype=object)
+        grouped = stats.grouped(segment)
+        profile = _profile(grouped, min_profile_size, top_n, twins)
+        if levels_above is not None:
+            parent, above_stats = levels_above
+            profile.insert(profile.columns.get_loc("suppressed") + 1, "parent", pd.Series(
+                pd.Series(parent).groupby(segment).first()).reindex(profile.index))
+            profile["refining"] = _refining(stats, segment, parent, profile, min_profile_size,
+                                            top_n, twins)
+            above = out[max(out)]
+            above["shared"] = _shared(above_stats, grouped, above, profile)
+        out[k] = profile
+        levels_above = (segment, grouped)
+    return out
+
+
+def _shared(parent_stats: SegmentStatistics, child_stats: SegmentStatistics,
+            above: pd.DataFrame, below: pd.DataFrame) -> pd.Series:
     """Per segment: its distinguishing features that every described child shares (the same
     direction against everyone else): what its name may say without contradicting a child."""
     out = pd.Series([[] for _ in above.index], index=above.index, dtype=object)
@@ -363,14 +515,8 @@ def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.Data
     wanted = sorted({f for fs in items.values() for f in fs})
     if not wanted:
         return out
-    # each feature as a number: a categorical level as its 0/1 indicator
-    frame = pd.DataFrame({f: (_indicator(X[f.split("=", 1)[0]], f.split("=", 1)[1])
-                              if "=" in f and f not in X.columns
-                              else X[f].astype(float).to_numpy()) for f in wanted}, index=X.index)
-    child_d = segment_effects(frame, child).pivot(index="segment", columns="feature",
-                                                  values="effect")
-    parent_d = segment_effects(frame, parent).pivot(index="segment", columns="feature",
-                                                    values="effect")
+    child_d = _feature_effects(child_stats, wanted)
+    parent_d = _feature_effects(parent_stats, wanted)
     described = below.index[~below["suppressed"].to_numpy()]
     family = pd.Series(below["parent"].to_numpy(), index=below.index)
     for p, features in items.items():  # a few dozen segments x five features
@@ -385,28 +531,55 @@ def _shared(X: pd.DataFrame, parent: pd.Series, child: pd.Series, above: pd.Data
     return out
 
 
-def _indicator(values: pd.Series, level: str) -> np.ndarray:
-    """1.0 where ``values`` reads ``level`` (as text), 0.0 elsewhere, NaN where missing;
-    categories are compared by their codes, not as a million strings."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        hits = np.flatnonzero(values.cat.categories.astype(str) == level)
-        return np.where(codes < 0, np.nan, np.isin(codes, hits).astype(float))
-    return values.astype("string").eq(level).to_numpy(dtype=float, na_value=np.nan)
+def _feature_effects(stats: SegmentStatistics, features: list[str]) -> pd.DataFrame:
+    """Cohen's d of each segment (rows) against the rest for each feature (columns): a numeric
+    column by its moments, ``column=level`` as the level's 0/1 indicator (missing stays missing)."""
+    groups, numeric = len(stats.cells), set(stats.columns_with("numeric", "flag"))
+    cnt, s, q, low, high = (np.empty((groups, len(features))) for _ in range(5))
+    shift = np.empty(len(features))
+    for j, f in enumerate(features):  # a handful of features
+        if f in numeric:
+            m = stats.moments[f]
+            cnt[:, j], s[:, j], q[:, j] = m[_AT["n"]], m[_AT["sum"]], m[_AT["sumsq"]]
+            low[:, j], high[:, j], shift[j] = m[_AT["low"]], m[_AT["high"]], stats.shift[f]
+            continue
+        col, level = _split_feature(stats, f)
+        known = (stats.count - stats.missing[col]).astype(float) if col else np.zeros(groups)
+        hits = np.zeros(groups)
+        if col and level in stats.levels[col]:
+            pairs = stats.level_counts[col]
+            at = pairs[1] == np.searchsorted(stats.levels[col], level)
+            hits = np.bincount(pairs[0][at], weights=pairs[2][at], minlength=groups)
+        m = hits.sum() / known.sum() if known.sum() else 0.0  # the indicator's mean
+        cnt[:, j], shift[j] = known, m
+        s[:, j] = hits * (1 - m) + (known - hits) * (0 - m)
+        q[:, j] = hits * (1 - m) ** 2 + (known - hits) * m ** 2
+        low[:, j] = np.where(known > hits, 0.0, np.where(hits > 0, 1.0, np.inf))
+        high[:, j] = np.where(hits > 0, 1.0, np.where(known > 0, 0.0, -np.inf))
+    d = cohens_d(cnt, s, q, low, high, shift)[0]
+    return pd.DataFrame(d, index=stats.cells, columns=features)
 
 
-def _refining(X: pd.DataFrame, seg: pd.Series, parent: pd.Series, profile: pd.DataFrame,
-              min_profile_size: int, top_n: int) -> pd.Series:
+def _split_feature(stats: SegmentStatistics, feature: str) -> tuple[str | None, str]:
+    """``column=level`` -> (the text column, the level); the longest column name that fits."""
+    fits = [c for c in stats.levels if isinstance(c, str) and feature.startswith(f"{c}=")]
+    if not fits:
+        return None, feature
+    col = max(fits, key=len)
+    return col, feature[len(col) + 1:]
+
+
+def _refining(stats: SegmentStatistics, segment: np.ndarray, parent: np.ndarray,
+              profile: pd.DataFrame, min_profile_size: int, top_n: int,
+              twins: dict[str, set[str]]) -> pd.Series:
     """Per segment: its top distinguishing features against its siblings (``[]`` if none)."""
     out = pd.Series([[] for _ in profile.index], index=profile.index, dtype=object)
-    twins = near_copies(X)
-    # one pass per parent (a dozen at most), by position: no lookup of a million ids
-    for rows in seg.groupby(parent.to_numpy()).indices.values():
-        members = seg.iloc[rows]
-        children = members.value_counts()
-        if len(children) < 2:
+    for p in np.unique(parent.astype(str)):  # one pass per parent (a dozen at most)
+        inside = stats.grouped(np.where(parent == p, segment, None))
+        if len(inside.cells) < 2:
             continue
-        effects = top_effects(segment_effects(X.iloc[rows], members), top_n, twins)
+        children = pd.Series(inside.count, index=inside.cells)
+        effects = top_effects(statistics_effects(inside), top_n, twins)
         total = int(children.sum())
         for child, frame in effects.groupby("segment"):
             if bool(profile.loc[child, "suppressed"]) or total - children[child] < min_profile_size:

@@ -51,22 +51,63 @@ class HierarchyMatch:
     stability: float
 
 
-def _hungarian(a: np.ndarray, b: np.ndarray) -> dict[object, object]:
-    """Match labels of ``b`` to labels of ``a`` maximising the overlap (pairs with overlap > 0)."""
-    table = pd.crosstab(pd.Series(b, name="new"), pd.Series(a, name="old"))
+def _hungarian(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> dict[object, object]:
+    """Match labels of ``b`` to labels of ``a`` maximising the overlap (pairs with overlap > 0);
+    ``weights``: the customers behind each (a, b) pair."""
+    table = _crosstab(b, a, weights, ("new", "old"))
     rows, cols = linear_sum_assignment(-table.to_numpy())
     return {table.index[r]: table.columns[c] for r, c in zip(rows, cols, strict=True)
             if table.iat[r, c] > 0}
 
 
+def _crosstab(rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
+              names: tuple[str, str]) -> pd.DataFrame:
+    """Customers per (row label, column label): ``pd.crosstab`` with a count per pair."""
+    table = pd.crosstab(pd.Series(rows, name=names[0]), pd.Series(columns, name=names[1]),
+                        values=weights, aggfunc="sum")
+    return table.fillna(0).astype(np.int64)
+
+
+def leaf_overlap(previous: SegmentHierarchy, new: SegmentHierarchy,
+                 X: pd.DataFrame) -> pd.DataFrame:
+    """Customers of ``X`` per (previous leaf position, new leaf position): columns
+    ``previous``, ``new`` (positions in each hierarchy's ``leaf_ids_``) and ``customers``;
+    the additive summary :func:`match_overlap` needs (another engine sums it over partitions).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from segml.segments.hierarchy import SegmentHierarchy
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(np.repeat([[0, 0], [9, 9]], 100, axis=0)),
+    ...                  columns=["frequency", "recency_days"])
+    >>> h = SegmentHierarchy(min_cluster_size=30).fit(X)
+    >>> int(leaf_overlap(h, h, X)["customers"].sum())
+    200
+    """
+    prev_pos = previous.leaf_positions(X)[0]
+    new_pos = new.leaf_positions(X)[0]
+    pairs = pd.DataFrame({"previous": prev_pos, "new": new_pos})
+    counts = pairs.groupby(["previous", "new"], sort=True).size()
+    return counts.rename("customers").reset_index()
+
+
 def match_hierarchies(previous: SegmentHierarchy, new: SegmentHierarchy,
                       X: pd.DataFrame) -> HierarchyMatch:
     """Relabel ``new`` so that segments matching ``previous`` keep their ids and names."""
-    prev_pos = previous.leaf_positions(X)[0]
-    new_pos = new.leaf_positions(X)[0]
+    return match_overlap(previous, new, leaf_overlap(previous, new, X))
+
+
+def match_overlap(previous: SegmentHierarchy, new: SegmentHierarchy,
+                  overlap: pd.DataFrame) -> HierarchyMatch:
+    """:func:`match_hierarchies` from the customers per (previous leaf, new leaf) pair
+    (:func:`leaf_overlap`, or the same counts summed on another engine)."""
+    prev_pos = overlap["previous"].to_numpy(dtype=np.int64)
+    new_pos = overlap["new"].to_numpy(dtype=np.int64)
+    weights = overlap["customers"].to_numpy(dtype=np.int64)
     prev_leaf = previous.leaf_ids_[prev_pos]
     # leaf ids
-    leaf_match = _hungarian(prev_leaf, new.leaf_ids_[new_pos])
+    leaf_match = _hungarian(prev_leaf, new.leaf_ids_[new_pos], weights)
     next_id = int(previous.leaf_ids_.max()) + 1
     leaf_mapping: dict[int, int] = {}
     for old_id in sorted(new.leaf_ids_, key=lambda i: new.level_paths_[new.leaf_ids_ == i, -1][0]):
@@ -81,7 +122,7 @@ def match_hierarchies(previous: SegmentHierarchy, new: SegmentHierarchy,
     path_mapping: dict[str, str] = {}
     for level in range(depth):
         prev_level = previous.level_paths_[prev_pos, min(level, previous.levels - 1)]
-        match = _hungarian(prev_level, new.level_paths_[new_pos, level])
+        match = _hungarian(prev_level, new.level_paths_[new_pos, level], weights)
         used: dict[str, set[int]] = {}
         for p in previous.level_paths_[:, min(level, previous.levels - 1)]:
             parent, _, local = str(p).rpartition(".")
@@ -100,9 +141,10 @@ def match_hierarchies(previous: SegmentHierarchy, new: SegmentHierarchy,
     out = new.relabelled(np.array([leaf_mapping[int(i)] for i in new.leaf_ids_], dtype=np.int64),
                          new_paths, _carry_names(previous, new, path_mapping))
     new_leaf = out.leaf_ids_[new_pos]
-    migration = pd.crosstab(pd.Series(previous.level_paths_[prev_pos, -1], name="previous"),
-                            pd.Series(out.level_paths_[new_pos, -1], name="new"))
-    stability = float(np.mean(new_leaf == prev_leaf)) if len(X) else 1.0
+    migration = _crosstab(previous.level_paths_[prev_pos, -1], out.level_paths_[new_pos, -1],
+                          weights, ("previous", "new"))
+    total = int(weights.sum())
+    stability = float(weights[new_leaf == prev_leaf].sum() / total) if total else 1.0
     return HierarchyMatch(out, leaf_mapping, path_mapping, migration, stability)
 
 

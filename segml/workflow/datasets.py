@@ -115,8 +115,18 @@ class Datasets:
     registry: dict[str, Target] = field(default_factory=lambda: dict(TARGETS))
     #: Where the rows were processed: ``local`` (pandas) or ``spark`` (recorded on the run).
     engine: str = "local"
+    #: The pass over every current customer on another engine, whose ``current_X`` then holds
+    #: a bounded sample (:class:`segml.scale.spark_population.SparkPopulation`); None: the
+    #: customers are ``current_X`` (:class:`segml.workflow.stages.LocalPopulation`).
+    population: Any = None
     _samples: dict[Use, Any] = field(default_factory=dict, repr=False)
     _eval_labels: dict[str, pd.Series] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_customers(self) -> int:
+        """How many current customers the run scored (the rows of ``current_X``, or those
+        counted where the population is)."""
+        return len(self.current_X) if self.population is None else self.population.size
 
     def target(self, name: str) -> Target:
         """The :class:`~segml.targets.Target` called ``name`` in this run's registry (a

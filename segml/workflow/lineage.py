@@ -205,7 +205,7 @@ def version_description(run_id: str, data: Any, predictions: Any) -> str:
     | churn | roc_auc | 0.880 | 0.860 (logreg) | cross-validated on 900 rows, then fitted on all of them |
     """
     targets = ", ".join(predictions.comparison)
-    customers = len(data.current_X)
+    customers = getattr(data, "n_customers", None) or len(data.current_X)
     if data.mode == "behavioural" and data.plan is not None:
         start = data.plan.data_start.date().isoformat() if data.plan.data_start is not None else "?"
         window = f"behavioural data from {start} to {data.data_end.date().isoformat()}"

@@ -38,7 +38,7 @@ from segml.monitor.lock import retrain_lock
 from segml.targets import TARGETS, targets_of
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
-from segml.workflow.stages import drift_inputs, load
+from segml.workflow.stages import LocalPopulation, load
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _retrain_locked(
     config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress,
     load_seconds: float,
 ) -> RetrainOutcome:
-    from segml.monitor.drift import DriftReference, drift_summary
+    from segml.monitor.drift import DriftReference
     from segml.tracking import model as tracked_model
     from segml.tracking import publish, registry, runs
     from segml.workflow.stages import fit_all
@@ -192,11 +192,10 @@ def _retrain_locked(
             runs.log_metrics(champion_logged, run_id=run.run_id)
             reference = (champion.metadata if champion is not None else {}).get("drift_reference")
             if reference:
-                drift = drift_summary(
-                    DriftReference.from_dict(reference), data.current_X,
-                    **drift_inputs(segmentation.current_scores, scorer.targets()),
-                    psi_warn=config.retrain.psi_warning,
-                )  # fmt: skip
+                population = (data.population if data.population is not None
+                              else LocalPopulation(data))
+                drift = population.drift(DriftReference.from_dict(reference), segmentation,
+                                         scorer, config.retrain.psi_warning)
                 runs.log_dict(drift, "drift.json", run_id=run.run_id)
                 runs.log_metrics({k: v for k, v in drift.items() if isinstance(v, float)}, run_id=run.run_id)
             # the targets either side predicts: the champion's own (from its state), the
@@ -221,6 +220,8 @@ def _retrain_locked(
             addition.frames["retrain/feature_psi.csv"] = psi.reset_index()
         record_training(run, "retrain", tables, prints, data, segmentation, predictions, config,
                         progress=progress, addition=addition)
+        if data.population is not None:  # the customers' rows cached on another engine
+            data.population.release()
         if dry_run:
             verdict = "would promote" if promote else "would not promote"
             run.set_tags({DECISION_TAG: f"dry-run: {verdict}"})

@@ -55,16 +55,16 @@ def model_choice_tags(predictions: Predictions) -> dict[str, str]:
 def segment_metrics(segmentation: Segmentation) -> dict[str, float]:
     """Counts per level, the noise share and the sample-assignment agreement of the hierarchy."""
     hierarchy = segmentation.hierarchy
-    assignments = segmentation.assignments
+    counts = segmentation.counts()  # every current customer's, even where assignments sample
     metrics = {
-        f"segments_level_{k}_count": float(assignments[f"segment_level_{k}"].nunique())
+        f"segments_level_{k}_count": float(counts[f"segment_level_{k}"].nunique())
         for k in range(1, hierarchy.depth_ + 1)
-        if f"segment_level_{k}" in assignments
+        if f"segment_level_{k}" in counts
     }
     # One noise metric: the share of customers flagged noise. With HDBSCAN leaves the sample's
     # density noise share says the same (two near-equal numbers); only k-means leaves log it,
     # as the reason they were chosen (what HDBSCAN would have left out).
-    metrics["segments_noise_share"] = float(assignments["segment_is_noise"].mean())
+    metrics["segments_noise_share"] = float(segmentation.noise_share())
     discovery = getattr(hierarchy, "discovery_", None) or {}
     keys = ["top_level_silhouette"]
     if discovery.get("leaf_method") != "hdbscan":

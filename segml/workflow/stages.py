@@ -57,25 +57,85 @@ class Segmentation:
     #: The value x risk grid and the operating curves the scorer holds (plain data).
     predictive_grid: dict[str, Any] | None = None
     audience_curves: dict[str, Any] | None = None
+    #: The customers the rule edges and the hierarchy were fitted on (the discovery sample).
+    discovery_ids: pd.Index | None = None
+    #: Customers per segment over every current customer when ``assignments`` holds only a
+    #: sample of them (a Spark train), as :meth:`counts` gives them; None: count ``assignments``.
+    population_counts: pd.DataFrame | None = None
 
     @property
     def depth(self) -> int:
         return len(self.profiles)
 
+    def counts(self) -> pd.DataFrame:
+        """Customers (``customers``) per ``segment_leaf``, ``segment_level_<k>`` and
+        ``segment_is_noise`` over every current customer: the sizes the report, the metrics and
+        the CLI show, whether the assignments are every customer's or a sample's."""
+        if self.population_counts is not None:
+            return self.population_counts
+        a = self.assignments
+        keys = ["segment_leaf", *[c for c in a.columns if c.startswith("segment_level_")],
+                "segment_is_noise"]
+        return (a.groupby(keys, observed=True, sort=True, dropna=False).size()
+                .rename("customers").reset_index())
+
+    def sizes(self, column: str) -> pd.Series:
+        """Customers per value of ``column`` of :meth:`counts` (``segment_leaf``,
+        ``segment_level_<k>``), largest first (ties in the column's order)."""
+        counts = self.counts().groupby(column, sort=True)["customers"].sum()
+        return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
+
+    def noise_share(self) -> float:
+        """The share of every current customer flagged noise."""
+        counts = self.counts()
+        total = int(counts["customers"].sum())
+        noise = int(counts.loc[counts["segment_is_noise"].to_numpy(dtype=bool), "customers"].sum())
+        return noise / total if total else float("nan")
+
+
+def fit_segment_models(sample: pd.DataFrame, segments: SegmentsConfig, seed: int,
+                       ) -> tuple[Any, Any]:
+    """The fitted :class:`~segml.segments.rules.RuleSegmenter` (its RFM and engagement edges)
+    and :class:`~segml.segments.hierarchy.SegmentHierarchy` of the discovery ``sample``
+    (:func:`discovery_sample`): what both engines learn before placing every customer."""
+    from segml.segments import RuleSegmenter, SegmentHierarchy
+
+    nps = next((c for c in sample.columns if c == "nps_score"), None)
+    rules = RuleSegmenter(lifecycle=segments.lifecycle, nps_column=nps).fit(sample)
+    hierarchy = SegmentHierarchy.from_config(segments, seed=seed)
+    hierarchy.fit(sample, rule_segments=rules.transform(sample))
+    return rules, hierarchy
+
+
+def discovery_sample(features: pd.DataFrame, segments: SegmentsConfig, seed: int,
+                     cutoff: object = None) -> pd.DataFrame:
+    """The customers segment discovery is fitted on, in ``features``' order: every one up to
+    ``segments.discovery_max_rows``, above it a seeded sample of that many keyed by customer id
+    at ``cutoff`` (:func:`segml.sampling.discovery_rows`; docs/segments.md, "Discovery on a
+    sample")."""
+    from segml.sampling import discovery_rows
+
+    rows = discovery_rows(features.index, segments.discovery_max_rows, seed, cutoff)
+    return features if rows.size == len(features) else features.iloc[rows]
+
 
 def discover_segments(
     features: pd.DataFrame, segments: SegmentsConfig, seed: int,
-    labels: pd.DataFrame | None = None,
+    labels: pd.DataFrame | None = None, *, cutoff: object = None,
 ) -> Segmentation:
     """Rule segments + the discovered hierarchy, profiled and named at every level
-    (``segments``: the config's section, ``seed``: its seed)."""
-    from segml.segments import RuleSegmenter, SegmentHierarchy, name_hierarchy, profile_hierarchy
+    (``segments``: the config's section, ``seed``: its seed).
 
-    nps = next((c for c in features.columns if c == "nps_score"), None)
-    rules = RuleSegmenter(lifecycle=segments.lifecycle, nps_column=nps).fit(features)
+    The rule edges and the hierarchy are fitted on the discovery sample
+    (:func:`discovery_sample`, keyed at ``cutoff``: every customer up to
+    ``segments.discovery_max_rows``); every customer of ``features`` is then placed and
+    profiled.
+    """
+    from segml.segments import name_hierarchy, profile_hierarchy
+
+    sample = discovery_sample(features, segments, seed, cutoff)
+    rules, hierarchy = fit_segment_models(sample, segments, seed)
     rule_segments = rules.transform(features)
-    hierarchy = SegmentHierarchy.from_config(segments, seed=seed)
-    hierarchy.fit(features, rule_segments=rule_segments)
     assignments = hierarchy.assign(features, rule_segments=rule_segments)
     profiles = profile_hierarchy(
         features,
@@ -86,7 +146,7 @@ def discover_segments(
     names = name_hierarchy(profiles)  # a child's name refines its parent's
     hierarchy.set_names(names)
     return Segmentation(hierarchy, rules, hierarchy.with_names(assignments),
-                        rule_segments, profiles, names)
+                        rule_segments, profiles, names, discovery_ids=sample.index)
 
 
 def keep_segment_ids(
@@ -132,7 +192,6 @@ def fit_all(
     """
     from segml.features.timeline import release
     from segml.scoring.encoding import input_schema_of
-    from segml.workflow.targeting import fit_targeting
 
     def stage(name: str) -> AbstractContextManager[Any]:
         return timer(name) if timer is not None else nullcontext()
@@ -145,47 +204,105 @@ def fit_all(
                 else tables.build_datasets(config))
     if check_input is not None:
         check_input(input_schema_of(data.current_X))
+    # every current customer's features here, or a pass over them on another engine that
+    # keeps them there (segml.scale.spark_population.SparkPopulation)
+    population = data.population if data.population is not None else LocalPopulation(data)
     with stage("segments"):
         progress("discovering segments")
-        segmentation = discover_segments(data.current_X, config.segments, config.seed)
-        if previous_hierarchy is not None:
-            segmentation = keep_segment_ids(
-                segmentation, previous_hierarchy, data.current_X, config.segments
-            )
+        segmentation = population.discover(config.segments, config.seed, previous_hierarchy)
     with stage("predictors"):
         predictions = fit_and_evaluate(data, config, progress)  # "training <target>" each
         if isinstance(tables, Tables):  # every matrix is built: the scoring reads current_X
             release(tables.customers)
     progress("scoring and profiling the customers")
     with stage("scorer"):
-        scorer = build_scorer(data, segmentation, predictions)
-    with stage("scoring"):
-        # the segments stage placed these customers with this hierarchy already
-        scored = scorer.score(data.current_X, segments=segmentation.assignments
-                              ).set_index("customer_id")
-        # the value x risk cut points and the operating curves, learned here, kept in the scorer
-        scored = fit_targeting(scorer, scored, predictions, config)
-    with stage("profiles"):
-        segmentation = profile_with_predictions(segmentation, data.current_X, scored,
-                                                scorer.targets())
-    with stage("drift_reference"):
-        scorer.metadata["drift_reference"] = drift_reference(data.current_X, scored,
-                                                             scorer.targets())
-    segmentation = replace(segmentation, current_scores=scored,  # retrain's drift reads them
-                           predictive_grid=scorer.predictive_grid,
-                           audience_curves=scorer.audience_curves)
+        scorer = build_scorer(data, segmentation, predictions, medians=population.medians())
+    segmentation = population.score(scorer, segmentation, predictions, config, stage)
     return data, segmentation, predictions, scorer
 
 
+class LocalPopulation:
+    """The population pass of a single-machine run: every current customer's features are in
+    memory (``data.current_X``), and each step reads them whole.
+
+    Another engine gives :attr:`Datasets.population` an object with the same methods that keeps
+    the rows where they are (:class:`segml.scale.spark_population.SparkPopulation`): ``size``,
+    ``medians``, ``discover``, ``score`` and ``drift``; :func:`fit_all` and a retrain call only
+    those.
+    """
+
+    def __init__(self, data: Datasets):
+        self.X = data.current_X
+        self.cutoff = data.data_end
+
+    @property
+    def size(self) -> int:
+        """How many current customers there are."""
+        return len(self.X)
+
+    def medians(self) -> pd.Series:
+        """The median of each numeric feature (the scorer's example row)."""
+        from segml.scoring.encoding import categorical_levels_of
+
+        return self.X.drop(columns=list(categorical_levels_of(self.X))).median(numeric_only=True)
+
+    def discover(self, segments: SegmentsConfig, seed: int,
+                 previous_hierarchy: Any = None) -> Segmentation:
+        """:func:`discover_segments`, then :func:`keep_segment_ids` against
+        ``previous_hierarchy`` (a retrain's champion) when given."""
+        segmentation = discover_segments(self.X, segments, seed, cutoff=self.cutoff)
+        if previous_hierarchy is not None:
+            segmentation = keep_segment_ids(segmentation, previous_hierarchy, self.X, segments)
+        return segmentation
+
+    def score(self, scorer: Any, segmentation: Segmentation, predictions: Predictions,
+              config: SegmlConfig,
+              stage: Callable[[str], AbstractContextManager[Any]]) -> Segmentation:
+        """Score every customer, learn the targeting (grid, curves) into ``scorer``, put the
+        predicted rates into the profiles and store the drift reference in the scorer."""
+        from segml.workflow.targeting import fit_targeting
+
+        with stage("scoring"):
+            # the segments stage placed these customers with this hierarchy already
+            scored = scorer.score(self.X, segments=segmentation.assignments
+                                  ).set_index("customer_id")
+            # the value x risk cut points and the operating curves, learned here, kept in the
+            # scorer
+            scored = fit_targeting(scorer, scored, predictions, config)
+        with stage("profiles"):
+            segmentation = profile_with_predictions(segmentation, self.X, scored,
+                                                    scorer.targets())
+        with stage("drift_reference"):
+            scorer.metadata["drift_reference"] = drift_reference(self.X, scored,
+                                                                 scorer.targets())
+        return replace(segmentation, current_scores=scored,  # retrain's drift reads them
+                       predictive_grid=scorer.predictive_grid,
+                       audience_curves=scorer.audience_curves)
+
+    def drift(self, reference: Any, segmentation: Segmentation, scorer: Any,
+              psi_warn: float) -> dict[str, Any]:
+        """:func:`~segml.monitor.drift.drift_summary` of these customers against
+        ``reference`` (a champion's drift reference)."""
+        from segml.monitor.drift import drift_summary
+
+        return drift_summary(reference, self.X,
+                             **drift_inputs(segmentation.current_scores, scorer.targets()),
+                             psi_warn=psi_warn)
+
+
 # ------------------------------------------------------------------------------ the scorer
-def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions) -> Any:
-    """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run."""
+def build_scorer(data: Datasets, segmentation: Segmentation, predictions: Predictions, *,
+                 medians: pd.Series | None = None) -> Any:
+    """The composite :class:`~segml.scoring.scorer.CustomerScorer` of a fitted run
+    (``medians``: each numeric feature's over every current customer, when ``data.current_X``
+    does not hold them all)."""
     from segml.scoring.encoding import categorical_levels_of, id_kind_of
     from segml.scoring.scorer import CustomerScorer
 
     X = data.current_X
     categorical = categorical_levels_of(X)  # the scorer's schema is then input_schema_of(X)
-    numeric = X.drop(columns=list(categorical)).median(numeric_only=True)
+    numeric = (X.drop(columns=list(categorical)).median(numeric_only=True) if medians is None
+               else medians)
     id_kind = id_kind_of(X.index)
     return CustomerScorer(
         feature_names=list(X.columns),
@@ -225,14 +342,33 @@ def profile_with_predictions(
     (:meth:`~segml.scoring.scorer.CustomerScorer.targets`); None: the built-in ones.
     """
     assignments = segmentation.assignments.reindex(features.index)
-    for spec in (TARGETS if targets is None else targets).values():
-        if spec.profile_kpi is None or spec.output_column not in scored:
-            continue
-        column, _ = spec.profile_kpi
-        expected = pd.Series(scored[spec.output_column].to_numpy(dtype=float), index=features.index)
+    rates = []
+    for column, score in rate_columns(scored, targets):
+        expected = pd.Series(scored[score].to_numpy(dtype=float), index=features.index)
+        rates.append((column, {
+            level: expected.groupby(
+                assignments[f"segment_level_{level}"].astype(str).to_numpy()).mean()
+            for level in segmentation.profiles}))
+    return with_predicted_rates(segmentation, rates)
+
+
+def rate_columns(scored: Any, targets: Mapping[str, Target] | None = None,
+                 ) -> list[tuple[str, str]]:
+    """(profile KPI column, score column) of each target giving a KPI whose score ``scored``
+    holds (a frame, or the names of its columns), in the targets' order."""
+    return [(spec.profile_kpi[0], spec.output_column)
+            for spec in (TARGETS if targets is None else targets).values()
+            if spec.profile_kpi is not None and spec.output_column in scored]
+
+
+def with_predicted_rates(segmentation: Segmentation,
+                         rates: list[tuple[str, dict[int, pd.Series]]]) -> Segmentation:
+    """Each level's profile with its KPI columns replaced by ``rates``: (column, level -> mean
+    score per segment id as text), computed here (:func:`profile_with_predictions`) or summed
+    where the scores are; a suppressed segment's rate is NaN."""
+    for column, by_level in rates:
         for level, profile in segmentation.profiles.items():
-            segments = assignments[f"segment_level_{level}"].astype(str).to_numpy()
-            rate = expected.groupby(segments).mean().reindex(profile.index)
+            rate = by_level[level].reindex(profile.index)
             rate[profile["suppressed"].to_numpy(dtype=bool)] = np.nan
             profile = profile.drop(columns=[column], errors="ignore")
             at = (profile.columns.get_loc("top_features") if "top_features" in profile

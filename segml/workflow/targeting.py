@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,10 @@ class Audiences:
 
 # ---------------------------------------------------------------------------- at training time
 def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
-                  config: SegmlConfig) -> pd.DataFrame:
+                  config: SegmlConfig, *, columns: list[str] | None = None,
+                  quantile: Callable[[str, list[float]], Any] | None = None,
+                  registered: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
+                  ) -> pd.DataFrame:
     """Store the predictive grid and the operating curves in ``scorer`` (plain data) and add
     ``predictive_segment`` to ``scored`` (the training population's scores, index customer id).
 
@@ -94,17 +97,27 @@ def fit_targeting(scorer: Any, scored: pd.DataFrame, predictions: Any,
     out-of-time scores (``predictions.fits[<target>].eval_scores``), each with the registered
     model's score at every share of the training population (how a promise carries over).
     The targets are the scorer's own (:meth:`~segml.scoring.scorer.CustomerScorer.targets`).
+
+    Where the training population's scores are elsewhere (a Spark train), ``scored`` holds a
+    sample of them and the learning reads the population through ``columns`` (its score
+    columns), ``quantile(column, quantiles)`` (the grid's cut points:
+    :func:`~segml.segments.predictive.finite_quantiles`) and ``registered(curve, column)``
+    (:func:`~segml.predict.operating.with_registered_scores`).
     """
     targets = scorer.targets()
-    grid = predictive.fit_grid(scored, config.predictive_segments, predictions.predictors,
-                               targets)
+    present = scored.columns if columns is None else columns
+    grid = predictive.fit_grid(scored if quantile is None else present,
+                               config.predictive_segments, predictions.predictors, targets,
+                               quantile=quantile)
     scorer.predictive_grid = grid
     if grid["reason"]:
         log.info("predictive segments: %s", grid["reason"])  # the report shows it too
+    registered = registered or (lambda curve, column: with_registered_scores(curve,
+                                                                             scored[column]))
     scorer.audience_curves = {
-        name: with_registered_scores(curve, scored[targets[name].output_column])
+        name: registered(curve, targets[name].output_column)
         for name, curve in operating_curves(predictions, config, targets).items()
-        if targets[name].output_column in scored}
+        if targets[name].output_column in present}
     if predictive.has_cells(grid):
         scored = scored.assign(**{predictive.COLUMN: predictive.assign(grid, scored)})
     return scored

@@ -130,6 +130,8 @@ def train(
             check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
         record_training(run, run_name, tables, prints, data, segmentation, predictions, config,
                         progress=progress)
+        if data.population is not None:  # the customers' rows cached on another engine
+            data.population.release()
         progress("registering the composite model")
         with run.stage("register", nested=False):  # logged in the run that holds its metrics
             info, version = register_version(run, scorer, data, predictions, config)

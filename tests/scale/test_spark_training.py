@@ -2,9 +2,12 @@
 
 The same small generated data and config go through ``segml train`` locally and on a
 ``local[2]`` session; the row budgets are set below the data's stacked rows, so the seeded
-samples are drawn (on Spark: counted, keyed and filtered there). The sampled customers, the
-feature matrices, the fitted models, the metrics and the segments must agree, and a retrain on
-Spark must reach the local retrain's gates. Run by ``make test-scale`` (marker ``scale``).
+samples are drawn (on Spark: counted, keyed and filtered there), and the discovery cap
+(``segments.discovery_max_rows``) below the customers, so segment discovery fits on a sample.
+The sampled customers, the feature matrices, the fitted models, the metrics, the segments, their
+profiles, the predictive grid, the audience thresholds and the drift reference must agree (the
+Spark side computed from every customer without collecting them), and a retrain on Spark must
+reach the local retrain's gates. Run by ``make test-scale`` (marker ``scale``).
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from segml.scale.spark_training import SparkSource
 from segml.targets import target as target_of
 from segml.workflow.datasets import build_datasets
 from segml.workflow.retrain import retrain
+from segml.workflow.stages import discovery_sample
 from segml.workflow.train import train
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
 logging.getLogger("py4j").setLevel(logging.WARNING)
 TARGETS = ["churn", "spend"]  # a classifier and the regressor: every kind of fit and sample
+DISCOVERY = 400  # of the 700 customers: segment discovery fits on a sample
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,7 @@ def small_config(root, name: str, max_eval_rows: int | None = 300):
         "targets": TARGETS, "candidate_max_rows": 1000, "max_train_rows": 1000,
         "max_eval_rows": max_eval_rows, "n_estimators": 80})
     config.segments.sample_size = 200
+    config.segments.discovery_max_rows = DISCOVERY
     config.tracking.registered_model_name = name
     config.tracking.experiment_name = name
     return config
@@ -75,9 +81,12 @@ def test_spark_draws_the_same_samples_and_builds_the_same_matrices(spark, world)
     remote = SparkSource.read(spark, world / "data", config).build_datasets(config)
     assert remote.engine == "spark" and local.engine == "local"
     assert remote.plan.to_dict() == local.plan.to_dict() and remote.spec == local.spec
-    assert local.current_X.index.equals(remote.current_X.index)  # the table's order
-    pd.testing.assert_frame_equal(local.current_X, remote.current_X, check_exact=False, rtol=0,
-                                  atol=1e-9)
+    # the driver holds the discovery sample of the current customers, not every one of them
+    sample = discovery_sample(local.current_X, config.segments, config.seed, local.data_end)
+    assert len(sample) == DISCOVERY < len(local.current_X) == remote.n_customers
+    assert sample.index.equals(remote.current_X.index)  # the same customers, the table's order
+    pd.testing.assert_frame_equal(sample, remote.current_X, check_exact=False, rtol=0, atol=1e-9)
+    assert_no_frame_per_customer(remote)
     sampled = 0
     for target in TARGETS:
         column = target_of(target).label_column
@@ -91,6 +100,14 @@ def test_spark_draws_the_same_samples_and_builds_the_same_matrices(spark, world)
                 sampled += 1
         assert len(evaluation) == 300
     assert sampled >= 2  # the test exercised the sampled path, not only the whole stacks
+
+
+def assert_no_frame_per_customer(data):
+    """No frame or series the Spark datasets (and their population) hold on the driver has a
+    row per current customer: the longest is the discovery sample."""
+    held = [*vars(data).values(), *vars(data.population).values()]
+    lengths = [len(v) for v in held if isinstance(v, pd.DataFrame | pd.Series | pd.Index)]
+    assert lengths and max(lengths) <= DISCOVERY < data.n_customers
 
 
 def assert_same_sets(local, remote, target: str):
@@ -132,13 +149,11 @@ def test_a_spark_train_registers_the_same_model_as_a_local_train(trained):
     for name, value in measured(local.metrics).items():
         assert remote.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
     assert local.fit_cutoffs == remote.fit_cutoffs
-    # the registered composites give the same scores, segments included, on the same customers
+    # the registered composites give the same scores, segments included, on every customer
     X = local.datasets.current_X
     a, b = local.scorer.score(X), remote.scorer.score(X)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-9)
-    leaf = "segment_leaf"
-    assert adjusted_rand_score(local.segmentation.assignments[leaf],
-                               remote.segmentation.assignments[leaf]) >= 0.99
+    assert adjusted_rand_score(a["segment_leaf"], b["segment_leaf"]) >= 0.99
     client = MlflowClient()
     assert client.get_run(remote.run_id).data.tags["engine"] == "spark"
     assert client.get_run(local.run_id).data.tags["engine"] == "local"
@@ -152,13 +167,59 @@ def test_a_spark_train_registers_the_same_model_as_a_local_train(trained):
         (k.startswith("fingerprint.") and k.endswith((".sha256", ".hash")))
         or k.startswith("tracking.") for k in differing), differing
 
+def test_a_spark_train_profiles_and_summarises_every_customer_as_a_local_train(trained):
+    """Discovery fits on the same sample; the profiles, the predictive grid, the audience
+    thresholds, the example row and the drift reference, computed on Spark from every customer,
+    equal the local ones."""
+    local, remote = trained
+    a, b = local.segmentation, remote.segmentation
+    assert len(a.discovery_ids) == DISCOVERY and a.discovery_ids.equals(b.discovery_ids)
+    assert remote.datasets.n_customers == len(local.datasets.current_X) > DISCOVERY
+    assert_no_frame_per_customer(remote.datasets)
+    assert a.depth == b.depth
+    for level, profile in a.profiles.items():
+        other = b.profiles[level]
+        assert profile.index.equals(other.index), level
+        np.testing.assert_array_equal(profile["size"], other["size"])  # sizes exact
+        assert int(other["size"].sum()) == len(local.datasets.current_X)
+        pd.testing.assert_frame_equal(profile, other, check_exact=False, rtol=1e-9, atol=1e-12)
+    assert a.names == b.names
+    # the sizes the report, the metrics and the CLI show: every customer's on both engines
+    pd.testing.assert_frame_equal(a.counts(), b.counts(), check_dtype=False)
+    assert int(b.counts()["customers"].sum()) == len(local.datasets.current_X)
+    grid_a, grid_b = local.scorer.predictive_grid, remote.scorer.predictive_grid
+    assert grid_a["value"] is not None and grid_a["risk"] is not None
+    for axis in ("value", "risk"):
+        np.testing.assert_allclose(grid_b[axis]["cuts"], grid_a[axis]["cuts"], rtol=0, atol=1e-9)
+        assert {**grid_a[axis], "cuts": None} == {**grid_b[axis], "cuts": None}
+    curves_a, curves_b = local.scorer.audience_curves, remote.scorer.audience_curves
+    assert set(curves_a) == set(curves_b) == {"churn"}
+    np.testing.assert_allclose(curves_b["churn"]["registered_threshold"],
+                               curves_a["churn"]["registered_threshold"], rtol=0, atol=1e-9)
+    row_a, row_b = (s.metadata["example_row"] for s in (local.scorer, remote.scorer))
+    assert row_a.keys() == row_b.keys()
+    np.testing.assert_allclose([row_b[k] for k in row_a], list(row_a.values()), rtol=1e-12)
+    ref_a, ref_b = (s.metadata["drift_reference"] for s in (local.scorer, remote.scorer))
+    assert ref_a.keys() == ref_b.keys()
+    for part in ref_a:
+        assert ref_a[part].keys() == ref_b[part].keys(), part
+        for key, value in ref_a[part].items():
+            if part in ("categorical_levels",):
+                assert value == ref_b[part][key], (part, key)
+            else:
+                np.testing.assert_allclose(ref_b[part][key], value, rtol=0, atol=1e-9,
+                                           err_msg=f"{part} {key}")
+    # the report's grid reads the scores of the sample: one row per sampled customer
+    assert remote.segmentation.current_scores.index.equals(b.discovery_ids)
+
+
 def test_retrain_on_spark_from_the_cli_reaches_the_local_retrain_s_gates(trained, world):
     def config_file(name: str):
         document = yaml.safe_load((world / "data" / "segml.yaml").read_text())
         document["data"]["now"] = "2030-01-01"
         document["models"] = {"targets": TARGETS, "candidate_max_rows": 1000,
                               "max_train_rows": 1000, "n_estimators": 80}
-        document["segments"] = {"sample_size": 200}
+        document["segments"] = {"sample_size": 200, "discovery_max_rows": DISCOVERY}
         document["tracking"] = {"registered_model_name": name, "experiment_name": name}
         path = world / f"{name}.yaml"
         path.write_text(yaml.safe_dump(document))
@@ -217,8 +278,8 @@ def test_declared_targets_train_on_spark_with_the_local_labels_samples_and_matri
     assert list(remote.plan.targets) == ["buys_electronics", "contacts_support"]
     assert {"buys_electronics_history_count", "contacts_support_history_count"} <= set(
         remote.current_X.columns)  # features follow the declared targets on Spark too
-    pd.testing.assert_frame_equal(local.current_X, remote.current_X, check_exact=False, rtol=0,
-                                  atol=1e-9)
+    sample = discovery_sample(local.current_X, config.segments, config.seed, local.data_end)
+    pd.testing.assert_frame_equal(sample, remote.current_X, check_exact=False, rtol=0, atol=1e-9)
     for target in ("buys_electronics", "contacts_support"):
         stacks, _ = assert_same_sets(local, remote, target)
         for stack in stacks.values():
