@@ -1,5 +1,6 @@
 """The frame-based profiles and drift reference as they were before they were computed from
-additive statistics (:mod:`segml.segments.statistics`): kept verbatim as the reference the
+additive statistics (:mod:`segml.segments.statistics`): kept verbatim (but for the unchanged
+``near_copies`` and drift share helpers, imported) as the reference the
 statistics path must reproduce (``tests/segments/test_statistics.py``). Not used by segml.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from segml.segments.profiles import near_copies  # unchanged: read from segml, not copied
 from segml.segments.rules import lapsed
 
 V_TO_D = 1.6
@@ -161,41 +163,6 @@ def _categorical_effects(values: pd.Series, col: str, codes: np.ndarray, uniques
         "rest_value": share_out[pick, best],
         "strength": V * V_TO_D,
     })
-
-
-def near_copies(X: pd.DataFrame, threshold: float = 0.9, sample: int = 20_000,
-                max_levels: int = 20) -> dict[str, set[str]]:
-    """Feature -> the features it nearly copies (``|r| >= threshold``), on up to ``sample`` rows.
-
-    Features are named as in :func:`segment_effects`: a numeric column by its name, a level of a
-    categorical as ``column=level`` (its 0/1 indicator).
-
-    Example
-    -------
-    >>> import numpy as np, pandas as pd
-    >>> m = np.arange(50.0)
-    >>> X = pd.DataFrame({"minutes": m, "charge": 0.17 * m, "other": m % 7,
-    ...                   "plan": pd.Categorical(np.where(m > 0, "yes", "no"))})
-    >>> near_copies(X)["charge"], near_copies(X)["plan=no"]
-    ({'minutes'}, {'plan=yes'})
-    """
-    frame = X.iloc[:: max(1, len(X) // sample)]
-    cols = {c: frame[c].astype(float) for c in _numeric_columns(frame)}
-    for c in categorical_columns(frame):
-        text = frame[c].astype("string")
-        for level in text.value_counts().index[:max_levels]:
-            cols[f"{c}={level}"] = text.eq(level).astype(float)
-    if len(cols) < 2:
-        return {}
-    with np.errstate(all="ignore"):
-        corr = pd.DataFrame(cols).corr().abs().to_numpy()
-    names = list(cols)
-    hit = np.argwhere(np.triu(np.nan_to_num(corr) >= threshold, k=1))
-    out: dict[str, set[str]] = {}
-    for i, j in hit:  # pairs of near copies: a handful
-        out.setdefault(names[i], set()).add(names[j])
-        out.setdefault(names[j], set()).add(names[i])
-    return out
 
 
 def top_effects(effects: pd.DataFrame, top_n: int,
@@ -381,37 +348,13 @@ def _refining(X: pd.DataFrame, seg: pd.Series, parent: pd.Series, profile: pd.Da
 
 
 # ------------------------------------------------------------------ DriftReference.fit, verbatim
-from segml.monitor.drift import DriftReference  # noqa: E402
-
-_MISSING = "__missing__"
-
-
-def _numeric_shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
-    data = values.to_numpy(dtype=float, na_value=np.nan)
-    missing = np.isnan(data)
-    bins = np.searchsorted(edges, data[~missing], side="right")
-    counts = np.bincount(bins, minlength=len(edges) + 1).astype(float)
-    counts = np.append(counts, missing.sum())
-    return counts / max(len(data), 1)
-
-
-def _text_counts(values: pd.Series) -> pd.Series:
-    """Count of each value as text (missing as ``__missing__``), most frequent first
-    (:func:`~segml.features.statistics.text_counts`: a categorical by its codes)."""
-    from segml.features.statistics import text_counts
-
-    counts = pd.Series(text_counts(values), dtype="int64")
-    missing = int(values.isna().sum())
-    if missing:
-        counts[_MISSING] = counts.get(_MISSING, 0) + missing
-    return counts.iloc[np.argsort(-counts.to_numpy(), kind="stable")]
-
-
-def _categorical_shares(values: pd.Series, levels: list[str]) -> np.ndarray:
-    counts = _text_counts(values)
-    known = np.array([counts.get(level, 0) for level in levels], dtype=float)
-    other = len(values) - known.sum()
-    return np.append(known, other) / max(len(values), 1)
+# the share helpers are unchanged in segml.monitor.drift: read from there, not copied
+from segml.monitor.drift import (  # noqa: E402
+    DriftReference,
+    _categorical_shares,
+    _numeric_shares,
+    _text_counts,
+)
 
 
 def drift_fit(
