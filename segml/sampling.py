@@ -37,11 +37,51 @@ def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = 
     >>> bool((hash_keys(pd.Series(["a", "b"]), 0, "2024-02-29") == a).any())
     False
     """
-    text = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    return _hash_texts(np.asarray(ids, dtype=object), seed, context)
+
+
+def _hash_texts(ids: np.ndarray, seed: int, context: str | np.ndarray) -> np.ndarray:
+    """:func:`hash_keys` of object ``ids`` in ``context`` (one, or one per row)."""
+    if pd.api.types.infer_dtype(ids, skipna=False) != "string":
+        return _hash_any(ids, seed, context)
+    # Ids that are all Python text already (the common case) are joined to their context as
+    # they are: the same strings as _hash_any makes, without a round trip through an Arrow
+    # text column and back to Python objects, and one join per row.
+    if isinstance(context, str):
+        text = ids if not context else (context + "|") + ids
+    else:
+        text = _prefixes(np.asarray(context, dtype=object)) + ids
+    return _siphash(text, seed)
+
+
+def _prefixes(context: np.ndarray) -> np.ndarray:
+    """Each row's ``context + "|"`` ("" for no context), made once per run of equal contexts
+    (a stack's rows come block by block, one cutoff each)."""
+    if context.size == 0:
+        return context
+    starts = np.flatnonzero(np.r_[True, context[1:] != context[:-1]])
+    made = np.array([value + "|" if value else "" for value in context[starts]], dtype=object)
+    return np.repeat(made, np.diff(np.r_[starts, context.size]))
+
+
+def _hash_any(ids: np.ndarray, seed: int, context: str | np.ndarray) -> np.ndarray:
+    """:func:`hash_keys` of any ids (ints, missing ids, ...): pandas' text of each (a missing
+    id stays missing), one context at a time."""
+    if not isinstance(context, str):
+        keys = np.empty(ids.size, dtype=np.int64)
+        for value in pd.unique(context):
+            rows = context == value
+            keys[rows] = _hash_texts(ids[rows], seed, value)
+        return keys
+    text = pd.Series(ids).astype(str)
     if context:
         text = context + "|" + text
-    values = np.asarray(text.to_numpy(), dtype=object)
-    hashed = pd.util.hash_array(values, hash_key=f"segml{seed:011d}"[-16:], categorize=False)
+    return _siphash(np.asarray(text.to_numpy(), dtype=object), seed)
+
+
+def _siphash(text: np.ndarray, seed: int) -> np.ndarray:
+    """SipHash of each text's UTF-8 bytes, keyed by ``seed``, as int64."""
+    hashed = pd.util.hash_array(text, hash_key=f"segml{seed:011d}"[-16:], categorize=False)
     return hashed.view(np.int64)
 
 
@@ -127,19 +167,26 @@ def stratified_sample(n_max: int, strata: np.ndarray, seed: int,
     n = strata.size
     if n <= n_max:
         return np.arange(n)
-    codes = np.unique(strata, return_inverse=True)[1].ravel()
+    codes = _stratum_codes(strata)
     quota = quotas(np.bincount(codes), n_max)
     if ids is None:
         keys = np.random.default_rng(seed).random(n)
-    elif isinstance(context, str):
-        keys = hash_keys(ids, seed, context)
-    else:  # one context per row (a stack's cutoffs)
-        keys = np.empty(n, dtype=np.int64)
-        ids = np.asarray(ids, dtype=object)
-        for value in pd.unique(context):
-            rows = context == value
-            keys[rows] = hash_keys(ids[rows], seed, value)
+    else:  # one context, or one per row (a stack's cutoffs): each row's key is its own hash
+        keys = _hash_texts(np.asarray(ids, dtype=object), seed, context)
     return take_quotas(codes, quota, keys)[0]
+
+
+def _stratum_codes(strata: np.ndarray) -> np.ndarray:
+    """``np.unique(strata, return_inverse=True)[1]``: each row's rank among the distinct strata.
+
+    Small non-negative integer strata (labels x blocks) are ranked by counting, without the
+    sort ``np.unique`` does on every row.
+    """
+    strata = np.asarray(strata).ravel()
+    if strata.dtype.kind in "iub" and strata.size and 0 <= strata.min() and strata.max() < 2**16:
+        values = strata.astype(np.int64)
+        return (np.cumsum(np.bincount(values) > 0) - 1)[values]
+    return np.unique(strata, return_inverse=True)[1].ravel()
 
 
 def take_quotas(codes: np.ndarray, quota: np.ndarray,
@@ -155,8 +202,24 @@ def take_quotas(codes: np.ndarray, quota: np.ndarray,
     ([1, 2, 3], [0, 4])
     """
     counts = np.bincount(codes, minlength=len(quota))
-    order = np.lexsort((random_keys, codes))  # random within stratum
+    order = _by_stratum_then_key(codes, random_keys)  # random within stratum
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.arange(codes.size) - starts[codes[order]]
     take = rank < quota[codes[order]]
     return np.sort(order[take]), np.sort(order[~take])
+
+
+def _by_stratum_then_key(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.lexsort((keys, codes))``, the same order, in two cheaper sorts.
+
+    A (non-stable, vectorised) sort of the keys, then a stable counting sort of the strata
+    (few, so 16-bit). Only rows with equal keys could end up in another order than lexsort's;
+    if there are any, lexsort decides.
+    """
+    if codes.size == 0 or len(np.bincount(codes)) > 2**15:
+        return np.lexsort((keys, codes))
+    order = np.argsort(keys)
+    ranked = keys[order]
+    if (ranked[1:] == ranked[:-1]).any() or (ranked.dtype.kind == "f" and np.isnan(ranked[-1])):
+        return np.lexsort((keys, codes))
+    return order[np.argsort(codes.astype(np.int16)[order], kind="stable")]

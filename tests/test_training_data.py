@@ -3,6 +3,7 @@ only what later uses need, and the stacks it serves equal stacks built from scra
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -83,3 +84,23 @@ def test_a_later_evaluation_keeps_the_whole_matrix(data):
                            rows_of=lambda use, c: None if use[1] == "evaluation" else pd.Index([]))
     first = frames(cutoff, ("a", "train"))
     assert frames(cutoff, ("b", "evaluation")) is first
+
+
+def test_kept_rows_are_the_union_of_the_later_uses_in_the_matrixs_order():
+    """Between uses the cache keeps exactly the matrix rows some later use asks for, in the
+    matrix's order: asked in any order, asked twice, asked by two uses, unicode ids, ids the
+    matrix does not hold, a use asking for nothing."""
+    rng = np.random.default_rng(8)
+    ids = pd.Index(pd.array([f"日{i:04d}" if i % 3 else f"c{i}" for i in rng.permutation(300)],
+                            dtype="str"), name="customer_id")
+    frame = pd.DataFrame({"x": np.arange(300.0)}, index=ids)
+    asked = {("a", "train"): pd.Index(rng.choice(ids, 120)),  # repeats, any order
+             ("b", "refit"): ids[rng.permutation(300)[:80]].append(pd.Index(["absent", "Ω"])),
+             ("c", "train"): pd.Index([], dtype="str")}
+    cutoff = pd.Timestamp("2024-01-31")
+    frames = FeatureFrames(None, None, {cutoff: list(asked)}, rows_of=lambda use, c: asked[use])
+    frames._keep(cutoff, frame, True, list(asked))
+    kept, whole = frames._frames[cutoff]
+    wanted = set(asked[("a", "train")]) | set(asked[("b", "refit")])
+    assert not whole and kept.index.tolist() == [i for i in ids if i in wanted]
+    assert kept["x"].tolist() == frame.loc[kept.index, "x"].tolist()

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from segml.errors import DataError, Problem
@@ -192,6 +193,55 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 FINGERPRINT_BLOCK_ROWS = 1_000_000
 
 
+#: Leading rows whose distinct share tells whether a text column is mostly unique.
+_UNIQUE_PROBE_ROWS = 4096
+
+
+def _row_hashes(block: pd.DataFrame) -> np.ndarray:
+    """``pd.util.hash_pandas_object(block, index=False)`` as a uint64 array, the same values.
+
+    pandas hashes an Arrow text column through a dictionary of its distinct values, a gain when
+    values repeat (customer ids) and a loss of 3x when each row has its own (order ids: the
+    dictionary is as long as the column and costs more than hashing the values themselves).
+    Mostly-unique Arrow text columns are therefore hashed value by value; every other column
+    goes through pandas unchanged.
+    """
+    columns = [block.iloc[:, i] for i in range(block.shape[1])]
+    unique = [_mostly_unique_text(column) for column in columns]
+    if not any(unique):
+        return pd.util.hash_pandas_object(block, index=False).to_numpy()
+    from pandas.core.util.hashing import combine_hash_arrays  # pandas' own way to join columns
+
+    hashes = (_column_hashes(column, value_by_value=flag) for column, flag in zip(columns, unique, strict=True))
+    return combine_hash_arrays(hashes, len(columns))
+
+
+def _mostly_unique_text(column: pd.Series) -> bool:
+    """Arrow-backed text whose first rows are mostly distinct (the probe only picks the faster
+    of two ways to the same hashes, it never changes them)."""
+    dtype = column.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return False
+    probe = column.iloc[:_UNIQUE_PROBE_ROWS]
+    return len(probe) > 1 and probe.nunique(dropna=False) * 2 > len(probe)
+
+
+def _column_hashes(column: pd.Series, *, value_by_value: bool) -> np.ndarray:
+    """One column's hashes as pandas computes them within ``hash_pandas_object``.
+
+    With ``value_by_value`` (mostly-unique Arrow text) the column is hashed value by value
+    (``categorize=False``: the same SipHash of each value's UTF-8 bytes as pandas' dictionary
+    path); missing values get the hash that path gives them (the largest uint64).
+    """
+    if not value_by_value:
+        return pd.util.hash_pandas_object(column, index=False).to_numpy()
+    hashed = pd.util.hash_array(column.to_numpy(dtype=object), categorize=False)
+    missing = column.isna().to_numpy()
+    if missing.any():
+        hashed[missing] = np.iinfo(np.uint64).max
+    return hashed
+
+
 def fingerprint(frame: pd.DataFrame | None, *, timestamp: str | None = None) -> dict[str, object]:
     """Row count, date range and a content hash of a table (order-sensitive).
 
@@ -204,7 +254,7 @@ def fingerprint(frame: pd.DataFrame | None, *, timestamp: str | None = None) -> 
     # turns its text columns into Python strings side by side (a few GiB); the digest is the same.
     for start in range(0, len(frame), FINGERPRINT_BLOCK_ROWS):
         block = frame.iloc[start : start + FINGERPRINT_BLOCK_ROWS]
-        digest.update(pd.util.hash_pandas_object(block, index=False).to_numpy().tobytes())
+        digest.update(_row_hashes(block).tobytes())
     digest.update("|".join(map(str, frame.columns)).encode())
     result: dict[str, object] = {
         "rows": int(len(frame)),

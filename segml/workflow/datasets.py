@@ -79,11 +79,15 @@ class FeatureFrames:
         if any(r is None for r in rows):
             self._frames[cutoff] = (frame, whole)
             return
-        wanted = rows[0].append(rows[1:]).unique() if len(rows) > 1 else rows[0]
         # by hashed lookup of the wanted ids (ids are unique within a cutoff): Index.isin on
-        # Arrow strings compares a million ids in Python
-        found = frame.index.get_indexer(wanted)
-        self._frames[cutoff] = (frame.iloc[np.sort(found[found >= 0])], False)
+        # Arrow strings compares a million ids in Python. Each use's ids are looked up in the
+        # one hash table of the frame's index and the rows found are marked: no union of the
+        # ids (a second hash of their text), no sort.
+        keep = np.zeros(len(frame), dtype=bool)
+        for wanted in rows:
+            found = frame.index.get_indexer(wanted)
+            keep[found[found >= 0]] = True
+        self._frames[cutoff] = (frame.iloc[np.flatnonzero(keep)], False)
 
 
 @dataclass
