@@ -74,11 +74,16 @@ def small_config(root, name: str, max_eval_rows: int | None = 300):
     return config
 
 
+def both_datasets(spark, world, config):
+    """The loaded tables, the datasets one machine builds from them and those Spark builds."""
+    tables = load_tables(config, data_dir=world / "data")
+    return (tables, build_datasets(tables, config),
+            SparkSource.read(spark, world / "data", config).build_datasets(config))
+
+
 def test_spark_draws_the_same_samples_and_builds_the_same_matrices(spark, world):
     config = small_config(world, "segml-datasets")
-    tables = load_tables(config, data_dir=world / "data")
-    local = build_datasets(tables, config)
-    remote = SparkSource.read(spark, world / "data", config).build_datasets(config)
+    tables, local, remote = both_datasets(spark, world, config)
     assert remote.engine == "spark" and local.engine == "local"
     assert remote.plan.to_dict() == local.plan.to_dict() and remote.spec == local.spec
     # the driver holds the discovery sample of the current customers, not every one of them
@@ -272,9 +277,7 @@ def declared_config(root, name: str, extra: dict | None = None):
 
 def test_declared_targets_train_on_spark_with_the_local_labels_samples_and_matrices(spark, world):
     config = declared_config(world, "segml-declared")
-    tables = load_tables(config, data_dir=world / "data")
-    local = build_datasets(tables, config)
-    remote = SparkSource.read(spark, world / "data", config).build_datasets(config)
+    _, local, remote = both_datasets(spark, world, config)
     assert list(remote.plan.targets) == ["buys_electronics", "contacts_support"]
     assert {"buys_electronics_history_count", "contacts_support_history_count"} <= set(
         remote.current_X.columns)  # features follow the declared targets on Spark too
