@@ -27,6 +27,7 @@ from typing import Annotated
 
 import typer
 
+from segml.allocation import with_fast_allocation
 from segml.cli.data import generate, validate
 from segml.cli.lifecycle import promote, retrain, rollback
 from segml.cli.options import Command, Group
@@ -66,7 +67,8 @@ def main_options(
 
 
 for _command in COMMANDS:
-    app.command(cls=Command)(_command)
+    # every command runs with the run's allocation settings (segml.allocation)
+    app.command(cls=Command)(with_fast_allocation(_command))
 
 
 def main() -> None:  # pragma: no cover - console entry point

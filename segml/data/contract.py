@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from segml.allocation import with_fast_allocation
 from segml.config import ATTRIBUTE_ROLES, SegmlConfig
 from segml.data.checks import (
     Collector as _Collector,
@@ -426,6 +427,7 @@ def validate_tables(
     return tables, problems
 
 
+@with_fast_allocation
 def load_tables(
     config: SegmlConfig | None = None,
     *,

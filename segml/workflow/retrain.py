@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
@@ -125,6 +126,7 @@ def _previous_decision(config: SegmlConfig, key: str) -> RetrainOutcome | None:
     )
 
 
+@with_fast_allocation
 def retrain(
     config: SegmlConfig,
     *,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
@@ -85,6 +86,7 @@ class TrainResult:
         return head + self.summary().to_html(float_format=lambda v: f"{v:.3f}")
 
 
+@with_fast_allocation
 def train(
     config: SegmlConfig | None = None,
     *,
@@ -200,6 +202,7 @@ def register_version(run: Any, scorer: Any, data: Datasets, predictions: Predict
               **lineage.lineage_tags(data, config, runs.code_version_tags())})
 
 
+@with_fast_allocation
 def score(
     model_uri: str,
     *,
