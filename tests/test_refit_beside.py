@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pandas as pd
+
 from segml.data.contract import load_tables
 from segml.data.synthetic.datasets import make_customers, synthetic_config
 from segml.predict.models import Predictor
