@@ -22,7 +22,7 @@ import pandas as pd
 
 from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
-from segml.data.contract import Tables
+from segml.data.contract import Tables, without_unread_columns
 from segml.errors import DataError, Problem
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
@@ -127,6 +127,8 @@ def train(
             progress("loading and validating data")
             tables = tables if tables is not None else load(config, data_dir)
             prints = record_data(run, tables)
+            if isinstance(tables, Tables):  # fingerprinted: what nothing reads can go
+                tables = without_unread_columns(tables, config)
         data, segmentation, predictions, scorer = fit_all(
             tables, config, progress, run.stage,
             check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
