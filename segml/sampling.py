@@ -18,8 +18,11 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = "") -> np.ndarray:
@@ -37,7 +40,103 @@ def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = 
     >>> bool((hash_keys(pd.Series(["a", "b"]), 0, "2024-02-29") == a).any())
     False
     """
+    text = _arrow_text(ids)
+    if text is not None:  # Arrow text without missing ids: hashed in place, the same keys
+        return _siphash_arrow(text, seed, (context + "|") if context else "")
     return _hash_texts(np.asarray(ids, dtype=object), seed, context)
+
+
+def _arrow_text(ids: object) -> Any:
+    """The Arrow text array behind ``ids`` (a pandas Series or Index of Arrow-backed text
+    without a missing value), else None."""
+    dtype = getattr(ids, "dtype", None)
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    values = ids.array.__arrow_array__()  # type: ignore[union-attr]
+    if values.null_count:
+        return None
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _siphash_arrow(text: Any, seed: int, prefix: str) -> np.ndarray:
+    """:func:`_siphash` of ``prefix + value`` for each value of the Arrow text array ``text``,
+    read from its buffers: no Python string is made. At a million ids the object path made
+    a few hundred MB of Python strings per draw, whose memory the process kept (measured:
+    +1.3 GiB held after the draws of a 1M training run's first target); this gives the same
+    keys (tests/test_sampling_keys.py compares them with pandas' on every kind of text)."""
+    global _SIPHASH_ROWS
+    if _SIPHASH_ROWS is None:
+        from numba import njit
+
+        try:  # numba's on-disk cache, or none where it finds no writable place
+            _SIPHASH_ROWS = njit(cache=True)(_siphash_rows)
+        except RuntimeError:  # pragma: no cover
+            _SIPHASH_ROWS = njit(_siphash_rows)
+    offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    buffers = text.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[text.offset:text.offset + len(text) + 1]
+    data = (np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None
+            else np.zeros(0, dtype=np.uint8))
+    key = _hash_key(seed).encode("utf8")
+    out = np.empty(len(text), dtype=np.uint64)
+    _SIPHASH_ROWS(data, offsets.astype(np.int64), np.frombuffer(prefix.encode("utf8"), np.uint8),
+                  np.uint64(int.from_bytes(key[:8], "little")),
+                  np.uint64(int.from_bytes(key[8:], "little")), out)
+    return out.view(np.int64)
+
+
+_SIPHASH_ROWS = None  # the compiled kernel, made on first use (numba's cache keeps it on disk)
+
+
+def _siphash_rows(data, offsets, prefix, k0, k1, out):  # pragma: no cover - compiled
+    """SipHash-2-4 of ``prefix + data[offsets[i]:offsets[i + 1]]`` per row, then pandas' final
+    mix of every hash (``pd.util.hash_array``), into ``out``: pandas' keys bit for bit.
+
+    The message is read as little-endian 8-byte words, the last one padded with the length in
+    its top byte; each word gets two rounds, the finalisation four (one round body below)."""
+    p = prefix.size
+    for i in range(offsets.size - 1):
+        start = offsets[i]
+        total = p + offsets[i + 1] - start
+        v0 = np.uint64(0x736F6D6570736575) ^ k0
+        v1 = np.uint64(0x646F72616E646F6D) ^ k1
+        v2 = np.uint64(0x6C7967656E657261) ^ k0
+        v3 = np.uint64(0x7465646279746573) ^ k1
+        n_words = total // 8 + 1
+        for w in range(n_words + 1):
+            word = np.uint64(0)
+            rounds = 4
+            if w < n_words:
+                stop = min(8 * w + 8, total)
+                for j in range(8 * w, stop):
+                    byte = prefix[j] if j < p else data[start + j - p]
+                    word |= np.uint64(byte) << np.uint64(8 * (j - 8 * w))
+                if w == n_words - 1:
+                    word |= np.uint64(total & 0xFF) << np.uint64(56)
+                v3 ^= word
+                rounds = 2
+            else:
+                v2 ^= np.uint64(0xFF)
+            for _ in range(rounds):
+                v0 += v1
+                v1 = ((v1 << np.uint64(13)) | (v1 >> np.uint64(51))) ^ v0
+                v0 = (v0 << np.uint64(32)) | (v0 >> np.uint64(32))
+                v2 += v3
+                v3 = ((v3 << np.uint64(16)) | (v3 >> np.uint64(48))) ^ v2
+                v0 += v3
+                v3 = ((v3 << np.uint64(21)) | (v3 >> np.uint64(43))) ^ v0
+                v2 += v1
+                v1 = ((v1 << np.uint64(17)) | (v1 >> np.uint64(47))) ^ v2
+                v2 = (v2 << np.uint64(32)) | (v2 >> np.uint64(32))
+            if w < n_words:
+                v0 ^= word
+        h = v0 ^ v1 ^ v2 ^ v3
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+        out[i] = h
 
 
 def _hash_texts(ids: np.ndarray, seed: int, context: str | np.ndarray) -> np.ndarray:
@@ -79,9 +178,14 @@ def _hash_any(ids: np.ndarray, seed: int, context: str | np.ndarray) -> np.ndarr
     return _siphash(np.asarray(text.to_numpy(), dtype=object), seed)
 
 
+def _hash_key(seed: int) -> str:
+    """The 16-character SipHash key of ``seed``."""
+    return f"segml{seed:011d}"[-16:]
+
+
 def _siphash(text: np.ndarray, seed: int) -> np.ndarray:
     """SipHash of each text's UTF-8 bytes, keyed by ``seed``, as int64."""
-    hashed = pd.util.hash_array(text, hash_key=f"segml{seed:011d}"[-16:], categorize=False)
+    hashed = pd.util.hash_array(text, hash_key=_hash_key(seed), categorize=False)
     return hashed.view(np.int64)
 
 
@@ -142,14 +246,15 @@ def quotas(counts: np.ndarray, n_max: int) -> np.ndarray:
 
 def stratified_sample(n_max: int, strata: np.ndarray, seed: int,
                       ids: pd.Series | pd.Index | np.ndarray | None = None,
-                      context: str | np.ndarray = "") -> np.ndarray:
+                      context: str | np.ndarray = "", keys: np.ndarray | None = None
+                      ) -> np.ndarray:
     """Sorted positions of a seeded sample of ``min(n_max, len(strata))`` rows, stratified.
 
     Every stratum keeps its share of the rows (largest-remainder rounding, :func:`quotas`), so
     the label rate and the share of each stacked cutoff are those of all rows. Within a stratum
     the rows with the smallest random keys are taken: by position (``ids`` None), or by
     :func:`hash_keys` of ``ids`` in ``context`` (one context, or one per row), the same keys on
-    Spark.
+    Spark; or by ``keys`` given (such hashes, made block by block by the caller).
 
     Example
     -------
@@ -169,9 +274,15 @@ def stratified_sample(n_max: int, strata: np.ndarray, seed: int,
         return np.arange(n)
     codes = _stratum_codes(strata)
     quota = quotas(np.bincount(codes), n_max)
-    if ids is None:
+    if keys is not None:
+        keys = np.asarray(keys)
+        if keys.shape != (n,):
+            raise ValueError(f"{keys.size} sample keys for {n} rows")
+    elif ids is None:
         keys = np.random.default_rng(seed).random(n)
-    else:  # one context, or one per row (a stack's cutoffs): each row's key is its own hash
+    elif isinstance(context, str):
+        keys = hash_keys(ids, seed, context)
+    else:  # one context per row (a stack's cutoffs): each row's key is its own hash
         keys = _hash_texts(np.asarray(ids, dtype=object), seed, context)
     return take_quotas(codes, quota, keys)[0]
 

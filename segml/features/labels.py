@@ -321,20 +321,18 @@ def _block_picks(labels: list[np.ndarray], max_rows: int, seed: int,
     blocks' labelled rows stratified by block (cutoff) and label. With ``ids`` (each block's
     customer ids) and ``cutoffs``, the random keys are hashes of (customer id, seed, cutoff)
     (:func:`segml.sampling.hash_keys`), so Spark draws the same customers; else by position."""
-    from segml.sampling import sample_context, stratified_sample
+    from segml.sampling import hash_keys, sample_context, stratified_sample
 
     known = [np.flatnonzero(~np.isnan(v)) for v in labels]
     if sum(k.size for k in known) <= max_rows:
         return known
     strata = np.concatenate([2 * b + (v[k] > 0) for b, (v, k) in enumerate(zip(labels, known,
                                                                                strict=True))])
-    keyed = {}
-    if ids is not None and cutoffs is not None:
-        keyed["ids"] = np.concatenate([np.asarray(i, dtype=object)[k]
-                                       for i, k in zip(ids, known, strict=True)])
-        keyed["context"] = np.concatenate([np.full(k.size, sample_context("stack", c), dtype=object)
-                                           for c, k in zip(cutoffs, known, strict=True)])
-    chosen = stratified_sample(max_rows, strata, seed, **keyed)
+    keys = None
+    if ids is not None and cutoffs is not None:  # block by block: Arrow ids stay Arrow text
+        keys = np.concatenate([hash_keys(i[k], seed, sample_context("stack", c))
+                               for i, k, c in zip(ids, known, cutoffs, strict=True)])
+    chosen = stratified_sample(max_rows, strata, seed, keys=keys)
     offsets = np.cumsum([0, *(k.size for k in known)])
     return [known[b][chosen[(chosen >= offsets[b]) & (chosen < offsets[b + 1])] - offsets[b]]
             for b in range(len(known))]
