@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -207,12 +207,41 @@ def _arrow_strings(values: pd.Series):
     return None
 
 
+def _customer_codes(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray | None:
+    """The codes of ``frame``'s customer ids when they are held as codes into the customers'
+    own ids (:func:`encode_customer_ids`), else None."""
+    values = frame["customer_id"]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return None
+    if not values.cat.categories.equals(pd.Index(customers["customer_id"])):
+        return None
+    return values.array.codes
+
+
+def _positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """:func:`row_positions` without the cache (a new array)."""
+    n = len(customers)
+    codes = _customer_codes(customers, frame)
+    if codes is not None:
+        return codes.astype(index_dtype(n))
+    keys, values = _arrow_strings(customers["customer_id"]), _arrow_strings(frame["customer_id"])
+    if keys is not None and values is not None:
+        found = pc.index_in(values, value_set=keys.combine_chunks())
+        return compact(found.fill_null(-1).to_numpy(), n)
+    ids = pd.concat([customers["customer_id"], frame["customer_id"]], ignore_index=True)
+    codes, _ = pd.factorize(ids)
+    pos = compact(codes[n:], n).copy()
+    pos[pos >= n] = -1
+    return pos
+
+
 def row_positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """Per row of ``frame``, the position of its customer in ``customers`` (-1: unknown).
 
     One hash pass over the ids (Arrow ``index_in`` for Arrow strings, else ``pd.factorize`` of
-    both columns: customers come first and are unique, so their codes are their positions).
-    Cached for the lifetime of the two frames.
+    both columns: customers come first and are unique, so their codes are their positions);
+    ids held as codes into the customers' ids (:func:`encode_customer_ids`) are their
+    positions already (a read-only view, no copy). Cached for the lifetime of the two frames.
 
     Examples
     --------
@@ -222,20 +251,47 @@ def row_positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """
 
     def compute() -> np.ndarray:
-        n = len(customers)
-        keys, values = _arrow_strings(customers["customer_id"]), _arrow_strings(frame["customer_id"])
-        if keys is not None and values is not None:
-            found = pc.index_in(values, value_set=keys.combine_chunks())
-            pos = compact(found.fill_null(-1).to_numpy(), n)
+        codes = _customer_codes(customers, frame)
+        if codes is not None and codes.dtype == index_dtype(len(customers)):
+            pos = codes.view()  # the column's own codes: read-only here, not copied
         else:
-            ids = pd.concat([customers["customer_id"], frame["customer_id"]], ignore_index=True)
-            codes, _ = pd.factorize(ids)
-            pos = compact(codes[n:], n).copy()
-            pos[pos >= n] = -1
+            pos = _positions(customers, frame)
         pos.flags.writeable = False
         return pos
 
     return cached("positions", customers, frame, compute)
+
+
+def encode_customer_ids(tables: Tables) -> Tables:
+    """``tables`` with the customer ids of transactions and events held as codes into the
+    customers' own ids (a pandas ``Categorical`` whose categories are ``customers.customer_id``).
+
+    The values read the same (``==``, ``isin``, ``astype(str)``); a row of an unknown customer
+    (warned about when the tables were loaded, and read by no feature or label) holds a missing
+    id. Every feature and label finds its customers through :func:`row_positions`, which reads
+    the codes as they are. A training run encodes its tables once they are fingerprinted: at a
+    million customers the text ids of 54M transaction and event rows take 0.8 GiB, their codes
+    0.2 GiB, and those codes are the positions the run would otherwise cache beside the text.
+
+    Example
+    -------
+    >>> from segml.data.contract import Tables
+    >>> cust = pd.DataFrame({"customer_id": ["07", "03"]})
+    >>> tx = pd.DataFrame({"customer_id": ["03", "09", "07"], "amount": [1.0, 2.0, 3.0]})
+    >>> coded = encode_customer_ids(Tables(cust, tx))
+    >>> coded.transactions["customer_id"].array.codes.tolist(), row_positions(cust, coded.transactions).tolist()
+    ([1, -1, 0], [1, -1, 0])
+    """
+    customers = tables.customers
+    dtype = pd.CategoricalDtype(pd.Index(customers["customer_id"]))
+    coded = {}
+    for name in ("transactions", "events"):
+        frame = getattr(tables, name)
+        if frame is None or _customer_codes(customers, frame) is not None:
+            continue
+        codes = pd.Categorical.from_codes(_positions(customers, frame), dtype=dtype)
+        coded[name] = frame.assign(customer_id=codes)
+    return replace(tables, **coded) if coded else tables
 
 
 _NEVER = np.iinfo(np.int64).max

@@ -24,6 +24,8 @@ from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
 from segml.data.contract import Tables, without_unread_columns
 from segml.errors import DataError, Problem
+from segml.features.timeline import encode_customer_ids
+from segml.predict.resources import return_freed_memory
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import version_tags
@@ -128,7 +130,8 @@ def train(
             tables = tables if tables is not None else load(config, data_dir)
             prints = record_data(run, tables)
             if isinstance(tables, Tables):  # fingerprinted: what nothing reads can go
-                tables = without_unread_columns(tables, config)
+                tables = encode_customer_ids(without_unread_columns(tables, config))
+                return_freed_memory()  # glibc would keep the text ids' pages to the end
         data, segmentation, predictions, scorer = fit_all(
             tables, config, progress, run.stage,
             check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))
