@@ -221,14 +221,19 @@ def transaction_arrays(tables: Tables) -> tuple[np.ndarray, ...]:
     that is dropped), epoch-ns time, amount and whether it is a purchase (a positive amount).
 
     Cached for the lifetime of the tables' frames; the times and amounts are views of the
-    table's columns where their dtypes allow it, not copies.
+    table's columns where their dtypes allow it, not copies, and the positions are
+    :func:`~segml.features.timeline.row_positions` itself when every customer is known (as in
+    loaded tables, which drop unknown customers' rows).
     """
     customers, tx = tables.customers, tables.transactions
 
     def compute() -> tuple[np.ndarray, ...]:
+        n = len(customers)
         pos = row_positions(customers, tx)
+        if index_dtype(n + 1) != pos.dtype or (pos < 0).any():
+            pos = compact(np.where(pos >= 0, pos, n), n + 1)
         amount = tx["amount"].to_numpy(dtype="float64")
-        return (compact(np.where(pos >= 0, pos, len(customers)), len(customers) + 1),
+        return (pos,
                 tx["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64),
                 amount, amount > 0)
 
