@@ -19,6 +19,9 @@ library is left as it is. The pipeline's entry points (:func:`segml.workflow.tra
 ``retrain``, ``score``, :func:`segml.data.contract.load_tables` and every CLI command) run inside
 it; nesting is free.
 
+What glibc's ``malloc`` keeps of freed memory is the other half: :func:`return_freed_memory`
+hands it back where a run has just let go of a large working set.
+
 Example
 -------
 >>> import numpy as np
@@ -30,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import threading
@@ -115,4 +119,36 @@ def with_fast_allocation(function: F) -> F:
     return run  # type: ignore[return-value]
 
 
-__all__ = ["fast_allocation", "with_fast_allocation"]
+
+def return_freed_memory() -> bool:
+    """Hand the memory the process has freed back to the system (glibc's ``malloc_trim``);
+    False where the C library has none (not glibc). Answers nothing different.
+
+    Between a target's fits the frames and matrices of the last one are freed, but glibc keeps
+    the freed pages of its heaps (one per thread that allocated: the fits run on worker
+    threads) for reuse, and the next fit's arrays land beside them: the resident size only
+    grows. Trimmed between fits, the process measured 0.3-0.4 GiB smaller at 300k customers and
+    its peak 0.1 GiB lower (``benchmarks/bench_training.py``).
+
+    Example
+    -------
+    >>> return_freed_memory() in (True, False)
+    True
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` among the process's own symbols (None elsewhere)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # no C library to open by None (Windows)
+        return None
+
+
+__all__ = ["fast_allocation", "return_freed_memory", "with_fast_allocation"]

@@ -13,8 +13,6 @@ Example
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,37 +65,6 @@ def single_threaded_blas() -> Iterator[None]:
     """
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def return_freed_memory() -> bool:
-    """Hand the memory the process has freed back to the system (glibc's ``malloc_trim``);
-    False where the C library has none (not glibc). Answers nothing different.
-
-    Between a target's fits the frames and matrices of the last one are freed, but glibc keeps
-    the freed pages of its heaps (one per thread that allocated: the fits run on worker
-    threads) for reuse, and the next fit's arrays land beside them: the resident size only
-    grows. Trimmed between fits, the process measured 0.3-0.4 GiB smaller at 300k customers and
-    its peak 0.1 GiB lower (``benchmarks/bench_training.py``).
-
-    Example
-    -------
-    >>> return_freed_memory() in (True, False)
-    True
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim`` among the process's own symbols (None elsewhere)."""
-    try:
-        return getattr(ctypes.CDLL(None), "malloc_trim", None)
-    except (OSError, TypeError):  # no C library to open by None (Windows)
-        return None
 
 
 #: Every logistic regression's solver (the linear candidate, its baseline, Platt scaling):

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segml.allocation import return_freed_memory
 from segml.config import SegmlConfig
 from segml.errors import DataError, Problem, ReadinessError
-from segml.predict.resources import return_freed_memory, single_threaded_blas
+from segml.predict.resources import single_threaded_blas
 from segml.targets import Target, as_target
 from segml.workflow.datasets import Datasets, Progress, no_progress
 

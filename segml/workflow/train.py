@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from segml.allocation import with_fast_allocation
+from segml.allocation import return_freed_memory, with_fast_allocation
 from segml.config import SegmlConfig
 from segml.data.contract import Tables, without_unread_columns
 from segml.errors import DataError, Problem
 from segml.features.timeline import encode_customer_ids
-from segml.predict.resources import return_freed_memory
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import version_tags
