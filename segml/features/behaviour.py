@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segml.allocation import return_freed_memory
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
 from segml.errors import DataError, Problem
@@ -349,7 +350,13 @@ def _attribute_columns(customers: pd.DataFrame, spec: FeatureSpec) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------------ public
-def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.DataFrame:
+#: Customers from which a matrix hands freed memory back to the system as it is built (glibc
+#: keeps freed pages for reuse, per thread; a million customers' columns are 0.5 GiB).
+_TRIM_FROM = 100_000
+
+
+def build_features(tables: Tables, cutoff: object, spec: FeatureSpec,
+                   ids: pd.Index | None = None) -> pd.DataFrame:
     """The feature matrix at ``cutoff``: one row per customer known then, columns as ``spec``.
 
     Parameters
@@ -360,6 +367,12 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         Only rows with ``timestamp <= cutoff`` are used (ignored in attributes mode).
     spec : FeatureSpec
         From :meth:`FeatureSpec.fit` (possibly at another cutoff, or loaded from a model).
+    ids : Index, optional
+        Only these customers' rows (those of them known at ``cutoff``; ids not in the
+        customers' table are ignored): the same rows as the whole matrix's, in its order. Every
+        feature is computed per customer, so a row never depends on which others are asked
+        for; a training stack that samples 100k of a million customers then holds a block of
+        100k rows, not a million.
 
     Returns
     -------
@@ -385,6 +398,8 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
     002                  45.0        1.0           7.0     0.000000
     """
     customers = tables.customers
+    if len(customers) >= _TRIM_FROM:  # what the last steps freed, before this matrix's columns
+        return_freed_memory()
     if spec.mode == "attributes" or tables.transactions is None:
         if spec.mode != "attributes":
             raise DataError([Problem("the features were fitted on transactions but there are "
@@ -427,6 +442,8 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
             for part, values in found.items():
                 columns[f"{name}_history_{part}"] = values
     columns.update(_attribute_columns(customers, spec))
+    if ids is not None:
+        known = known & customers["customer_id"].isin(ids).to_numpy(dtype=bool)
     index = pd.Index(customers["customer_id"][known], name="customer_id")
     rows = None if known.all() else np.flatnonzero(known)
     cats = set(spec.categorical_features)
@@ -439,6 +456,8 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec) -> pd.Data
         values = columns.pop(name)
         block[:, j] = values if rows is None else values[rows]
         del values
+        if j % 8 == 7 and len(customers) >= _TRIM_FROM:  # else the freed columns stay beside
+            return_freed_memory()
     X = pd.DataFrame(block, index=index, columns=numeric, copy=False)
     for loc, name in enumerate(spec.feature_names):
         if name in cats:

@@ -39,11 +39,11 @@ class FeatureFrames:
     """Feature matrices by cutoff, each built once and kept only for what its later uses need.
 
     Several targets share cutoffs (90-day churn evaluates where 30-day purchase trains; CLV and
-    spend share all theirs), so a matrix is kept while a later use is planned. A stacked use
-    (train, refit) needs only the rows its sample drew (``rows_of``: the customer ids, or None
-    for the whole matrix), so between uses the cache keeps the whole matrix only when a later
-    evaluation needs it, else just the rows the later stacks will take: at a million customers
-    that is a few hundred thousand rows instead of a million per cutoff.
+    spend share all theirs), so a matrix is kept while a later use is planned. A use needs only
+    the rows its sample drew (``rows_of``: the customer ids, or None for the whole matrix; a
+    stack's sample, an evaluation's customers), so a matrix is built for the rows of its
+    planned uses only, and between uses the cache keeps just the rows the later ones will take:
+    at a million customers that is a few hundred thousand rows instead of a million per cutoff.
     """
 
     def __init__(self, tables: Tables, spec: Any, uses: dict[pd.Timestamp, list[Use]] | None = None,
@@ -61,7 +61,8 @@ class FeatureFrames:
         planned = self._uses.get(cutoff, [])
         if frame is None or not (whole or use in planned):
             start = time.perf_counter()
-            frame, whole = build_features(self.tables, cutoff, self.spec), True
+            ids = self._rows_wanted(cutoff, use, planned)
+            frame, whole = build_features(self.tables, cutoff, self.spec, ids=ids), ids is None
             self.seconds += time.perf_counter() - start
         if use in planned:
             planned.remove(use)
@@ -69,6 +70,18 @@ class FeatureFrames:
             planned.pop(0)  # an unnamed use counts as the next planned one
         self._keep(cutoff, frame, whole, planned)
         return frame
+
+    def _rows_wanted(self, cutoff: pd.Timestamp, use: Use | None,
+                     planned: list[Use]) -> pd.Index | None:
+        """The customers this use and the later planned ones take from the matrix at
+        ``cutoff`` (None: every customer known then). A matrix is built for those alone: at a
+        million customers a stack's sample or an evaluation's is a few hundred thousand rows."""
+        if use is None or use not in planned:
+            return None
+        wanted = [self._rows_of(u, cutoff) for u in planned]
+        if any(ids is None for ids in wanted):
+            return None
+        return wanted[0] if len(wanted) == 1 else wanted[0].append(wanted[1:]).unique()
 
     def _keep(self, cutoff: pd.Timestamp, frame: pd.DataFrame, whole: bool,
               later: list[Use]) -> None:
@@ -192,12 +205,14 @@ class Datasets:
         from segml.features import stack_training_set
 
         sample = self._sample(target, role)
-        del self._samples[(target, role)]
-        return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
-                                  self.spec, self.time, [self.target(target)],
-                                  features=lambda cutoff: self.frames(cutoff, (target, role)),
-                                  max_rows=self.max_rows(role), seed=self.seed,
-                                  sample=sample, horizons=self.plan.horizons)
+        try:  # the matrix cache reads the sample's rows while the stack is built
+            return stack_training_set(self.tables, getattr(self.plan.targets[target], role),
+                                      self.spec, self.time, [self.target(target)],
+                                      features=lambda cutoff: self.frames(cutoff, (target, role)),
+                                      max_rows=self.max_rows(role), seed=self.seed,
+                                      sample=sample, horizons=self.plan.horizons)
+        finally:
+            self._samples.pop((target, role), None)
 
     def training_set(self, target: str):
         """The stacked training cutoffs of ``target`` (features, labels, cutoff per row)."""
