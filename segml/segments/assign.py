@@ -135,8 +135,8 @@ class KNNAssigner:
                 core_q = (1 - w) * dist[:, lo] + w * dist[:, hi]
             best = np.empty(m, dtype=np.int64)
             no_cluster = np.empty(m, dtype=np.bool_)
-            dist = np.ascontiguousarray(dist, dtype=np.float64)
-            _vote_rows(dist, np.ascontiguousarray(ind, dtype=np.int64), self.labels_,
+            # the batch search's slices as they are (no copy): the kernel reads any layout
+            _vote_rows(dist, ind, self.labels_,
                        self.n_clusters_, self.core_ is not None, core, birth, core_q,
                        raw[start:start + m], best, no_cluster)
             if no_cluster.any():
