@@ -13,7 +13,8 @@ customers' feature rows (features excluded from the timing, as in docs/benchmark
 - with reasons for the three classifiers vs bare ``pred_contrib`` of the same boosters (the linear
   SHAP of a linear part).
 
-Prints medians (customers/s, bare and composite timed in turns), the ratios and the winners.
+Prints medians (customers/s, bare and composite timed in turns), the ratios and the winners,
+and the median CPU time of both per call (all threads; the ratio a busy machine distorts least).
 Targets: >= 0.9x bare without reasons, >= 1k customers/s with reasons, for every model `segml
 train` can register.
 """
@@ -29,16 +30,21 @@ import numpy as np
 import pandas as pd
 
 
-def _interleaved(first, second, repeats: int) -> tuple[float, float]:
-    """Median seconds of ``first`` and ``second``, timed in turns: on a shared machine both
-    see the same background load (timed one after the other, minutes apart, they did not)."""
-    times: tuple[list[float], list[float]] = ([], [])
+def _interleaved(first, second, repeats: int) -> tuple[float, float, float, float]:
+    """Median wall seconds of ``first`` and ``second``, timed in turns (on a shared machine both
+    see the same background load; timed one after the other, minutes apart, they did not), then
+    their median CPU seconds (every thread of the process): on a machine whose other work takes
+    a core away, the CPU ratio still says which costs more."""
+    wall: tuple[list[float], list[float]] = ([], [])
+    cpu: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        for func, found in ((first, times[0]), (second, times[1])):
-            start = time.perf_counter()
+        for i, func in enumerate((first, second)):
+            start, start_cpu = time.perf_counter(), time.process_time()
             func()
-            found.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+            wall[i].append(time.perf_counter() - start)
+            cpu[i].append(time.process_time() - start_cpu)
+    return (statistics.median(wall[0]), statistics.median(wall[1]),
+            statistics.median(cpu[0]), statistics.median(cpu[1]))
 
 
 def _bare(predictor, prepared: pd.DataFrame, contributions: bool = False) -> None:
@@ -102,17 +108,20 @@ def main() -> None:
     print(f"winners: {winners}; deepest tree per booster: {depth}")
 
     scorer.score(X.iloc[:1000])  # compiled code and caches ready, as in a scoring job
-    t_bare, t_comp = _interleaved(lambda: [_bare(p, prepared) for p in predictors.values()],
-                                  lambda: scorer.score(X), args.repeats)
+    t_bare, t_comp, c_bare, c_comp = _interleaved(
+        lambda: [_bare(p, prepared) for p in predictors.values()], lambda: scorer.score(X),
+        args.repeats)
     n = len(X)
     print(f"customers scored: {n:,} (features excluded); {len(predictors)} predictors")
     print(f"bare models x{len(predictors)}: {n / t_bare:,.0f} customers/s (median)")
     print(f"composite score, no reasons: {n / t_comp:,.0f} customers/s; "
           f"ratio to bare {t_bare / t_comp:.2f}x (target >= 0.9x)")
+    print(f"CPU time per call (all threads): bare {c_bare:.3f} s, composite {c_comp:.3f} s; "
+          f"ratio {c_bare / c_comp:.2f}x")
 
     small, small_prepared = X.iloc[: args.reason_rows], prepared.iloc[: args.reason_rows]
     classifiers = [t for t in ("churn", "purchase", "high_clv") if t in predictors]
-    t_bare_r, t_comp_r = _interleaved(
+    t_bare_r, t_comp_r, _, _ = _interleaved(
         lambda: [_bare(predictors[t], small_prepared, contributions=True) for t in classifiers],
         lambda: scorer.score(small, reasons=True), args.repeats)
     m = len(small)

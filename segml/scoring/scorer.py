@@ -16,6 +16,8 @@ Example
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +39,21 @@ from segml.segments.predictive import assign as assign_cells
 from segml.targets import TARGETS, Target, declared_target
 
 STATE_KIND = "segml.CustomerScorer"
+#: Rows from which a batch's segments are placed on a second thread while the predictors
+#: score: the KD-tree search and the compiled tree walk both release the GIL, so the NumPy
+#: parts of each phase, which use one core, run beside the other's work (``docs/benchmarks.md``,
+#: "Batch scoring and the served model"). Fewer rows (serving) never touch a thread.
+_CONCURRENT_ROWS = 10_000
+_PLACEMENT_POOL: list[ThreadPoolExecutor] = []
+_PLACEMENT_LOCK = threading.Lock()
+
+
+def _placement_pool() -> ThreadPoolExecutor:
+    """One thread for placement, made on first use and shared by every scorer."""
+    with _PLACEMENT_LOCK:
+        if not _PLACEMENT_POOL:
+            _PLACEMENT_POOL.append(ThreadPoolExecutor(1, thread_name_prefix="segml-placement"))
+    return _PLACEMENT_POOL[0]
 
 
 @dataclass
@@ -296,9 +313,21 @@ class CustomerScorer:
         n = len(ids)
         out: dict[str, Any] = {"customer_id": ids}
         rule = (self.rules.transform_arrays(columns, n) if self.rules is not None else None)
-        if self.hierarchy is not None:
-            if placed is None:
+        placing = None
+        if self.hierarchy is not None and placed is None:
+            if n >= _CONCURRENT_ROWS:  # placed while the predictors score (see below)
+                placing = _placement_pool().submit(self.hierarchy.assign_arrays, columns, n, rule)
+            else:
                 placed = self.hierarchy.assign_arrays(columns, n, rule)
+        try:
+            matrices, outside, scores = self._scores(columns, codes, n)
+        except BaseException:
+            if placing is not None:  # a placement error comes first, as when run in turn
+                placing.result()
+            raise
+        if placing is not None:
+            placed = placing.result()
+        if self.hierarchy is not None:
             for name, values in placed.items():
                 out[name] = (pd.Series(values, dtype=object)
                              if name == "segment_path" or name.startswith("segment_level_")
@@ -307,20 +336,7 @@ class CustomerScorer:
             for column in ("rfm_segment", "lifecycle_stage"):
                 if column in rule:
                     out[column] = rule[column]
-        matrices: dict[tuple, np.ndarray] = {}
-        outside: dict[str, np.ndarray] = {}  # target -> customers it does not apply to
-        for target, spec in self.targets().items():
-            if target in self.predictors:
-                predictor = self.predictors[target]
-                key = _matrix_key(predictor)
-                if key not in matrices:
-                    matrices[key] = self._predictor_matrix(predictor, columns, codes, n)
-                values = predictor.predict_matrix(matrices[key])
-                applies = spec.in_population(columns, n, self.activity_window_days)
-                if applies is not None and not applies.all():
-                    outside[target] = ~applies
-                    values = np.where(applies, values, np.nan)
-                out[spec.output_column] = values
+        out.update(scores)
         grid = self.predictive_grid
         if grid and (grid.get("value") or grid.get("risk")):
             out[COLUMN] = assign_cells(grid, out, n)
@@ -341,6 +357,28 @@ class CustomerScorer:
                         text[outside[target]] = None
                     out[spec.reasons_column] = text
         return out
+
+    def _scores(self, columns: dict[str, np.ndarray], codes: dict[str, np.ndarray],
+                n: int) -> tuple[dict[tuple, np.ndarray], dict[str, np.ndarray],
+                                 dict[str, np.ndarray]]:
+        """Every predictor's output column (NaN outside its target's population), with the
+        matrices they read (by :func:`_matrix_key`) and, per target, the rows outside it."""
+        matrices: dict[tuple, np.ndarray] = {}
+        outside: dict[str, np.ndarray] = {}  # target -> customers it does not apply to
+        scores: dict[str, np.ndarray] = {}
+        for target, spec in self.targets().items():
+            if target in self.predictors:
+                predictor = self.predictors[target]
+                key = _matrix_key(predictor)
+                if key not in matrices:
+                    matrices[key] = self._predictor_matrix(predictor, columns, codes, n)
+                values = predictor.predict_matrix(matrices[key])
+                applies = spec.in_population(columns, n, self.activity_window_days)
+                if applies is not None and not applies.all():
+                    outside[target] = ~applies
+                    values = np.where(applies, values, np.nan)
+                scores[spec.output_column] = values
+        return matrices, outside, scores
 
     def _predictor_matrix(self, predictor: Any, columns: dict[str, np.ndarray],
                           codes: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -403,7 +441,10 @@ def next_purchase_dates(days: np.ndarray, start: pd.Timestamp) -> np.ndarray:
         dates[finite] = start.normalize() + pd.to_timedelta(steps, unit="D")
         return dates.dt.strftime("%Y-%m-%d").astype("object").to_numpy()
     day = np.datetime64(start.normalize().date(), "D")
-    out[finite] = np.datetime_as_string(day + steps.astype(np.int64), unit="D").astype(object)
+    # a few hundred distinct day counts among 100k customers: each is written once
+    codes, distinct = pd.factorize(steps)
+    text = np.datetime_as_string(day + distinct.astype(np.int64), unit="D").astype(object)
+    out[finite] = text[codes]
     return out
 
 

@@ -125,3 +125,92 @@ def test_projection_is_scikit_learns_bit_for_bit():
     for rows in (D, D[:1], D[7:8] * 1e6, np.round(D, 6)):
         np.testing.assert_array_equal(project(pca, np.ascontiguousarray(rows)),
                                       pca.transform(rows))
+
+
+def _numpy_vote(knn: KNNAssigner, dist: np.ndarray, ind: np.ndarray,
+                part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vote as NumPy wrote it before the compiled kernel (``np.bincount`` of the weights,
+    ``argmax``, the mutual-reachability ``argmin``): the reference the kernel must match."""
+    m, width = len(dist), knn.n_clusters_ + 1
+    weight = 1.0 / (dist + 1e-9)
+    flat = (np.arange(m)[:, None] * width + knn.labels_[ind] + 1).ravel()
+    votes = np.bincount(flat, weights=weight.ravel(), minlength=m * width).reshape(m, width)
+    if knn.core_ is None:
+        raw = votes.argmax(axis=1) - 1
+    else:
+        lo = int(np.floor(knn.core_rank_))
+        hi = min(lo + 1, dist.shape[1] - 1)
+        w = knn.core_rank_ - lo
+        core_q = (1 - w) * dist[:, lo] + w * dist[:, hi]
+        mr = np.maximum(np.maximum(knn.core_[ind], core_q[:, None]), dist)
+        nn = mr.argmin(axis=1)
+        rows = np.arange(m)
+        label = knn.labels_[ind[rows, nn]]
+        ok = np.zeros(m, dtype=bool)
+        inside = label >= 0
+        ok[inside] = mr[rows, nn][inside] < knn.birth_[label[inside]]
+        raw = np.where(ok, label, -1)
+    best = votes[:, 1:].argmax(axis=1)
+    no_cluster = votes[:, 1:].max(axis=1) <= 0
+    if no_cluster.any():
+        d2 = ((part[no_cluster, None, :] - knn.centroids_[None, :, :]) ** 2).sum(axis=2)
+        best[no_cluster] = d2.argmin(axis=1)
+    return raw, best
+
+
+@pytest.mark.parametrize("noise_rule", ["vote", "core distances", "NaN core distances"])
+def test_compiled_vote_equals_the_numpy_vote(noise_rule):
+    """Clustered, noisy and all-noise neighbourhoods, lattice points whose neighbours tie (equal
+    weights for two labels: the first label must win, as ``argmax`` picks it), fractional core
+    ranks and birth distances that let some clusters through: the same raw label and cluster
+    for every row as the NumPy formulation, with the batch tree and with the reference tree."""
+    rng = np.random.default_rng(21)
+    centres = rng.normal(scale=6, size=(5, 4))
+    Z = np.vstack([centres[rng.integers(0, 5, 1500)] + rng.normal(size=(1500, 4)),
+                   np.round(rng.uniform(-3, 3, (300, 4)))])  # lattice points: exact ties
+    labels = rng.integers(0, 5, len(Z))
+    labels[rng.random(len(Z)) < 0.3] = -1
+    labels[-300:-200] = -1  # a region where every neighbour is noise
+    core = birth = None
+    if noise_rule != "vote":
+        core = rng.uniform(0.2, 2.0, len(Z))
+        birth = np.array([0.8, 3.0, np.inf, 1.5, 0.1])
+        if noise_rule == "NaN core distances":
+            core[rng.random(len(Z)) < 0.05] = np.nan
+    knn = KNNAssigner(n_neighbors=9, chunk_size=1700).fit(Z, labels, core, birth,
+                                                          min_samples=4, fraction=0.7)
+    queries = np.vstack([rng.normal(scale=7, size=(3000, 4)), Z[-300:], Z[:50] + 0.5,
+                         np.round(rng.uniform(-3, 3, (400, 4))) + 0.5])
+    raw, cluster = knn.predict(queries)
+    for rows in (slice(0, 1700), slice(1700, None)):  # the chunks predict searched
+        dist, ind = knn._kneighbors(queries[rows])
+        ref_raw, ref_cluster = _numpy_vote(knn, dist, ind, queries[rows])
+        np.testing.assert_array_equal(raw[rows], ref_raw)
+        np.testing.assert_array_equal(cluster[rows], ref_cluster)
+    assert (raw == -1).any() and (raw >= 0).any()
+    for i in (0, 3000, 3050, 3449):  # one row at a time: the reference tree, the same answers
+        one_raw, one_cluster = knn.predict(queries[i:i + 1])
+        assert (one_raw[0], one_cluster[0]) == (raw[i], cluster[i])
+
+
+def test_no_cluster_at_all_is_refused():
+    knn = KNNAssigner(n_neighbors=3).fit(np.eye(4), np.full(4, -1))
+    with pytest.raises(ValueError, match="no reference point is in a cluster"):
+        knn.predict(np.zeros((2, 4)))
+
+
+def test_sliding_midpoint_batch_tree_finds_the_reference_distances():
+    """The batch tree (larger leaves, sliding-midpoint splits) returns the reference tree's
+    distances bit for bit on 10-dimensional points rounded like the clustering space, and
+    the same neighbours wherever no two distances tie."""
+    from segml.segments.assign import _BATCH_BALANCED, _BATCH_LEAF
+
+    rng = np.random.default_rng(8)
+    P = np.round(rng.normal(size=(4000, 10)) * rng.uniform(0.3, 3, 10), 6)
+    Q = np.round(rng.normal(size=(6000, 10)) * rng.uniform(0.3, 3, 10), 6)
+    ref_dist, ref_ind = KDTree(P).query(Q, k=16)
+    dist, ind = KDTree(P, leafsize=_BATCH_LEAF, balanced_tree=_BATCH_BALANCED).query(Q, k=16)
+    np.testing.assert_array_equal(dist, ref_dist)
+    untied = (np.diff(ref_dist, axis=1) > 0).all(axis=1)
+    assert untied.mean() > 0.99
+    np.testing.assert_array_equal(ind[untied], ref_ind[untied])

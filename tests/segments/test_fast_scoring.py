@@ -172,3 +172,62 @@ def test_next_purchase_dates_match_pandas_and_fall_back_beyond_range():
     pd.testing.assert_series_equal(pd.Series(got, dtype=object), pd.Series(expected, dtype=object))
     far = next_purchase_dates(np.array([60_000.0]), start)  # the pandas route decides
     assert far[0] == (start.normalize() + pd.Timedelta(days=60_000)).strftime("%Y-%m-%d")
+
+
+def _in_turn(monkeypatch) -> None:
+    """Placement before the predictors, on the calling thread, whatever the batch size."""
+    import segml.scoring.scorer as scorer_module
+
+    monkeypatch.setattr(scorer_module, "_CONCURRENT_ROWS", 10**12)
+
+
+def _concurrent(monkeypatch) -> None:
+    """Placement on its own thread beside the predictors from two rows on."""
+    import segml.scoring.scorer as scorer_module
+
+    monkeypatch.setattr(scorer_module, "_CONCURRENT_ROWS", 2)
+
+
+def test_placement_beside_the_predictors_gives_the_answers_in_turn(scorer, rows, monkeypatch):
+    """Segments placed on a second thread while the predictors score: the same frame, bit for
+    bit, as placing first (the batch tree's path too: rows repeated to 1,200), with and
+    without reasons; one row still scores on the calling thread."""
+    batch = pd.concat([rows] * 4)
+    batch.index = pd.Index([f"R{i}" for i in range(len(batch))], name="customer_id")
+    _in_turn(monkeypatch)
+    expected = scorer.score(batch)
+    expected_reasons = scorer.score(rows.head(40), reasons=True)
+    _concurrent(monkeypatch)
+    pd.testing.assert_frame_equal(scorer.score(batch), expected, check_exact=True)
+    pd.testing.assert_frame_equal(scorer.score(rows.head(40), reasons=True), expected_reasons,
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(scorer.score(batch.iloc[[7]]),
+                                  expected.iloc[[7]].reset_index(drop=True), check_exact=True)
+    for i in (0, 300, 600, 900):  # the copies of a customer get the same answer
+        pd.testing.assert_frame_equal(
+            expected.iloc[i:i + 300].drop(columns="customer_id").reset_index(drop=True),
+            expected.iloc[:300].drop(columns="customer_id"), check_exact=True)
+
+
+def test_a_placement_error_comes_first_as_in_turn(scorer, rows, monkeypatch):
+    """An infinite value in a clustering column is refused by placement; when a predictor
+    fails on the same batch, placement's error is still the one raised (as when placement ran
+    first), and a predictor's own error surfaces when placement succeeds."""
+    bad = rows.copy()
+    bad.iloc[3, bad.columns.get_loc("monetary_sum")] = np.inf
+    for mode in (_in_turn, _concurrent):
+        mode(monkeypatch)
+        with pytest.raises(ValueError, match="NaN or inf"):
+            scorer.score(bad)
+    predictor = scorer.predictors["spend"]
+
+    def broken(matrix):
+        raise RuntimeError("predictor failed")
+
+    monkeypatch.setattr(predictor, "predict_matrix", broken)
+    for mode in (_in_turn, _concurrent):
+        mode(monkeypatch)
+        with pytest.raises(ValueError, match="NaN or inf"):
+            scorer.score(bad)
+        with pytest.raises(RuntimeError, match="predictor failed"):
+            scorer.score(rows)
