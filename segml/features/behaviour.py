@@ -73,6 +73,7 @@ from segml.features.timeline import (
     cached,
     compact,
     days_since_first,
+    is_among,
     known_at,
     to_ns,
 )
@@ -443,7 +444,7 @@ def build_features(tables: Tables, cutoff: object, spec: FeatureSpec,
                 columns[f"{name}_history_{part}"] = values
     columns.update(_attribute_columns(customers, spec))
     if ids is not None:
-        known = known & customers["customer_id"].isin(ids).to_numpy(dtype=bool)
+        known = known & is_among(customers["customer_id"], ids)
     index = pd.Index(customers["customer_id"][known], name="customer_id")
     rows = None if known.all() else np.flatnonzero(known)
     cats = set(spec.categorical_features)

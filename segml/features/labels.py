@@ -303,13 +303,16 @@ def _sampled_stack(matrix: Callable[[pd.Timestamp], pd.DataFrame], cutoffs: list
         if X.index.equals(ys[b].index):
             rows = picks[b]
             ys[b] = ys[b].iloc[rows]
+        elif len(X) == len(picks[b]) and X.index.equals(ys[b].index[picks[b]]):
+            rows = slice(None)  # a matrix built for the sampled customers alone
+            ys[b] = ys[b].iloc[picks[b]]
         else:  # the matrix's rows among the sampled customers, in the matrix's order
             rows = np.sort(X.index.get_indexer(ys[b].index[picks[b]]))
             rows = rows[rows >= 0]
             ys[b] = ys[b].reindex(X.index[rows])
         xs.append(X.iloc[rows])
         cs.append(pd.Series(c, index=xs[-1].index, name="cutoff", dtype="datetime64[ns]"))
-        log.debug("cutoff %s: %d customers, %d stacked", c.date(), len(X), len(rows))
+        log.debug("cutoff %s: %d customers, %d stacked", c.date(), len(X), len(xs[-1]))
         del X  # released here unless the matrix cache keeps it for a later target
     return TrainingSet(X=pd.concat(xs), Y=pd.concat(ys), cutoff=pd.concat(cs))
 

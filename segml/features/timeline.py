@@ -207,6 +207,26 @@ def _arrow_strings(values: pd.Series):
     return None
 
 
+def is_among(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """``values.isin(ids)`` as a boolean array. Arrow text on both sides is looked up by Arrow's
+    hash (``pyarrow.compute.is_in``): pandas' ``isin`` of Arrow text makes a Python string of
+    every value (1.3 s for a million customers, against milliseconds).
+
+    Example
+    -------
+    >>> is_among(pd.Series(["a", "b", "c"], dtype="str"), pd.Index(["c", "a", "z"], dtype="str")).tolist()
+    [True, False, True]
+    """
+    left = _arrow_strings(values)
+    right = (ids.array.__arrow_array__() if isinstance(ids.dtype, pd.StringDtype)
+             and ids.dtype.storage == "pyarrow" else None)
+    if left is not None and right is not None:
+        found = pc.is_in(left, value_set=right.combine_chunks() if hasattr(right, "chunks")
+                         else right)
+        return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return values.isin(ids).to_numpy(dtype=bool)
+
+
 def _customer_codes(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray | None:
     """The codes of ``frame``'s customer ids when they are held as codes into the customers'
     own ids (:func:`encode_customer_ids`), else None."""

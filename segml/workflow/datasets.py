@@ -21,6 +21,7 @@ import pandas as pd
 
 from segml.config import ModelsConfig, SegmlConfig, TimeConfig
 from segml.data.contract import Tables
+from segml.features.timeline import is_among
 from segml.targets import TARGETS, Target, targets_of
 
 Progress = Callable[[str], None]
@@ -92,14 +93,12 @@ class FeatureFrames:
         if any(r is None for r in rows):
             self._frames[cutoff] = (frame, whole)
             return
-        # by hashed lookup of the wanted ids (ids are unique within a cutoff): Index.isin on
-        # Arrow strings compares a million ids in Python. Each use's ids are looked up in the
-        # one hash table of the frame's index and the rows found are marked: no union of the
-        # ids (a second hash of their text), no sort.
+        # each use's ids looked up by hash (Arrow's for Arrow text: pandas makes a Python
+        # string of every id) and the rows found marked: no union of the ids, no sort
+        ids = pd.Series(frame.index, copy=False)
         keep = np.zeros(len(frame), dtype=bool)
         for wanted in rows:
-            found = frame.index.get_indexer(wanted)
-            keep[found[found >= 0]] = True
+            keep |= is_among(ids, wanted)
         self._frames[cutoff] = (frame.iloc[np.flatnonzero(keep)], False)
 
 
@@ -230,6 +229,8 @@ class Datasets:
         X = self.frames(cutoff, (target, "evaluation"))
         label = self._evaluation_sample(target)
         del self._eval_labels[target]
+        if X.index.equals(label.index):  # a matrix built for these customers alone
+            return X.iloc[:], label  # a frame of its own, as below (the cache may hold X)
         found = X.index.get_indexer(label.index)
         X = X.iloc[np.sort(found[found >= 0])]
         return X, label.reindex(X.index)

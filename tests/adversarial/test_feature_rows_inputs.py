@@ -67,3 +67,16 @@ def test_missing_values_in_the_list_and_integer_ids():
     ids = pd.Index([whole.index[3], np.nan, whole.index[1], 10_000 + 10**6], dtype="float64")
     part = build_features(tables, cutoff, spec, ids=ids)
     pd.testing.assert_frame_equal(part, whole.iloc[[1, 3]], check_exact=True)
+
+
+def test_the_arrow_lookup_answers_as_pandas_isin():
+    from segml.features.timeline import is_among
+
+    values = pd.Series(["a", "é", "", "a\u200b", "Z", "b"], dtype="str")
+    chunked = pd.Series(pd.arrays.ArrowStringArray._from_sequence(  # two Arrow chunks
+        list(values[:3]), dtype=values.dtype)).pipe(lambda s: pd.concat([s, values[3:]],
+                                                                       ignore_index=True))
+    for ids in (pd.Index(["é", "", "z", None], dtype="str"), pd.Index([], dtype="str"),
+                pd.Index(["a", 5, None], dtype=object), pd.Index(["b", "b", "a\u200b"], dtype="str")):
+        for column in (values, chunked):
+            np.testing.assert_array_equal(is_among(column, ids), column.isin(ids).to_numpy())
