@@ -200,7 +200,7 @@ def release(customers: pd.DataFrame) -> int:
     return len(mine)
 
 
-def _arrow_strings(values: pd.Series):
+def _arrow_strings(values: pd.Series | pd.Index):
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return values.array.__arrow_array__()
@@ -217,12 +217,9 @@ def is_among(values: pd.Series, ids: pd.Index) -> np.ndarray:
     >>> is_among(pd.Series(["a", "b", "c"], dtype="str"), pd.Index(["c", "a", "z"], dtype="str")).tolist()
     [True, False, True]
     """
-    left = _arrow_strings(values)
-    right = (ids.array.__arrow_array__() if isinstance(ids.dtype, pd.StringDtype)
-             and ids.dtype.storage == "pyarrow" else None)
+    left, right = _arrow_strings(values), _arrow_strings(ids)
     if left is not None and right is not None:
-        found = pc.is_in(left, value_set=right.combine_chunks() if hasattr(right, "chunks")
-                         else right)
+        found = pc.is_in(left, value_set=right.combine_chunks())
         return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
     return values.isin(ids).to_numpy(dtype=bool)
 
