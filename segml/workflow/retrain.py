@@ -31,9 +31,10 @@ from typing import Any
 
 import pandas as pd
 
-from segml.allocation import with_fast_allocation
+from segml.allocation import return_freed_memory, with_fast_allocation
 from segml.config import SegmlConfig
 from segml.data.contract import Tables
+from segml.features.timeline import encode_customer_ids
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
 from segml.targets import TARGETS, targets_of
@@ -63,12 +64,15 @@ class RetrainOutcome:
     skipped: list[Any] = field(default_factory=list)  # targets the history could not train
 
 
-def retrain_key(tables: Tables, config: SegmlConfig) -> str:
-    """Identifies a retrain: the data's content hashes, the config and the cutoff."""
+def retrain_key(tables: Tables, config: SegmlConfig,
+                fingerprints: dict[str, Any] | None = None) -> str:
+    """Identifies a retrain: the data's content hashes, the config and the cutoff.
+    ``fingerprints``: the tables' (:func:`~segml.workflow.tracked_run.data_fingerprints`) when
+    the caller has them already (seconds of hashing at a million customers)."""
     from segml.workflow.tracked_run import data_fingerprints
 
     payload = {
-        "data": data_fingerprints(tables),
+        "data": fingerprints if fingerprints is not None else data_fingerprints(tables),
         "config": config.model_dump(mode="json", exclude={"tracking"}),
     }
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -140,21 +144,27 @@ def retrain(
 
     ``force`` retrains even when a finished retrain already handled this data, config and cutoff.
     """
+    from segml.workflow.tracked_run import data_fingerprints
+
     name = config.tracking.registered_model_name
     uri = config.tracking.resolved_uri()
     with retrain_lock(name, uri, timeout_seconds=config.retrain.lock_timeout_seconds):
         started = time.perf_counter()
         tables = tables if tables is not None else load(config, data_dir)
-        key = retrain_key(tables, config)
+        prints = data_fingerprints(tables)  # once: the key and the run's record share them
+        key = retrain_key(tables, config, prints)
+        if isinstance(tables, Tables):  # fingerprinted: the ids as codes, as in a training run
+            tables = encode_customer_ids(tables)
+            return_freed_memory()
         load_seconds = time.perf_counter() - started  # the run opens after: its load stage
         if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
             return previous
-        return _retrain_locked(config, tables, key, dry_run, progress, load_seconds)
+        return _retrain_locked(config, tables, key, dry_run, progress, load_seconds, prints)
 
 
 def _retrain_locked(
     config: SegmlConfig, tables: Tables, key: str, dry_run: bool, progress: Progress,
-    load_seconds: float,
+    load_seconds: float, prints: dict[str, Any],
 ) -> RetrainOutcome:
     from segml.monitor.drift import DriftReference
     from segml.tracking import model as tracked_model
@@ -171,7 +181,7 @@ def _retrain_locked(
     tags = {RETRAIN_KEY_TAG: key} if not dry_run else {"segml.dry_run": "true"}
     with runs.pipeline_run(config.tracking, run_name="retrain", tags=tags) as run:
         record_config(run, config)
-        prints = record_data(run, tables)
+        record_data(run, tables, prints)
         # the tables were loaded before the run opened (a repeated retrain ends there)
         run.log_metrics({"stage_load_seconds": load_seconds})
         previous_hierarchy = champion.hierarchy if champion is not None else None

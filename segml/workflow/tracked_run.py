@@ -71,12 +71,14 @@ def record_config(run: Any, config: SegmlConfig) -> None:
     runs.log_config(config, run_id=run.run_id)
 
 
-def record_data(run: Any, tables: Tables) -> dict[str, Any]:
-    """Log the tables' fingerprints and their validation warnings in ``run``; returns the
-    fingerprints (the dataset inputs' digests are made from them)."""
+def record_data(run: Any, tables: Tables,
+                fingerprints: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Log the tables' fingerprints (``fingerprints`` when the caller took them already, else
+    taken here) and their validation warnings in ``run``; returns the fingerprints (the dataset
+    inputs' digests are made from them)."""
     from segml.tracking import runs
 
-    prints = data_fingerprints(tables)
+    prints = fingerprints if fingerprints is not None else data_fingerprints(tables)
     runs.log_data_fingerprints(prints, run_id=run.run_id)
     runs.log_problems(tables.warnings, name="validation_warnings.json", run_id=run.run_id)
     return prints

@@ -83,3 +83,24 @@ def test_a_run_on_hostile_ids_equals_the_run_on_text_ids(tmp_path, monkeypatch):
     assert np.isfinite(coded["churn_roc_auc"])
     # the caller's tables are left as they were
     assert not isinstance(tables.transactions["customer_id"].dtype, pd.CategoricalDtype)
+
+
+@pytest.mark.slow
+def test_a_retrain_on_hostile_ids_runs_and_leaves_the_callers_tables_alone(tmp_path, monkeypatch):
+    from segml.data.synthetic.datasets import synthetic_config
+    from segml.workflow.retrain import retrain
+
+    data = _hostile(500, seed=13)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.chdir(tmp_path)
+    config = synthetic_config()
+    config.data.now = "2026-01-01"
+    config.models.n_estimators = 20
+    config.models.candidates = ["lgbm"]
+    config.models.targets = ["churn"]
+    tables = load_tables(config, customers=data.customers, transactions=data.transactions,
+                         events=data.events)
+    outcome = retrain(config, tables=tables)
+    assert outcome.promoted  # no champion yet: the first challenger becomes it
+    assert not isinstance(tables.events["customer_id"].dtype, pd.CategoricalDtype)
