@@ -54,22 +54,29 @@ def test_hostile_ids_give_the_same_matrices_and_labels():
         pd.testing.assert_series_equal(ea[1], eb[1], check_exact=True)
 
 
-@pytest.mark.slow
-def test_a_run_on_hostile_ids_equals_the_run_on_text_ids(tmp_path, monkeypatch):
-    import segml
-    import segml.workflow.train as train_module
+def _isolated_run(tmp_path, monkeypatch, data, targets: list[str], rounds: int):
+    """A small config and the loaded tables, with this test's own store, locks and folder."""
     from segml.data.synthetic.datasets import synthetic_config
 
-    data = _hostile(700, seed=9)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.chdir(tmp_path)
     config = synthetic_config()
     config.data.now = "2026-01-01"
-    config.models.n_estimators = 30
+    config.models.n_estimators = rounds
     config.models.candidates = ["lgbm"]
-    config.models.targets = ["churn", "spend"]
-    tables = load_tables(config, customers=data.customers, transactions=data.transactions,
-                         events=data.events)
+    config.models.targets = targets
+    return config, load_tables(config, customers=data.customers,
+                               transactions=data.transactions, events=data.events)
+
+
+@pytest.mark.slow
+def test_a_run_on_hostile_ids_equals_the_run_on_text_ids(tmp_path, monkeypatch):
+    import segml
+    import segml.workflow.train as train_module
+
+    config, tables = _isolated_run(tmp_path, monkeypatch, _hostile(700, seed=9),
+                                   ["churn", "spend"], rounds=30)
 
     def run(store: str, encode) -> dict[str, float]:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / store}")
@@ -87,20 +94,10 @@ def test_a_run_on_hostile_ids_equals_the_run_on_text_ids(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_retrain_on_hostile_ids_runs_and_leaves_the_callers_tables_alone(tmp_path, monkeypatch):
-    from segml.data.synthetic.datasets import synthetic_config
     from segml.workflow.retrain import retrain
 
-    data = _hostile(500, seed=13)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.chdir(tmp_path)
-    config = synthetic_config()
-    config.data.now = "2026-01-01"
-    config.models.n_estimators = 20
-    config.models.candidates = ["lgbm"]
-    config.models.targets = ["churn"]
-    tables = load_tables(config, customers=data.customers, transactions=data.transactions,
-                         events=data.events)
+    config, tables = _isolated_run(tmp_path, monkeypatch, _hostile(500, seed=13), ["churn"],
+                                   rounds=20)
     outcome = retrain(config, tables=tables)
     assert outcome.promoted  # no champion yet: the first challenger becomes it
     assert not isinstance(tables.events["customer_id"].dtype, pd.CategoricalDtype)
