@@ -153,12 +153,12 @@ def retrain(
         tables = tables if tables is not None else load(config, data_dir)
         prints = data_fingerprints(tables)  # once: the key and the run's record share them
         key = retrain_key(tables, config, prints)
+        if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
+            return previous
         if isinstance(tables, Tables):  # fingerprinted: the ids as codes, as in a training run
             tables = encode_customer_ids(tables)
             return_freed_memory()
         load_seconds = time.perf_counter() - started  # the run opens after: its load stage
-        if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
-            return previous
         return _retrain_locked(config, tables, key, dry_run, progress, load_seconds, prints)
 
 
