@@ -388,7 +388,10 @@ class CustomerScorer:
         if plan is None:  # columns or categories other than the scorer's: level by level
             return _general_matrix(predictor, columns, n)
         names, numeric_dst, categorical = plan
-        matrix = np.empty((n, len(names)), dtype=np.float64)
+        # column by column: each feature is one contiguous copy (row by row, every column
+        # strode across the whole matrix: 0.1-0.3 s per 100k customers), and the compiled trees
+        # read a block's values feature by feature (segml.predict.trees.raw_score)
+        matrix = np.empty((n, len(names)), dtype=np.float64, order="F")
         for j in numeric_dst:
             matrix[:, j] = columns[names[j]]
         for j, name, lookup in categorical:
@@ -460,7 +463,7 @@ def _general_matrix(predictor: Any, columns: dict[str, np.ndarray], n: int) -> n
         owner = f"{predictor.target} model" if getattr(predictor, "target", None) else "model"
         raise DataError([Problem(f"feature column '{c}' used by the {owner} is missing",
                                  table="features", column=c) for c in missing])
-    matrix = np.empty((n, len(names)), dtype=np.float64)
+    matrix = np.empty((n, len(names)), dtype=np.float64, order="F")  # as _predictor_matrix
     for j, name in enumerate(names):
         values = columns[name]
         if name in predictor.categories_:
