@@ -101,12 +101,14 @@ def canonical_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([0, -1, 1, 0, 2], [1, 2, 0])
     """
     raw = np.asarray(raw, dtype=np.int64)
-    k = int(raw.max()) + 1
-    mapping = np.full(max(k, 0), -1, dtype=np.int64)
-    present, first = np.unique(raw[raw >= 0], return_index=True)
-    order = np.argsort(np.flatnonzero(raw >= 0)[first], kind="stable")
+    clustered = raw >= 0
+    # all noise (HDBSCAN on a handful of points) is a valid answer: no ids to map
+    mapping = np.full(int(raw[clustered].max()) + 1 if clustered.any() else 0, -1, dtype=np.int64)
+    present, first = np.unique(raw[clustered], return_index=True)
+    order = np.argsort(np.flatnonzero(clustered)[first], kind="stable")
     mapping[present[order]] = np.arange(len(present))
-    labels = np.where(raw >= 0, mapping[np.clip(raw, 0, None)], -1)
+    labels = np.full(raw.shape, -1, dtype=np.int64)
+    labels[clustered] = mapping[raw[clustered]]
     return labels, mapping
 
 
