@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segml.data.columns import arrow_text
+
 
 def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = "") -> np.ndarray:
     """A seeded pseudo-random int64 key per customer id, independent of row order.
@@ -40,22 +42,10 @@ def hash_keys(ids: pd.Series | pd.Index | np.ndarray, seed: int, context: str = 
     >>> bool((hash_keys(pd.Series(["a", "b"]), 0, "2024-02-29") == a).any())
     False
     """
-    text = _arrow_text(ids)
+    text = arrow_text(ids, complete=True)
     if text is not None:  # Arrow text without missing ids: hashed in place, the same keys
         return _siphash_arrow(text, seed, (context + "|") if context else "")
     return _hash_texts(np.asarray(ids, dtype=object), seed, context)
-
-
-def _arrow_text(ids: object) -> Any:
-    """The Arrow text array behind ``ids`` (a pandas Series or Index of Arrow-backed text
-    without a missing value), else None."""
-    dtype = getattr(ids, "dtype", None)
-    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
-        return None
-    values = ids.array.__arrow_array__()  # type: ignore[union-attr]
-    if values.null_count:
-        return None
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _siphash_arrow(text: Any, seed: int, prefix: str) -> np.ndarray:

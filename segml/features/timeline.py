@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from segml.data.columns import arrow_text
 from segml.errors import DataError, Problem
 
 if TYPE_CHECKING:
@@ -200,13 +201,6 @@ def release(customers: pd.DataFrame) -> int:
     return len(mine)
 
 
-def _arrow_strings(values: pd.Series | pd.Index):
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return values.array.__arrow_array__()
-    return None
-
-
 def is_among(values: pd.Series, ids: pd.Index) -> np.ndarray:
     """``values.isin(ids)`` as a boolean array. Arrow text on both sides is looked up by Arrow's
     hash (``pyarrow.compute.is_in``): pandas' ``isin`` of Arrow text makes a Python string of
@@ -217,7 +211,7 @@ def is_among(values: pd.Series, ids: pd.Index) -> np.ndarray:
     >>> is_among(pd.Series(["a", "b", "c"], dtype="str"), pd.Index(["c", "a", "z"], dtype="str")).tolist()
     [True, False, True]
     """
-    left, right = _arrow_strings(values), _arrow_strings(ids)
+    left, right = arrow_text(values), arrow_text(ids)
     if left is not None and right is not None:
         found = pc.is_in(left, value_set=right.combine_chunks())
         return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
@@ -241,7 +235,7 @@ def _positions(customers: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     codes = _customer_codes(customers, frame)
     if codes is not None:
         return codes.astype(index_dtype(n))
-    keys, values = _arrow_strings(customers["customer_id"]), _arrow_strings(frame["customer_id"])
+    keys, values = arrow_text(customers["customer_id"]), arrow_text(frame["customer_id"])
     if keys is not None and values is not None:
         found = pc.index_in(values, value_set=keys.combine_chunks())
         return compact(found.fill_null(-1).to_numpy(), n)
