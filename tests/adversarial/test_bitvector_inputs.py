@@ -20,8 +20,9 @@ HOSTILE_NUMBERS = [np.inf, -np.inf, 1e308, -1e308, 5e-324, -5e-324, 1e-36, -1e-3
                    np.nan, 0.0]
 
 
-@pytest.fixture(scope="module")
-def booster() -> lgb.Booster:
+@pytest.fixture(scope="module", params=[15, 100], ids=["bitvector", "in-step"])
+def booster(request) -> lgb.Booster:
+    """Trees of 15 leaves (the bitvector walk of batches) or up to 100 (walked in step)."""
     rng = np.random.default_rng(11)
     n = 3000
     X = np.column_stack([rng.integers(0, 40, n).astype(float), rng.normal(size=n),
@@ -29,7 +30,8 @@ def booster() -> lgb.Booster:
     X[rng.random(n) < 0.1, 1] = np.nan
     effect = rng.normal(size=40)
     y = (rng.random(n) < 1 / (1 + np.exp(-(effect[X[:, 0].astype(int)] + X[:, 1] - X[:, 2]))))
-    return lgb.train(PARAMS, lgb.Dataset(X, y.astype(float), categorical_feature=[0, 2]),
+    return lgb.train({**PARAMS, "num_leaves": request.param, "min_data_in_leaf": 3},
+                     lgb.Dataset(X, y.astype(float), categorical_feature=[0, 2]),
                      num_boost_round=25)
 
 

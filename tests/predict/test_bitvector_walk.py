@@ -62,14 +62,22 @@ def test_both_walks_equal_lightgbm_on_numeric_categorical_and_missing_splits(ext
     _assert_walks_equal_lightgbm(booster, rows)
 
 
-def test_trees_of_more_than_64_leaves_are_walked_node_by_node_inside_the_blocks():
+@pytest.mark.parametrize("extra", [{}, {"zero_as_missing": True}], ids=["nan", "zero"])
+def test_trees_of_more_than_64_leaves_are_walked_in_step_inside_the_blocks(extra):
     X, y = _mixed_data(4000, seed=1)
     booster = lgb.train({**PARAMS, "objective": "regression", "num_leaves": 100,
-                         "min_data_in_leaf": 2}, lgb.Dataset(X, y + X[:, 1]), num_boost_round=8)
+                         "min_data_in_leaf": 2, "max_cat_to_onehot": 2, **extra},
+                        lgb.Dataset(X, y + X[:, 1], categorical_feature=[2]),
+                        num_boost_round=8)
     flat = flatten(booster)
     leaves = np.diff(flat.tree_leaves)
     assert (leaves > 64).any() and (flat.tree_bitwise == (leaves <= 64)).all()
-    _assert_walks_equal_lightgbm(booster, X[:600])
+    tests = set(flat.node_test.tolist())
+    assert trees._TEST_TABLE in tests and (trees._TEST_DECIDE in tests) == bool(extra)
+    rows = X[:600].copy()
+    rows[:30] = np.nan
+    rows[30:60, 2] = [-0.5, 500.0, np.inf] * 10  # truncated to 0, unseen, past int
+    _assert_walks_equal_lightgbm(booster, rows)
 
 
 def test_stumps_and_one_leaf_trees_add_up_in_lightgbms_order():
