@@ -412,15 +412,20 @@ def _goes_left(trees, g, x):  # pragma: no cover - compiled
     """Node ``g``'s decision for ``x`` when it is not a plain numeric test: a categorical
     node's table look-up, or LightGBM's own decision (:data:`_TEST_DECIDE`)."""
     if trees.node_test[g] == _TEST_TABLE:
-        start = trees.node_table[g]
-        outside = float(trees.node_table[g + 1] - start - 1)  # the table's last entry: right
-        # as decide(): int() truncates (-1, 1) to category 0; NaN, -1 and below and
-        # categories past the table go right
-        category = x if x > -1.0 else outside
-        return trees.cat_table[start + np.int64(category if category < outside else outside)] == 1
+        return _in_table(trees.cat_table[trees.node_table[g]:trees.node_table[g + 1]], x) == 1
     return decide(x, trees.node_kind[g], trees.node_missing[g], trees.node_default_left[g],
                   trees.node_threshold[g], trees.cat_words, trees.node_cats[g],
                   trees.node_cats[g + 1])
+
+
+@compiled(nogil=True, inline="always")
+def _in_table(table, x):  # pragma: no cover - compiled
+    """A categorical node's table entry for ``x`` (1: left). As :func:`decide`: int() truncates
+    (-1, 1) to category 0; NaN, -1 and below and categories past the table read its last entry,
+    0 (right)."""
+    outside = float(table.size - 1)
+    category = x if x > -1.0 else outside
+    return table[np.int64(category if category < outside else outside)]
 
 
 @compiled(nogil=True, inline="always")
@@ -456,16 +461,13 @@ def _clear_right_numeric(threshold, nan_left, mask, values, words, rows):  # pra
 
 @compiled(nogil=True, inline="always")
 def _clear_right(trees, g, values, words, rows):  # pragma: no cover - compiled
-    """:func:`_clear_right_numeric` for a node ``g`` of another test (:func:`_goes_left`,
-    written out: calling it per row made the whole walk 10x slower)."""
+    """:func:`_clear_right_numeric` for a node ``g`` of another test (:func:`_goes_left`, its
+    two cases in their own loops: one call of it per row made the whole walk 10x slower)."""
     mask = trees.node_mask[g]
     if trees.node_test[g] == _TEST_TABLE:
         table = trees.cat_table[trees.node_table[g]:trees.node_table[g + 1]]
-        outside = float(table.size - 1)
         for i in range(rows):
-            category = values[i] if values[i] > -1.0 else outside
-            category = category if category < outside else outside
-            words[i] &= mask | (np.uint64(0) - np.uint64(table[np.int64(category)]))
+            words[i] &= mask | (np.uint64(0) - np.uint64(_in_table(table, values[i])))
     else:
         for i in range(rows):
             if not decide(values[i], trees.node_kind[g], trees.node_missing[g],
