@@ -46,3 +46,20 @@ def assert_handled(result, code: int, culprit: str | None = None, *forbidden: st
     for text in (*forbidden, *PII):
         assert text not in output, f"{text!r} leaked: {output}"
     return output
+
+
+def small_training(tmp_path, monkeypatch, data):
+    """``data`` (synthetic tables) written to ``tmp_path / "data"`` and a fast config reading
+    them (30 rounds, the lgbm candidate), with this test's own MLflow store, retrain locks and
+    working folder."""
+    from segml.data.synthetic.datasets import synthetic_config
+
+    data.write(tmp_path / "data")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.chdir(tmp_path)
+    config = synthetic_config()
+    config.data.dir = str(tmp_path / "data")
+    config.models.n_estimators = 30
+    config.models.candidates = ["lgbm"]
+    return config

@@ -9,21 +9,15 @@ import numpy as np
 import pytest
 
 import segml.workflow.stages as stages
+from tests.adversarial.helpers import small_training
 
 
 @pytest.fixture
 def setting(tmp_path, monkeypatch):
-    from segml.data.synthetic.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import make_customers
 
     data = make_customers(900, seed=12)
-    data.write(tmp_path / "data")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.chdir(tmp_path)
-    base = synthetic_config()
-    base.data.dir = str(tmp_path / "data")
-    base.models.n_estimators = 30
-    base.models.candidates = ["lgbm"]
+    base = small_training(tmp_path, monkeypatch, data)
     orders = data.transactions["order_id"].to_numpy()[::2].tolist()  # every other order
 
     def config(targets: list[str]):

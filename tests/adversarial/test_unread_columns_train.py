@@ -7,23 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.adversarial.helpers import small_training
+
 
 @pytest.mark.slow
 def test_a_target_filtering_on_order_ids_trains_and_scores(tmp_path, monkeypatch):
     import segml
-    from segml.data.synthetic.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import make_customers
 
     data = make_customers(900, seed=12)
-    data.write(tmp_path / "data")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.chdir(tmp_path)
+    config = small_training(tmp_path, monkeypatch, data)
     # every other order: about half the purchases match the filter
     orders = data.transactions["order_id"].to_numpy()[::2]
-    config = synthetic_config()
-    config.data.dir = str(tmp_path / "data")
-    config.models.n_estimators = 30
-    config.models.candidates = ["lgbm"]
     config = type(config).model_validate({
         **config.model_dump(exclude_unset=True),
         "targets": {"even_orders": {"horizon_days": 60,

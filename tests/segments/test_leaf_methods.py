@@ -113,16 +113,10 @@ def test_a_malformed_method_and_an_unknown_name_are_refused():
 @pytest.mark.slow
 def test_a_method_from_this_file_trains_end_to_end(tmp_path, monkeypatch):
     import segml
-    from segml.data.synthetic.datasets import make_customers, synthetic_config
+    from segml.data.synthetic.datasets import make_customers
+    from tests.adversarial.helpers import small_training
 
-    make_customers(1200, seed=8).write(tmp_path / "data")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("SEGML_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.chdir(tmp_path)
-    config = synthetic_config()
-    config.data.dir = str(tmp_path / "data")
-    config.models.n_estimators = 30
-    config.models.candidates = ["lgbm"]
+    config = small_training(tmp_path, monkeypatch, make_customers(1200, seed=8))
     config.segments.leaf_method = "first_axis_bands"
     result = segml.train(config)
     hierarchy = result.segmentation.hierarchy
