@@ -31,16 +31,15 @@ from typing import Any
 
 import pandas as pd
 
-from segml.allocation import return_freed_memory, with_fast_allocation
+from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
-from segml.data.contract import Tables, without_unread_columns
-from segml.features.timeline import encode_customer_ids
+from segml.data.contract import Tables
 from segml.monitor.gates import Gate, evaluate_gates, promotion_decision
 from segml.monitor.lock import retrain_lock
 from segml.targets import TARGETS, targets_of
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
-from segml.workflow.stages import LocalPopulation, load
+from segml.workflow.stages import LocalPopulation, held_tables, load
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,10 @@ def retrain(
         key = retrain_key(tables, config, prints)
         if not (dry_run or force) and (previous := _previous_decision(config, key)) is not None:
             return previous
-        if isinstance(tables, Tables):  # fingerprinted: lean, ids as codes, as a training run's
-            # the columns only this config's declared targets read are kept: the champion's
-            # metrics are computed with the challenger's labels (champion_metrics)
-            tables = encode_customer_ids(without_unread_columns(tables, config))
-            return_freed_memory()
+        # fingerprinted: held as a training run holds them. The columns only this config's
+        # declared targets read are enough: the champion is compared on the challenger's
+        # labels (champion_metrics)
+        tables = held_tables(tables, config)
         load_seconds = time.perf_counter() - started  # the run opens after: its load stage
         return _retrain_locked(config, tables, key, dry_run, progress, load_seconds, prints)
 

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segml.allocation import return_freed_memory
 from segml.config import SegmentsConfig, SegmlConfig
-from segml.data.contract import Purpose, Tables, load_tables
+from segml.data.contract import Purpose, Tables, load_tables, without_unread_columns
+from segml.features.timeline import encode_customer_ids
 from segml.targets import TARGETS, Target
 from segml.workflow.datasets import Datasets, Progress, build_datasets, no_progress
 from segml.workflow.fitting import Predictions, fit_and_evaluate
@@ -31,6 +33,21 @@ def load(config: SegmlConfig, data_dir: str | Path | None = None, *,
     """Load and validate the tables (stage 1-2); ``purpose="score"`` reads no label column
     (:func:`~segml.data.contract.validate_tables`)."""
     return load_tables(config, data_dir=data_dir, purpose=purpose, attributes=attributes)
+
+
+def held_tables(tables: Tables, config: SegmlConfig) -> Tables:
+    """What a training run or a retrain holds of its tables once it has fingerprinted them:
+    without the columns nothing in ``config`` reads
+    (:func:`~segml.data.contract.without_unread_columns`), the customer ids as codes
+    (:func:`~segml.features.timeline.encode_customer_ids`), and the pages glibc kept of what
+    was let go returned (it would keep the text ids' to the end of the run). Tables that are
+    not local (Spark) are returned as they are.
+    """
+    if not isinstance(tables, Tables):
+        return tables
+    held = encode_customer_ids(without_unread_columns(tables, config))
+    return_freed_memory()
+    return held
 
 
 @dataclass

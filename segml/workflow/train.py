@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from segml.allocation import return_freed_memory, with_fast_allocation
+from segml.allocation import with_fast_allocation
 from segml.config import SegmlConfig
-from segml.data.contract import Tables, without_unread_columns
+from segml.data.contract import Tables
 from segml.errors import DataError, Problem
-from segml.features.timeline import encode_customer_ids
 from segml.workflow.datasets import Datasets, Progress, no_progress
 from segml.workflow.fitting import Predictions
 from segml.workflow.run_record import version_tags
-from segml.workflow.stages import Segmentation, fit_all, load
+from segml.workflow.stages import Segmentation, fit_all, held_tables, load
 from segml.workflow.tracked_run import record_config, record_data, record_training
 
 if TYPE_CHECKING:
@@ -128,9 +127,7 @@ def train(
             progress("loading and validating data")
             tables = tables if tables is not None else load(config, data_dir)
             prints = record_data(run, tables)
-            if isinstance(tables, Tables):  # fingerprinted: what nothing reads can go
-                tables = encode_customer_ids(without_unread_columns(tables, config))
-                return_freed_memory()  # glibc would keep the text ids' pages to the end
+            tables = held_tables(tables, config)  # fingerprinted: what nothing reads can go
         data, segmentation, predictions, scorer = fit_all(
             tables, config, progress, run.stage,
             check_input=lambda schema: publish.check_input_schema(name, schema, run.tracking_uri))

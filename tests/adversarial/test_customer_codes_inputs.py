@@ -73,14 +73,14 @@ def _isolated_run(tmp_path, monkeypatch, data, targets: list[str], rounds: int):
 @pytest.mark.slow
 def test_a_run_on_hostile_ids_equals_the_run_on_text_ids(tmp_path, monkeypatch):
     import segml
-    import segml.workflow.train as train_module
+    import segml.workflow.stages as stages
 
     config, tables = _isolated_run(tmp_path, monkeypatch, _hostile(700, seed=9),
                                    ["churn", "spend"], rounds=30)
 
     def run(store: str, encode) -> dict[str, float]:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / store}")
-        monkeypatch.setattr(train_module, "encode_customer_ids", encode)
+        monkeypatch.setattr(stages, "encode_customer_ids", encode)
         result = segml.train(config, tables=tables)
         return {k: v for k, v in result.metrics.items() if "seconds" not in k}
 
